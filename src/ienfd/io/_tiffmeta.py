@@ -1,0 +1,539 @@
+"""Metadata of TIFF, OME-TIFF and ImageJ TIFF files, read without touching pixels.
+
+Everything here works on an open :class:`tifffile.TiffFile` and looks only at
+tags, the OME-XML and the ImageJ description: the image layout (which axis is
+the channel, the z-stack, the RGB samples), channel names, the physical pixel
+size and its source, and the guard rails that must pass before any pixel is
+allocated (size limit, truncation, dtype).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import tifffile
+
+from ienfd.io._types import ImageReadError, Modality, PixelSize, PixelSizeSource
+
+__all__: list[str] = []  # private module
+
+LayoutKind = Literal["rgb", "channels", "grey"]
+
+MIN_SIDE = 64
+"""Smallest accepted image side, in pixels."""
+
+PLAUSIBLE_UM = (0.01, 100.0)
+"""Range of plausible pixel sizes, in µm (inclusive)."""
+
+MAX_ANISOTROPY = 0.05
+"""Largest accepted relative difference between row and column pixel sizes."""
+
+# Length units to micrometres. OME UnitsLength symbols, ImageJ unit strings and
+# their common spellings (micro sign U+00B5 and Greek mu U+03BC both occur).
+_UNIT_UM: dict[str, float] = {
+    "m": 1e6,
+    "meter": 1e6,
+    "dm": 1e5,
+    "cm": 1e4,
+    "mm": 1e3,
+    "µm": 1.0,
+    "μm": 1.0,
+    "um": 1.0,
+    "micron": 1.0,
+    "microns": 1.0,
+    "micrometer": 1.0,
+    "micrometre": 1.0,
+    "nm": 1e-3,
+    "pm": 1e-6,
+    "Å": 1e-4,
+    "å": 1e-4,
+    "angstrom": 1e-4,
+    "in": 25400.0,
+    "inch": 25400.0,
+    "inches": 25400.0,
+    "thou": 25.4,
+}
+_NON_PHYSICAL_UNITS = frozenset({"", "pixel", "pixels", "px", "reference frame"})
+
+# TIFF ResolutionUnit codes to micrometres (1 = NONE is not a physical unit).
+_RESUNIT_UM: dict[int, float] = {2: 25400.0, 3: 1e4, 4: 1e3, 5: 1.0}
+_RESUNIT_NAME: dict[int, str] = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Interpretation of one pyramid level of the first image series."""
+
+    axes: str
+    """tifffile axes of the level (length-1 axes squeezed)."""
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    kind: LayoutKind
+    """``'rgb'`` (RGB or RGBA samples), ``'channels'`` (non-RGB channel axis) or ``'grey'``."""
+    channel_axis: str | None
+    """Axis holding channels or RGB samples (``'C'`` or ``'S'``), or None."""
+    n_channels: int
+    """Channels without alpha (3 for RGB/RGBA, 1 for grey)."""
+    n_z: int
+    """Number of z-planes (1 without a Z axis)."""
+    rows: int
+    cols: int
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the whole level as tifffile would allocate it."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+@dataclass
+class FileMeta:
+    """What the metadata of a file says, for one requested pyramid level."""
+
+    path: str
+    series: tifffile.TiffPageSeries
+    """The requested pyramid level of the first image series."""
+    layout: Layout
+    level: int
+    level_shapes: tuple[tuple[int, ...], ...]
+    channel_names: tuple[str, ...]
+    pixel_size: PixelSize | None
+    """Pixel size of the requested level, or None when the file has none."""
+    base_pixel_size: PixelSize | None
+    """Pixel size of the full-resolution level, or None."""
+    scale: tuple[float, float]
+    """Downsampling factor (rows, cols) of the requested level."""
+    notes: list[str] = field(default_factory=list)
+
+
+def open_tiff(path: str) -> tifffile.TiffFile:
+    """Open a TIFF file, turning every failure into :class:`ImageReadError`.
+
+    Raises
+    ------
+    ImageReadError
+        The path does not exist, is not a regular file, cannot be opened, or is
+        not a TIFF file tifffile can parse.
+    """
+    if not os.path.exists(path):
+        raise ImageReadError(path, "no such file")
+    if not os.path.isfile(path):
+        raise ImageReadError(path, "not a regular file (a directory?)")
+    try:
+        return tifffile.TiffFile(path)
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot open the file: {exc}") from exc
+    except Exception as exc:  # tifffile raises many kinds on garbage bytes
+        raise ImageReadError(
+            path, f"not a TIFF file tifffile can read ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+class _Recorder(logging.Handler):
+    """Collect tifffile log records of level WARNING and above."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def tifffile_log(messages: list[str]) -> Iterator[None]:
+    """Append tifffile warnings logged inside the block to ``messages``."""
+    logger = logging.getLogger("tifffile")
+    recorder = _Recorder()
+    logger.addHandler(recorder)
+    try:
+        yield
+    finally:
+        logger.removeHandler(recorder)
+        messages.extend(recorder.messages)
+
+
+def describe(tif: tifffile.TiffFile, path: str, level: int) -> FileMeta:
+    """Read the layout, channel names and pixel size of ``level`` from metadata.
+
+    Raises
+    ------
+    ImageReadError
+        No image in the file, ``level`` not in the file, an unsupported layout
+        (time series, unlabelled page stacks, palette or CMYK colour, RGB with
+        extra channels or planes), an unsupported dtype (bool, complex), an
+        image smaller than 64 pixels on a side, or a pixel size that is
+        present but unusable (unknown unit, implausible value, anisotropic).
+    """
+    notes: list[str] = []
+    with tifffile_log(notes):
+        try:
+            all_series = tif.series
+        except Exception as exc:
+            raise ImageReadError(
+                path, f"corrupt TIFF: cannot parse the image series ({exc})"
+            ) from exc
+    if not all_series:
+        raise ImageReadError(path, "the TIFF file holds no image")
+    series = all_series[0]
+    if len(all_series) > 1:
+        notes.append(f"the file holds {len(all_series)} image series; read the first one")
+    levels = series.levels
+    if level >= len(levels):
+        raise ImageReadError(
+            path,
+            f"level {level} requested but the file has {len(levels)} "
+            f"resolution level(s) (0-{len(levels) - 1})",
+        )
+    level_series = levels[level]
+    layout = _layout(level_series, path)
+    level_shapes = tuple(tuple(int(n) for n in lv.shape) for lv in levels)
+    base = _layout(levels[0], path) if level else layout
+    scale = (base.rows / layout.rows, base.cols / layout.cols)
+
+    names = _channel_names(tif, layout)
+    base_size = _metadata_pixel_size(tif, series, path, notes)
+    size = _scaled(base_size, scale) if base_size is not None else None
+    return FileMeta(
+        path=path,
+        series=level_series,
+        layout=layout,
+        level=level,
+        level_shapes=level_shapes,
+        channel_names=names,
+        pixel_size=size,
+        base_pixel_size=base_size,
+        scale=scale,
+        notes=notes,
+    )
+
+
+def _scaled(size: PixelSize, scale: tuple[float, float]) -> PixelSize:
+    if scale == (1.0, 1.0):
+        return size
+    return PixelSize(size.row_um * scale[0], size.col_um * scale[1], size.source)
+
+
+def scale_pixel_size(size: PixelSize, scale: tuple[float, float]) -> PixelSize:
+    """Pixel size of a level downsampled by ``scale`` (rows, cols)."""
+    return _scaled(size, scale)
+
+
+def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
+    """Classify the axes of a series level; raise for what the core cannot use."""
+    axes = str(series.axes)
+    shape = tuple(int(n) for n in series.shape)
+    dtype = np.dtype(series.dtype)
+    found = f"axes {axes!r}, shape {shape}, dtype {dtype}"
+
+    if dtype.kind == "b":
+        raise ImageReadError(path, f"boolean images are not supported ({found})")
+    if dtype.kind == "c":
+        raise ImageReadError(path, f"complex-valued images are not supported ({found})")
+    if dtype.kind not in "uif":
+        raise ImageReadError(path, f"unsupported pixel type ({found})")
+    if "Y" not in axes or "X" not in axes or len(set(axes)) != len(axes):
+        raise ImageReadError(path, f"unsupported layout: no single Y and X axis ({found})")
+
+    sizes = dict(zip(axes, shape, strict=True))
+    for ax, n in sizes.items():
+        if ax in "YXSCZ":
+            continue
+        if ax == "T":
+            raise ImageReadError(
+                path,
+                f"a time series with {n} time points ({found}); ienfd analyses a "
+                "single time point: save one time point as its own file",
+            )
+        if ax in "IQ":
+            raise ImageReadError(
+                path,
+                f"unsupported layout: a stack of {n} pages with no metadata saying "
+                f"whether they are channels or z-planes ({found}); save the image as "
+                "OME-TIFF or an ImageJ hyperstack with its channel (C) and Z axes",
+            )
+        name = tifffile.TIFF.AXES_NAMES.get(ax, ax)
+        raise ImageReadError(
+            path,
+            f"unsupported layout: a {name!r} axis of length {n} ({found}); "
+            "ienfd reads Y, X, channel (C or samples S) and Z axes",
+        )
+
+    rows, cols = sizes["Y"], sizes["X"]
+    if rows < MIN_SIDE or cols < MIN_SIDE:
+        raise ImageReadError(
+            path,
+            f"image too small: {rows}x{cols} image (rows x cols); at least "
+            f"{MIN_SIDE} pixels on a side are needed",
+        )
+
+    photometric = int(series.keyframe.photometric)
+    n_z = sizes.get("Z", 1)
+    if photometric in (int(tifffile.PHOTOMETRIC.RGB), int(tifffile.PHOTOMETRIC.YCBCR)):
+        n_s = sizes.get("S", 1)
+        if n_s not in (3, 4):
+            raise ImageReadError(
+                path, f"an RGB image with {n_s} samples per pixel ({found}); expected 3 or 4"
+            )
+        if sizes.get("C", 1) > 1:
+            raise ImageReadError(
+                path, f"unsupported layout: RGB samples with an extra channel axis ({found})"
+            )
+        return Layout(axes, shape, dtype, "rgb", "S", 3, n_z, rows, cols)
+    if photometric != int(tifffile.PHOTOMETRIC.MINISBLACK):
+        name = tifffile.PHOTOMETRIC(photometric).name
+        raise ImageReadError(
+            path,
+            f"photometric interpretation {name} is not supported ({found}); "
+            "save the image as RGB (bright-field) or greyscale channels (fluorescence)",
+        )
+    if "C" in sizes and "S" in sizes:
+        raise ImageReadError(
+            path, f"unsupported layout: both a channel and a samples axis ({found})"
+        )
+    channel_axis = "C" if "C" in sizes else "S" if "S" in sizes else None
+    if channel_axis is None:
+        return Layout(axes, shape, dtype, "grey", None, 1, n_z, rows, cols)
+    return Layout(
+        axes, shape, dtype, "channels", channel_axis, sizes[channel_axis], n_z, rows, cols
+    )
+
+
+def _local(tag: str) -> str:
+    """XML tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _ome_pixels(tif: tifffile.TiffFile) -> ET.Element | None:
+    """The ``Pixels`` element of the first OME ``Image``, or None."""
+    xml = tif.ome_metadata
+    if not xml:
+        return None
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    for image in root:
+        if _local(image.tag) != "Image":
+            continue
+        for child in image:
+            if _local(child.tag) == "Pixels":
+                return child
+        return None
+    return None
+
+
+def _channel_names(tif: tifffile.TiffFile, layout: Layout) -> tuple[str, ...]:
+    """Channel names from OME ``Channel/@Name`` or ImageJ ``Labels``, if complete."""
+    n = 1 if layout.kind == "grey" else layout.n_channels
+    if layout.kind == "rgb":
+        return ("red", "green", "blue")
+    pixels = _ome_pixels(tif)
+    if pixels is not None:
+        names = [ch.get("Name", "").strip() for ch in pixels if _local(ch.tag) == "Channel"]
+        if len(names) == n and all(names):
+            return tuple(names)
+        return ()
+    ij = tif.imagej_metadata
+    if ij:
+        labels = ij.get("Labels")
+        if isinstance(labels, (list, tuple)) and labels:
+            labels = [str(x).strip() for x in labels]
+            first = labels[:n]
+            planes = len(labels) // n if len(labels) % n == 0 else 0
+            same = planes > 0 and all(labels[i * n : (i + 1) * n] == first for i in range(planes))
+            if len(first) == n and all(first) and same:
+                return tuple(first)
+    return ()
+
+
+def _unit_um(unit: str) -> float | None:
+    """Micrometres per ``unit``; None for a non-physical unit; KeyError if unknown."""
+    key = unit.strip().replace("\\u00B5", "µ").replace("\\u00b5", "µ")
+    if key.lower() in _NON_PHYSICAL_UNITS:
+        return None
+    if key in _UNIT_UM:
+        return _UNIT_UM[key]
+    return _UNIT_UM[key.lower()]
+
+
+def _metadata_pixel_size(
+    tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
+) -> PixelSize | None:
+    """Full-resolution pixel size from OME, then ImageJ, then TIFF resolution tags."""
+    for reader in (_ome_pixel_size, _imagej_pixel_size, _tiff_pixel_size):
+        found = reader(tif, series, path, notes)
+        if found is not None:
+            row_um, col_um, source, where = found
+            check_pixel_size(path, row_um, col_um, source, where)
+            return PixelSize(row_um, col_um, source)
+    return None
+
+
+_Found = tuple[float, float, PixelSizeSource, str]
+
+
+def _ome_pixel_size(
+    tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
+) -> _Found | None:
+    pixels = _ome_pixels(tif)
+    if pixels is None:
+        return None
+    values: dict[str, float] = {}
+    for ax in ("X", "Y"):
+        raw = pixels.get(f"PhysicalSize{ax}")
+        if raw is None:
+            continue
+        unit = pixels.get(f"PhysicalSize{ax}Unit", "µm")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ImageReadError(path, f"OME PhysicalSize{ax}={raw!r} is not a number") from None
+        try:
+            factor = _unit_um(unit)
+        except KeyError:
+            raise ImageReadError(
+                path,
+                f"OME PhysicalSize{ax}Unit={unit!r} is not a length unit ienfd knows; "
+                "pass --pixel-size UM",
+            ) from None
+        if factor is None:
+            notes.append(f"OME PhysicalSize{ax} is in {unit!r}, not a physical unit; ignored")
+            continue
+        values[ax] = value * factor
+    if not values:
+        return None
+    if len(values) == 1:
+        (ax, value), other = next(iter(values.items())), "Y" if "X" in values else "X"
+        notes.append(f"OME PhysicalSize{other} missing; assumed equal to PhysicalSize{ax}")
+        values[other] = value
+    where = f"OME PhysicalSizeY={values['Y']:g} µm, PhysicalSizeX={values['X']:g} µm"
+    return values["Y"], values["X"], "ome", where
+
+
+def _resolution(page: tifffile.TiffPage, code: int) -> float | None:
+    """Pixels per unit from an X/YResolution tag, or None if absent or zero."""
+    tag = page.tags.get(code)
+    if tag is None:
+        return None
+    try:
+        num, den = tag.value
+        value = float(num) / float(den)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _imagej_pixel_size(
+    tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
+) -> _Found | None:
+    ij = tif.imagej_metadata
+    if not ij or "unit" not in ij:
+        return None
+    unit = str(ij["unit"])
+    try:
+        factor = _unit_um(unit)
+    except KeyError:
+        raise ImageReadError(
+            path, f"ImageJ unit {unit!r} is not a length unit ienfd knows; pass --pixel-size UM"
+        ) from None
+    if factor is None:
+        return None
+    page = series.keyframe
+    xres, yres = _resolution(page, 282), _resolution(page, 283)
+    if xres is None:
+        return None
+    yres = xres if yres is None else yres
+    row_um, col_um = factor / yres, factor / xres
+    where = f"ImageJ unit {unit!r} with {yres:g} x {xres:g} pixels per {unit}"
+    return row_um, col_um, "imagej", where
+
+
+def _tiff_pixel_size(
+    tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
+) -> _Found | None:
+    page = series.keyframe
+    xres, yres = _resolution(page, 282), _resolution(page, 283)
+    if xres is None:
+        return None
+    unit = int(page.tags.valueof(296, default=2))  # TIFF 6.0 default: inch
+    if unit not in _RESUNIT_UM:
+        return None  # RESUNIT.NONE: an aspect ratio, not a physical size
+    yres = xres if yres is None else yres
+    factor = _RESUNIT_UM[unit]
+    name = _RESUNIT_NAME[unit]
+    where = f"TIFF resolution tags: {yres:g} x {xres:g} pixels per {name}"
+    return factor / yres, factor / xres, "tiff-resolution", where
+
+
+def check_pixel_size(
+    path: str, row_um: float, col_um: float, source: PixelSizeSource, where: str
+) -> None:
+    """Refuse implausible or strongly anisotropic pixel sizes.
+
+    Raises
+    ------
+    ImageReadError
+        A size outside 0.01-100 µm or row and column sizes differing by > 5 %.
+    """
+    lo, hi = PLAUSIBLE_UM
+    for value in (row_um, col_um):
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ImageReadError(
+                path,
+                f"implausible pixel size {row_um:.6g} x {col_um:.6g} µm (rows x cols) "
+                f"from {where}; expected {lo}-{hi} µm; pass --pixel-size UM",
+            )
+    if abs(row_um - col_um) > MAX_ANISOTROPY * min(row_um, col_um):
+        raise ImageReadError(
+            path,
+            f"anisotropic pixels {row_um:.6g} x {col_um:.6g} µm (rows x cols) from {where}; "
+            "the analysis assumes square pixels: resample the image to square pixels",
+        )
+
+
+def guess_modality(layout: Layout) -> Modality | None:
+    """Modality from the layout alone; None for a single greyscale channel."""
+    if layout.kind == "rgb":
+        if layout.dtype in (np.dtype(np.uint8), np.dtype(np.uint16)):
+            return "brightfield"
+        return None
+    if layout.kind == "channels":
+        return "fluorescence"
+    return None
+
+
+def check_segments(
+    tif: tifffile.TiffFile, level_series: tifffile.TiffPageSeries, path: str
+) -> None:
+    """Refuse a level whose pages or strips/tiles are missing or beyond the end of file.
+
+    Raises
+    ------
+    ImageReadError
+        A page of the series is missing, or a strip or tile lies beyond the end
+        of the file (a truncated download or copy).
+    """
+    size = os.path.getsize(path)
+    for index, page in enumerate(level_series):
+        if page is None:
+            raise ImageReadError(
+                path, f"corrupt or truncated TIFF: page {index} of the image is missing"
+            )
+        if not isinstance(page, (tifffile.TiffPage, tifffile.TiffFrame)):
+            continue
+        offsets, counts = page.dataoffsets, page.databytecounts
+        for offset, count in zip(offsets, counts, strict=False):
+            if count and offset + count > size:
+                raise ImageReadError(
+                    path,
+                    f"truncated TIFF: image data at byte {offset}-{offset + count} lies "
+                    f"beyond the end of the file ({size} bytes)",
+                )
