@@ -17,6 +17,7 @@ import math
 import numbers
 import os
 import re
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -189,8 +190,9 @@ def read_section(
     path = os.fspath(path)
     _check_arguments(modality, pixel_size_um, fibre_channel, membrane_channel, level, max_bytes)
 
-    with open_tiff(path) as tif:
-        meta = describe(tif, path, level)
+    opened: list[str] = []
+    with open_tiff(path, opened) as tif:
+        meta = describe(tif, path, level, opened)
         layout = meta.layout
         notes = list(meta.notes)
         chosen = _modality_from_layout(path, layout, modality)
@@ -300,8 +302,9 @@ def probe_image(path: str | os.PathLike[str]) -> ImageInfo:
     ('YXS', 'brightfield', 2.5)
     """
     path = os.fspath(path)
-    with open_tiff(path) as tif:
-        meta = describe(tif, path, 0)
+    opened: list[str] = []
+    with open_tiff(path, opened) as tif:
+        meta = describe(tif, path, 0, opened)
     layout = meta.layout
     return ImageInfo(
         path=path,
@@ -353,16 +356,19 @@ def open_lazy(path: str | os.PathLike[str], *, level: int = 0) -> tuple[dask.arr
 
     path = os.fspath(path)
     _check_level(level)
-    with open_tiff(path) as tif:
-        meta = describe(tif, path, level)
-    import tifffile
-
-    store = tifffile.imread(path, aszarr=True, level=level)
-    data = da.from_zarr(store)
-    axes = meta.layout.axes
-    if data.ndim != len(axes):  # pragma: no cover - tifffile squeezes like the series
-        raise ImageReadError(path, f"zarr store has shape {data.shape}, series axes {axes!r}")
-    return data, axes
+    notes: list[str] = []
+    tif = open_tiff(path, notes)
+    try:
+        meta = describe(tif, path, level, notes)
+        with tifffile_log(notes):
+            store = meta.series.aszarr()  # the same store tifffile.imread(aszarr=True) builds
+        data = da.from_zarr(store)
+    except BaseException:
+        tif.close()
+        raise
+    # The store reads through ``tif``; close the file once no array uses the store.
+    weakref.finalize(store, tif.close)
+    return data, meta.layout.axes
 
 
 # -- arguments -----------------------------------------------------------------------
@@ -512,44 +518,46 @@ def _choose_channels(
     membrane_spec: ChannelSpec,
     notes: list[str],
 ) -> tuple[int, int | None]:
-    """Fibre and membrane channel indices, by option, by name, or assumed."""
-    if fibre_spec is not None:
-        fibre = _lookup_channel(path, "fibre channel", fibre_spec, names, n)
-    else:
-        matches = [i for i, name in enumerate(names) if _FIBRE_NAME.search(_normalise(name))]
-        if matches:
-            fibre = matches[0]
-        else:
-            fibre = 0
-            if n > 1:
-                notes.append(
-                    "fibre channel assumed to be channel 0"
-                    + (f" ({names[0]!r})" if names else "")
-                    + ": no channel name says PGP 9.5; pass --fibre-channel to choose"
-                )
-    membrane: int | None
-    if membrane_spec is not None:
-        membrane = _lookup_channel(path, "membrane channel", membrane_spec, names, n)
-        if membrane == fibre:
-            raise ImageReadError(
-                path,
-                f"fibre and membrane channel are both channel {fibre}; "
-                + _describe_channels(names, n),
-            )
-        return fibre, membrane
-    matches = [
-        i for i, name in enumerate(names) if i != fibre and _MEMBRANE_NAME.search(_normalise(name))
-    ]
-    if matches:
-        return fibre, matches[0]
-    if n < 2:
-        return fibre, None
-    membrane = next(i for i in range(n) if i != fibre)
-    notes.append(
-        f"membrane (collagen IV) channel assumed to be channel {membrane}"
-        + (f" ({names[membrane]!r})" if names else "")
-        + ": no channel name says collagen; pass --membrane-channel to choose"
+    """Fibre and membrane channel indices, by option, by name, or assumed.
+
+    Options are resolved first; a default never picks the channel the other
+    option chose.
+    """
+    fibre = (
+        None if fibre_spec is None else _lookup_channel(path, "fibre channel", fibre_spec, names, n)
     )
+    membrane = (
+        None
+        if membrane_spec is None
+        else _lookup_channel(path, "membrane channel", membrane_spec, names, n)
+    )
+    if fibre is not None and fibre == membrane:
+        raise ImageReadError(
+            path,
+            f"fibre and membrane channel are both channel {fibre}; " + _describe_channels(names, n),
+        )
+    if fibre is None:
+        free = [i for i in range(n) if i != membrane]
+        matches = [i for i in free if _FIBRE_NAME.search(_normalise(names[i]))] if names else []
+        fibre = matches[0] if matches else free[0]
+        if not matches and n > 1:
+            notes.append(
+                f"fibre channel assumed to be channel {fibre}"
+                + (f" ({names[fibre]!r})" if names else "")
+                + ": no channel name says PGP 9.5; pass --fibre-channel to choose"
+            )
+    if membrane is None and membrane_spec is None:
+        free = [i for i in range(n) if i != fibre]
+        matches = [i for i in free if _MEMBRANE_NAME.search(_normalise(names[i]))] if names else []
+        if matches:
+            membrane = matches[0]
+        elif free:
+            membrane = free[0]
+            notes.append(
+                f"membrane (collagen IV) channel assumed to be channel {membrane}"
+                + (f" ({names[membrane]!r})" if names else "")
+                + ": no channel name says collagen; pass --membrane-channel to choose"
+            )
     return fibre, membrane
 
 

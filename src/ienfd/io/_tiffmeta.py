@@ -113,8 +113,11 @@ class FileMeta:
     notes: list[str] = field(default_factory=list)
 
 
-def open_tiff(path: str) -> tifffile.TiffFile:
+def open_tiff(path: str, notes: list[str]) -> tifffile.TiffFile:
     """Open a TIFF file, turning every failure into :class:`ImageReadError`.
+
+    Warnings tifffile logs while parsing the header (odd but readable
+    metadata) are appended to ``notes``.
 
     Raises
     ------
@@ -127,7 +130,8 @@ def open_tiff(path: str) -> tifffile.TiffFile:
     if not os.path.isfile(path):
         raise ImageReadError(path, "not a regular file (a directory?)")
     try:
-        return tifffile.TiffFile(path)
+        with tifffile_log(notes):
+            return tifffile.TiffFile(path)
     except OSError as exc:
         raise ImageReadError(path, f"cannot open the file: {exc}") from exc
     except Exception as exc:  # tifffile raises many kinds on garbage bytes
@@ -160,7 +164,7 @@ def tifffile_log(messages: list[str]) -> Iterator[None]:
         messages.extend(recorder.messages)
 
 
-def describe(tif: tifffile.TiffFile, path: str, level: int) -> FileMeta:
+def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) -> FileMeta:
     """Read the layout, channel names and pixel size of ``level`` from metadata.
 
     Raises
@@ -172,7 +176,7 @@ def describe(tif: tifffile.TiffFile, path: str, level: int) -> FileMeta:
         image smaller than 64 pixels on a side, or a pixel size that is
         present but unusable (unknown unit, implausible value, anisotropic).
     """
-    notes: list[str] = []
+    notes = list(notes)
     with tifffile_log(notes):
         try:
             all_series = tif.series
