@@ -10,11 +10,23 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
+
+from ienfd.clinical._errors import ClinicalInputError
+from ienfd.clinical._sections import image_key
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BlandAltman", "bland_altman", "icc_a1"]
+__all__ = [
+    "AgreementSummary",
+    "AgreementTable",
+    "BlandAltman",
+    "bland_altman",
+    "icc_a1",
+    "match_counts",
+    "summarize_agreement",
+]
 
 #: Two-sided 95% normal quantile used for the Bland-Altman limits of agreement
 #: (Bland & Altman 1986, Lancet 1:307: bias +/- 1.96 SD).
@@ -181,4 +193,210 @@ def bland_altman(a: ArrayLike, b: ArrayLike) -> BlandAltman:
         loa_low=bias - LOA_Z * sd,
         loa_high=bias + LOA_Z * sd,
         n=int(d.size),
+    )
+
+
+def _pick(cols: list[str], options: tuple[str, ...]) -> str | None:
+    for o in options:
+        if o in cols:
+            return o
+    return None
+
+
+def match_counts(
+    auto: pd.DataFrame,
+    manual: pd.DataFrame,
+    *,
+    auto_source: str = "AUTO",
+    manual_source: str = "MANUAL",
+    auto_column: str | None = None,
+    manual_column: str | None = None,
+) -> AgreementTable:
+    """Pair automatic and manual counts of the same sections.
+
+    Parameters
+    ----------
+    auto : pandas.DataFrame
+        Text table with ``image`` (or ``section_id``) and a count. The count
+        column is ``auto_column`` if given, else ``count_auto`` when present
+        (the batch table's automatic count, before any human correction), else
+        ``count``. Rows whose ``status`` is not ``ok`` are left out (and listed).
+    manual : pandas.DataFrame
+        Text table with ``image`` (or ``section_id``) and ``manual_count``,
+        ``final_count`` or ``count`` (first found; or ``manual_column``), e.g.
+        from :func:`ienfd.clinical.read_correction_sidecars`.
+    auto_source, manual_source : str
+        Names for messages.
+    auto_column, manual_column : str, optional
+        Override the count columns.
+
+    Returns
+    -------
+    AgreementTable
+
+    Raises
+    ------
+    ClinicalInputError
+        On a missing key or count column, an empty key, a missing, negative or
+        non-numeric count, or a key appearing twice in one table (naming the
+        table, the 1-based data row and the column).
+    """
+    use_id = "section_id" in auto.columns and "section_id" in manual.columns
+    key_col = "section_id" if use_id else "image"
+    prepared = []
+    for table, source, override, options in (
+        (auto, auto_source, auto_column, ("count_auto", "count")),
+        (manual, manual_source, manual_column, ("manual_count", "final_count", "count")),
+    ):
+        cols = [str(c) for c in table.columns]
+        if key_col not in cols:
+            raise ClinicalInputError(
+                f"missing column {key_col!r} to match sections by (need 'image' or "
+                "'section_id' in both tables)",
+                source=source,
+                column=key_col,
+            )
+        count_col = override if override is not None else _pick(cols, options)
+        if count_col is None or count_col not in cols:
+            raise ClinicalInputError(
+                f"missing count column; expected one of {list(options)}",
+                source=source,
+                column=override or options[-1],
+            )
+        records = []
+        skipped = []
+        seen: dict[str, int] = {}
+        for i, (_, rec) in enumerate(table.iterrows(), start=1):
+            if "status" in cols and str(rec["status"]).strip().lower() != "ok":
+                skipped.append(str(rec[key_col]))
+                continue
+            raw_key = str(rec[key_col]).strip()
+            if not raw_key:
+                raise ClinicalInputError(
+                    f"{key_col} is empty", source=source, row=i, column=key_col
+                )
+            key = raw_key if use_id else image_key(raw_key)
+            if key in seen:
+                raise ClinicalInputError(
+                    f"section {key!r} appears twice (also data row {seen[key]})",
+                    source=source,
+                    row=i,
+                    column=key_col,
+                )
+            seen[key] = i
+            raw = str(rec[count_col]).strip()
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ClinicalInputError(
+                    f"count {raw!r} is not a number" if raw else "count is missing",
+                    source=source,
+                    row=i,
+                    column=count_col,
+                ) from None
+            if not np.isfinite(value) or value < 0:
+                raise ClinicalInputError(
+                    f"count {raw!r} must be a finite number >= 0",
+                    source=source,
+                    row=i,
+                    column=count_col,
+                )
+            records.append({"key": key, "image": raw_key, "count": value, "row": i})
+        prepared.append((pd.DataFrame(records, columns=["key", "image", "count", "row"]), skipped))
+    (a, a_skipped), (m, _) = prepared
+    merged = a.merge(m, on="key", how="inner", suffixes=("_auto", "_manual"))
+    matched = pd.DataFrame(
+        {
+            "section": merged["key"],
+            "image": merged["image_auto"],
+            "auto_count": merged["count_auto"],
+            "manual_count": merged["count_manual"],
+            "difference": merged["count_auto"] - merged["count_manual"],
+            "mean": (merged["count_auto"] + merged["count_manual"]) / 2.0,
+        }
+    )
+    only_auto = sorted(set(a["key"]) - set(m["key"]))
+    only_manual = sorted(set(m["key"]) - set(a["key"]))
+    if only_auto or only_manual:
+        logger.warning(
+            "%d section(s) only in %s, %d only in %s (listed in the output)",
+            len(only_auto),
+            auto_source,
+            len(only_manual),
+            manual_source,
+        )
+    return AgreementTable(
+        matched=matched,
+        only_auto=tuple(only_auto),
+        only_manual=tuple(only_manual),
+        not_ok_auto=tuple(a_skipped),
+    )
+
+
+@dataclass(frozen=True)
+class AgreementTable:
+    """Paired counts and what could not be paired.
+
+    Attributes
+    ----------
+    matched : pandas.DataFrame
+        ``section, image, auto_count, manual_count, difference (auto - manual), mean``.
+    only_auto, only_manual : tuple of str
+        Section keys present in one table only.
+    not_ok_auto : tuple of str
+        AUTO rows left out because their status was not ``ok``.
+    """
+
+    matched: pd.DataFrame
+    only_auto: tuple[str, ...]
+    only_manual: tuple[str, ...]
+    not_ok_auto: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """ICC(A,1) and Bland-Altman statistics of paired counts."""
+
+    n: int
+    icc_a1: float
+    bland_altman: BlandAltman
+    mean_auto: float
+    mean_manual: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Flat dictionary (for JSON or a one-row table)."""
+        return {
+            "n_sections": self.n,
+            "icc_a1": self.icc_a1,
+            "bias": self.bland_altman.bias,
+            "sd_difference": self.bland_altman.sd,
+            "loa_low": self.bland_altman.loa_low,
+            "loa_high": self.bland_altman.loa_high,
+            "mean_auto": self.mean_auto,
+            "mean_manual": self.mean_manual,
+        }
+
+
+def summarize_agreement(table: AgreementTable) -> AgreementSummary:
+    """ICC(A,1) of (auto, manual) and Bland-Altman of auto - manual.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 paired sections, or no variance at all.
+    """
+    m = table.matched
+    if len(m) < 2:
+        raise ValueError(
+            f"only {len(m)} section(s) could be paired between the two tables; need at least 2 "
+            "(rows are matched by image file stem, or by section_id when both tables have it)"
+        )
+    a = m["auto_count"].to_numpy(dtype=float)
+    b = m["manual_count"].to_numpy(dtype=float)
+    return AgreementSummary(
+        n=len(m),
+        icc_a1=icc_a1(np.column_stack([a, b])),
+        bland_altman=bland_altman(a, b),
+        mean_auto=float(a.mean()),
+        mean_manual=float(b.mean()),
     )

@@ -1,0 +1,144 @@
+"""Reading and writing clinical files: CSV tables, norms files, correction sidecars.
+
+The only module of :mod:`ienfd.clinical` (with :mod:`._report`) that touches
+files. Every write is atomic: the data go to a temporary file in the target
+directory, which then replaces the target with :func:`os.replace`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ienfd.clinical._errors import ClinicalInputError
+from ienfd.clinical._norms import NormsTable, validate_norms
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SIDECAR_SUFFIX",
+    "read_correction_sidecars",
+    "read_norms",
+    "read_table",
+    "write_bytes_atomic",
+    "write_csv_atomic",
+    "write_norms",
+    "write_text_atomic",
+]
+
+#: File-name suffix of the napari correction sidecars (``<image stem>.correction.json``).
+SIDECAR_SUFFIX = ".correction.json"
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV file with every column as text (empty cells stay ``""``).
+
+    Raises
+    ------
+    ClinicalInputError
+        If the file does not exist, cannot be parsed, or has no header.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ClinicalInputError("no such file", source=str(p))
+    try:
+        table = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise ClinicalInputError(
+            "the file is empty; expected a CSV header", source=str(p)
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ClinicalInputError(f"cannot be read as CSV: {exc}", source=str(p)) from None
+    table.columns = [str(c).strip() for c in table.columns]
+    return table
+
+
+def read_norms(path: str | os.PathLike[str], *, extra_sites: tuple[str, ...] = ()) -> NormsTable:
+    """Read and validate a norms file (format: :mod:`ienfd.clinical._norms`)."""
+    return validate_norms(read_table(path), source=str(path), extra_sites=extra_sites)
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> Path:
+    """Write ``data`` to ``path`` atomically; return the path."""
+    p = Path(path)
+    _atomic(p, data)
+    return p
+
+
+def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; return the path."""
+    return write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``frame`` as CSV (no index, floats at full precision) atomically."""
+    return write_text_atomic(frame.to_csv(index=False, lineterminator="\n"), path)
+
+
+def write_norms(norms: NormsTable, path: str | os.PathLike[str]) -> Path:
+    """Write a norms table in the file format; :func:`read_norms` reads it back."""
+    return write_csv_atomic(norms.to_frame(), path)
+
+
+def read_correction_sidecars(folder: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read every ``*.correction.json`` in ``folder`` (napari correction sidecars).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``image, count, sidecar_auto_count, user, saved_at, file`` with
+        ``count`` = the sidecar's ``final_count`` (the human's count), as text.
+
+    Raises
+    ------
+    ClinicalInputError
+        If the folder has no sidecars, a file is not valid JSON, or a sidecar
+        lacks ``image`` or ``final_count`` (naming the file and the key).
+    """
+    d = Path(folder)
+    if not d.is_dir():
+        raise ClinicalInputError("not a folder", source=str(d))
+    files = sorted(d.glob(f"*{SIDECAR_SUFFIX}"))
+    if not files:
+        raise ClinicalInputError(f"no *{SIDECAR_SUFFIX} files in this folder", source=str(d))
+    records = []
+    for f in files:
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ClinicalInputError(f"not valid JSON: {exc}", source=str(f)) from None
+        if not isinstance(data, dict):
+            raise ClinicalInputError("expected a JSON object", source=str(f))
+        for key in ("image", "final_count"):
+            if key not in data:
+                raise ClinicalInputError(f"missing key {key!r}", source=str(f), column=key)
+        records.append(
+            {
+                "image": str(data["image"]),
+                "count": str(data["final_count"]),
+                "sidecar_auto_count": str(data.get("auto_count", "")),
+                "user": str(data.get("user", "")),
+                "saved_at": str(data.get("saved_at", "")),
+                "file": f.name,
+            }
+        )
+    return pd.DataFrame(records)
