@@ -68,3 +68,18 @@ def write_plain(
         kwargs.update(resolution=(res, res), resolutionunit=unit)
     tifffile.imwrite(path, data, **kwargs)
     return path
+
+
+def claim_size(path: Path, rows: int, cols: int) -> None:
+    """Patch a one-strip TIFF in place so its header claims ``rows x cols`` pixels.
+
+    ImageLength, ImageWidth and RowsPerStrip change together, so the header stays
+    self-consistent (one strip) while the file stays a few kilobytes. Write the
+    file with ``metadata=None``: tifffile's shape description would contradict it.
+    """
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tags = tif.pages[0].tags
+        assert len(tif.pages[0].dataoffsets) == 1
+        tags["ImageWidth"].overwrite(cols)
+        tags["ImageLength"].overwrite(rows)
+        tags["RowsPerStrip"].overwrite(rows)

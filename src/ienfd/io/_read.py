@@ -361,7 +361,8 @@ def open_lazy(path: str | os.PathLike[str], *, level: int = 0) -> tuple[dask.arr
     try:
         meta = describe(tif, path, level, notes)
         with tifffile_log(notes):
-            store = meta.series.aszarr()  # the same store tifffile.imread(aszarr=True) builds
+            # the store tifffile.imread(path, aszarr=True, level=level) builds
+            store = tif.series[0].aszarr(level=level)
         data = da.from_zarr(store)
     except BaseException:
         tif.close()

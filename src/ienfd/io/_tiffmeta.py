@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -62,6 +63,16 @@ _UNIT_UM: dict[str, float] = {
     "thou": 25.4,
 }
 _NON_PHYSICAL_UNITS = frozenset({"", "pixel", "pixels", "px", "reference frame"})
+
+# tifffile only logs these problems while parsing, then falls back to a smaller or
+# different series (fewer pages, zero-filled frames, a generic layout): in ienfd they
+# mean a truncated or corrupt file, never a readable one.
+_CORRUPTION = re.compile(
+    r"invalid page offset|offset to first page|corrupt|missing|expected \d+ (frames|segments)"
+    r"|failed to read|incorrect \w+ count|does not match|incompletely written"
+    r"|invalid subifds|is empty|returning subset|failed to reshape",
+    re.IGNORECASE,
+)
 
 # TIFF ResolutionUnit codes to micrometres (1 = NONE is not a physical unit).
 _RESUNIT_UM: dict[int, float] = {2: 25400.0, 3: 1e4, 4: 1e3, 5: 1.0}
@@ -136,7 +147,9 @@ def open_tiff(path: str, notes: list[str]) -> tifffile.TiffFile:
         raise ImageReadError(path, f"cannot open the file: {exc}") from exc
     except Exception as exc:  # tifffile raises many kinds on garbage bytes
         raise ImageReadError(
-            path, f"not a TIFF file tifffile can read ({type(exc).__name__}: {exc})"
+            path,
+            f"not a TIFF file, or a corrupt one: tifffile cannot parse it "
+            f"({type(exc).__name__}: {exc})",
         ) from exc
 
 
@@ -170,7 +183,9 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
     Raises
     ------
     ImageReadError
-        No image in the file, ``level`` not in the file, an unsupported layout
+        tifffile reported corruption while parsing (invalid page offsets,
+        missing frames or segments, metadata not matching the pages), no
+        image in the file, ``level`` not in the file, an unsupported layout
         (time series, unlabelled page stacks, palette or CMYK colour, RGB with
         extra channels or planes), an unsupported dtype (bool, complex), an
         image smaller than 64 pixels on a side, or a pixel size that is
@@ -184,6 +199,11 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
             raise ImageReadError(
                 path, f"corrupt TIFF: cannot parse the image series ({exc})"
             ) from exc
+    fatal = [note for note in notes if _CORRUPTION.search(note)]
+    if fatal:
+        raise ImageReadError(
+            path, "corrupt or truncated TIFF: tifffile reported: " + "; ".join(fatal[:3])
+        )
     if not all_series:
         raise ImageReadError(path, "the TIFF file holds no image")
     series = all_series[0]
