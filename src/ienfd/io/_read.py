@@ -26,7 +26,6 @@ import numpy as np
 from ienfd.io._tiffmeta import (
     FileMeta,
     Layout,
-    check_pixel_size,
     check_segments,
     describe,
     guess_modality,
@@ -203,7 +202,7 @@ def read_section(
         names = meta.channel_names if chosen != "brightfield" else ()
         fibre_idx: int | None = None
         membrane_idx: int | None = None
-        if chosen != "brightfield":
+        if chosen != "brightfield":  # fluorescence, or a greyscale image still to decide
             fibre_idx, membrane_idx = _choose_channels(
                 path, names, layout.n_channels, fibre_channel, membrane_channel, notes
             )
@@ -232,10 +231,6 @@ def read_section(
                 "--modality fluorescence if this is a fluorescence image",
             )
         chosen = "fluorescence"
-        fibre_idx, membrane_idx = _choose_channels(
-            path, meta.channel_names, 1, fibre_channel, membrane_channel, notes
-        )
-        names = meta.channel_names
 
     if chosen == "brightfield":
         return SectionImage(
@@ -466,10 +461,7 @@ def _pixel_size(path: str, meta: FileMeta, pixel_size_um: float | None) -> Pixel
     """Pixel size of the requested level: user value first, then the metadata."""
     if pixel_size_um is not None:
         value = float(pixel_size_um)
-        user = PixelSize(value, value, "user")
-        size = scale_pixel_size(user, meta.scale)
-        check_pixel_size(path, size.row_um, size.col_um, "user", "--pixel-size")
-        return size
+        return scale_pixel_size(PixelSize(value, value, "user"), meta.scale)
     if meta.pixel_size is None:
         raise ImageReadError(path, _NO_PIXEL_SIZE)
     return meta.pixel_size
