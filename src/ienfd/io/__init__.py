@@ -2,6 +2,7 @@
 
 from ienfd.io._read import ImageInfo, open_lazy, probe_image, read_section
 from ienfd.io._types import ImageReadError, Modality, PixelSize, SectionImage
+from ienfd.io._write import write_json, write_section_tiff
 
 __all__ = [
     "ImageInfo",
@@ -12,4 +13,6 @@ __all__ = [
     "open_lazy",
     "probe_image",
     "read_section",
+    "write_json",
+    "write_section_tiff",
 ]
