@@ -1,0 +1,37 @@
+"""The image-analysis core: pure functions on arrays, no file I/O.
+
+The steps, each usable on its own: :func:`segment_tissue`, the epidermis
+(:func:`segment_epidermis_brightfield`, :func:`segment_epidermis_fluorescence`),
+:func:`trace_junction`, :func:`enhance_fibres` / :func:`segment_fibres`,
+:func:`count_crossings`; :func:`analyze_section` chains them.
+"""
+
+from ienfd.core._analyze import AnalysisError, AnalysisParameters, SectionResult, analyze_section
+from ienfd.core._counting import CrossingCount, count_crossings
+from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
+from ienfd.core._junction import (
+    JunctionTrace,
+    polyline_length,
+    segment_epidermis_brightfield,
+    segment_epidermis_fluorescence,
+    trace_junction,
+)
+from ienfd.core._tissue import segment_tissue
+
+__all__ = [
+    "AnalysisError",
+    "AnalysisParameters",
+    "CrossingCount",
+    "JunctionTrace",
+    "SectionResult",
+    "analyze_section",
+    "count_crossings",
+    "enhance_fibres",
+    "iter_blocks",
+    "polyline_length",
+    "segment_epidermis_brightfield",
+    "segment_epidermis_fluorescence",
+    "segment_fibres",
+    "segment_tissue",
+    "trace_junction",
+]

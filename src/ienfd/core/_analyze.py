@@ -1,0 +1,415 @@
+"""One section image in, its intraepidermal nerve fibre count out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import measure
+
+from ienfd.core._counting import count_crossings
+from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
+from ienfd.core._junction import (
+    JunctionTrace,
+    polyline_length,
+    refine_junction,
+    segment_epidermis_brightfield,
+    segment_epidermis_fluorescence,
+    trace_junction,
+)
+from ienfd.core._preprocess import block_mean, fit_background, optical_density
+from ienfd.core._tissue import segment_tissue
+
+__all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
+
+logger = logging.getLogger(__name__)
+
+LengthBasis = Literal["dej", "surface"]
+
+
+class AnalysisError(ValueError):
+    """The image holds no analysable section (no tissue, no epidermis, ...)."""
+
+
+@dataclass(frozen=True)
+class AnalysisParameters:
+    """Every tunable of the analysis, with the defaults validated in docs/validation.md.
+
+    Lengths are in µm. Pipelines (``pipelines/*.json``) hold a full copy of these.
+    """
+
+    junction_resolution_um: float = 1.5
+    tissue_smooth_um: float = 6.0
+    epidermis_opening_um: float = 6.0
+    junction_smooth_um: float = 2.0
+    min_junction_um: float = 100.0
+    membrane_search_um: float = 5.0
+    dermal_band_um: float = 30.0
+    fibre_width_um: tuple[float, ...] = (0.8, 1.6)
+    threshold_low: float = 3.0
+    threshold_high: float = 8.0
+    min_fibre_um: float = 3.0
+    close_gap_um: float = 0.8
+    min_depth_um: float = 3.0
+    min_dermal_um: float = 3.0
+    dej_tolerance_um: float = 4.0
+    merge_um: float = 3.0
+    min_fragment_um: float = 3.0
+    end_margin_um: float = 5.0
+    block_px: int = 256
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AnalysisParameters:
+        """Build from a mapping; unknown keys are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown analysis parameter(s) {unknown}; known parameters are {sorted(known)}"
+            )
+        cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**cleaned)
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    """Everything the analysis of one section found.
+
+    Coordinates are (row, col) in pixels of the analysed image.
+    """
+
+    modality: str
+    pixel_size_um: float
+    count: int
+    crossings: np.ndarray
+    fragments: np.ndarray
+    short_fibres: np.ndarray
+    secondary_branches: int
+    dej: list[np.ndarray]
+    surface: list[np.ndarray]
+    dej_length_um: float
+    surface_length_um: float
+    length_basis: LengthBasis
+    density_per_mm: float
+    junction_method: str
+    epidermis_area_mm2: float
+    warnings: list[str] = field(default_factory=list)
+    parameters: AnalysisParameters = field(default_factory=AnalysisParameters)
+
+    @property
+    def mean_epidermal_thickness_um(self) -> float:
+        """Epidermal area divided by DEJ length."""
+        if self.dej_length_um <= 0:
+            return float("nan")
+        return self.epidermis_area_mm2 * 1e6 / self.dej_length_um
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary following the output contract of docs/output.md."""
+        return {
+            "modality": self.modality,
+            "pixel_size_um": self.pixel_size_um,
+            "count": self.count,
+            "crossings": [{"row": float(r), "col": float(c)} for r, c in self.crossings],
+            "dej_length_um": round(self.dej_length_um, 2),
+            "surface_length_um": round(self.surface_length_um, 2),
+            "density_per_mm": round(self.density_per_mm, 3),
+            "length_basis": self.length_basis,
+            "density_per_mm_dej": _density(self.count, self.dej_length_um),
+            "density_per_mm_surface": _density(self.count, self.surface_length_um),
+            "n_fragments": len(self.fragments),
+            "fragments": [{"row": float(r), "col": float(c)} for r, c in self.fragments],
+            "n_short_fibres": len(self.short_fibres),
+            "short_fibres": [{"row": float(r), "col": float(c)} for r, c in self.short_fibres],
+            "n_secondary_branches": self.secondary_branches,
+            "junction_method": self.junction_method,
+            "n_junction_pieces": len(self.dej),
+            "epidermis_area_mm2": round(self.epidermis_area_mm2, 5),
+            "mean_epidermal_thickness_um": round(self.mean_epidermal_thickness_um, 1),
+            "dej": [np.round(line, 1).tolist() for line in self.dej],
+            "surface": [np.round(line, 1).tolist() for line in self.surface],
+            "warnings": list(self.warnings),
+            "parameters": self.parameters.to_dict(),
+        }
+
+
+def _density(count: int, length_um: float) -> float | None:
+    return round(count / (length_um / 1000.0), 3) if length_um > 0 else None
+
+
+def analyze_section(
+    image: np.ndarray,
+    *,
+    spacing: float,
+    modality: Literal["brightfield", "fluorescence"] | None = None,
+    membrane: np.ndarray | None = None,
+    length_basis: LengthBasis = "dej",
+    parameters: AnalysisParameters | None = None,
+) -> SectionResult:
+    """Count the intraepidermal nerve fibres of one section.
+
+    Parameters
+    ----------
+    image : (M, N, 3) or (M, N) ndarray
+        Bright-field RGB, or the fluorescence PGP 9.5 (fibre) channel.
+    spacing : float
+        Pixel size in µm (square pixels).
+    modality : {'brightfield', 'fluorescence'}, optional
+        Inferred from the shape when omitted: (M, N, 3) is bright-field.
+    membrane : (M, N) ndarray, optional
+        Fluorescence collagen IV channel; without it the junction is found
+        from the tissue.
+    length_basis : {'dej', 'surface'}
+        Which length the density is per mm of. Default 'dej' (see docs).
+    parameters : AnalysisParameters, optional
+
+    Returns
+    -------
+    SectionResult
+
+    Raises
+    ------
+    ValueError
+        A bad argument (shape, spacing, basis, NaN values).
+    AnalysisError
+        No tissue, or no epidermis with a junction, in the image.
+
+    Examples
+    --------
+    >>> from ienfd.synthetic import SectionSpec, generate_section
+    >>> section = generate_section(SectionSpec(seed=1, length_um=400, pixel_size_um=0.6))
+    >>> result = analyze_section(section.image, spacing=0.6)  # doctest: +SKIP
+    """
+    params = parameters or AnalysisParameters()
+    image = np.asarray(image)
+    modality = _check_inputs(image, spacing, modality, membrane, length_basis)
+    factor = max(1, round(params.junction_resolution_um / spacing))
+    spacing_lr = spacing * factor
+    shape = (int(image.shape[0]), int(image.shape[1]))
+    warnings: list[str] = []
+
+    if modality == "brightfield":
+        rgb_lr = block_mean(image, factor)
+        coef = _brightfield_background(rgb_lr, spacing_lr, params)
+        od_lr = optical_density(rgb_lr, coef, full_shape=rgb_lr.shape[:2])
+        tissue = segment_tissue(od_lr, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
+        _require_tissue(tissue)
+        epidermis = segment_epidermis_brightfield(
+            od_lr, tissue, spacing=spacing_lr, opening_um=params.epidermis_opening_um
+        )
+        method = "tissue"
+
+        def get_tile(rows: slice, cols: slice) -> np.ndarray:
+            return optical_density(
+                image[rows, cols], coef, offset=(rows.start, cols.start), full_shape=shape
+            )
+
+    else:
+        fibre_lr = block_mean(image, factor)
+        membrane_lr = block_mean(membrane, factor) if membrane is not None else None
+        signal = _normalise(fibre_lr)
+        if membrane_lr is not None:
+            signal = signal + _normalise(membrane_lr)
+        tissue = segment_tissue(signal, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
+        _require_tissue(tissue)
+        epidermis, method = segment_epidermis_fluorescence(
+            membrane_lr, fibre_lr, tissue, spacing=spacing_lr
+        )
+        if membrane is not None and method == "tissue":
+            warnings.append("membrane channel too weak for the junction; found from the tissue")
+
+        def get_tile(rows: slice, cols: slice) -> np.ndarray:
+            return np.asarray(image[rows, cols], dtype=np.float32)
+
+    traces = trace_junction(
+        epidermis,
+        tissue,
+        spacing=spacing_lr,
+        min_length_um=params.min_junction_um,
+        smooth_um=params.junction_smooth_um,
+    )
+    if not traces:
+        raise AnalysisError(
+            "no epidermis with a dermal-epidermal junction found in the tissue "
+            f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
+        )
+    if modality == "brightfield":
+        clean = ndi.median_filter(od_lr, size=max(3, round(6.0 / spacing_lr) | 1))
+        traces = [
+            refine_junction(t, clean, epidermis, spacing=spacing_lr, mode="edge") for t in traces
+        ]
+    elif method == "membrane" and membrane is not None:
+        traces = [
+            refine_junction(
+                t, membrane, epidermis, spacing=spacing_lr, mode="ridge",
+                search_um=params.membrane_search_um, scale=factor,
+            )
+            for t in traces
+        ]
+    to_full = _lr_to_full(factor)
+    traces = [
+        JunctionTrace(dej=to_full(t.dej), surface=to_full(t.surface), outline=to_full(t.outline))
+        for t in traces
+    ]
+
+    band = epidermis | (
+        ndi.binary_dilation(epidermis, iterations=max(1, round(params.dermal_band_um / spacing_lr)))
+        & tissue
+    )
+    blocks = list(iter_blocks(band, factor, shape, block=params.block_px))
+    region = _bounding_region(blocks)
+    origin = np.array([region[0].start, region[1].start], dtype=float)
+    region_shape = (region[0].stop - region[0].start, region[1].stop - region[1].start)
+    response = enhance_fibres(
+        get_tile,
+        blocks,
+        shape,
+        region=region,
+        spacing=spacing,
+        fibre_width_um=params.fibre_width_um,
+    )
+    band_full = _upsample_mask(band, factor, region)
+    skeleton = segment_fibres(
+        response,
+        band_full,
+        spacing=spacing,
+        low=params.threshold_low,
+        high=params.threshold_high,
+        min_length_um=params.min_fibre_um,
+        close_um=params.close_gap_um,
+    )
+    del response
+    # The counting rule needs the epidermis only where the skeleton is.
+    skel_points = np.argwhere(skeleton)
+    inside = np.zeros(len(skel_points), dtype=bool)
+    for trace in traces:
+        inside ^= measure.points_in_poly(skel_points + origin, trace.outline)
+    epidermis_full = np.zeros(region_shape, dtype=bool)
+    epidermis_full[skel_points[:, 0], skel_points[:, 1]] = inside
+    found = count_crossings(
+        skeleton,
+        epidermis_full,
+        [t.dej - origin for t in traces],
+        spacing=spacing,
+        min_depth_um=params.min_depth_um,
+        min_dermal_um=params.min_dermal_um,
+        dej_tolerance_um=params.dej_tolerance_um,
+        merge_um=params.merge_um,
+        min_fragment_um=params.min_fragment_um,
+        end_margin_um=params.end_margin_um,
+    )
+    dej_length = sum(polyline_length(t.dej) for t in traces) * spacing
+    surface_length = sum(polyline_length(t.surface) for t in traces) * spacing
+    basis_length = dej_length if length_basis == "dej" else surface_length
+    count = len(found.crossings)
+    if len(traces) > 1:
+        warnings.append(f"epidermis in {len(traces)} pieces; lengths and counts are summed")
+    return SectionResult(
+        modality=modality,
+        pixel_size_um=float(spacing),
+        count=count,
+        crossings=found.crossings + origin,
+        fragments=found.fragments + origin,
+        short_fibres=found.short_fibres + origin,
+        secondary_branches=found.secondary_branches,
+        dej=[t.dej for t in traces],
+        surface=[t.surface for t in traces],
+        dej_length_um=float(dej_length),
+        surface_length_um=float(surface_length),
+        length_basis=length_basis,
+        density_per_mm=float(count / (basis_length / 1000.0)) if basis_length > 0 else 0.0,
+        junction_method=method,
+        epidermis_area_mm2=float(epidermis.sum() * spacing_lr**2 / 1e6),
+        warnings=warnings,
+        parameters=params,
+    )
+
+
+def _check_inputs(
+    image: np.ndarray,
+    spacing: float,
+    modality: str | None,
+    membrane: np.ndarray | None,
+    length_basis: str,
+) -> Literal["brightfield", "fluorescence"]:
+    if not np.isfinite(spacing) or not 0.01 <= spacing <= 100:
+        raise ValueError(f"spacing must be a pixel size in µm in [0.01, 100], got {spacing!r}")
+    if length_basis not in ("dej", "surface"):
+        raise ValueError(f"length_basis must be 'dej' or 'surface', got {length_basis!r}")
+    if modality is None:
+        modality = "brightfield" if image.ndim == 3 and image.shape[-1] == 3 else "fluorescence"
+    if modality == "brightfield":
+        if image.ndim != 3 or image.shape[-1] != 3:
+            raise ValueError(
+                f"bright-field analysis needs an (M, N, 3) RGB image, got shape {image.shape}"
+            )
+    elif modality == "fluorescence":
+        if image.ndim != 2:
+            raise ValueError(
+                f"fluorescence analysis needs the (M, N) fibre channel, got shape {image.shape}"
+            )
+        if membrane is not None and np.shape(membrane) != image.shape:
+            raise ValueError(
+                f"membrane channel shape {np.shape(membrane)} differs from the fibre "
+                f"channel's {image.shape}"
+            )
+    else:
+        raise ValueError(f"modality must be 'brightfield' or 'fluorescence', got {modality!r}")
+    if min(image.shape[:2]) < 64:
+        raise ValueError(f"image too small to hold a section: {image.shape[:2]} pixels")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise ValueError("image contains NaN or infinite values")
+    return modality  # type: ignore[return-value]
+
+
+def _require_tissue(tissue: np.ndarray) -> None:
+    if not tissue.any():
+        raise AnalysisError("no tissue found in the image (blank or background only)")
+
+
+def _brightfield_background(
+    rgb_lr: np.ndarray, spacing_lr: float, params: AnalysisParameters
+) -> np.ndarray:
+    """Illumination fit: a first tissue guess from a flat white, then the fit."""
+    white = np.percentile(rgb_lr.reshape(-1, 3), 99.5, axis=0)
+    flat = np.log(np.clip(white, 1, None)) - np.log(np.clip(rgb_lr, 1, None))
+    guess = segment_tissue(
+        flat.mean(axis=-1), spacing=spacing_lr, smooth_um=params.tissue_smooth_um
+    )
+    _require_tissue(guess)
+    try:
+        return fit_background(rgb_lr, guess)
+    except ValueError as err:
+        raise AnalysisError(str(err)) from None
+
+
+def _normalise(channel: np.ndarray) -> np.ndarray:
+    low, high = np.percentile(channel, [2, 99.5])
+    return (channel - low) / max(float(high - low), 1e-6)
+
+
+def _lr_to_full(factor: int):  # type: ignore[no-untyped-def]
+    def convert(points: np.ndarray) -> np.ndarray:
+        return points * factor + (factor - 1) / 2.0
+
+    return convert
+
+
+def _bounding_region(blocks: list[tuple[slice, slice]]) -> tuple[slice, slice]:
+    r0 = min(b[0].start for b in blocks)
+    r1 = max(b[0].stop for b in blocks)
+    c0 = min(b[1].start for b in blocks)
+    c1 = max(b[1].stop for b in blocks)
+    return slice(r0, r1), slice(c0, c1)
+
+
+def _upsample_mask(mask: np.ndarray, factor: int, region: tuple[slice, slice]) -> np.ndarray:
+    rows = np.minimum(np.arange(region[0].start, region[0].stop) // factor, mask.shape[0] - 1)
+    cols = np.minimum(np.arange(region[1].start, region[1].stop) // factor, mask.shape[1] - 1)
+    return mask[np.ix_(rows, cols)]

@@ -1,0 +1,307 @@
+"""The EFNS/PNS counting rule on a fibre skeleton.
+
+Lauria, G. et al. (2010), European Federation of Neurological Societies /
+Peripheral Nerve Society guideline on the use of skin biopsy in the diagnosis
+of small fiber neuropathy, Eur J Neurol 17:903,
+:DOI:`10.1111/j.1468-1331.2010.03023.x`:
+
+* count each fibre that crosses the DEJ into the epidermis;
+* a fibre branching inside the epidermis counts once;
+* fibres branching in the dermis and crossing the DEJ separately count separately;
+* fragments inside the epidermis that do not cross the DEJ, fibres that reach
+  the DEJ without crossing it and dermal fibres running along it count nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+__all__ = ["CrossingCount", "count_crossings"]
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class CrossingCount:
+    """What the counting rule found on one skeleton.
+
+    Attributes
+    ----------
+    crossings : (K, 2) ndarray of float
+        (row, col) of each counted fibre where it crosses the DEJ.
+    fragments : (F, 2) ndarray of float
+        A point on each epidermal fragment that does not cross the DEJ.
+    short_fibres : (S, 2) ndarray of float
+        The tip of each dermal fibre that reaches the DEJ without crossing it.
+    secondary_branches : int
+        Branch points inside the epidermis on counted fibres (not counted).
+    """
+
+    crossings: np.ndarray
+    fragments: np.ndarray
+    short_fibres: np.ndarray
+    secondary_branches: int
+
+
+def _signed_distance(
+    points: np.ndarray, dej: list[np.ndarray], inside: np.ndarray, *, step: float = 0.5
+) -> np.ndarray:
+    """Distance from ``points`` to the DEJ polylines, positive in the epidermis."""
+    dense = np.concatenate([_resample(line, step) for line in dej])
+    dist, _ = cKDTree(dense).query(points)
+    return np.where(inside, dist, -dist)
+
+
+def _resample(polyline: np.ndarray, step: float) -> np.ndarray:
+    seg = np.hypot(*np.diff(polyline, axis=0).T)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    if arc[-1] == 0:
+        return polyline[:1]
+    s = np.arange(0.0, arc[-1] + step, step)
+    return np.stack([np.interp(s, arc, polyline[:, k]) for k in range(2)], axis=1)
+
+
+def count_crossings(
+    skeleton: np.ndarray,
+    epidermis: np.ndarray,
+    dej: list[np.ndarray],
+    *,
+    spacing: float,
+    min_depth_um: float = 3.0,
+    min_dermal_um: float = 3.0,
+    dej_tolerance_um: float = 4.0,
+    merge_um: float = 3.0,
+    rise_um: float = 8.0,
+    rise_depth_um: float = 1.5,
+    min_fragment_um: float = 3.0,
+    short_gap_um: float = 12.0,
+    end_margin_um: float = 5.0,
+) -> CrossingCount:
+    """Count the fibres that cross the DEJ into the epidermis.
+
+    Parameters
+    ----------
+    skeleton : (M, N) ndarray of bool
+        One-pixel-wide fibre centre lines.
+    epidermis : (M, N) ndarray of bool
+        Epidermis mask; its edge facing the dermis is the DEJ.
+    dej : list of (K, 2) ndarray
+        DEJ polylines (one per piece of epidermis) in the same (row, col) frame.
+    spacing : float
+        Pixel size in µm.
+    min_depth_um : float
+        A crossing counts only if the fibre reaches at least this far into the
+        epidermis beyond the DEJ (a fibre stopping at the DEJ does not cross it).
+    min_dermal_um : float
+        ... and has at least this much skeleton on the dermal side (a fragment
+        sitting on the DEJ is not a crossing).
+    dej_tolerance_um : float
+        Transitions of the skeleton into the epidermis count as DEJ crossings
+        only within this distance of the DEJ (not at the epidermal surface).
+    merge_um : float
+        Entry points of one epidermal piece closer than this are one crossing.
+    rise_um, rise_depth_um : float
+        Where one epidermal piece has several entries, an entry counts only if
+        the skeleton rises at least ``rise_depth_um`` into the epidermis within
+        ``rise_um`` along the fibre (a plexus fibre hugging the DEJ does not).
+    min_fragment_um : float
+        Epidermal pieces shorter than this are noise, not fragments.
+    short_gap_um : float
+        Dermal fibre tips within this distance below the DEJ are reported as
+        fibres stopping short of it.
+    end_margin_um : float
+        Crossings within this distance (along the DEJ) of a cut end of the
+        section are not counted: the fibre cannot be followed there.
+
+    Returns
+    -------
+    CrossingCount
+    """
+    if skeleton.shape != epidermis.shape:
+        raise ValueError(
+            f"skeleton and epidermis must have one shape, got {skeleton.shape} and {epidermis.shape}"
+        )
+    empty = np.zeros((0, 2))
+    points = np.argwhere(skeleton)
+    if len(points) == 0 or not any(len(line) >= 2 for line in dej):
+        return CrossingCount(empty, empty, empty, 0)
+    inside = epidermis[points[:, 0], points[:, 1]]
+    sd = _signed_distance(points.astype(float), dej, inside) * spacing
+    sd_image = np.zeros(skeleton.shape, dtype=np.float32)
+    sd_image[points[:, 0], points[:, 1]] = sd
+
+    epi_skel = skeleton & epidermis
+    derm_skel = skeleton & ~epidermis
+    epi_labels, n_epi = ndi.label(epi_skel, structure=_EIGHT)
+    derm_labels, n_derm = ndi.label(derm_skel, structure=_EIGHT)
+    # Per-piece statistics from the skeleton points only (label 0 = the other side).
+    lab_e = epi_labels[points[:, 0], points[:, 1]]
+    lab_d = derm_labels[points[:, 0], points[:, 1]]
+    epi_depth = np.full(n_epi + 1, -np.inf)
+    np.maximum.at(epi_depth, lab_e, np.where(lab_e > 0, sd, -np.inf))
+    epi_depth = epi_depth[1:]
+    epi_size = np.bincount(lab_e, minlength=n_epi + 1)[1:]
+    derm_low = np.full(n_derm + 1, np.inf)
+    np.minimum.at(derm_low, lab_d, np.where(lab_d > 0, sd, np.inf))
+    derm_depth = -derm_low[1:]
+    derm_top = np.full(n_derm + 1, -np.inf)
+    np.maximum.at(derm_top, lab_d, np.where(lab_d > 0, sd, -np.inf))
+    derm_top = derm_top[1:]
+    derm_size = np.bincount(lab_d, minlength=n_derm + 1)[1:]
+
+    # Entry pixels: epidermal skeleton pixels touching dermal skeleton, near the DEJ.
+    entries = epi_skel & ndi.binary_dilation(derm_skel, structure=_EIGHT)
+    entries &= (np.abs(sd_image) <= dej_tolerance_um) & skeleton
+    merged, n_clusters = ndi.label(
+        ndi.binary_dilation(entries, iterations=max(1, round(0.5 * merge_um / spacing)))
+        & epi_skel,
+        structure=_EIGHT,
+    )
+    entry_points = np.argwhere(entries)
+    cluster_of = merged[entry_points[:, 0], entry_points[:, 1]]
+    piece_of = epi_labels[entry_points[:, 0], entry_points[:, 1]]
+
+    # Dermal reach of every entry: the dermal piece it touches.
+    derm_of = np.zeros(len(entry_points), dtype=np.int64)
+    padded = np.pad(derm_labels, 1)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            found = padded[entry_points[:, 0] + 1 + dr, entry_points[:, 1] + 1 + dc]
+            derm_of = np.where(derm_of > 0, derm_of, found)
+
+    candidates: dict[int, list[int]] = {}
+    for k, cluster in enumerate(cluster_of):
+        candidates.setdefault(int(cluster), []).append(k)
+
+    min_dermal_px = min_dermal_um / spacing
+    accepted: dict[int, list[np.ndarray]] = {}
+    for members in candidates.values():
+        piece = int(piece_of[members[0]])
+        if piece == 0 or epi_depth[piece - 1] < min_depth_um:
+            continue
+        dermal = [int(derm_of[k]) for k in members if derm_of[k] > 0]
+        if not dermal:
+            continue
+        reach_ok = any(
+            derm_size[d - 1] >= min_dermal_px or derm_depth[d - 1] >= min_dermal_um for d in dermal
+        )
+        if not reach_ok:
+            continue
+        accepted.setdefault(piece, []).append(entry_points[members].mean(axis=0))
+
+    epi_boxes = ndi.find_objects(epi_labels)
+    crossings: list[np.ndarray] = []
+    for piece, sites in accepted.items():
+        if len(sites) == 1:
+            crossings.append(sites[0])
+            continue
+        box = epi_boxes[piece - 1]
+        origin = np.array([box[0].start, box[1].start])
+        rising = _rising_sites(
+            epi_labels[box] == piece,
+            sd_image[box],
+            [site - origin for site in sites],
+            spacing=spacing,
+            rise_um=rise_um,
+            rise_depth_um=rise_depth_um,
+        )
+        crossings.extend([r + origin for r in rising] if rising else [sites[0]])
+
+    crossings = [c for c in crossings if not _near_end(c, dej, end_margin_um / spacing)]
+    counted_pieces = set(accepted)
+    # Fragments: epidermal pieces not counted that reach into the epidermis.
+    min_fragment_px = min_fragment_um / spacing
+    fragments = []
+    for piece, box in enumerate(epi_boxes, start=1):
+        if box is None or piece in counted_pieces or epi_size[piece - 1] < min_fragment_px:
+            continue
+        if epi_depth[piece - 1] < min_depth_um:
+            continue
+        pix = np.argwhere(epi_labels[box] == piece) + [box[0].start, box[1].start]
+        fragments.append(pix[len(pix) // 2].astype(float))
+
+    # Fibres stopping short: dermal pieces whose highest point is just below the DEJ.
+    short = []
+    if n_derm:
+        top = derm_top
+        touches = set(np.unique(derm_of[derm_of > 0]).tolist())
+        boxes = ndi.find_objects(derm_labels)
+        for d in np.flatnonzero((top > -short_gap_um) & (derm_size >= min_dermal_px)) + 1:
+            box = boxes[d - 1]
+            if d in touches or box is None:
+                continue
+            pix = np.argwhere(derm_labels[box] == d) + [box[0].start, box[1].start]
+            tip = pix[np.argmax(sd_image[pix[:, 0], pix[:, 1]])]
+            short.append(tip.astype(float))
+
+    degree = ndi.convolve(skeleton.astype(np.uint8), _EIGHT.astype(np.uint8), mode="constant")
+    branch_points = skeleton & epidermis & (degree >= 4)
+    branch_labels, _ = ndi.label(branch_points, structure=_EIGHT)
+    owners = epi_labels[branch_labels > 0]
+    clusters = branch_labels[branch_labels > 0]
+    secondary = len({int(c) for c, o in zip(clusters, owners, strict=True) if int(o) in counted_pieces})
+
+    def _arr(items: list[np.ndarray]) -> np.ndarray:
+        return np.asarray(items, dtype=float).reshape(-1, 2)
+
+    return CrossingCount(_arr(crossings), _arr(fragments), _arr(short), secondary)
+
+
+def _near_end(point: np.ndarray, dej: list[np.ndarray], margin: float) -> bool:
+    """Whether the DEJ point nearest ``point`` lies within ``margin`` of a polyline end."""
+    best, near = np.inf, False
+    for line in dej:
+        dense = _resample(line, 0.5)
+        dist = np.hypot(*(dense - point).T)
+        k = int(np.argmin(dist))
+        if dist[k] < best:
+            best = dist[k]
+            arc = 0.5 * k
+            near = arc < margin or arc > 0.5 * (len(dense) - 1) - margin
+    return near
+
+
+def _rising_sites(
+    piece: np.ndarray,
+    sd_image: np.ndarray,
+    sites: list[np.ndarray],
+    *,
+    spacing: float,
+    rise_um: float,
+    rise_depth_um: float,
+) -> list[np.ndarray]:
+    """The sites from which the piece rises into the epidermis within ``rise_um``."""
+    pix = np.argwhere(piece)
+    index = -np.ones(piece.shape, dtype=np.int64)
+    index[pix[:, 0], pix[:, 1]] = np.arange(len(pix))
+    rows, cols, weights = [], [], []
+    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = pix
+        b = pix + (dr, dc)
+        ok = (b[:, 0] < piece.shape[0]) & (b[:, 1] >= 0) & (b[:, 1] < piece.shape[1])
+        a, b = a[ok], b[ok]
+        j = index[b[:, 0], b[:, 1]]
+        keep = j >= 0
+        rows.append(index[a[keep, 0], a[keep, 1]])
+        cols.append(j[keep])
+        weights.append(np.full(int(keep.sum()), np.hypot(dr, dc)))
+    graph = coo_matrix(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(pix), len(pix)),
+    ).tocsr()
+    tree = cKDTree(pix)
+    _, starts = tree.query(np.asarray(sites))
+    dist = dijkstra(graph, directed=False, indices=np.atleast_1d(starts), limit=rise_um / spacing)
+    depth = sd_image[pix[:, 0], pix[:, 1]]
+    rising = []
+    for k, site in enumerate(sites):
+        reach = np.isfinite(dist[k])
+        if reach.any() and depth[reach].max() >= rise_depth_um + max(0.0, depth[starts[k]]):
+            rising.append(site)
+    return rising

@@ -1,0 +1,184 @@
+"""Fibre enhancement and segmentation, computed only where fibres can count."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import feature, filters, morphology
+
+__all__ = ["enhance_fibres", "iter_blocks", "segment_fibres", "tubeness"]
+
+
+def iter_blocks(
+    band: np.ndarray, factor: int, full_shape: tuple[int, int], *, block: int = 256
+) -> Iterator[tuple[slice, slice]]:
+    """Full-resolution blocks whose low-resolution footprint touches ``band``.
+
+    Parameters
+    ----------
+    band : (m, n) ndarray of bool
+        Low-resolution mask of where to work; low-resolution pixel ``(i, j)``
+        covers full-resolution rows ``i*factor .. (i+1)*factor - 1``.
+    factor : int
+        Reduction factor between ``band`` and the full image.
+    full_shape : (int, int)
+        Shape of the full-resolution image.
+    block : int
+        Block size in full-resolution pixels.
+    """
+    step = max(1, block // factor)
+    for i0 in range(0, band.shape[0], step):
+        for j0 in range(0, band.shape[1], step):
+            if band[i0 : i0 + step, j0 : j0 + step].any():
+                r0, c0 = i0 * factor, j0 * factor
+                r1 = min(full_shape[0], (i0 + step) * factor)
+                c1 = min(full_shape[1], (j0 + step) * factor)
+                if i0 + step >= band.shape[0]:
+                    r1 = full_shape[0]
+                if j0 + step >= band.shape[1]:
+                    c1 = full_shape[1]
+                yield slice(r0, r1), slice(c0, c1)
+
+
+def enhance_fibres(
+    get_tile: Callable[[slice, slice], np.ndarray],
+    blocks: list[tuple[slice, slice]],
+    full_shape: tuple[int, int],
+    *,
+    region: tuple[slice, slice],
+    spacing: float,
+    fibre_width_um: tuple[float, ...] = (0.8, 1.6),
+) -> np.ndarray:
+    """Ridge (tubeness) response of thin bright fibres, block by block.
+
+    Parameters
+    ----------
+    get_tile : callable
+        ``get_tile(rows, cols)`` returns the fibre signal (bright fibres on a
+        darker background, float) of the full-resolution region; it is called
+        with regions slightly larger than each block (the filter's support).
+    blocks : list of (slice, slice)
+        Where to compute, from :func:`iter_blocks`.
+    full_shape : (int, int)
+        Shape of the full-resolution image.
+    region : (slice, slice)
+        The full-resolution region the returned array covers (it holds every block).
+    spacing : float
+        Pixel size in µm.
+    fibre_width_um : tuple of float
+        Fibre widths to enhance; the Gaussian scales are ``width / (2 sqrt 3)``
+        µm, the scale whose second derivative best matches a bar of that width.
+
+    Returns
+    -------
+    response : ndarray of float32, the shape of ``region``
+        Sato tubeness; 0 outside the blocks.
+
+    References
+    ----------
+    Sato, Y. et al. (1998), Med Image Anal 2:143, :DOI:`10.1016/S1361-8415(98)80009-1`.
+    """
+    sigmas = [max(0.6, w / (2 * np.sqrt(3)) / spacing) for w in fibre_width_um]
+    margin = int(np.ceil(4 * max(sigmas))) + 1
+    o_r, o_c = region[0].start, region[1].start
+    response = np.zeros(
+        (region[0].stop - o_r, region[1].stop - o_c), dtype=np.float32
+    )
+    for rows, cols in blocks:
+        r0, r1 = max(0, rows.start - margin), min(full_shape[0], rows.stop + margin)
+        c0, c1 = max(0, cols.start - margin), min(full_shape[1], cols.stop + margin)
+        tile = get_tile(slice(r0, r1), slice(c0, c1)).astype(np.float32)
+        ridge = tubeness(tile, sigmas)
+        response[rows.start - o_r : rows.stop - o_r, cols.start - o_c : cols.stop - o_c] = ridge[
+            rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0
+        ]
+    return response
+
+
+def tubeness(image: np.ndarray, sigmas: list[float]) -> np.ndarray:
+    """Sato tubeness of bright ridges in 2-D, from finite-difference Hessians.
+
+    For each scale the image is smoothed once and differentiated by central
+    differences (``skimage.feature.hessian_matrix`` with
+    ``use_gaussian_derivatives=False``), which is several times faster than
+    Gaussian-derivative kernels and indistinguishable at fibre scales. In 2-D,
+    Sato's measure reduces to ``sigma**2 * max(-lambda_min, 0)``, the scale-
+    normalised curvature across a bright ridge; the maximum over scales is kept.
+
+    Parameters
+    ----------
+    image : (M, N) ndarray of float32
+    sigmas : list of float
+        Gaussian scales in pixels.
+
+    Returns
+    -------
+    response : (M, N) ndarray of float32
+
+    References
+    ----------
+    Sato, Y. et al. (1998), Med Image Anal 2:143, :DOI:`10.1016/S1361-8415(98)80009-1`.
+    """
+    out = np.zeros(image.shape, dtype=np.float32)
+    for sigma in sigmas:
+        hessian = feature.hessian_matrix(
+            image, sigma=sigma, mode="reflect", order="rc", use_gaussian_derivatives=False
+        )
+        smallest = feature.hessian_matrix_eigvals(hessian)[-1]
+        np.maximum(out, (sigma**2) * np.maximum(-smallest, 0), out=out)
+    return out
+
+
+def segment_fibres(
+    response: np.ndarray,
+    band: np.ndarray,
+    *,
+    spacing: float,
+    low: float = 3.0,
+    high: float = 8.0,
+    min_length_um: float = 3.0,
+    close_um: float = 0.8,
+) -> np.ndarray:
+    """Threshold the ridge response into a fibre mask and skeletonise it.
+
+    Thresholds are in robust standard deviations of the response within the
+    band (median + k * 1.4826 * MAD), so they follow the image's own noise and
+    texture and do not depend on its intensity scale.
+
+    Parameters
+    ----------
+    response : (M, N) ndarray
+    band : (M, N) ndarray of bool
+        Where fibres may be counted.
+    spacing : float
+        Pixel size in µm.
+    low, high : float
+        Hysteresis thresholds in robust standard deviations.
+    min_length_um : float
+        Skeleton pieces shorter than this are noise.
+    close_um : float
+        Closing radius that joins a fibre across small beading gaps.
+
+    Returns
+    -------
+    skeleton : (M, N) ndarray of bool
+    """
+    values = response[band]
+    if values.size == 0:
+        return np.zeros(response.shape, dtype=bool)
+    med = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - med)))
+    scale = max(mad, 1e-6 * max(float(values.max()), 1e-12))
+    mask = filters.apply_hysteresis_threshold(
+        np.where(band, response, 0), med + low * scale, med + high * scale
+    )
+    if close_um > 0:
+        radius = max(1, round(close_um / spacing))
+        mask = ndi.binary_closing(mask, structure=morphology.disk(radius)) | mask
+    skeleton = morphology.skeletonize(mask)
+    min_px = max(2, round(min_length_um / spacing))
+    return np.asarray(
+        morphology.remove_small_objects(skeleton, max_size=min_px, connectivity=2), dtype=bool
+    )

@@ -1,0 +1,121 @@
+"""Intensity normalisation and resolution reduction shared by the core steps."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = ["block_mean", "fit_background", "optical_density", "polynomial_surface"]
+
+
+def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over non-overlapping ``factor x factor`` blocks.
+
+    Rows and columns that do not fill a whole block are dropped, so low-resolution
+    pixel ``(i, j)`` covers full-resolution rows ``i*factor .. (i+1)*factor - 1``.
+
+    Parameters
+    ----------
+    image : (M, N) or (M, N, C) ndarray
+    factor : int
+        Block size, >= 1.
+
+    Returns
+    -------
+    reduced : (M // factor, N // factor[, C]) ndarray of float32
+    """
+    if factor < 1:
+        raise ValueError(f"factor must be >= 1, got {factor}")
+    m, n = image.shape[0] // factor, image.shape[1] // factor
+    cropped = image[: m * factor, : n * factor]
+    shape = (m, factor, n, factor) + image.shape[2:]
+    return cropped.reshape(shape).mean(axis=(1, 3), dtype=np.float32)
+
+
+def polynomial_surface(
+    values: np.ndarray, mask: np.ndarray, *, order: int = 2
+) -> np.ndarray:
+    """Least-squares polynomial surface ``p(row, col)`` fitted to ``values[mask]``.
+
+    Returns the coefficients; evaluate with :func:`_evaluate_surface`. Coordinates
+    are normalised to [0, 1] by the array shape so the fit is well conditioned.
+    """
+    rows, cols = np.nonzero(mask)
+    design = _design((rows + 0.5) / values.shape[0], (cols + 0.5) / values.shape[1], order)
+    coef, *_ = np.linalg.lstsq(design, values[rows, cols], rcond=None)
+    return np.asarray(coef)
+
+
+def _design(r: np.ndarray, c: np.ndarray, order: int) -> np.ndarray:
+    terms = [r**i * c**j for i in range(order + 1) for j in range(order + 1 - i)]
+    return np.stack(terms, axis=-1)
+
+
+def fit_background(
+    rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2
+) -> np.ndarray:
+    """Fit the bright-field illumination (the glass seen without tissue).
+
+    Parameters
+    ----------
+    rgb_lr : (m, n, 3) ndarray
+        Low-resolution RGB image.
+    tissue_lr : (m, n) ndarray of bool
+        Current tissue estimate; pixels away from it are background.
+    order : int
+        Order of the polynomial in (row, col) fitted to log intensity.
+
+    Returns
+    -------
+    coef : (T, 3) ndarray
+        Polynomial coefficients of log intensity for each channel.
+    """
+    background = ~ndi.binary_dilation(tissue_lr, iterations=3)
+    if background.sum() < 50:
+        raise ValueError("no background (glass) visible around the tissue to estimate illumination")
+    log_i = np.log(np.clip(rgb_lr, 1.0, None))
+    return np.stack(
+        [polynomial_surface(log_i[..., k], background, order=order) for k in range(3)], axis=-1
+    )
+
+
+def optical_density(
+    rgb: np.ndarray,
+    background_coef: np.ndarray,
+    *,
+    offset: tuple[int, int] = (0, 0),
+    full_shape: tuple[int, int],
+    order: int = 2,
+) -> np.ndarray:
+    """Mean optical density of an RGB tile relative to the fitted illumination.
+
+    Parameters
+    ----------
+    rgb : (M, N, 3) ndarray
+        A tile of the full-resolution (or reduced) image.
+    background_coef : (T, 3) ndarray
+        From :func:`fit_background` (fitted on normalised coordinates, so it
+        applies at any resolution).
+    offset : (int, int)
+        Position of the tile's first pixel in the image of shape ``full_shape``.
+    full_shape : (int, int)
+        Shape of the image the tile comes from.
+
+    Returns
+    -------
+    od : (M, N) ndarray of float32
+        ``mean_k log(I0_k / I_k)``: 0 on glass, larger for denser stain.
+    """
+    r = (np.arange(rgb.shape[0]) + offset[0] + 0.5) / full_shape[0]
+    c = (np.arange(rgb.shape[1]) + offset[1] + 0.5) / full_shape[1]
+    # Separable evaluation: sum_ij coef_ij r**i c**j as outer products.
+    log_i0 = np.zeros((rgb.shape[0], rgb.shape[1], 3), dtype=np.float32)
+    k = 0
+    for i in range(order + 1):
+        for j in range(order + 1 - i):
+            log_i0 += ((r**i)[:, None, None] * (c**j)[None, :, None] * background_coef[k]).astype(
+                np.float32
+            )
+            k += 1
+    log_i = np.log(np.clip(rgb.astype(np.float32), 1.0, None))
+    return np.mean(log_i0 - log_i, axis=-1, dtype=np.float32)
