@@ -235,6 +235,13 @@ def _decide(
     return "non-length-dependent", f"{words}: the proximal deficit is larger"
 
 
+def _below(s: SiteResult) -> bool:
+    if s.status == "borderline":
+        assert s.density_per_mm is not None and s.limit_per_mm is not None
+        return s.density_per_mm < s.limit_per_mm
+    return s.status == "abnormal"
+
+
 def classify_pattern(
     distal: SiteResult | None,
     proximal: SiteResult | None,
@@ -284,8 +291,16 @@ def classify_pattern(
     }
     patterns = {o[0] for o in outcomes}
     facts = f"{_describe(distal)}; {_describe(proximal)}."
-    if len(patterns) == 1 and len(outcomes) == 1:
-        pattern, rule = next(iter(outcomes))
+    if len(patterns) == 1:
+        # the rule as read from the point estimates (a borderline site counts as
+        # abnormal only if its density itself is below the limit)
+        pattern, rule = _decide(
+            distal,
+            proximal,
+            _below(distal),
+            _below(proximal),
+            rules.deficit_margin,
+        )
         head = {
             "normal": "Normal",
             "length-dependent": "Length-dependent loss",
@@ -296,12 +311,6 @@ def classify_pattern(
         if "borderline" in (distal.status, proximal.status):
             note = " The call holds whichever way the borderline site falls."
         return pattern, f"{head}: {rule}. {facts}{note}"
-    if len(patterns) == 1:
-        pattern = next(iter(patterns))
-        return pattern, (
-            f"{pattern.capitalize()}: the same pattern results whichever way the borderline "
-            f"site falls. {facts}"
-        )
     return "indeterminate", (
         "Indeterminate: a borderline site decides the pattern "
         f"({' or '.join(sorted(patterns))}); count more sections (Engelstad et al. 2012). "

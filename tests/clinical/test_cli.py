@@ -1,0 +1,215 @@
+"""The command line: classify, norms show/check, agreement (files in tmp_path)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ienfd.cli import main
+from ienfd.clinical import PATIENT_COLUMNS
+
+BATCH = """
+image,patient_id,site,section,status,error,count,count_auto,corrected,dej_length_um,surface_length_um,length_basis,density_per_mm,pixel_size_um,modality,age,sex
+img/a1.tif,A,distal_leg,1,ok,,3,4,true,1000,1100,dej,3.0,0.4,brightfield,50,female
+img/a2.tif,A,distal_leg,2,ok,,3,3,false,1000,1100,dej,3.0,0.4,brightfield,50,female
+img/a3.tif,A,distal_leg,3,ok,,3,3,false,1000,1100,dej,3.0,0.4,brightfield,50,female
+img/a4.tif,A,distal_leg,4,error,DEJ not found,,,,,,,,0.4,brightfield,50,female
+img/a5.tif,A,proximal_thigh,1,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,50,female
+img/a6.tif,A,proximal_thigh,2,ok,,12,11,false,1000,1100,dej,12.0,0.4,brightfield,50,female
+img/a7.tif,A,proximal_thigh,3,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,50,female
+img/b1.tif,B,distal_leg,1,ok,,8,8,false,1000,1100,dej,8.0,0.4,brightfield,60,male
+img/b2.tif,B,distal_leg,2,ok,,8,8,false,1000,1100,dej,8.0,0.4,brightfield,60,male
+img/b3.tif,B,distal_leg,3,ok,,8,8,false,1000,1100,dej,8.0,0.4,brightfield,60,male
+"""
+
+
+def test_classify_batch_table(
+    write_csv: Callable[[str, str], Path],
+    lab_norms: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inp = write_csv("batch.csv", BATCH)
+    out = tmp_path / "out"
+    assert main(["classify", str(inp), "--norms", str(lab_norms), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "length-dependent" in printed
+    res = pd.read_csv(out / "patients.csv", keep_default_na=False)
+    assert res.columns.tolist() == list(PATIENT_COLUMNS)
+    a = res.set_index("patient_id").loc["A"]
+    assert a["pattern"] == "length-dependent"
+    assert float(a["ratio_distal_proximal"]) == pytest.approx(3.0 / 12.0)
+    assert a["sections_corrected"] == "1 of 6"
+    assert int(a["sections_excluded"]) == 1
+    b = res.set_index("patient_id").loc["B"]
+    assert b["pattern"] == "indeterminate" and b["proximal_status"] == "missing"
+    excluded = pd.read_csv(out / "excluded.csv", keep_default_na=False)
+    assert excluded[["row", "error"]].values.tolist() == [[4, "DEJ not found"]]
+    page = (out / "reports" / "A.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page
+    assert 'src="http' not in page and "<link" not in page and "<script" not in page
+    assert "DEJ not found" in page
+    assert "Sections corrected by hand: 1 of 6" in page
+    assert (out / "reports" / "B.html").exists()
+    cohort = pd.read_csv(out / "cohort_summary.csv")
+    assert dict(zip(cohort["pattern"], cohort["n_patients"], strict=True)) == {
+        "normal": 0, "length-dependent": 1, "non-length-dependent": 0, "indeterminate": 1,
+    }  # fmt: skip
+    assert "data:image/png;base64," in (out / "cohort.html").read_text(encoding="utf-8")
+
+
+def test_classify_surface_basis(
+    write_csv: Callable[[str, str], Path], lab_norms: Path, tmp_path: Path
+) -> None:
+    inp = write_csv("batch.csv", BATCH)
+    out = tmp_path / "o"
+    args = ["classify", str(inp), "--norms", str(lab_norms), "--out", str(out),
+            "--length-basis", "surface", "--no-reports"]  # fmt: skip
+    assert main(args) == 0
+    res = pd.read_csv(out / "patients.csv").set_index("patient_id")
+    # 9 fibres over 3 x 1.1 mm of surface = 2.7273 /mm
+    assert res.loc["A", "distal_density_per_mm"] == pytest.approx(9 / 3.3)
+    assert not (out / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("row", "match"),
+    [
+        ("P,50,female,elbow,1,3,1.0", r"data row 1 \(line 2\), column 'site': unknown site"),
+        ("P,50,female,distal_leg,1,-3,1.0", r"data row 1 .*column 'count': negative count"),
+        ("P,50,female,distal_leg,1,3,0", r"data row 1 .*column 'length_mm': length is zero"),
+        ("P,50,other,distal_leg,1,3,1.0", r"data row 1 .*column 'sex': unknown sex"),
+        ("P,10,female,distal_leg,1,3,1.0", r"data row 1 .*column 'age': age 10 is outside"),
+    ],
+)
+def test_classify_errors_exit_1(
+    write_csv: Callable[[str, str], Path],
+    lab_norms: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    row: str,
+    match: str,
+) -> None:
+    inp = write_csv("in.csv", "patient_id,age,sex,site,section,count,length_mm\n" + row + "\n")
+    rc = main(["classify", str(inp), "--norms", str(lab_norms), "--out", str(tmp_path / "o")])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ienfd classify: error: ")
+    assert "in.csv" in err
+
+    assert re.search(match, err)
+
+
+def test_norms_show_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["norms", "show"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("site,sex,age_min,age_max,p05_per_mm,source")
+    assert "Collongues" in text and "Bursova" in text
+    path = tmp_path / "b.csv"
+    assert main(["norms", "show", "--out", str(path)]) == 0
+    assert main(["norms", "check", str(path)]) == 0
+    assert ": ok" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "site,sex,age_min,age_max,p05_per_mm,source\n"
+        "distal_leg,male,20,50,6,a\ndistal_leg,male,40,60,5,a\n",
+        encoding="utf-8",
+    )
+    assert main(["norms", "check", str(bad)]) == 1
+    assert "data row 2 (line 3), column 'age_min'" in capsys.readouterr().err
+
+
+AUTO = """
+image,count,count_auto,status
+run/s1.ome.tif,3,2,ok
+run/s2.ome.tif,4,4,ok
+run/s3.ome.tif,8,6,ok
+run/s4.ome.tif,9,8,ok
+run/s5.ome.tif,,,error
+run/s6.ome.tif,5,5,ok
+"""
+
+
+def _sidecars(folder: Path) -> None:
+    folder.mkdir()
+    for stem, auto, final in (("s1.ome", 2, 3), ("s2.ome", 4, 4), ("s3.ome", 6, 8),
+                              ("s4.ome", 8, 9)):  # fmt: skip
+        (folder / f"{stem}.correction.json").write_text(
+            json.dumps({"image": f"/data/{stem}.tif", "auto_count": auto, "final_count": final,
+                        "user": "tech1", "saved_at": "2024-05-01T10:00:00"}),
+            encoding="utf-8",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("manual_kind", ["csv", "sidecars"])
+def test_agreement(
+    write_csv: Callable[[str, str], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    manual_kind: str,
+) -> None:
+    auto = write_csv("auto.csv", AUTO)
+    if manual_kind == "csv":
+        manual = write_csv(
+            "manual.csv",
+            "image,manual_count\ns1.ome.tif,3\ns2.ome.tif,4\ns3.ome.tif,8\ns4.ome.tif,9\n",
+        )
+    else:
+        manual = tmp_path / "corrections"
+        _sidecars(manual)
+    out = tmp_path / "agr"
+    assert main(["agreement", str(auto), str(manual), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    # auto (count_auto) 2, 4, 6, 8 vs manual 3, 4, 8, 9: ICC(A,1) = 88/97 = 0.907,
+    # bias -1, SD sqrt(2/3) = 0.816 (hand-computed in test_agreement_stats.py)
+    assert "sections paired: 4" in printed
+    assert "ICC(A,1): 0.907" in printed
+    summary = json.loads((out / "agreement_summary.json").read_text())
+    assert summary["icc_a1"] == pytest.approx(88 / 97)
+    assert summary["bias"] == pytest.approx(-1.0)
+    assert summary["loa_high"] == pytest.approx(-1 + 1.96 * (2 / 3) ** 0.5)
+    table = pd.read_csv(out / "agreement_sections.csv")
+    assert table["difference"].tolist() == [-1.0, 0.0, -2.0, -1.0]
+    unmatched = pd.read_csv(out / "agreement_unmatched.csv")
+    assert sorted(unmatched["why"]) == ["auto_status_not_ok", "only_in_auto"]
+    assert (out / "bland_altman.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("manual", "match"),
+    [
+        ("image,manual_count\ns1.tif,3\ns1.tif,4\n", r"data row 2 .*'image'.*appears twice"),
+        ("image,manual_count\ns1.tif,-3\n", r"data row 1 .*column 'manual_count': count '-3'"),
+        ("image,manual_count\ns1.tif,\n", r"data row 1 .*column 'manual_count': count is missing"),
+        ("image,notes\ns1.tif,x\n", r"missing count column"),
+        ("section,manual_count\n1,3\n", r"missing column 'image'"),
+        ("image,manual_count\nzz.tif,3\n", r"only 0 section\(s\) could be paired"),
+    ],
+)  # fmt: skip
+def test_agreement_errors(
+    write_csv: Callable[[str, str], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    manual: str,
+    match: str,
+) -> None:
+    auto = write_csv("auto.csv", AUTO)
+    man = write_csv("manual.csv", manual)
+    assert main(["agreement", str(auto), str(man), "--out", str(tmp_path / "o")]) == 1
+
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_agreement_bad_sidecar(tmp_path: Path, write_csv: Callable[[str, str], Path],
+                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "s1.correction.json").write_text('{"image": "s1.tif"}', encoding="utf-8")
+    auto = write_csv("auto.csv", AUTO)
+    assert main(["agreement", str(auto), str(folder), "--out", str(tmp_path / "o")]) == 1
+    assert "s1.correction.json, column 'final_count': missing key" in capsys.readouterr().err
