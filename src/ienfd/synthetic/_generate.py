@@ -139,8 +139,12 @@ def _draw_bundles(
         dist, (ir, ic) = ndimage.distance_transform_edt(mask, return_indices=True)
         rad = radimg[ir, ic]
         cover = np.clip(rad + 0.5 - dist, 0.0, 1.0)
-        tex = smooth_field(rng, mask.shape, cv.p, 1.5)
-        inner = cover * np.clip(0.7 + 0.3 * tex, 0.3, 1.0) * float(b.weight[0])
+        # axons run along the bundle: stripes parallel to the centreline, broken up
+        tex = smooth_field(rng, mask.shape, cv.p, 3.0)
+        stripes = 0.5 + 0.5 * np.cos(2 * np.pi * dist * cv.p / 1.6 + 2.5 * tex)
+        speckle = smooth_field(rng, mask.shape, cv.p, 1.0)
+        inner = cover * np.clip(0.45 + 0.4 * stripes + 0.15 * speckle, 0.2, 1.0)
+        inner *= float(b.weight[0])
         edge = np.exp(-0.5 * ((dist - rad) * cv.p / 0.8) ** 2).astype(np.float32)
         fill[r0:r1, c0:c1] = np.maximum(fill[r0:r1, c0:c1], inner)
         rim[r0:r1, c0:c1] = np.maximum(rim[r0:r1, c0:c1], edge)
@@ -165,8 +169,7 @@ def _draw_ellipses(cv: _Canvas, ellipses: list[Ellipse]) -> dict[str, np.ndarray
         x = du * ca + dv * sa
         y = -du * sa + dv * ca
         rho = np.sqrt((x / e.a) ** 2 + (y / e.b) ** 2) + 1e-6
-        phi_r = 1.0 / np.sqrt((x / rho / e.a) ** 2 + (y / rho / e.b) ** 2 + 1e-12) / rho
-        sd = (rho - 1.0) * phi_r * rho  # approx. signed distance to the outline, µm
+        sd = (rho - 1.0) * np.hypot(x, y) / rho  # approx. signed distance to the outline, µm
         outer = _soft(-sd, p)
         sl = (slice(r0, r1), slice(c0, c1))
         bm = np.exp(-0.5 * (sd / 0.7) ** 2).astype(np.float32)
@@ -271,7 +274,9 @@ def _texture(
     t["coll_fine"] = smooth_field(rng, shape, p, 1.6, anisotropy=4.0)
     coarse = smooth_field(rng, shape, p, 10.0, anisotropy=3.0)
     t["coll_coarse"] = coarse
-    t["cleft"] = np.clip((coarse + 1.5) * 1.5, 0.1, 1.0)
+    # thin wavy clefts between collagen bundles: zero lines of an anisotropic field
+    cleft_field = smooth_field(rng, shape, p, 14.0, anisotropy=5.0)
+    t["cleft"] = (1.0 - 0.6 * np.exp(-((cleft_field / 0.07) ** 2))).astype(np.float32)
     above = cv.corneum_base[None, :] - cv.V[:, None]
     phase = 1.5 * smooth_field(rng, shape, p, 8.0)
     lam = 0.5 + 0.5 * np.cos(2 * np.pi * above / 2.3 + phase)
@@ -300,7 +305,7 @@ def _render_brightfield(
     ell = _draw_ellipses(cv, anat.ellipses)
     debris = _debris(cv, spec, rng)
     pap = t["papillary"]
-    epi_od = 0.095 + 0.015 * t["low"] + 0.02 * t["cellnet"] + 0.035 * t["nuclei"]
+    epi_od = 0.095 + 0.015 * t["low"] + 0.025 * t["cellnet"] + 0.05 * t["nuclei"]
     epi_od += 0.045 * t["basal"] + 0.035 * t["granular"]
     derm_od = pap * (0.045 + 0.015 * t["coll_fine"]) + (1 - pap) * (
         0.07 + 0.025 * t["coll_fine"] + 0.02 * t["coll_coarse"]

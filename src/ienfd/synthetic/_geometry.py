@@ -257,7 +257,7 @@ class _Builder:
                 big = rng.random() < 0.33
                 rb = max(r0 + 0.2, rng.uniform(0.8, 1.25)) if big else r0 + rng.uniform(0.1, 0.3)
                 radius = np.maximum(radius, r0 + (rb - r0) * np.exp(-0.5 * ((s - pos) / 0.55) ** 2))
-                if 2 * rb > 1.5:
+                if 2 * rb > 1.5 and kind in ("ienf", "epidermal_branch", "fragment"):
                     self.anat.n_swellings += 1
                 pos += rng.uniform(3.0, 10.0)
         taper = np.clip((s[-1] - s) / 2.0, 0.55, 1.0)
@@ -525,7 +525,9 @@ class _Builder:
             v = np.maximum(lay.at(lay.plexus_ref, u) + depth, lay.at(lay.dej, u) + 5.0)
             v = ndimage.gaussian_filter1d(v, 10.0, mode="nearest")
             v = np.maximum(v, lay.at(lay.dej, u) + 5.0)
-            u = u + smooth_noise_1d(rng, u, 30.0, 1.0)
+            v = v + np.abs(smooth_noise_1d(rng, u, 18.0, 2.0))
+            u = u + smooth_noise_1d(rng, u, 20.0, 2.0)
+            v = np.maximum(v, lay.at(lay.dej, u) + 4.0)  # never reaches the DEJ
             self.anat.fibres.append(
                 self.finish(
                     v,
@@ -652,8 +654,16 @@ class _Builder:
                 self._gland(cv, cu, rad)
         self.anat.n_sweat_glands = len(glands)
 
-        def free_of_glands(v: float, u: float, r: float) -> bool:
-            return all(math.hypot(v - gv, u - gu) > gr + r + 5 for gv, gu, gr in glands)
+        occupied: list[tuple[float, float, float]] = list(glands)
+
+        def free(v: np.ndarray | float, u: np.ndarray | float, r: np.ndarray | float) -> bool:
+            """No overlap (with 4 µm clearance) with glands, bundles or deep vessels."""
+            if not occupied:
+                return True
+            occ = np.asarray(occupied)
+            vv, uu, rr = (np.atleast_1d(np.asarray(x, float)) for x in (v, u, r))
+            gap = np.hypot(vv[:, None] - occ[None, :, 0], uu[:, None] - occ[None, :, 1])
+            return bool(np.all(gap > rr[:, None] + occ[None, :, 2] + 4.0))
 
         # nerve bundles
         n_b = self.count_for(spec.nerve_bundles_per_mm)
@@ -665,8 +675,6 @@ class _Builder:
             length = rng.uniform(2.0, 10.0) if cross_section else rng.uniform(80.0, 500.0)
             u0 = rng.uniform(0.0, spec.length_um)
             v0 = rng.uniform(top + r, top + max(r + 1, room - r))
-            if not free_of_glands(v0, u0, r):
-                continue
             ang = rng.uniform(-0.35, 0.35) if not cross_section else rng.uniform(0, np.pi)
             t = np.arange(0.0, length, 0.5)
             ang_t = ang + smooth_noise_1d(rng, t, 60.0, 0.15)
@@ -679,6 +687,10 @@ class _Builder:
             rr = r * np.clip(
                 1 + smooth_noise_1d(rng, np.arange(len(v)) * 0.5, 40.0, 0.08), 0.8, 1.2
             )
+            every = max(1, int(r))
+            if not free(v[::every], u[::every], rr[::every]):
+                continue
+            occupied.extend(zip(v[::every], u[::every], rr[::every], strict=True))
             self.anat.bundles.append(
                 Fibre(v, u, rr, np.full(len(v), rng.uniform(0.8, 1.0)), "bundle")
             )
@@ -720,9 +732,10 @@ class _Builder:
                 b = rng.uniform(5.0, min(22.0, room / 3))
                 u0 = rng.uniform(b, spec.length_um - b)
                 v0 = rng.uniform(dej_mean + 40.0, bottom_min - b - 5)
-                if v0 < float(lay.at(lay.dej, u0)) + b + 10 or not free_of_glands(v0, u0, b):
-                    continue
                 a = b * rng.uniform(1.0, 3.0)
+                if v0 < float(lay.at(lay.dej, u0)) + a + 10 or not free(v0, u0, a):
+                    continue
+                occupied.append((v0, u0, a))
                 wall = rng.uniform(1.5, max(1.6, 0.3 * b))
                 ang = rng.uniform(-0.3, 0.3)
                 self.anat.ellipses.append(Ellipse(v0, u0, a, b, ang, wall, "vessel"))
