@@ -32,7 +32,7 @@ def _add_analyze(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 # ---------------------------------------------------------------------------
 
 
-def _add_synth(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_synth(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``synth``: write synthetic sections with their truth JSON."""
     p = subparsers.add_parser(
         "synth",
@@ -61,6 +61,7 @@ def _add_synth(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def _run_synth(args: argparse.Namespace) -> int:
     from pathlib import Path
+    from typing import Any
 
     import numpy as np
 
@@ -70,7 +71,7 @@ def _run_synth(args: argparse.Namespace) -> int:
     if args.n < 1:
         print(f"ienfd synth: error: --n {args.n}; accepted: >= 1", file=sys.stderr)
         return 2
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     for name, value in (
         ("modality", None if args.modality == "mixed" else args.modality),
         ("chromogen", None if args.chromogen == "mixed" else args.chromogen),
@@ -331,7 +332,7 @@ def _run_agreement(args: argparse.Namespace) -> int:
     ba = summary.bland_altman
     print(f"sections paired: {summary.n}")
     print(f"ICC(A,1): {summary.icc_a1:.3f}")
-    print(f"Bland-Altman (auto - manual): bias {ba.bias:+.2f}, SD {ba.sd:.2f}, ")
+    print(f"Bland-Altman (auto - manual): bias {ba.bias:+.2f}, SD {ba.sd:.2f}")
     print(f"  95% limits of agreement {ba.loa_low:+.2f} to {ba.loa_high:+.2f}")
     if table.only_auto or table.only_manual:
         print(

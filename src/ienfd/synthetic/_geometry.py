@@ -518,7 +518,7 @@ class _Builder:
         """Subepidermal plexus: fibres roughly parallel to the DEJ, 5-40 µm below it."""
         rng, lay = self.rng, self.lay
         for _ in range(self.count_for(self.spec.plexus_fibres_per_mm)):
-            length = rng.uniform(60.0, 350.0)
+            length = min(rng.uniform(60.0, 350.0), self.spec.length_um)
             u0 = rng.uniform(-20.0, self.spec.length_um + 20.0 - length)
             u = np.arange(u0, u0 + length, 0.2)
             depth = np.clip(rng.uniform(0.0, 30.0) + smooth_noise_1d(rng, u, 50.0, 6.0), -5.0, 35.0)
@@ -646,7 +646,7 @@ class _Builder:
         glands: list[tuple[float, float, float]] = []
         if room > 90:
             for _ in range(self.count_for(spec.sweat_glands_per_mm)):
-                rad = rng.uniform(40.0, 75.0)
+                rad = min(rng.uniform(40.0, 75.0), 0.45 * spec.length_um)
                 cu = rng.uniform(rad, spec.length_um - rad)
                 cv = bottom_min - rng.uniform(rad * 0.6, rad + 10.0)
                 cv = max(cv, top + rad * 0.5)
