@@ -213,3 +213,29 @@ def test_agreement_bad_sidecar(tmp_path: Path, write_csv: Callable[[str, str], P
     auto = write_csv("auto.csv", AUTO)
     assert main(["agreement", str(auto), str(folder), "--out", str(tmp_path / "o")]) == 1
     assert "s1.correction.json, column 'final_count': missing key" in capsys.readouterr().err
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "clinical"
+
+
+@pytest.mark.skipif(not EXAMPLES.is_dir(), reason="docs examples not present")
+def test_docs_worked_examples(tmp_path: Path) -> None:
+    """The worked examples in docs/clinical.md give the patterns the docs state."""
+    norms = str(EXAMPLES / "simulated_norms.csv")
+    args = ["classify", str(EXAMPLES / "patients.csv"), "--norms", norms, "--out", str(tmp_path)]
+    rc = main([*args, "--no-reports"])
+    assert rc == 0
+    res = pd.read_csv(tmp_path / "patients.csv").set_index("patient_id")
+    assert res["pattern"].to_dict() == {
+        "N01": "normal",
+        "L01": "length-dependent",
+        "L02": "length-dependent",
+        "NL1": "non-length-dependent",
+        "BD1": "indeterminate",
+        "IN1": "indeterminate",
+        "IN2": "indeterminate",
+    }
+    assert res.loc["BD1", "distal_status"] == "borderline"
+    rc = main(["agreement", str(EXAMPLES / "auto_counts.csv"), str(EXAMPLES / "corrections"),
+               "--out", str(tmp_path / "agr")])  # fmt: skip
+    assert rc == 0
