@@ -103,7 +103,23 @@ class _Canvas:
         return (np.asarray(v) - self.origin[0]) / self.p, (np.asarray(u) - self.origin[1]) / self.p
 
 
-def _draw_fibres(cv: _Canvas, fibres: list[Fibre]) -> np.ndarray:
+# Fibre kinds that may lie outside the focal plane of the 50-µm section.
+_MAY_BLUR = ("plexus", "dermal_trunk", "ascending", "autonomic")
+
+
+def _draw_fibres(cv: _Canvas, fibres: list[Fibre], rng: np.random.Generator) -> np.ndarray:
+    """Anti-aliased fibres; some dermal fibres lie deeper in the section, out of focus."""
+    out_of_focus = [f for f in fibres if f.kind in _MAY_BLUR and rng.random() < 0.35]
+    ids = {id(f) for f in out_of_focus}
+    canvas = _stamp_fibres(cv, [f for f in fibres if id(f) not in ids])
+    if out_of_focus:
+        blurred = _stamp_fibres(cv, out_of_focus)
+        blurred = ndimage.gaussian_filter(blurred, 0.8 / cv.p, truncate=3.0)
+        canvas = np.maximum(canvas, 0.9 * blurred)
+    return canvas
+
+
+def _stamp_fibres(cv: _Canvas, fibres: list[Fibre]) -> np.ndarray:
     canvas = np.zeros(cv.shape, np.float32)
     if fibres:
         v = np.concatenate([f.v for f in fibres])
@@ -300,7 +316,7 @@ def _render_brightfield(
     noise_rng: np.random.Generator,
 ) -> np.ndarray:
     t = _texture(cv, anat, spec, rng)
-    fib = _draw_fibres(cv, anat.fibres)
+    fib = _draw_fibres(cv, anat.fibres, rng)
     bfill, brim = _draw_bundles(cv, anat.bundles, rng)
     ell = _draw_ellipses(cv, anat.ellipses)
     debris = _debris(cv, spec, rng)
@@ -329,10 +345,10 @@ def _render_brightfield(
     out = np.empty((*fmap.shape, 3), np.uint8)
     glass_od = 0.01
     for ch in range(3):
-        od = glass_od + tissue * tissue_vec[ch] + stain * chrom[ch] + 0.7 * debris
+        od = glass_od + tissue * float(tissue_vec[ch]) + stain * float(chrom[ch]) + 0.7 * debris
         trans = np.power(np.float32(10.0), -od).astype(np.float32)
         trans = _blur(trans, spec.defocus_sigma_um, cv.p)
-        final = fmap.warp(trans, cval=10.0**-glass_od) * illum * white[ch]
+        final = fmap.warp(trans, cval=10.0**-glass_od) * illum * float(white[ch])
         final = _camera_noise(final, spec.noise, 255.0, noise_rng)
         out[..., ch] = np.clip(np.rint(final), 0, 255).astype(np.uint8)
     return out
@@ -358,7 +374,7 @@ def _render_fluorescence(
     noise_rng: np.random.Generator,
 ) -> np.ndarray:
     t = _texture(cv, anat, spec, rng)
-    fib = _draw_fibres(cv, anat.fibres)
+    fib = _draw_fibres(cv, anat.fibres, rng)
     bfill, brim = _draw_bundles(cv, anat.bundles, rng)
     ell = _draw_ellipses(cv, anat.ellipses)
     debris = _debris(cv, spec, rng)

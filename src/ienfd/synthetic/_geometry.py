@@ -287,6 +287,7 @@ class _Builder:
         if h_from < h_ref < h_to:
             h = np.union1d(h, [h_ref])
         m = smooth_noise_1d(self.rng, h, scale, wiggle)
+        m = m + smooth_noise_1d(self.rng, h, 4.0, 0.3 + 0.3 * wiggle)  # small kinks
         u = u_ref + slope * (h - h_ref) + m - float(np.interp(h_ref, h, m))
         if pin is not None:
             h_pin, u_pin = pin
@@ -361,7 +362,7 @@ class _Builder:
         for _ in range(30):
             h_end = max(6.0, self.rng.uniform(0.15, 0.9) * thick)
             h_end = min(h_end, thick - 5.0)
-            wiggle = self.rng.uniform(0.5, 3.5)
+            wiggle = self.rng.uniform(1.0, 4.5)
             u, h = self.rising(
                 u_ref=u_c,
                 h_ref=0.0,
