@@ -56,10 +56,18 @@ def _add_synth(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--density", type=float, default=None, metavar="PER_MM")
     p.add_argument("--stem", default="synth", help="file-name prefix (default 'synth')")
     p.add_argument("--pyramid-levels", type=int, default=0, help="OME sub-resolutions")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix any SectionSpec field, e.g. --set noise=0.01 --set p_dermal_branch=0.5",
+    )
     p.set_defaults(func=_run_synth)
 
 
 def _run_synth(args: argparse.Namespace) -> int:
+    import json
     from pathlib import Path
     from typing import Any
 
@@ -83,6 +91,20 @@ def _run_synth(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             overrides[name] = value
+    for item in args.set:
+        name, sep, text = item.partition("=")
+        if not sep:
+            print(f"ienfd synth: error: --set {item!r}; expected NAME=VALUE", file=sys.stderr)
+            return 2
+        try:
+            overrides[name.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[name.strip()] = text
+    try:  # validate the overrides before creating anything
+        random_spec(args.seed, **overrides)
+    except (TypeError, ValueError) as exc:
+        print(f"ienfd synth: error: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)

@@ -51,3 +51,20 @@ def test_synth_bad_pixel_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["synth", str(tmp_path), "--pixel-size", "5"]) == 2
     assert "pixel_size_um" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_set_overrides(tmp_path: Path) -> None:
+    args = ["synth", str(tmp_path / "o"), "--length", "200", "--set", "noise=0.001"]
+    args += ["--set", "modality=fluorescence", "--set", "membrane_strength=0"]
+    assert main(args) == 0
+    truth = json.loads((tmp_path / "o" / "synth.truth.json").read_text())
+    assert truth["spec"]["noise"] == 0.001
+    assert truth["modality"] == "fluorescence"
+    assert truth["spec"]["membrane_strength"] == 0
+
+
+@pytest.mark.parametrize("bad", ["noise", "colour=red", "noise=9"])
+def test_synth_bad_set(tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", str(tmp_path / "o"), "--set", bad]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -182,11 +182,20 @@ def write_section_tiff(
                 f"(image shape {image.shape})"
             )
     photometric = "rgb" if layout == "rgb" else "minisblack"
+    # horizontal differencing makes zlib/LZW much smaller on images; still lossless
+    predictor = compression in ("zlib", "deflate", "lzw", "zstd") and image.dtype.kind in "ui"
 
     with _atomic_path(path) as tmp:
         if kind == "ome":
             _write_ome(
-                tmp, image, layout, pixel_size_um, channel_names, compression, pyramid_levels
+                tmp,
+                image,
+                layout,
+                pixel_size_um,
+                channel_names,
+                compression,
+                predictor,
+                pyramid_levels,
             )
         elif kind == "tiff":
             kwargs: dict[str, Any] = {}
@@ -199,6 +208,7 @@ def write_section_tiff(
                 photometric=photometric,
                 planarconfig="contig" if layout == "rgb" else None,
                 compression=compression,
+                predictor=predictor,
                 metadata=None,
                 **kwargs,
             )
@@ -223,6 +233,7 @@ def write_section_tiff(
                 imagej=True,
                 photometric=photometric,
                 compression=compression,
+                predictor=predictor,
                 metadata=meta,
                 **kwargs,
             )
@@ -235,6 +246,7 @@ def _write_ome(
     pixel_size_um: float | None,
     channel_names: Sequence[str] | None,
     compression: str | None,
+    predictor: bool,
     pyramid_levels: int,
 ) -> None:
     meta: dict[str, Any] = {"axes": {"rgb": "YXS", "channels": "CYX", "plane": "YX"}[layout]}
@@ -254,7 +266,11 @@ def _write_ome(
     tile = (
         (256, 256) if min(image.shape[-2:] if layout != "rgb" else image.shape[:2]) >= 256 else None
     )
-    options: dict[str, Any] = {"photometric": photometric, "compression": compression}
+    options: dict[str, Any] = {
+        "photometric": photometric,
+        "compression": compression,
+        "predictor": predictor,
+    }
     if tile is not None:
         options["tile"] = tile
     with tifffile.TiffWriter(tmp, bigtiff=image.nbytes > 2**31, ome=True) as tif:

@@ -360,7 +360,7 @@ def _camera_noise(
     """Shot noise (variance proportional to the signal) plus read noise; `noise` at `full`."""
     if noise <= 0:
         return signal
-    var = noise**2 * full * np.clip(signal, 0, None) + (0.25 * noise * full) ** 2
+    var = noise**2 * full * np.clip(signal, 0, None) + (0.06 * noise * full) ** 2
     result: np.ndarray = signal + np.sqrt(var) * rng.standard_normal(signal.shape, dtype=np.float32)
     return result
 
