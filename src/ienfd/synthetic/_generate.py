@@ -423,8 +423,11 @@ def _render_fluorescence(
     return out
 
 
-def _polyline(fmap: FrameMap, pts: np.ndarray, every: int) -> list[list[float]]:
-    idx = np.unique(np.concatenate([np.arange(0, len(pts), every), [len(pts) - 1]]))
+def _polyline(fmap: FrameMap, pts: np.ndarray, step_um: float) -> list[list[float]]:
+    """Vertices of a fine (v, u) curve about every `step_um` of arc, in image pixels."""
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
+    marks = np.searchsorted(arc, np.arange(0.0, arc[-1], step_um))
+    idx = np.unique(np.concatenate([[0], marks, [len(pts) - 1]]))
     xy = fmap.to_pixels(pts[idx, 0], pts[idx, 1])
     return [[round(float(r), 3), round(float(c), 3)] for r, c in xy]
 
@@ -504,7 +507,6 @@ def _truth(anat: Anatomy, spec: SectionSpec, fmap: FrameMap) -> dict[str, Any]:
     lay = anat.layers
     dej_pts, dej_len = lay.curve_points(lay.dej)
     surf_pts, surf_len = lay.curve_points(lay.surface)
-    every = 10  # fine grid is 0.1 µm: one polyline vertex per µm
     order = np.argsort([u for _, u in anat.crossings_um], kind="stable")
     crossings = [_point(fmap, anat.crossings_um[i]) for i in order]
     fibres = []
@@ -527,8 +529,8 @@ def _truth(anat: Anatomy, spec: SectionSpec, fmap: FrameMap) -> dict[str, Any]:
         "surface_length_um": surf_len,
         "density_per_mm_dej": 1000.0 * count / dej_len,
         "density_per_mm_surface": 1000.0 * count / surf_len,
-        "dej": _polyline(fmap, dej_pts, every),
-        "surface": _polyline(fmap, surf_pts, every),
+        "dej": _polyline(fmap, dej_pts, 1.0),
+        "surface": _polyline(fmap, surf_pts, 1.0),
         "surface_definition": (
             "top of the living epidermis (stratum granulosum / stratum corneum boundary)"
         ),

@@ -152,6 +152,8 @@ def build_layers(rng: np.random.Generator, spec: SectionSpec) -> Layers:
     length, thick = spec.length_um, spec.epidermis_thickness_um
     u = np.arange(-60.0, length + 60.0 + U_STEP / 2, U_STEP)
     surface = smooth_noise_1d(rng, u, 220.0, 0.07 * thick) + smooth_noise_1d(rng, u, 25.0, 0.8)
+    if spec.waviness_um > 0:  # the whole band undulates: every layer follows the surface
+        surface = surface + smooth_noise_1d(rng, u, 600.0, spec.waviness_um)
     ridges = _rete_profile(rng, u, spec)
     inside = (u >= 0) & (u <= length)
     dej = surface + thick + ridges - ridges[inside].mean() + smooth_noise_1d(rng, u, 10.0, 0.8)

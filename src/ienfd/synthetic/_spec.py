@@ -28,6 +28,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "corneum_thickness_um": (0.0, 50.0),
     "corneum_detachment": (0.0, 1.0),
     "dermis_depth_um": (60.0, 800.0),
+    "waviness_um": (0.0, 100.0),
     "density_per_mm": (0.0, 60.0),
     "p_epidermal_branch": (0.0, 1.0),
     "p_dermal_branch": (0.0, 1.0),
@@ -87,6 +88,9 @@ class SectionSpec:
         the living epidermis by a cleft.
     dermis_depth_um : float
         Depth of dermis below the mean DEJ down to the deep cut edge.
+    waviness_um : float
+        Standard deviation of a slow (~0.5 mm) vertical undulation of the
+        whole band: free-floating sections are rarely straight.
     density_per_mm : float
         Target intraepidermal nerve fibre density: the counted number is
         ``round(density_per_mm * surface_length_um / 1000)``.
@@ -143,6 +147,7 @@ class SectionSpec:
     corneum_thickness_um: float = 15.0
     corneum_detachment: float = 0.3
     dermis_depth_um: float = 220.0
+    waviness_um: float = 8.0
     density_per_mm: float = 10.0
     p_epidermal_branch: float = 0.3
     p_dermal_branch: float = 0.15
@@ -208,6 +213,7 @@ def estimate_shape(spec: SectionSpec) -> tuple[int, int]:
         + spec.epidermis_thickness_um
         + spec.dermis_depth_um
         + 20.0
+        + 5.0 * spec.waviness_um
     )
     width_um = spec.length_um + 20.0
     theta = math.radians(spec.rotation_deg)
@@ -279,11 +285,12 @@ def random_spec(
         "pixel_size_um": float(rng.uniform(0.25, 0.7)),
         "length_um": float(rng.uniform(500.0, 1500.0)),
         "epidermis_thickness_um": thickness,
-        "rete_amplitude_um": float(rng.uniform(0.05, 0.5) * thickness),
-        "rete_wavelength_um": float(rng.uniform(60.0, 160.0)),
+        "rete_amplitude_um": float(rng.uniform(0.05, 0.4) * thickness),
+        "rete_wavelength_um": float(rng.uniform(70.0, 180.0)),
         "corneum_thickness_um": float(rng.uniform(5.0, 30.0)),
         "corneum_detachment": float(rng.uniform(0.0, 0.6)),
         "dermis_depth_um": float(rng.uniform(120.0, 320.0)),
+        "waviness_um": float(rng.uniform(0.0, 25.0)),
         "density_per_mm": float(rng.uniform(2.0, 20.0)),
         "p_epidermal_branch": float(rng.uniform(0.0, 0.5)),
         "p_dermal_branch": float(rng.uniform(0.0, 0.3)),
