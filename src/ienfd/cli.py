@@ -23,8 +23,349 @@ logger = logging.getLogger("ienfd")
 # ---------------------------------------------------------------------------
 
 
-def _add_analyze(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    pass
+_ANALYZE_EPILOG = """\
+outputs, in DIR, for each IMAGE:
+  <stem>.json          the result (keys described in docs/output.md)
+  <stem>.overlay.png   quality-control picture: DEJ (orange), surface (cyan,
+                       dashed), counted crossings (numbered yellow discs),
+                       fragments (red squares), fibres ending below the DEJ
+                       (white triangles); skipped with --no-overlay
+  Inputs that share a stem get the parent folder's name appended
+  (<stem>__<folder>.json); the command says so.
+
+exit status:
+  0  every image analysed
+  1  at least one image could not be read or analysed (named on stderr, with
+     the reason; no JSON is written for it, and a stale one from an earlier
+     run is removed); the others are still analysed
+  2  bad command line (unknown option, unreadable --params file, ...)
+
+examples:
+  ienfd analyze sample_images/*.tif --out results
+  ienfd analyze leg_s1.tif leg_s2.tif --out results --pixel-size 0.5
+  ienfd analyze stack.ome.tif --out results --fibre-channel PGP9.5 \\
+      --membrane-channel 1 --length-basis surface
+"""
+
+_LENGTH_BASIS_HELP = (
+    "length the density is per mm of: 'dej' (dermal-epidermal junction, default) or "
+    "'surface' (epidermal surface). Both lengths are always reported."
+)
+
+# Suffixes removed from an input's name to give the output stem (longest first).
+_IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".tf8", ".tf2")
+
+
+def _add_analyze(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``analyze``: count intraepidermal nerve fibres in section images."""
+    p = subparsers.add_parser(
+        "analyze",
+        help="count intraepidermal nerve fibres in section images (one JSON per image)",
+        description=(
+            "Count the intraepidermal nerve fibres crossing the dermal-epidermal junction "
+            "(DEJ) in each section image by the EFNS/PNS rule (Lauria et al. 2010), measure "
+            "the DEJ and epidermal-surface lengths, and write DIR/<stem>.json and a QC "
+            "overlay DIR/<stem>.overlay.png per image. A summary table goes to stdout. "
+            "Reads TIFF, OME-TIFF and ImageJ TIFF, bright-field RGB or multichannel "
+            "fluorescence; the pixel size comes from the file's metadata (OME "
+            "PhysicalSizeX/Y, TIFF resolution tags, ImageJ) or --pixel-size, never from a "
+            "guess."
+        ),
+        epilog=_ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="section image file(s)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument(
+        "--pixel-size",
+        type=_pixel_size_argument,
+        default=None,
+        metavar="UM",
+        help="pixel size in µm, overriding the files' metadata (needed when a file has none)",
+    )
+    p.add_argument(
+        "--fibre-channel",
+        default=None,
+        metavar="C",
+        help="fluorescence: PGP 9.5 channel, index (0-based) or name (default: a channel "
+        "named PGP*/UCHL1*, else channel 0)",
+    )
+    p.add_argument(
+        "--membrane-channel",
+        default=None,
+        metavar="C",
+        help="fluorescence: collagen IV channel, index or name (default: a channel named "
+        "Col*, else channel 1 when there is one)",
+    )
+    p.add_argument(
+        "--modality",
+        choices=("brightfield", "fluorescence"),
+        default=None,
+        help="imaging mode (default: detected; RGB is bright-field, channels are fluorescence)",
+    )
+    p.add_argument(
+        "--length-basis", choices=("dej", "surface"), default="dej", help=_LENGTH_BASIS_HELP
+    )
+    p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
+    p.add_argument(
+        "--params",
+        metavar="FILE",
+        default=None,
+        help="JSON file of analysis parameters (names as in ienfd.core.AnalysisParameters; "
+        "missing ones keep their defaults); an earlier result JSON works too: its "
+        "'parameters' are used",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors (no table, no notes)"
+    )
+    p.set_defaults(func=_run_analyze)
+
+
+def _pixel_size_argument(text: str) -> float:
+    """Parse ``--pixel-size``: a finite number of µm in (0, 100)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of µm") from None
+    if not (0.0 < value < 100.0):  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"{text} µm; accepted: a pixel size in (0, 100) µm")
+    return value
+
+
+def _load_parameters(path: str) -> object:
+    """Read ``--params``: AnalysisParameters from a JSON object (or its 'parameters')."""
+    import json
+
+    from ienfd.core import AnalysisParameters
+
+    with open(path, encoding="utf-8") as fh:
+        values = json.load(fh)
+    if isinstance(values, dict) and isinstance(values.get("parameters"), dict):
+        values = values["parameters"]
+    if not isinstance(values, dict):
+        raise ValueError(f"expected a JSON object of parameters, got {type(values).__name__}")
+    return AnalysisParameters.from_dict(values)
+
+
+def _image_stem(path: str) -> str:
+    """File name without its image suffix: ``a/b/x.ome.tif`` -> ``x``."""
+    from pathlib import Path
+
+    name = Path(path).name
+    lower = name.lower()
+    for suffix in _IMAGE_SUFFIXES:
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem or name
+
+
+def _output_stems(paths: Sequence[str]) -> list[str]:
+    """One distinct output stem per input, deterministic, unique even case-insensitively.
+
+    Inputs that share a stem get their parent folder's name appended
+    (``x__patientA``); names still equal after that get ``__2``, ``__3``... in
+    input order.
+    """
+    from collections import Counter
+    from pathlib import Path
+
+    stems = [_image_stem(p) for p in paths]
+    shared = Counter(s.casefold() for s in stems)
+    named = []
+    for path, stem in zip(paths, stems, strict=True):
+        if shared[stem.casefold()] > 1:
+            parent = Path(path).absolute().parent.name or "root"
+            stem = f"{stem}__{parent}"
+        named.append(stem)
+    result: list[str] = []
+    used: set[str] = set()
+    for stem in named:
+        candidate, k = stem, 1
+        while candidate.casefold() in used:
+            k += 1
+            candidate = f"{stem}__{k}"
+        used.add(candidate.casefold())
+        result.append(candidate)
+    return result
+
+
+def _analyze_one(
+    path: str, args: argparse.Namespace, parameters: object, out: str, stem: str
+) -> tuple[str, list[str]]:
+    """Read, analyse, draw and write one image.
+
+    Returns the table cells after the image name and the notes (reader and
+    analysis warnings). Raises ImageReadError, AnalysisError or ValueError
+    (expected failures), OSError (writing) or anything else (a bug); the JSON
+    is written last, so it exists only when everything succeeded.
+    """
+    import math
+    import time
+    from pathlib import Path
+    from typing import Any
+
+    from ienfd.core import AnalysisError, AnalysisParameters, analyze_section
+    from ienfd.io import read_section, save_overlay, write_json
+
+    if parameters is not None and not isinstance(parameters, AnalysisParameters):
+        raise TypeError(f"parameters must be AnalysisParameters, got {type(parameters).__name__}")
+    out_dir = Path(out)
+
+    start = time.perf_counter()
+    image = read_section(
+        path,
+        modality=args.modality,
+        pixel_size_um=args.pixel_size,
+        fibre_channel=args.fibre_channel,
+        membrane_channel=args.membrane_channel,
+    )
+    if image.rgb is not None:
+        result = analyze_section(
+            image.rgb,
+            spacing=image.pixel_size_um,
+            modality="brightfield",
+            length_basis=args.length_basis,
+            parameters=parameters,
+        )
+    else:
+        assert image.fibre is not None  # read_section sets rgb or fibre
+        result = analyze_section(
+            image.fibre,
+            spacing=image.pixel_size_um,
+            modality="fluorescence",
+            membrane=image.membrane,
+            length_basis=args.length_basis,
+            parameters=parameters,
+        )
+    # Lengths rounded to 1 nm; the density is computed from the length as written,
+    # so that density_per_mm == count / (length / 1000) holds on the JSON values.
+    dej_um = round(float(result.dej_length_um), 3)
+    surface_um = round(float(result.surface_length_um), 3)
+    basis_um = dej_um if result.length_basis == "dej" else surface_um
+    if not (math.isfinite(basis_um) and basis_um > 0):
+        raise AnalysisError(
+            f"the {result.length_basis} length is {basis_um} µm, so no density can be "
+            "given; try the other --length-basis"
+        )
+    overlay_name = None
+    if not args.no_overlay:
+        overlay_name = f"{stem}.overlay.png"
+        save_overlay(out_dir / overlay_name, image, result, title=path)
+    summary = result.to_dict()
+    record: dict[str, Any] = {
+        "image": path,
+        "modality": image.modality,
+        "pixel_size_um": float(image.pixel_size_um),
+        "count": int(result.count),
+        "crossings": summary.pop("crossings"),
+        "dej_length_um": dej_um,
+        "surface_length_um": surface_um,
+        "density_per_mm": result.count / (basis_um / 1000.0),
+        "length_basis": result.length_basis,
+    }
+    for key in ("modality", "pixel_size_um", "count", "dej_length_um", "surface_length_um"):
+        summary.pop(key, None)
+    summary.pop("density_per_mm", None)
+    summary.pop("length_basis", None)
+    record.update(summary)
+    record.update(
+        {
+            "image_shape": list(image.shape),
+            "pixel_size_source": image.pixel_size.source,
+            "channels": {
+                "fibre": image.fibre_channel,
+                "membrane": image.membrane_channel,
+                "names": list(image.channel_names),
+            },
+            "reader_warnings": list(image.warnings),
+            "overlay": overlay_name,
+            "ienfd_version": __version__,
+            "elapsed_s": round(time.perf_counter() - start, 3),
+        }
+    )
+    write_json(out_dir / f"{stem}.json", record)
+    cells = (
+        f"{image.modality:<12} {image.pixel_size_um:>6.3f} {result.count:>5d} "
+        f"{dej_um / 1000:>7.3f} {surface_um / 1000:>7.3f} {record['density_per_mm']:>6.2f}"
+    )
+    return cells, list(image.warnings) + list(result.warnings)
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    """Analyse every IMAGE; print the table; return 0, or 1 if any image failed."""
+    import traceback
+    from pathlib import Path
+
+    def note(text: str) -> None:
+        if not args.quiet:
+            print(f"ienfd analyze: {text}", file=sys.stderr)
+
+    parameters = None
+    if args.params is not None:
+        try:
+            parameters = _load_parameters(args.params)
+        except (OSError, ValueError, TypeError) as exc:
+            print(f"ienfd analyze: error: --params {args.params}: {exc}", file=sys.stderr)
+            return 2
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)
+        return 2
+    paths: list[str] = list(args.images)
+    stems = _output_stems(paths)
+    for path, stem in zip(paths, stems, strict=True):
+        if stem != _image_stem(path):
+            note(f"note: {path} shares its stem with another input; written as {stem}.json")
+
+    width = max(5, *(len(p) for p in paths))
+    if not args.quiet:
+        print(
+            f"{'image':<{width}}  {'modality':<12} {'px µm':>6} {'count':>5} "
+            f"{'DEJ mm':>7} {'surf mm':>7} {'/mm':>6}  status",
+            flush=True,
+        )
+    failed = 0
+    for path, stem in zip(paths, stems, strict=True):
+        try:
+            cells, notes = _analyze_one(path, args, parameters, str(out_dir), stem)
+        except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
+            reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
+            message = reason if reason.startswith(path) else f"{path}: {reason}"
+            print(f"ienfd analyze: error: {message}", file=sys.stderr)
+            failed += 1
+            status = f"error: {type(exc).__name__}"
+        except Exception as exc:  # a bug: say so, with the traceback, and go on
+            print(
+                f"ienfd analyze: error: {path}: unexpected {type(exc).__name__}: {exc} "
+                "(please report this, with the traceback below)",
+                file=sys.stderr,
+            )
+            traceback.print_exc(file=sys.stderr)
+            failed += 1
+            status = f"error: {type(exc).__name__}"
+        else:
+            for text in notes:
+                note(f"note: {path}: {text}")
+            status = f"ok ({len(notes)} note{'s' if len(notes) > 1 else ''})" if notes else "ok"
+        if status.startswith("error"):
+            for stale in (out_dir / f"{stem}.json", out_dir / f"{stem}.overlay.png"):
+                if stale.exists():
+                    stale.unlink()
+                    note(f"note: removed {stale}, left by an earlier run")
+            cells = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
+        if not args.quiet:
+            print(f"{path:<{width}}  {cells}  {status}", flush=True)
+    if not args.quiet:
+        done = len(paths) - failed
+        print(
+            f"{done} of {len(paths)} image(s) analysed"
+            + (f", {failed} failed (see the errors above)" if failed else "")
+            + f"; density per mm of {'DEJ' if args.length_basis == 'dej' else 'surface'}; "
+            f"results in {out_dir}"
+        )
+    return 1 if failed else 0
 
 
 # ---------------------------------------------------------------------------

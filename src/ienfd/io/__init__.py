@@ -1,5 +1,6 @@
 """File input and output: the only part of ienfd that touches files."""
 
+from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._read import ImageInfo, open_lazy, probe_image, read_section
 from ienfd.io._types import ImageReadError, Modality, PixelSize, SectionImage
 from ienfd.io._write import write_json, write_section_tiff
@@ -8,11 +9,13 @@ __all__ = [
     "ImageInfo",
     "ImageReadError",
     "Modality",
+    "OverlayInfo",
     "PixelSize",
     "SectionImage",
     "open_lazy",
     "probe_image",
     "read_section",
+    "save_overlay",
     "write_json",
     "write_section_tiff",
 ]
