@@ -264,10 +264,11 @@ def _illumination(shape: tuple[int, int], strength: float, rng: np.random.Genera
     a = rng.uniform(0, 2 * np.pi)
     r = np.linspace(-1.0, 1.0, shape[0], dtype=np.float32)
     c = np.linspace(-1.0, 1.0, shape[1], dtype=np.float32)
-    ramp = (r[:, None] * math.cos(a) + c[None, :] * math.sin(a)) / math.sqrt(2) + 0.5
-    vignette = (r[:, None] ** 2 + c[None, :] ** 2) / 2.0
-    result: np.ndarray = 1.0 - strength * (0.6 * ramp + 0.4 * vignette)
-    return result.astype(np.float32)
+    # ramp (r cos a + c sin a) / sqrt 2 + 1/2 and vignette (r^2 + c^2) / 2 are separable sums
+    rows = 0.6 * (r * math.cos(a) / math.sqrt(2) + 0.25) + 0.2 * r**2
+    cols = 0.6 * (c * math.sin(a) / math.sqrt(2) + 0.25) + 0.2 * c**2
+    result: np.ndarray = (1.0 - strength * rows)[:, None] - (strength * cols)[None, :]
+    return result.astype(np.float32, copy=False)
 
 
 def _blur(img: np.ndarray, sigma_um: float, p: float) -> np.ndarray:
