@@ -1,0 +1,154 @@
+"""save_overlay: a PNG of the right size, markers where the image says they are."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ienfd.io import OverlayInfo, PixelSize, SectionImage, save_overlay
+
+
+def _result(crossings: Any = ((40.0, 60.0), (42.0, 100.0)), **changes: Any) -> SimpleNamespace:
+    """A hand-made stand-in for ienfd.core.SectionResult."""
+    values: dict[str, Any] = {
+        "count": len(crossings),
+        "crossings": np.array(crossings, dtype=float).reshape(-1, 2),
+        "fragments": np.array([[20.0, 30.0]]),
+        "short_fibres": np.array([[55.0, 80.0]]),
+        "dej": [np.array([[40.0, 5.0], [42.0, 60.0], [40.0, 120.0]])],
+        "surface": [np.array([[10.0, 5.0], [10.0, 120.0]])],
+        "dej_length_um": 57.6,
+        "surface_length_um": 57.5,
+        "density_per_mm": len(crossings) / 0.0576,
+        "length_basis": "dej",
+    }
+    values.update(changes)
+    return SimpleNamespace(**values)
+
+
+def _read_png(path: Path) -> np.ndarray:
+    with Image.open(path) as png:
+        assert png.format == "PNG"
+        return np.asarray(png.convert("RGB")).astype(int)
+
+
+def _is_yellow(rgb: np.ndarray) -> bool:
+    return bool(rgb[0] > 200 and rgb[1] > 180 and rgb[2] < 90)
+
+
+def _rgb_section() -> np.ndarray:
+    img = np.full((96, 128, 3), 235, np.uint8)
+    img[10:40] = (180, 140, 150)  # epidermis
+    img[30:70, 60:62] = (40, 40, 70)  # a fibre
+    return img
+
+
+def test_brightfield_png(tmp_path: Path) -> None:
+    path = tmp_path / "section.overlay.png"
+    info = save_overlay(path, _rgb_section(), _result(), title="section.tif")
+    assert isinstance(info, OverlayInfo)
+    assert info.factor == 1 and info.image_shape == (96, 128)
+    pixels = _read_png(path)
+    assert pixels.shape[:2] == info.png_shape
+    assert pixels.std() > 20
+    # a small image is enlarged, and the markers sit where the result says
+    assert info.scale > 1
+    for point in info.to_png(_result().crossings):
+        r, c = np.round(point).astype(int)
+        assert _is_yellow(pixels[r, c]), pixels[r - 2 : r + 3, c - 2 : c + 3]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize("membrane", [True, False])
+def test_downsampled_fluorescence_keeps_places(tmp_path: Path, membrane: bool) -> None:
+    """A 6-MP image shown at 1/4: the image and the markers stay in register."""
+    fibre = np.zeros((2000, 3000), np.uint8)
+    fibre[1000:1040, 1500:1540] = 255  # a green block
+    channels: list[np.ndarray | None] = [fibre, None]
+    if membrane:
+        col = np.zeros_like(fibre)
+        col[300:340, 2500:2540] = 255  # a magenta block
+        channels[1] = col
+    crossing = np.array([[500.0, 700.0]])
+    result = _result(crossings=crossing, fragments=np.zeros((0, 2)), short_fibres=np.zeros((0, 2)))
+    path = tmp_path / "big.png"
+    info = save_overlay(path, tuple(channels), result, max_pixels=500_000)
+    assert info.factor == 4
+    assert info.scale == pytest.approx(0.25, rel=0.01)
+    pixels = _read_png(path)
+    assert pixels.shape[:2] == info.png_shape
+
+    r, c = np.round(info.to_png([[1020.0, 1520.0]])[0]).astype(int)
+    assert pixels[r, c, 1] > 200 and pixels[r, c, 0] < 80  # green
+    r, c = np.round(info.to_png([[1100.0, 1600.0]])[0]).astype(int)
+    assert pixels[r, c].max() < 60  # dark field just beside it
+    if membrane:
+        r, c = np.round(info.to_png([[320.0, 2520.0]])[0]).astype(int)
+        assert pixels[r, c, 0] > 200 and pixels[r, c, 2] > 200 and pixels[r, c, 1] < 80
+    r, c = np.round(info.to_png(crossing)[0]).astype(int)
+    assert _is_yellow(pixels[r, c])
+
+
+def test_section_image_and_float_rgb(tmp_path: Path) -> None:
+    rgb = _rgb_section().astype(np.float32) / 255
+    image = SectionImage(
+        path="x.tif",
+        modality="brightfield",
+        pixel_size=PixelSize(0.5, 0.5, "user"),
+        rgb=rgb,
+    )
+    info = save_overlay(tmp_path / "a.png", image, _result(crossings=np.zeros((0, 2))))
+    assert _read_png(tmp_path / "a.png").shape[:2] == info.png_shape
+
+
+@pytest.mark.parametrize(
+    ("image", "error", "match"),
+    [
+        (np.zeros((4, 96, 128)), ValueError, "shape"),
+        (np.zeros((0, 10)), ValueError, "non-empty"),
+        ((np.zeros((96, 128)), np.zeros((96, 127))), ValueError, "membrane shape"),
+        ([[1, 2], [3, 4]], TypeError, "numpy arrays"),
+        ("image.tif", TypeError, "got str"),
+        (np.zeros((96, 128), bool), ValueError, "dtype"),
+    ],
+)
+def test_bad_image(tmp_path: Path, image: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        save_overlay(tmp_path / "x.png", image, _result())
+    assert not list(tmp_path.iterdir())
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="max_pixels"):
+        save_overlay(tmp_path / "x.png", _rgb_section(), _result(), max_pixels=0)
+    flat = _result()
+    flat.crossings = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"crossings must be a \(K, 2\)"):
+        save_overlay(tmp_path / "x.png", _rgb_section(), flat)
+    with pytest.raises(FileNotFoundError):
+        save_overlay(tmp_path / "missing" / "x.png", _rgb_section(), _result())
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_pyplot(tmp_path: Path) -> None:
+    """The object API only: pyplot (global figure state) is never imported."""
+    code = (
+        "import sys, numpy as np\n"
+        "from types import SimpleNamespace\n"
+        "from ienfd.io import save_overlay\n"
+        "z = np.zeros((0, 2))\n"
+        "r = SimpleNamespace(count=0, crossings=z, fragments=z, short_fibres=z, dej=[],\n"
+        "    surface=[], dej_length_um=1.0, surface_length_um=1.0, density_per_mm=0.0,\n"
+        "    length_basis='dej')\n"
+        f"save_overlay({str(tmp_path / 'p.png')!r}, np.zeros((80, 90)), r)\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert (tmp_path / "p.png").exists()
