@@ -396,7 +396,7 @@ def test_bad_input(
     assert "0 of 1 image(s) analysed, 1 failed" in stdout
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "abc", "1000"])
+@pytest.mark.parametrize("value", ["0", "-1", "0.005", "nan", "inf", "abc", "100"])
 def test_bad_pixel_size_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:

@@ -122,13 +122,13 @@ def _add_analyze(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _pixel_size_argument(text: str) -> float:
-    """Parse ``--pixel-size``: a finite number of µm in (0, 100)."""
+    """Parse ``--pixel-size``: a finite number of µm in [0.01, 100)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of µm") from None
-    if not (0.0 < value < 100.0):  # also rejects NaN
-        raise argparse.ArgumentTypeError(f"{text} µm; accepted: a pixel size in (0, 100) µm")
+    if not (0.01 <= value < 100.0):  # also rejects NaN; the range the reader and core take
+        raise argparse.ArgumentTypeError(f"{text} µm; accepted: a pixel size in [0.01, 100) µm")
     return value
 
 
@@ -263,11 +263,10 @@ def _analyze_one(
         "density_per_mm": result.count / (basis_um / 1000.0),
         "length_basis": result.length_basis,
     }
-    for key in ("modality", "pixel_size_um", "count", "dej_length_um", "surface_length_um"):
-        summary.pop(key, None)
-    summary.pop("density_per_mm", None)
-    summary.pop("length_basis", None)
-    record.update(summary)
+    for key, value in summary.items():  # the rest of the result; strict JSON: no NaN
+        if key not in record:
+            finite = not isinstance(value, float) or math.isfinite(value)
+            record[key] = value if finite else None
     record.update(
         {
             "image_shape": list(image.shape),
