@@ -18,6 +18,7 @@ from ienfd.core._junction import (
     refine_junction,
     segment_epidermis_brightfield,
     segment_epidermis_fluorescence,
+    suppress_fibres,
     trace_junction,
 )
 from ienfd.core._preprocess import block_mean, fit_background, optical_density
@@ -53,7 +54,9 @@ class AnalysisParameters:
     threshold_high: float = 8.0
     min_fibre_um: float = 3.0
     close_gap_um: float = 0.8
-    min_depth_um: float = 3.0
+    min_depth_um: float = 5.0
+    rise_um: float = 15.0
+    rise_depth_um: float = 3.0
     min_dermal_um: float = 3.0
     dej_tolerance_um: float = 4.0
     merge_um: float = 3.0
@@ -197,11 +200,13 @@ def analyze_section(
     if modality == "brightfield":
         rgb_lr = block_mean(image, factor)
         coef = _brightfield_background(rgb_lr, spacing_lr, params)
-        od_lr = optical_density(rgb_lr, coef, full_shape=rgb_lr.shape[:2])
+        od_rgb_lr = optical_density(rgb_lr, coef, full_shape=rgb_lr.shape[:2], per_channel=True)
+        od_lr = od_rgb_lr.mean(axis=-1)
         tissue = segment_tissue(od_lr, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
         _require_tissue(tissue)
+        od_clean = suppress_fibres(od_rgb_lr, tissue, spacing=spacing_lr)
         epidermis = segment_epidermis_brightfield(
-            od_lr, tissue, spacing=spacing_lr, opening_um=params.epidermis_opening_um
+            od_clean, tissue, spacing=spacing_lr, opening_um=params.epidermis_opening_um
         )
         method = "tissue"
 
@@ -240,11 +245,11 @@ def analyze_section(
             f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
         )
     if modality == "brightfield":
-        clean = ndi.median_filter(od_lr, size=max(3, round(6.0 / spacing_lr) | 1))
+        clean = od_clean.mean(axis=-1)
         traces = [
             refine_junction(t, clean, epidermis, spacing=spacing_lr, mode="edge") for t in traces
         ]
-    elif method == "membrane" and membrane is not None:
+    elif membrane is not None:
         traces = [
             refine_junction(
                 t, membrane, epidermis, spacing=spacing_lr, mode="ridge",
@@ -301,6 +306,8 @@ def analyze_section(
         min_dermal_um=params.min_dermal_um,
         dej_tolerance_um=params.dej_tolerance_um,
         merge_um=params.merge_um,
+        rise_um=params.rise_um,
+        rise_depth_um=params.rise_depth_um,
         min_fragment_um=params.min_fragment_um,
         end_margin_um=params.end_margin_um,
     )

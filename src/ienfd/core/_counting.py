@@ -77,8 +77,8 @@ def count_crossings(
     min_dermal_um: float = 3.0,
     dej_tolerance_um: float = 4.0,
     merge_um: float = 3.0,
-    rise_um: float = 8.0,
-    rise_depth_um: float = 1.5,
+    rise_um: float = 15.0,
+    rise_depth_um: float = 3.0,
     min_fragment_um: float = 3.0,
     short_gap_um: float = 12.0,
     end_margin_um: float = 5.0,
@@ -107,9 +107,10 @@ def count_crossings(
     merge_um : float
         Entry points of one epidermal piece closer than this are one crossing.
     rise_um, rise_depth_um : float
-        Where one epidermal piece has several entries, an entry counts only if
-        the skeleton rises at least ``rise_depth_um`` into the epidermis within
-        ``rise_um`` along the fibre (a plexus fibre hugging the DEJ does not).
+        An entry counts only if the skeleton rises at least ``rise_depth_um``
+        into the epidermis within ``rise_um`` along the fibre: a fibre crosses
+        the DEJ, a dermal fibre running along it (and dipping into a slightly
+        misplaced junction) does not.
     min_fragment_um : float
         Epidermal pieces shorter than this are noise, not fragments.
     short_gap_um : float
@@ -198,9 +199,6 @@ def count_crossings(
     epi_boxes = ndi.find_objects(epi_labels)
     crossings: list[np.ndarray] = []
     for piece, sites in accepted.items():
-        if len(sites) == 1:
-            crossings.append(sites[0])
-            continue
         box = epi_boxes[piece - 1]
         origin = np.array([box[0].start, box[1].start])
         rising = _rising_sites(
@@ -211,7 +209,7 @@ def count_crossings(
             rise_um=rise_um,
             rise_depth_um=rise_depth_um,
         )
-        crossings.extend([r + origin for r in rising] if rising else [sites[0]])
+        crossings.extend(r + origin for r in rising)
 
     crossings = [c for c in crossings if not _near_end(c, dej, end_margin_um / spacing)]
     counted_pieces = set(accepted)

@@ -73,41 +73,101 @@ def _largest_components(mask: np.ndarray, *, keep_fraction: float) -> np.ndarray
     return np.isin(labels, keep)
 
 
+def suppress_fibres(
+    signal: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    clear_um: float = 6.0,
+    k: float = 4.0,
+) -> np.ndarray:
+    """Tissue signal with fibres, bundles and other stain-dense objects removed.
+
+    Stained objects (thin ridges above the local median, and the densest 3% of
+    the tissue) get zero weight, and the signal is re-estimated from the rest by
+    normalised convolution: ``G(s * w) / G(w)``. Knutsson, H. & Westin, C.-F.
+    (1993), CVPR, :DOI:`10.1109/CVPR.1993.341081`.
+
+    Parameters
+    ----------
+    signal : (m, n) or (m, n, C) ndarray
+        Optical density (bright-field) or intensity (fluorescence): higher = more stain.
+    tissue : (m, n) ndarray of bool
+    spacing : float
+        Pixel size in µm.
+    clear_um : float
+        Objects narrower than this are removed; also the smoothing scale.
+    k : float
+        Robust standard deviations above the local median that mark stain.
+
+    Returns
+    -------
+    clean : ndarray of float32, the shape of ``signal``
+    """
+    signal = signal.astype(np.float32)
+    stack = signal if signal.ndim == 3 else signal[..., None]
+    total = stack.mean(axis=-1)
+    size = max(3, round(clear_um / spacing) | 1)
+    residual = total - ndi.median_filter(total, size=size)
+    if tissue.sum() < 100:
+        return signal
+    _, noise = _robust_scale(residual[tissue])
+    stain = (residual > k * noise) | (total > np.percentile(total[tissue], 97))
+    weight = (tissue & ~ndi.binary_dilation(stain)).astype(np.float32)
+    sigma = 0.5 * clear_um / spacing
+    norm = ndi.gaussian_filter(weight, sigma)
+    wide_norm = ndi.gaussian_filter(weight, 4 * sigma)
+    clean = np.empty_like(stack)
+    for c in range(stack.shape[-1]):
+        # Inside thick objects (nerve bundles) the local estimate has no support:
+        # fall back to a wider one, then to the tissue's median.
+        typical = float(np.median(stack[..., c][weight > 0])) if weight.any() else 0.0
+        smooth = ndi.gaussian_filter(stack[..., c] * weight, sigma) / np.maximum(norm, 1e-6)
+        wide = ndi.gaussian_filter(stack[..., c] * weight, 4 * sigma) / np.maximum(wide_norm, 1e-6)
+        clean[..., c] = np.where(
+            norm > 0.05, smooth, np.where(wide_norm > 0.02, wide, typical)
+        )
+    return clean if signal.ndim == 3 else clean[..., 0]
+
+
 def segment_epidermis_brightfield(
     od: np.ndarray,
     tissue: np.ndarray,
     *,
     spacing: float,
     smooth_um: float = 4.0,
-    texture_um: float = 3.0,
     opening_um: float = 6.0,
     edge_distance_um: float = 60.0,
-    fibre_clear_um: float = 6.0,
     max_hole_um2: float = 400.0,
 ) -> np.ndarray:
     """Segment the living epidermis of a bright-field section.
 
-    The epidermis is denser and more textured than the papillary dermis and the
-    stratum corneum. A density-plus-texture feature is thresholded inside the
-    tissue (Otsu), thin structures (fibres, collagen) are removed by an opening,
-    and only dense components that lie along the tissue edge are kept.
+    The epidermis is denser and differently coloured than the papillary dermis
+    and the stratum corneum, and lies along one edge of the tissue. Which
+    colour separates it best depends on stain and counterstain, so several
+    features are tried (mean optical density, each channel's, and chroma);
+    each is thresholded inside the tissue (Otsu), opened to remove fibres,
+    reduced to the band along the tissue edge, and scored by how well it
+    separates from the dermis next to it (Fisher's criterion). The best band
+    wins.
 
     Parameters
     ----------
-    od : (m, n) ndarray
-        Low-resolution optical density.
+    od : (m, n, C) or (m, n) ndarray
+        Low-resolution optical density per RGB channel, with fibres removed
+        (:func:`suppress_fibres`). Fluorescence passes (fibre, membrane)
+        intensities; the membrane's inverse is tried too (collagen IV is in the
+        dermis, not the epidermis).
     tissue : (m, n) ndarray of bool
     spacing : float
         Pixel size of ``od`` in µm.
-    smooth_um, texture_um : float
-        Scales of the density and texture features, in µm.
+    smooth_um : float
+        Scale of the features, in µm.
     opening_um : float
         Radius of the opening that removes fibres and bundles' thin parts, in µm.
     edge_distance_um : float
         The epidermis lies within this distance of the tissue edge (the stratum
         corneum may separate the two).
-    fibre_clear_um : float
-        Width of the median filter that removes fibres from the features.
     max_hole_um2 : float
         Holes up to this area inside the epidermis mask are filled.
 
@@ -115,22 +175,58 @@ def segment_epidermis_brightfield(
     -------
     epidermis : (m, n) ndarray of bool
     """
-    # A median filter wider than a fibre removes fibres and thin plexus lines
-    # from the density and texture features (they are thin and sparse).
-    od = ndi.median_filter(od.astype(np.float32), size=max(3, round(fibre_clear_um / spacing) | 1))
-    density = ndi.gaussian_filter(od, smooth_um / spacing)
-    texture = ndi.gaussian_filter(
-        np.abs(od - ndi.gaussian_filter(od, texture_um / spacing)), smooth_um / spacing
-    )
-    inside = ndi.binary_erosion(tissue, iterations=1)
-    values_d = density[inside]
-    values_t = texture[inside]
-    if values_d.size < 100:
+    od = od.astype(np.float32)
+    if od.ndim == 2:
+        od = od[..., None]
+    if tissue.sum() < 100:
         return np.zeros_like(tissue)
-    med_d, mad_d = _robust_scale(values_d)
-    med_t, mad_t = _robust_scale(values_t)
-    feature = (density - med_d) / mad_d + 0.5 * (texture - med_t) / mad_t
-    threshold = filters.threshold_otsu(feature[inside])
+    channels = [od[..., k] for k in range(od.shape[-1])]
+    features = [np.mean(channels, axis=0)]
+    if len(channels) == 3:
+        features += channels + [np.max(channels, axis=0) - np.min(channels, axis=0)]
+    elif len(channels) == 2:
+        features += channels + [-channels[1]]
+    return _best_band(
+        features, tissue, spacing=spacing, smooth_um=smooth_um, opening_um=opening_um,
+        edge_distance_um=edge_distance_um, max_hole_um2=max_hole_um2,
+    )[0]
+
+
+def _best_band(
+    features: list[np.ndarray],
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    smooth_um: float,
+    opening_um: float,
+    edge_distance_um: float,
+    max_hole_um2: float,
+) -> tuple[np.ndarray, float]:
+    """The edge band, over several features, best separated from the dermis."""
+    best, best_score = np.zeros_like(tissue), -np.inf
+    for feature in features:
+        feature = ndi.gaussian_filter(feature, smooth_um / spacing)
+        candidate = _edge_band(
+            feature, tissue, spacing=spacing, opening_um=opening_um,
+            edge_distance_um=edge_distance_um, max_hole_um2=max_hole_um2,
+        )
+        score = _band_contrast(feature, candidate, tissue, spacing=spacing)
+        score *= _edge_coverage(candidate, tissue, spacing=spacing, edge_distance_um=edge_distance_um)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best, best_score
+
+
+def _edge_band(
+    feature: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    opening_um: float,
+    edge_distance_um: float,
+    max_hole_um2: float,
+) -> np.ndarray:
+    threshold = filters.threshold_otsu(feature[tissue])
     dense = (feature > threshold) & tissue
     dense = ndi.binary_opening(dense, structure=_disk(opening_um / spacing))
     # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.
@@ -138,23 +234,57 @@ def segment_epidermis_brightfield(
     return _keep_edge_band(dense, tissue, spacing=spacing, edge_distance_um=edge_distance_um)
 
 
+def _edge_coverage(
+    band: np.ndarray, tissue: np.ndarray, *, spacing: float, edge_distance_um: float
+) -> float:
+    """Fraction of the tissue outline within ``edge_distance_um`` of the band.
+
+    An epidermis runs along one long side of the section (about 0.3-0.5 of the
+    outline); a nerve bundle or gland near the edge covers far less.
+    """
+    edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
+    if not band.any() or not edge.any():
+        return 0.0
+    near = ndi.distance_transform_edt(~band) * spacing <= edge_distance_um
+    return float((edge & near).sum() / edge.sum())
+
+
+def _band_contrast(
+    feature: np.ndarray, band: np.ndarray, tissue: np.ndarray, *, spacing: float
+) -> float:
+    """Fisher's criterion between a band and the tissue within 40 µm beneath it."""
+    if band.sum() < 20:
+        return -np.inf
+    near = ndi.distance_transform_edt(~band) * spacing <= 40.0
+    beneath = near & tissue & ~band
+    if beneath.sum() < 20:
+        return -np.inf
+    a, b = feature[band], feature[beneath]
+    return float((a.mean() - b.mean()) ** 2 / (a.var() + b.var() + 1e-12))
+
+
 def _keep_edge_band(
     candidate: np.ndarray, tissue: np.ndarray, *, spacing: float, edge_distance_um: float
 ) -> np.ndarray:
-    """Keep the large components of ``candidate`` that run along the tissue edge."""
+    """Keep the components of ``candidate`` that run along the tissue edge.
+
+    Each tissue-edge pixel is given to its nearest candidate component if one is
+    within ``edge_distance_um``; the epidermis is the component that covers the
+    most edge (one long side of the section), plus any piece covering at least
+    a quarter as much (an epidermis broken in places).
+    """
     labels, n = ndi.label(candidate)
     if n == 0:
         return candidate
-    edge = tissue & ~ndi.binary_erosion(tissue, iterations=1)
-    near_edge = ndi.distance_transform_edt(~edge) * spacing <= edge_distance_um
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    edge_sizes = np.bincount(labels[near_edge].ravel(), minlength=n + 1)
-    ok = (edge_sizes > 0.3 * sizes) & (sizes > 0)
-    ok[0] = False
-    if not ok.any():
+    edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
+    dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
+    er, ec = np.nonzero(edge & (dist * spacing <= edge_distance_um))
+    owners = labels[ir[er, ec], ic[er, ec]]
+    coverage = np.bincount(owners, minlength=n + 1)
+    coverage[0] = 0
+    if coverage.max() == 0:
         return np.zeros_like(candidate)
-    largest = sizes[ok].max()
-    keep = np.flatnonzero(ok & (sizes >= 0.15 * largest))
+    keep = np.flatnonzero(coverage >= 0.25 * coverage.max())
     return np.isin(labels, keep)
 
 
@@ -173,9 +303,12 @@ def segment_epidermis_fluorescence(
     The collagen IV channel draws the basement membrane (the DEJ) as a bright
     line. The longest line structures inside the tissue are linked across gaps,
     extended to the tissue edge, and used to cut the tissue in two; the thinner
-    side is the epidermis. When the membrane channel is absent or too weak to
-    give a line, the epidermis is found from the tissue itself, as in
-    bright-field (the epidermis is denser in the fibre channel's diffuse signal).
+    side is the epidermis. The epidermis is also found from the tissue itself,
+    as in bright-field (an edge band that differs from the dermis in the fibre
+    channel's diffuse signal or in collagen IV). The membrane's cut wins unless
+    its band separates from the dermis far worse than the tissue band does
+    (a broken or weak membrane line). The caller then snaps the junction onto
+    the membrane ridge where there is one.
 
     Returns
     -------
@@ -183,8 +316,11 @@ def segment_epidermis_fluorescence(
     method : {'membrane', 'tissue'}
         Which evidence was used.
     """
+    stack = fibre if membrane is None else np.stack([fibre, membrane], axis=-1)
+    clean = suppress_fibres(stack, tissue, spacing=spacing)
+    tissue_band = segment_epidermis_brightfield(clean, tissue, spacing=spacing)
     if membrane is not None:
-        epidermis = _epidermis_from_membrane(
+        split = _epidermis_from_membrane(
             membrane,
             tissue,
             spacing=spacing,
@@ -192,13 +328,15 @@ def segment_epidermis_fluorescence(
             min_line_um=min_line_um,
             gap_um=gap_um,
         )
-        if epidermis is not None:
-            return epidermis, "membrane"
-        logger.info("membrane channel gives no junction line; falling back to the tissue")
-    return (
-        segment_epidermis_brightfield(fibre, tissue, spacing=spacing, smooth_um=6.0),
-        "tissue",
-    )
+        if split is not None:
+            channels = [clean[..., 0], clean[..., 1], -clean[..., 1]]
+            smooth = [ndi.gaussian_filter(c, 4.0 / spacing) for c in channels]
+            score_split = max(_band_contrast(f, split, tissue, spacing=spacing) for f in smooth)
+            score_band = max(_band_contrast(f, tissue_band, tissue, spacing=spacing) for f in smooth)
+            if score_split >= 0.5 * score_band:
+                return split, "membrane"
+        logger.info("membrane channel gives no clear junction line; using the tissue")
+    return tissue_band, "tissue"
 
 
 def _epidermis_from_membrane(
@@ -222,15 +360,9 @@ def _epidermis_from_membrane(
         tissue, iterations=2
     )
     skeleton = morphology.skeletonize(line)
-    labels, n = ndi.label(skeleton, structure=np.ones((3, 3)))
-    if n == 0:
+    skeleton = _junction_line_pieces(skeleton, spacing=spacing, min_line_um=min_line_um)
+    if skeleton is None:
         return None
-    lengths = np.bincount(labels.ravel())[1:] * spacing
-    longest = lengths.max()
-    if longest < min_line_um:
-        return None
-    keep = np.flatnonzero(lengths >= max(0.1 * longest, 20.0)) + 1
-    skeleton = np.isin(labels, keep)
     cut = _link_line(skeleton, tissue, gap_px=gap_um / spacing)
     cut = ndi.binary_dilation(cut, structure=np.ones((3, 3)))
     regions, n_regions = ndi.label(tissue & ~cut)
@@ -252,27 +384,57 @@ def _epidermis_from_membrane(
     return epidermis
 
 
+def _junction_line_pieces(
+    skeleton: np.ndarray, *, spacing: float, min_line_um: float
+) -> np.ndarray | None:
+    """The pieces of a membrane skeleton that can belong to the junction line.
+
+    The basement membrane is one long open curve; vessel walls are small rings
+    and ring clusters. A piece is kept when its extent (bounding-box diagonal)
+    is at least a quarter of the largest piece's and its skeleton is not much
+    longer than that extent allows for a wavy line (rete ridges).
+    """
+    labels, n = ndi.label(skeleton, structure=np.ones((3, 3)))
+    if n == 0:
+        return None
+    boxes = ndi.find_objects(labels)
+    extent = np.array([np.hypot(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes])
+    size = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
+    linear = size <= 3.0 * extent
+    candidates = linear & (extent * spacing >= 20.0)
+    if not candidates.any():
+        return None
+    longest = extent[candidates].max()
+    if longest * spacing < min_line_um:
+        return None
+    keep = np.flatnonzero(candidates & (extent >= 0.25 * longest)) + 1
+    return np.isin(labels, keep)
+
+
 def _link_line(skeleton: np.ndarray, tissue: np.ndarray, *, gap_px: float) -> np.ndarray:
     """Join line pieces across gaps and extend the free ends to the tissue edge."""
     out = skeleton.copy()
     labels, n = ndi.label(skeleton, structure=np.ones((3, 3)))
     neighbours = ndi.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
     ends = np.argwhere(skeleton & (neighbours == 2))
-    points = np.argwhere(skeleton)
-    point_labels = labels[points[:, 0], points[:, 1]]
-    tree = cKDTree(points)
+    end_labels = labels[ends[:, 0], ends[:, 1]]
     free_ends = []
-    for end in ends:
-        own = labels[end[0], end[1]]
-        dists, idx = tree.query(end, k=min(len(points), 64), distance_upper_bound=gap_px)
-        idx = np.atleast_1d(idx)
-        dists = np.atleast_1d(dists)
-        candidates = [(d, i) for d, i in zip(dists, idx, strict=True) if np.isfinite(d) and point_labels[i] != own]
-        if n > 1 and candidates:
-            _, i = min(candidates)
-            _draw_segment(out, end, points[i])
+    linked: set[int] = set()
+    for k, end in enumerate(ends):
+        if k in linked:
+            continue
+        dist = np.hypot(*(ends - end).T)
+        dist[(end_labels == end_labels[k]) | (dist > gap_px)] = np.inf
+        for j in sorted(linked):
+            dist[j] = np.inf
+        j = int(np.argmin(dist))
+        if np.isfinite(dist[j]):
+            _draw_segment(out, end, ends[j])
+            linked.update((k, j))
         else:
             free_ends.append(end)
+    points = np.argwhere(skeleton)
+    point_labels = labels[points[:, 0], points[:, 1]]
     # Extend every free end along its local direction until it leaves the tissue.
     for end in free_ends:
         own = labels[end[0], end[1]]
@@ -306,12 +468,15 @@ def trace_junction(
     spacing: float,
     min_length_um: float = 100.0,
     smooth_um: float = 2.0,
+    dermis_depth_um: float = 50.0,
 ) -> list[JunctionTrace]:
     """Trace the DEJ and the surface of each piece of epidermis.
 
     The outline of the epidermis is split into the part that faces the dermis
     (the DEJ) and the rest; the rest, less the two cut edges of the section, is
-    the epidermal surface.
+    the epidermal surface. An outline point faces the dermis when the tissue
+    continues for ``dermis_depth_um`` along its outward normal: the stratum
+    corneum is thin and gives way to glass, the dermis does not.
 
     Parameters
     ----------
@@ -322,16 +487,14 @@ def trace_junction(
         Junctions shorter than this are ignored (debris, tangential cuts).
     smooth_um : float
         Gaussian smoothing of the traced polylines along their length, in µm.
+    dermis_depth_um : float
+        How far tissue must continue beyond the epidermis for the junction.
 
     Returns
     -------
     traces : list of JunctionTrace
         Longest junction first. Empty when no junction is found.
     """
-    dermis = tissue & ~epidermis
-    dermis = ndi.binary_opening(dermis, structure=_disk(3.0 / spacing))
-    dermis = _largest_components(dermis, keep_fraction=0.2)
-    facing_dermis = ndi.binary_dilation(dermis, structure=_disk(2.5 / spacing))
     padded = np.pad(epidermis.astype(np.float32), 2)
     padded = ndi.gaussian_filter(padded, 0.7)
     traces = []
@@ -340,9 +503,7 @@ def trace_junction(
         if len(contour) < 10 or not np.allclose(contour[0], contour[-1]):
             continue
         contour = contour[:-1]
-        rr = np.clip(np.round(contour[:, 0]).astype(int), 0, tissue.shape[0] - 1)
-        cc = np.clip(np.round(contour[:, 1]).astype(int), 0, tissue.shape[1] - 1)
-        is_dej = facing_dermis[rr, cc]
+        is_dej = _faces_deep_tissue(contour, epidermis, tissue, depth_px=dermis_depth_um / spacing)
         is_dej = _clean_runs(is_dej, min_run=max(2, round(4.0 / spacing)))
         start, stop = _longest_circular_run(is_dej)
         if stop - start < 2:
@@ -357,6 +518,27 @@ def trace_junction(
         traces.append(JunctionTrace(dej=dej, surface=surface, outline=np.concatenate([dej, rest])))
     traces.sort(key=lambda t: -polyline_length(t.dej))
     return traces
+
+
+def _faces_deep_tissue(
+    contour: np.ndarray, epidermis: np.ndarray, tissue: np.ndarray, *, depth_px: float
+) -> np.ndarray:
+    """Whether tissue continues for ``depth_px`` along each vertex's outward normal."""
+    smooth = ndi.gaussian_filter1d(contour, 2.0, axis=0, mode="wrap")
+    tangent = np.gradient(smooth, axis=0)
+    tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+    shape = np.array(epidermis.shape) - 1
+    probe = np.clip(np.round(contour + 2 * normal).astype(int), 0, shape)
+    flip = epidermis[probe[:, 0], probe[:, 1]]
+    normal[flip] *= -1  # point away from the epidermis
+    steps = np.arange(1.5, depth_px + 1.0)
+    points = contour[:, None, :] + steps[None, :, None] * normal[:, None, :]
+    idx = np.round(points).astype(int)
+    outside = (idx < 0).any(axis=-1) | (idx > shape).any(axis=-1)
+    idx = np.clip(idx, 0, shape)
+    inside = tissue[idx[..., 0], idx[..., 1]] & ~outside
+    return np.asarray(inside.all(axis=1))
 
 
 def _clean_runs(flags: np.ndarray, *, min_run: int) -> np.ndarray:

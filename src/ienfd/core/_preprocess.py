@@ -86,6 +86,7 @@ def optical_density(
     offset: tuple[int, int] = (0, 0),
     full_shape: tuple[int, int],
     order: int = 2,
+    per_channel: bool = False,
 ) -> np.ndarray:
     """Mean optical density of an RGB tile relative to the fitted illumination.
 
@@ -101,9 +102,12 @@ def optical_density(
     full_shape : (int, int)
         Shape of the image the tile comes from.
 
+    per_channel : bool
+        Return the optical density of each channel instead of their mean.
+
     Returns
     -------
-    od : (M, N) ndarray of float32
+    od : (M, N) or (M, N, 3) ndarray of float32
         ``mean_k log(I0_k / I_k)``: 0 on glass, larger for denser stain.
     """
     r = (np.arange(rgb.shape[0]) + offset[0] + 0.5) / full_shape[0]
@@ -118,4 +122,6 @@ def optical_density(
             )
             k += 1
     log_i = np.log(np.clip(rgb.astype(np.float32), 1.0, None))
+    if per_channel:
+        return log_i0 - log_i
     return np.mean(log_i0 - log_i, axis=-1, dtype=np.float32)
