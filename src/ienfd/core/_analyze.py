@@ -50,13 +50,13 @@ class AnalysisParameters:
     membrane_search_um: float = 5.0
     dermal_band_um: float = 30.0
     fibre_width_um: tuple[float, ...] = (0.8, 1.6)
-    threshold_low: float = 3.0
+    threshold_low: float = 5.0
     threshold_high: float = 8.0
     min_fibre_um: float = 3.0
     close_gap_um: float = 0.8
     min_depth_um: float = 5.0
     rise_um: float = 15.0
-    rise_depth_um: float = 3.0
+    rise_depth_um: float = 5.0
     min_dermal_um: float = 3.0
     dej_tolerance_um: float = 4.0
     merge_um: float = 3.0
@@ -78,7 +78,7 @@ class AnalysisParameters:
                 f"unknown analysis parameter(s) {unknown}; known parameters are {sorted(known)}"
             )
         cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        return cls(**cleaned)
+        return cls(**cleaned)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,9 @@ def analyze_section(
         signal = _normalise(fibre_lr)
         if membrane_lr is not None:
             signal = signal + _normalise(membrane_lr)
-        tissue = segment_tissue(signal, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
+        tissue = segment_tissue(
+            signal, spacing=spacing_lr, smooth_um=params.tissue_smooth_um, background_fraction=0.1
+        )
         _require_tissue(tissue)
         epidermis, method = segment_epidermis_fluorescence(
             membrane_lr, fibre_lr, tissue, spacing=spacing_lr
@@ -252,8 +254,13 @@ def analyze_section(
     elif membrane is not None:
         traces = [
             refine_junction(
-                t, membrane, epidermis, spacing=spacing_lr, mode="ridge",
-                search_um=params.membrane_search_um, scale=factor,
+                t,
+                membrane,
+                epidermis,
+                spacing=spacing_lr,
+                mode="ridge",
+                search_um=params.membrane_search_um,
+                scale=factor,
             )
             for t in traces
         ]

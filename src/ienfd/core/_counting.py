@@ -126,7 +126,8 @@ def count_crossings(
     """
     if skeleton.shape != epidermis.shape:
         raise ValueError(
-            f"skeleton and epidermis must have one shape, got {skeleton.shape} and {epidermis.shape}"
+            "skeleton and epidermis must have one shape, got "
+            f"{skeleton.shape} and {epidermis.shape}"
         )
     empty = np.zeros((0, 2))
     points = np.argwhere(skeleton)
@@ -159,9 +160,8 @@ def count_crossings(
     # Entry pixels: epidermal skeleton pixels touching dermal skeleton, near the DEJ.
     entries = epi_skel & ndi.binary_dilation(derm_skel, structure=_EIGHT)
     entries &= (np.abs(sd_image) <= dej_tolerance_um) & skeleton
-    merged, n_clusters = ndi.label(
-        ndi.binary_dilation(entries, iterations=max(1, round(0.5 * merge_um / spacing)))
-        & epi_skel,
+    merged, _n_clusters = ndi.label(
+        ndi.binary_dilation(entries, iterations=max(1, round(0.5 * merge_um / spacing))) & epi_skel,
         structure=_EIGHT,
     )
     entry_points = np.argwhere(entries)
@@ -221,7 +221,7 @@ def count_crossings(
             continue
         if epi_depth[piece - 1] < min_depth_um:
             continue
-        pix = np.argwhere(epi_labels[box] == piece) + [box[0].start, box[1].start]
+        pix = np.argwhere(epi_labels[box] == piece) + np.array([box[0].start, box[1].start])
         fragments.append(pix[len(pix) // 2].astype(float))
 
     # Fibres stopping short: dermal pieces whose highest point is just below the DEJ.
@@ -234,7 +234,7 @@ def count_crossings(
             box = boxes[d - 1]
             if d in touches or box is None:
                 continue
-            pix = np.argwhere(derm_labels[box] == d) + [box[0].start, box[1].start]
+            pix = np.argwhere(derm_labels[box] == d) + np.array([box[0].start, box[1].start])
             tip = pix[np.argmax(sd_image[pix[:, 0], pix[:, 1]])]
             short.append(tip.astype(float))
 
@@ -243,7 +243,9 @@ def count_crossings(
     branch_labels, _ = ndi.label(branch_points, structure=_EIGHT)
     owners = epi_labels[branch_labels > 0]
     clusters = branch_labels[branch_labels > 0]
-    secondary = len({int(c) for c, o in zip(clusters, owners, strict=True) if int(o) in counted_pieces})
+    secondary = len(
+        {int(c) for c, o in zip(clusters, owners, strict=True) if int(o) in counted_pieces}
+    )
 
     def _arr(items: list[np.ndarray]) -> np.ndarray:
         return np.asarray(items, dtype=float).reshape(-1, 2)
@@ -281,7 +283,7 @@ def _rising_sites(
     rows, cols, weights = [], [], []
     for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
         a = pix
-        b = pix + (dr, dc)
+        b = pix + np.array([dr, dc])
         ok = (b[:, 0] < piece.shape[0]) & (b[:, 1] >= 0) & (b[:, 1] < piece.shape[1])
         a, b = a[ok], b[ok]
         j = index[b[:, 0], b[:, 1]]

@@ -83,9 +83,7 @@ def enhance_fibres(
     sigmas = [max(0.6, w / (2 * np.sqrt(3)) / spacing) for w in fibre_width_um]
     margin = int(np.ceil(4 * max(sigmas))) + 1
     o_r, o_c = region[0].start, region[1].start
-    response = np.zeros(
-        (region[0].stop - o_r, region[1].stop - o_c), dtype=np.float32
-    )
+    response = np.zeros((region[0].stop - o_r, region[1].stop - o_c), dtype=np.float32)
     for rows, cols in blocks:
         r0, r1 = max(0, rows.start - margin), min(full_shape[0], rows.stop + margin)
         c0, c1 = max(0, cols.start - margin), min(full_shape[1], cols.stop + margin)

@@ -8,6 +8,7 @@ them to full resolution.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -19,9 +20,9 @@ from skimage import filters, measure, morphology
 __all__ = [
     "JunctionTrace",
     "polyline_length",
+    "refine_junction",
     "segment_epidermis_brightfield",
     "segment_epidermis_fluorescence",
-    "refine_junction",
     "trace_junction",
 ]
 
@@ -124,9 +125,7 @@ def suppress_fibres(
         typical = float(np.median(stack[..., c][weight > 0])) if weight.any() else 0.0
         smooth = ndi.gaussian_filter(stack[..., c] * weight, sigma) / np.maximum(norm, 1e-6)
         wide = ndi.gaussian_filter(stack[..., c] * weight, 4 * sigma) / np.maximum(wide_norm, 1e-6)
-        clean[..., c] = np.where(
-            norm > 0.05, smooth, np.where(wide_norm > 0.02, wide, typical)
-        )
+        clean[..., c] = np.where(norm > 0.05, smooth, np.where(wide_norm > 0.02, wide, typical))
     return clean if signal.ndim == 3 else clean[..., 0]
 
 
@@ -183,12 +182,17 @@ def segment_epidermis_brightfield(
     channels = [od[..., k] for k in range(od.shape[-1])]
     features = [np.mean(channels, axis=0)]
     if len(channels) == 3:
-        features += channels + [np.max(channels, axis=0) - np.min(channels, axis=0)]
+        features += [*channels, np.max(channels, axis=0) - np.min(channels, axis=0)]
     elif len(channels) == 2:
-        features += channels + [-channels[1]]
+        features += [*channels, -channels[1]]
     return _best_band(
-        features, tissue, spacing=spacing, smooth_um=smooth_um, opening_um=opening_um,
-        edge_distance_um=edge_distance_um, max_hole_um2=max_hole_um2,
+        features,
+        tissue,
+        spacing=spacing,
+        smooth_um=smooth_um,
+        opening_um=opening_um,
+        edge_distance_um=edge_distance_um,
+        max_hole_um2=max_hole_um2,
     )[0]
 
 
@@ -201,23 +205,41 @@ def _best_band(
     opening_um: float,
     edge_distance_um: float,
     max_hole_um2: float,
+    max_thickness_um: float = 250.0,
+    max_coverage: float = 0.7,
 ) -> tuple[np.ndarray, float]:
-    """The edge band, over several features, best separated from the dermis."""
+    """The edge band, over several features, best separated from the dermis.
+
+    Each feature's band is scored by Fisher's criterion against the tissue
+    beneath it times the fraction of the tissue outline it runs along. Bands
+    thicker than ``max_thickness_um`` on average (area over the length of edge
+    covered), or running along more than ``max_coverage`` of the outline (an
+    epidermis lines one side of a section), are the dermis or the whole
+    section, not an epidermis.
+    """
     best, best_score = np.zeros_like(tissue), -np.inf
     for feature in features:
         feature = ndi.gaussian_filter(feature, smooth_um / spacing)
-        candidate = _edge_band(
-            feature, tissue, spacing=spacing, opening_um=opening_um,
-            edge_distance_um=edge_distance_um, max_hole_um2=max_hole_um2,
-        )
-        score = _band_contrast(feature, candidate, tissue, spacing=spacing)
-        score *= _edge_coverage(candidate, tissue, spacing=spacing, edge_distance_um=edge_distance_um)
-        if score > best_score:
-            best, best_score = candidate, score
+        for candidate in _edge_bands(
+            feature,
+            tissue,
+            spacing=spacing,
+            opening_um=opening_um,
+            edge_distance_um=edge_distance_um,
+            max_hole_um2=max_hole_um2,
+        ):
+            coverage, thickness = _edge_coverage(
+                candidate, tissue, spacing=spacing, edge_distance_um=edge_distance_um
+            )
+            if thickness > max_thickness_um or coverage > max_coverage:
+                continue  # the dermis, or the whole section: not an epidermal band
+            score = _band_contrast(feature, candidate, tissue, spacing=spacing) * coverage
+            if score > best_score:
+                best, best_score = candidate, score
     return best, best_score
 
 
-def _edge_band(
+def _edge_bands(
     feature: np.ndarray,
     tissue: np.ndarray,
     *,
@@ -225,28 +247,33 @@ def _edge_band(
     opening_um: float,
     edge_distance_um: float,
     max_hole_um2: float,
-) -> np.ndarray:
+) -> list[np.ndarray]:
+    """Dense components along the tissue edge, each a candidate epidermis."""
     threshold = filters.threshold_otsu(feature[tissue])
     dense = (feature > threshold) & tissue
     dense = ndi.binary_opening(dense, structure=_disk(opening_um / spacing))
     # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.
     dense = morphology.remove_small_holes(dense, max_size=int(max_hole_um2 / spacing**2))
-    return _keep_edge_band(dense, tissue, spacing=spacing, edge_distance_um=edge_distance_um)
+    return _edge_components(dense, tissue, spacing=spacing, edge_distance_um=edge_distance_um)
 
 
 def _edge_coverage(
     band: np.ndarray, tissue: np.ndarray, *, spacing: float, edge_distance_um: float
-) -> float:
-    """Fraction of the tissue outline within ``edge_distance_um`` of the band.
+) -> tuple[float, float]:
+    """Fraction of the tissue outline along the band, and the band's mean thickness.
 
     An epidermis runs along one long side of the section (about 0.3-0.5 of the
-    outline); a nerve bundle or gland near the edge covers far less.
+    outline) and is tens of µm thick; a nerve bundle or gland near the edge
+    covers far less, and the dermis is far thicker. The thickness is the band's
+    area over the length of outline it covers, in µm.
     """
     edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
     if not band.any() or not edge.any():
-        return 0.0
+        return 0.0, np.inf
     near = ndi.distance_transform_edt(~band) * spacing <= edge_distance_um
-    return float((edge & near).sum() / edge.sum())
+    covered = int((edge & near).sum())
+    thickness = band.sum() * spacing / max(covered, 1)
+    return covered / int(edge.sum()), float(thickness)
 
 
 def _band_contrast(
@@ -263,29 +290,27 @@ def _band_contrast(
     return float((a.mean() - b.mean()) ** 2 / (a.var() + b.var() + 1e-12))
 
 
-def _keep_edge_band(
+def _edge_components(
     candidate: np.ndarray, tissue: np.ndarray, *, spacing: float, edge_distance_um: float
-) -> np.ndarray:
-    """Keep the components of ``candidate`` that run along the tissue edge.
+) -> list[np.ndarray]:
+    """The components of ``candidate`` that run along the tissue edge.
 
     Each tissue-edge pixel is given to its nearest candidate component if one is
-    within ``edge_distance_um``; the epidermis is the component that covers the
-    most edge (one long side of the section), plus any piece covering at least
-    a quarter as much (an epidermis broken in places).
+    within ``edge_distance_um``; components covering at least a quarter as much
+    edge as the best one are returned, most coverage first.
     """
     labels, n = ndi.label(candidate)
     if n == 0:
-        return candidate
+        return []
     edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
     dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
     er, ec = np.nonzero(edge & (dist * spacing <= edge_distance_um))
-    owners = labels[ir[er, ec], ic[er, ec]]
-    coverage = np.bincount(owners, minlength=n + 1)
+    coverage = np.bincount(labels[ir[er, ec], ic[er, ec]], minlength=n + 1)
     coverage[0] = 0
     if coverage.max() == 0:
-        return np.zeros_like(candidate)
-    keep = np.flatnonzero(coverage >= 0.25 * coverage.max())
-    return np.isin(labels, keep)
+        return []
+    order = np.argsort(-coverage)
+    return [labels == k for k in order if k > 0 and coverage[k] >= 0.25 * coverage.max()][:4]
 
 
 def segment_epidermis_fluorescence(
@@ -332,7 +357,9 @@ def segment_epidermis_fluorescence(
             channels = [clean[..., 0], clean[..., 1], -clean[..., 1]]
             smooth = [ndi.gaussian_filter(c, 4.0 / spacing) for c in channels]
             score_split = max(_band_contrast(f, split, tissue, spacing=spacing) for f in smooth)
-            score_band = max(_band_contrast(f, tissue_band, tissue, spacing=spacing) for f in smooth)
+            score_band = max(
+                _band_contrast(f, tissue_band, tissue, spacing=spacing) for f in smooth
+            )
             if score_split >= 0.5 * score_band:
                 return split, "membrane"
         logger.info("membrane channel gives no clear junction line; using the tissue")
@@ -414,7 +441,7 @@ def _junction_line_pieces(
 def _link_line(skeleton: np.ndarray, tissue: np.ndarray, *, gap_px: float) -> np.ndarray:
     """Join line pieces across gaps and extend the free ends to the tissue edge."""
     out = skeleton.copy()
-    labels, n = ndi.label(skeleton, structure=np.ones((3, 3)))
+    labels, _n = ndi.label(skeleton, structure=np.ones((3, 3)))
     neighbours = ndi.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
     ends = np.argwhere(skeleton & (neighbours == 2))
     end_labels = labels[ends[:, 0], ends[:, 1]]
@@ -447,7 +474,7 @@ def _link_line(skeleton: np.ndarray, tissue: np.ndarray, *, gap_px: float) -> np
         position = end.astype(float)
         for _ in range(int(4 * gap_px) + 10):
             position = position + direction
-            r, c = int(round(position[0])), int(round(position[1]))
+            r, c = round(position[0]), round(position[1])
             if not (0 <= r < out.shape[0] and 0 <= c < out.shape[1]) or not tissue[r, c]:
                 break
             out[r, c] = True
@@ -469,6 +496,8 @@ def trace_junction(
     min_length_um: float = 100.0,
     smooth_um: float = 2.0,
     dermis_depth_um: float = 50.0,
+    extend_um: float = 30.0,
+    edge_margin_um: float = 3.0,
 ) -> list[JunctionTrace]:
     """Trace the DEJ and the surface of each piece of epidermis.
 
@@ -489,6 +518,13 @@ def trace_junction(
         Gaussian smoothing of the traced polylines along their length, in µm.
     dermis_depth_um : float
         How far tissue must continue beyond the epidermis for the junction.
+    extend_um : float
+        The junction is extended along its end tangents to the cut edges of
+        the section (where the tissue ends), by at most this much at each end:
+        near a cut edge the outline turns and no longer faces deep tissue.
+    edge_margin_um : float
+        The tissue mask is eroded by this much before extending (it is a
+        smoothed threshold that spills past the true edge).
 
     Returns
     -------
@@ -497,6 +533,8 @@ def trace_junction(
     """
     padded = np.pad(epidermis.astype(np.float32), 2)
     padded = ndi.gaussian_filter(padded, 0.7)
+    # The tissue mask is smoothed and spills a few µm past the cut edges.
+    core = ndi.binary_erosion(tissue, iterations=max(1, round(edge_margin_um / spacing)))
     traces = []
     for contour in measure.find_contours(padded, 0.5):
         contour = contour - 2
@@ -515,9 +553,40 @@ def trace_junction(
         dej = _smooth(dej, smooth_um / spacing)
         rest = _smooth(rest, smooth_um / spacing)
         surface = _trim_cut_edges(rest, dej, spacing=spacing)
+        dej = _extend_to_edge(dej, core, max_px=extend_um / spacing, tangent_px=5.0 / spacing)
         traces.append(JunctionTrace(dej=dej, surface=surface, outline=np.concatenate([dej, rest])))
     traces.sort(key=lambda t: -polyline_length(t.dej))
     return traces
+
+
+def _extend_to_edge(
+    line: np.ndarray, tissue: np.ndarray, *, max_px: float, tangent_px: float
+) -> np.ndarray:
+    """Extend both ends of ``line`` straight on until they leave ``tissue``."""
+    if len(line) < 3:
+        return line
+    shape = np.array(tissue.shape) - 1
+
+    def extension(end: np.ndarray, inner: np.ndarray) -> np.ndarray:
+        direction = end - inner
+        norm = np.hypot(*direction)
+        if norm < 1e-6:
+            return np.zeros((0, 2))
+        direction /= norm
+        steps = np.arange(1.0, max_px + 1.0)
+        points = end + steps[:, None] * direction
+        idx = np.round(points).astype(int)
+        ok = (idx >= 0).all(axis=1) & (idx <= shape).all(axis=1)
+        ok &= tissue[np.clip(idx[:, 0], 0, shape[0]), np.clip(idx[:, 1], 0, shape[1])]
+        stop = int(np.argmin(ok)) if not ok.all() else len(ok)
+        return points[:stop]
+
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(line, axis=0).T))])
+    k_head = min(int(np.searchsorted(arc, tangent_px)), len(line) - 1)
+    k_tail = max(int(np.searchsorted(arc, arc[-1] - tangent_px)), 0)
+    head = extension(line[0], line[k_head])[::-1]
+    tail = extension(line[-1], line[k_tail])
+    return np.concatenate([head, line, tail])
 
 
 def _faces_deep_tissue(
@@ -552,7 +621,7 @@ def _clean_runs(flags: np.ndarray, *, min_run: int) -> np.ndarray:
         rolled = np.roll(out, -shift)
         edges = np.flatnonzero(np.diff(rolled.astype(np.int8))) + 1
         bounds = np.concatenate([[0], edges, [n]])
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             if rolled[a] == value and b - a < min_run:
                 rolled[a:b] = not value
         out = np.roll(rolled, shift)
@@ -690,4 +759,6 @@ def refine_junction(
     shift = ndi.gaussian_filter1d(shift, smooth_um / max(vertex_um, 1e-6), mode="nearest")
     new_dej = dej + (shift / spacing)[:, None] * normal
     rest = trace.outline[len(dej) :]
-    return JunctionTrace(dej=new_dej, surface=trace.surface, outline=np.concatenate([new_dej, rest]))
+    return JunctionTrace(
+        dej=new_dej, surface=trace.surface, outline=np.concatenate([new_dej, rest])
+    )

@@ -28,13 +28,11 @@ def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
         raise ValueError(f"factor must be >= 1, got {factor}")
     m, n = image.shape[0] // factor, image.shape[1] // factor
     cropped = image[: m * factor, : n * factor]
-    shape = (m, factor, n, factor) + image.shape[2:]
+    shape = (m, factor, n, factor, *image.shape[2:])
     return cropped.reshape(shape).mean(axis=(1, 3), dtype=np.float32)
 
 
-def polynomial_surface(
-    values: np.ndarray, mask: np.ndarray, *, order: int = 2
-) -> np.ndarray:
+def polynomial_surface(values: np.ndarray, mask: np.ndarray, *, order: int = 2) -> np.ndarray:
     """Least-squares polynomial surface ``p(row, col)`` fitted to ``values[mask]``.
 
     Returns the coefficients; evaluate with :func:`_evaluate_surface`. Coordinates
@@ -51,9 +49,7 @@ def _design(r: np.ndarray, c: np.ndarray, order: int) -> np.ndarray:
     return np.stack(terms, axis=-1)
 
 
-def fit_background(
-    rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2
-) -> np.ndarray:
+def fit_background(rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2) -> np.ndarray:
     """Fit the bright-field illumination (the glass seen without tissue).
 
     Parameters
@@ -124,4 +120,4 @@ def optical_density(
     log_i = np.log(np.clip(rgb.astype(np.float32), 1.0, None))
     if per_channel:
         return log_i0 - log_i
-    return np.mean(log_i0 - log_i, axis=-1, dtype=np.float32)
+    return np.asarray(np.mean(log_i0 - log_i, axis=-1, dtype=np.float32))
