@@ -386,3 +386,15 @@ def test_pyramid_fluorescence_level(tmp_path: Path) -> None:
     img = read_section(f, level=1)
     np.testing.assert_array_equal(img.fibre, data[0, ::2, ::2])
     assert img.pixel_size_um == pytest.approx(1.0)
+
+
+def test_plain_tiff_pages_are_channels(tmp_path: Path) -> None:
+    """A plain 2-page TIFF (no axis metadata) reads as fibre + membrane channels."""
+    data = fluorescence_channels(2)
+    path = write_plain(tmp_path / "plain2.tif", data, pixel_um=0.5, photometric="minisblack")
+    image = read_section(path)
+    assert image.modality == "fluorescence"
+    np.testing.assert_array_equal(image.fibre, data[0])
+    np.testing.assert_array_equal(image.membrane, data[1])
+    assert any("assumed" in w for w in image.warnings)
+    assert image.pixel_size.source == "tiff-resolution"

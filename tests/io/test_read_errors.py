@@ -155,7 +155,7 @@ def time_series(tmp_path: Path) -> Path:
 
 
 def page_stack(tmp_path: Path) -> Path:
-    data = fluorescence_channels(3)
+    data = fluorescence_channels(12)
     return write_plain(tmp_path / "stack.tif", data, pixel_um=0.5, photometric="minisblack")
 
 
@@ -222,7 +222,7 @@ CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
     ("bool", bool_image, {}, "boolean images are not supported"),
     ("complex", complex_image, {}, "complex-valued images"),
     ("time series", time_series, {}, "time series with 2 time points"),
-    ("page stack", page_stack, {}, "stack of 3 pages"),
+    ("page stack", page_stack, {}, "stack of 12 pages"),
     ("palette", palette, {}, "PALETTE is not supported"),
     ("float rgb", float_rgb, {}, "float32 RGB image"),
     ("level", two_channels, {"level": 1}, "level 1 requested but the file has 1"),

@@ -55,7 +55,7 @@ class AnalysisParameters:
     min_fibre_um: float = 3.0
     close_gap_um: float = 0.8
     min_depth_um: float = 5.0
-    rise_um: float = 15.0
+    rise_um: float = 25.0
     rise_depth_um: float = 5.0
     min_dermal_um: float = 3.0
     dej_tolerance_um: float = 4.0

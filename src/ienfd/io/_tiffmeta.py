@@ -29,6 +29,8 @@ __all__: list[str] = []  # private module
 LayoutKind = Literal["rgb", "channels", "grey"]
 
 MIN_SIDE = 64
+MAX_PAGE_CHANNELS = 8
+"""A plain TIFF with at most this many pages and no axis metadata is read as channels."""
 """Smallest accepted image side, in pixels."""
 
 PLAUSIBLE_UM = (0.01, 100.0)
@@ -267,6 +269,15 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
         raise ImageReadError(path, f"unsupported layout: no single Y and X axis ({found})")
 
     sizes = dict(zip(axes, shape, strict=True))
+    # A plain TIFF of a few same-shaped pages with no axis metadata (how many
+    # programs save a fluorescence image): the pages are channels. Longer
+    # stacks are ambiguous (channels or z-planes) and refused below.
+    generic = [ax for ax in "IQ" if ax in sizes]
+    if len(generic) == 1 and "C" not in sizes and "S" not in sizes:
+        if sizes[generic[0]] <= MAX_PAGE_CHANNELS:
+            axes = axes.replace(generic[0], "C")
+            sizes = dict(zip(axes, shape, strict=True))
+            found = f"axes {axes!r} (pages read as channels), shape {shape}, dtype {dtype}"
     for ax, n in sizes.items():
         if ax in "YXSCZ":
             continue
@@ -279,7 +290,8 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
         if ax in "IQ":
             raise ImageReadError(
                 path,
-                f"unsupported layout: a stack of {n} pages with no metadata saying "
+                f"unsupported layout: a stack of {n} pages (more than {MAX_PAGE_CHANNELS}, "
+                "so not taken for channels) with no metadata saying "
                 f"whether they are channels or z-planes ({found}); save the image as "
                 "OME-TIFF or an ImageJ hyperstack with its channel (C) and Z axes",
             )
