@@ -97,7 +97,9 @@ def count_crossings(
         Pixel size in µm.
     min_depth_um : float
         A crossing counts only if the fibre reaches at least this far into the
-        epidermis beyond the DEJ (a fibre stopping at the DEJ does not cross it).
+        epidermis beyond the DEJ (a fibre stopping at the DEJ does not cross it)
+        and ends there: its epidermal piece has a free end at least this deep
+        (a dermal fibre dipping into the epidermis and out again does not).
     min_dermal_um : float
         ... and has at least this much skeleton on the dermal side (a fragment
         sitting on the DEJ is not a crossing).
@@ -157,6 +159,14 @@ def count_crossings(
     derm_top = derm_top[1:]
     derm_size = np.bincount(lab_d, minlength=n_derm + 1)[1:]
 
+    # An intraepidermal fibre ends in the epidermis: a piece with no free end at
+    # least min_depth_um inside is a dermal fibre passing through (in and out).
+    degree = ndi.convolve(skeleton.astype(np.uint8), _EIGHT.astype(np.uint8), mode="constant")
+    tips = epi_skel & (degree == 2) & (sd_image >= min_depth_um)
+    has_tip = np.zeros(n_epi + 1, dtype=bool)
+    has_tip[np.unique(epi_labels[tips])] = True
+    has_tip[0] = False
+
     # Entry pixels: epidermal skeleton pixels touching dermal skeleton, near the DEJ.
     entries = epi_skel & ndi.binary_dilation(derm_skel, structure=_EIGHT)
     entries &= (np.abs(sd_image) <= dej_tolerance_um) & skeleton
@@ -184,7 +194,7 @@ def count_crossings(
     accepted: dict[int, list[np.ndarray]] = {}
     for members in candidates.values():
         piece = int(piece_of[members[0]])
-        if piece == 0 or epi_depth[piece - 1] < min_depth_um:
+        if piece == 0 or epi_depth[piece - 1] < min_depth_um or not has_tip[piece]:
             continue
         dermal = [int(derm_of[k]) for k in members if derm_of[k] > 0]
         if not dermal:
@@ -238,7 +248,6 @@ def count_crossings(
             tip = pix[np.argmax(sd_image[pix[:, 0], pix[:, 1]])]
             short.append(tip.astype(float))
 
-    degree = ndi.convolve(skeleton.astype(np.uint8), _EIGHT.astype(np.uint8), mode="constant")
     branch_points = skeleton & epidermis & (degree >= 4)
     branch_labels, _ = ndi.label(branch_points, structure=_EIGHT)
     owners = epi_labels[branch_labels > 0]
