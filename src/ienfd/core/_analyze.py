@@ -199,8 +199,12 @@ def analyze_section(
 
     if modality == "brightfield":
         rgb_lr = block_mean(image, factor)
-        coef = _brightfield_background(rgb_lr, spacing_lr, params)
-        od_rgb_lr = optical_density(rgb_lr, coef, full_shape=rgb_lr.shape[:2], per_channel=True)
+        # Any dtype or scale: clip at one 8-bit quantum of the white level before logs.
+        floor = max(float(np.percentile(rgb_lr, 99.5)) / 256, float(np.finfo(np.float32).tiny))
+        coef = _brightfield_background(rgb_lr, spacing_lr, params, floor=floor)
+        od_rgb_lr = optical_density(
+            rgb_lr, coef, full_shape=rgb_lr.shape[:2], per_channel=True, floor=floor
+        )
         od_lr = od_rgb_lr.mean(axis=-1)
         tissue = segment_tissue(od_lr, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
         _require_tissue(tissue)
@@ -212,15 +216,19 @@ def analyze_section(
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return optical_density(
-                image[rows, cols], coef, offset=(rows.start, cols.start), full_shape=shape
+                image[rows, cols],
+                coef,
+                offset=(rows.start, cols.start),
+                full_shape=shape,
+                floor=floor,
             )
 
     else:
-        fibre_lr = block_mean(image, factor)
-        membrane_lr = block_mean(membrane, factor) if membrane is not None else None
-        signal = _normalise(fibre_lr)
-        if membrane_lr is not None:
-            signal = signal + _normalise(membrane_lr)
+        # Each channel on its own robust scale: nothing below depends on the
+        # channels' intensity units or their ratio.
+        fibre_lr = _normalise(block_mean(image, factor))
+        membrane_lr = _normalise(block_mean(membrane, factor)) if membrane is not None else None
+        signal = fibre_lr if membrane_lr is None else fibre_lr + membrane_lr
         tissue = segment_tissue(
             signal, spacing=spacing_lr, smooth_um=params.tissue_smooth_um, background_fraction=0.1
         )
@@ -388,17 +396,17 @@ def _require_tissue(tissue: np.ndarray) -> None:
 
 
 def _brightfield_background(
-    rgb_lr: np.ndarray, spacing_lr: float, params: AnalysisParameters
+    rgb_lr: np.ndarray, spacing_lr: float, params: AnalysisParameters, *, floor: float
 ) -> np.ndarray:
     """Illumination fit: a first tissue guess from a flat white, then the fit."""
     white = np.percentile(rgb_lr.reshape(-1, 3), 99.5, axis=0)
-    flat = np.log(np.clip(white, 1, None)) - np.log(np.clip(rgb_lr, 1, None))
+    flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb_lr, floor, None))
     guess = segment_tissue(
         flat.mean(axis=-1), spacing=spacing_lr, smooth_um=params.tissue_smooth_um
     )
     _require_tissue(guess)
     try:
-        return fit_background(rgb_lr, guess)
+        return fit_background(rgb_lr, guess, floor=floor)
     except ValueError as err:
         raise AnalysisError(str(err)) from None
 

@@ -228,12 +228,13 @@ def _best_band(
             edge_distance_um=edge_distance_um,
             max_hole_um2=max_hole_um2,
         ):
+            distance_um = ndi.distance_transform_edt(~candidate) * spacing
             coverage, thickness = _edge_coverage(
-                candidate, tissue, spacing=spacing, edge_distance_um=edge_distance_um
+                candidate, tissue, distance_um, spacing=spacing, edge_distance_um=edge_distance_um
             )
             if thickness > max_thickness_um or coverage > max_coverage:
                 continue  # the dermis, or the whole section: not an epidermal band
-            score = _band_contrast(feature, candidate, tissue, spacing=spacing) * coverage
+            score = _band_contrast(feature, candidate, tissue, distance_um) * coverage
             if score > best_score:
                 best, best_score = candidate, score
     return best, best_score
@@ -258,7 +259,12 @@ def _edge_bands(
 
 
 def _edge_coverage(
-    band: np.ndarray, tissue: np.ndarray, *, spacing: float, edge_distance_um: float
+    band: np.ndarray,
+    tissue: np.ndarray,
+    distance_um: np.ndarray,
+    *,
+    spacing: float,
+    edge_distance_um: float,
 ) -> tuple[float, float]:
     """Fraction of the tissue outline along the band, and the band's mean thickness.
 
@@ -270,19 +276,22 @@ def _edge_coverage(
     edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
     if not band.any() or not edge.any():
         return 0.0, np.inf
-    near = ndi.distance_transform_edt(~band) * spacing <= edge_distance_um
+    near = distance_um <= edge_distance_um
     covered = int((edge & near).sum())
     thickness = band.sum() * spacing / max(covered, 1)
     return covered / int(edge.sum()), float(thickness)
 
 
 def _band_contrast(
-    feature: np.ndarray, band: np.ndarray, tissue: np.ndarray, *, spacing: float
+    feature: np.ndarray, band: np.ndarray, tissue: np.ndarray, distance_um: np.ndarray
 ) -> float:
-    """Fisher's criterion between a band and the tissue within 40 µm beneath it."""
+    """Fisher's criterion between a band and the tissue within 40 µm beneath it.
+
+    ``distance_um`` is the distance of every pixel from the band, in µm.
+    """
     if band.sum() < 20:
         return -np.inf
-    near = ndi.distance_transform_edt(~band) * spacing <= 40.0
+    near = distance_um <= 40.0
     beneath = near & tissue & ~band
     if beneath.sum() < 20:
         return -np.inf
@@ -356,10 +365,10 @@ def segment_epidermis_fluorescence(
         if split is not None:
             channels = [clean[..., 0], clean[..., 1], -clean[..., 1]]
             smooth = [ndi.gaussian_filter(c, 4.0 / spacing) for c in channels]
-            score_split = max(_band_contrast(f, split, tissue, spacing=spacing) for f in smooth)
-            score_band = max(
-                _band_contrast(f, tissue_band, tissue, spacing=spacing) for f in smooth
-            )
+            to_split = ndi.distance_transform_edt(~split) * spacing
+            to_band = ndi.distance_transform_edt(~tissue_band) * spacing
+            score_split = max(_band_contrast(f, split, tissue, to_split) for f in smooth)
+            score_band = max(_band_contrast(f, tissue_band, tissue, to_band) for f in smooth)
             if score_split >= 0.5 * score_band:
                 return split, "membrane"
         logger.info("membrane channel gives no clear junction line; using the tissue")

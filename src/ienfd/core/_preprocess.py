@@ -49,7 +49,9 @@ def _design(r: np.ndarray, c: np.ndarray, order: int) -> np.ndarray:
     return np.stack(terms, axis=-1)
 
 
-def fit_background(rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2) -> np.ndarray:
+def fit_background(
+    rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2, floor: float = 1.0
+) -> np.ndarray:
     """Fit the bright-field illumination (the glass seen without tissue).
 
     Parameters
@@ -60,6 +62,9 @@ def fit_background(rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2)
         Current tissue estimate; pixels away from it are background.
     order : int
         Order of the polynomial in (row, col) fitted to log intensity.
+    floor : float
+        Intensities are clipped to at least this before the logarithm
+        (the analysis uses 1/256 of the white level, whatever the dtype or scale).
 
     Returns
     -------
@@ -69,7 +74,7 @@ def fit_background(rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2)
     background = ~ndi.binary_dilation(tissue_lr, iterations=3)
     if background.sum() < 50:
         raise ValueError("no background (glass) visible around the tissue to estimate illumination")
-    log_i = np.log(np.clip(rgb_lr, 1.0, None))
+    log_i = np.log(np.clip(rgb_lr, floor, None))
     return np.stack(
         [polynomial_surface(log_i[..., k], background, order=order) for k in range(3)], axis=-1
     )
@@ -83,6 +88,7 @@ def optical_density(
     full_shape: tuple[int, int],
     order: int = 2,
     per_channel: bool = False,
+    floor: float = 1.0,
 ) -> np.ndarray:
     """Mean optical density of an RGB tile relative to the fitted illumination.
 
@@ -100,6 +106,8 @@ def optical_density(
 
     per_channel : bool
         Return the optical density of each channel instead of their mean.
+    floor : float
+        Intensities are clipped to at least this before the logarithm.
 
     Returns
     -------
@@ -117,7 +125,7 @@ def optical_density(
                 np.float32
             )
             k += 1
-    log_i = np.log(np.clip(rgb.astype(np.float32), 1.0, None))
+    log_i = np.log(np.clip(rgb.astype(np.float32), floor, None))
     if per_channel:
         return log_i0 - log_i
     return np.asarray(np.mean(log_i0 - log_i, axis=-1, dtype=np.float32))

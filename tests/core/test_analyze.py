@@ -1,0 +1,142 @@
+"""analyze_section end to end: known answers, invariants, bad arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from ienfd.core import AnalysisError, AnalysisParameters, analyze_section
+from ienfd.synthetic import SectionSpec, generate_section, score_section
+from tests.core._phantom import brightfield_phantom
+
+SPACING = 0.5
+
+
+@pytest.fixture(scope="module")
+def phantom() -> tuple[np.ndarray, np.ndarray]:
+    return brightfield_phantom()
+
+
+def _matched(found: np.ndarray, truth: np.ndarray, tol_px: float) -> int:
+    dist = np.hypot(*(found[:, None, :] - truth[None, :, :]).transpose(2, 0, 1))
+    rows, cols = linear_sum_assignment(dist)
+    return int(np.sum(dist[rows, cols] <= tol_px))
+
+
+def test_phantom_counts_its_known_fibres_where_they_cross(phantom) -> None:
+    image, truth = phantom
+    result = analyze_section(image, spacing=SPACING)
+    assert result.count == len(truth) == 10
+    assert _matched(result.crossings, truth, tol_px=10 / SPACING) == 10
+    assert result.modality == "brightfield"
+    assert result.density_per_mm == pytest.approx(result.count / (result.dej_length_um / 1000))
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        pytest.param(lambda a: np.rot90(a), id="rot90"),
+        pytest.param(lambda a: np.rot90(a, 3), id="rot270"),
+        pytest.param(lambda a: a[:, ::-1], id="fliplr"),
+        pytest.param(lambda a: a[::-1], id="flipud"),
+    ],
+)
+def test_phantom_count_is_invariant_to_rotation_and_flip(phantom, transform) -> None:
+    image, _ = phantom
+    assert analyze_section(np.ascontiguousarray(transform(image)), spacing=SPACING).count == 10
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale"), [(np.uint8, 1), (np.uint16, 257), (np.float32, 1 / 255), (np.float64, 3.0)]
+)
+def test_phantom_count_is_invariant_to_dtype_and_intensity_scale(phantom, dtype, scale) -> None:
+    image, _ = phantom
+    scaled = (image.astype(np.float64) * scale).astype(dtype)
+    assert analyze_section(scaled, spacing=SPACING).count == 10
+
+
+@pytest.mark.parametrize("modality", ["brightfield", "fluorescence"])
+def test_generated_section_intensity_scaling_keeps_the_count(modality) -> None:
+    section = generate_section(
+        SectionSpec(modality=modality, length_um=500, pixel_size_um=0.6, seed=4)
+    )
+    if modality == "brightfield":
+        base = analyze_section(section.image, spacing=0.6)
+        scaled = analyze_section(section.image.astype(np.uint16) * 257, spacing=0.6)
+    else:
+        fibre, membrane = section.image
+        base = analyze_section(fibre, spacing=0.6, membrane=membrane)
+        scaled = analyze_section(
+            fibre.astype(np.float32) * 0.37, spacing=0.6, membrane=membrane.astype(np.float32) * 9
+        )
+    assert scaled.count == base.count
+    np.testing.assert_allclose(scaled.dej_length_um, base.dej_length_um, rtol=1e-3)
+
+
+@pytest.mark.parametrize("seed", [21, 23])
+def test_generated_section_rotated_by_90_degrees_counts_within_one_fibre(seed) -> None:
+    """Realistic sections: thinning is not exactly rotation-equivariant (docs/algorithm.md)."""
+    section = generate_section(
+        SectionSpec(modality="fluorescence", length_um=500, pixel_size_um=0.6, seed=seed)
+    )
+    fibre, membrane = section.image
+    base = analyze_section(fibre, spacing=0.6, membrane=membrane)
+    turned = analyze_section(np.rot90(fibre), spacing=0.6, membrane=np.rot90(membrane))
+    assert abs(turned.count - base.count) <= 1
+    assert turned.dej_length_um == pytest.approx(base.dej_length_um, rel=0.01)
+    score = score_section(base.crossings, base.dej_length_um, section.truth)
+    assert score.matched >= 0.7 * section.truth["count"]
+
+
+def test_fluorescence_with_no_junction_line_falls_back_to_the_tissue() -> None:
+    """A collagen IV channel without a membrane line (vessels only): tissue fallback."""
+    section = generate_section(
+        SectionSpec(
+            modality="fluorescence", length_um=500, pixel_size_um=0.6, seed=5, membrane_strength=0.0
+        )
+    )
+    fibre, membrane = section.image
+    result = analyze_section(fibre, spacing=0.6, membrane=membrane)
+    assert result.junction_method == "tissue"
+    assert abs(result.dej_length_um / section.truth["dej_length_um"] - 1) < 0.05
+    score = score_section(result.crossings, result.dej_length_um, section.truth)
+    assert score.matched >= 0.7 * section.truth["count"]
+
+
+def test_a_blank_image_is_an_error_not_a_count_of_zero() -> None:
+    blank = np.full((400, 600, 3), 235, np.uint8)
+    with pytest.raises(AnalysisError, match="no tissue"):
+        analyze_section(blank, spacing=SPACING)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"image": np.zeros((100, 100, 3)), "spacing": 0.0}, "spacing must be"),
+        ({"image": np.zeros((100, 100, 3)), "spacing": np.nan}, "spacing must be"),
+        ({"image": np.zeros((100, 100, 4)), "spacing": 0.5, "modality": "brightfield"}, "RGB"),
+        ({"image": np.zeros((100, 100, 3)), "spacing": 0.5, "modality": "fluorescence"}, "(M, N)"),
+        (
+            {"image": np.zeros((100, 100)), "spacing": 0.5, "membrane": np.zeros((99, 100))},
+            "membrane",
+        ),
+        ({"image": np.zeros((10, 100, 3)), "spacing": 0.5}, "too small"),
+        ({"image": np.full((100, 100), np.nan), "spacing": 0.5}, "NaN"),
+        (
+            {"image": np.zeros((100, 100, 3)), "spacing": 0.5, "length_basis": "axis"},
+            "length_basis",
+        ),
+        ({"image": np.zeros((100, 100, 3)), "spacing": 0.5, "modality": "xray"}, "modality"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_reason(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        analyze_section(**kwargs)
+
+
+def test_parameters_round_trip_and_refuse_unknown_names() -> None:
+    params = AnalysisParameters(threshold_high=9.0)
+    assert AnalysisParameters.from_dict(params.to_dict()) == params
+    with pytest.raises(ValueError, match="unknown analysis parameter"):
+        AnalysisParameters.from_dict({"threshold_hihg": 9.0})
