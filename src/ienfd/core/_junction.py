@@ -17,6 +17,8 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage import filters, measure, morphology
 
+from ienfd.core._preprocess import robust_scale
+
 __all__ = [
     "JunctionTrace",
     "polyline_length",
@@ -57,12 +59,6 @@ def polyline_length(points: np.ndarray) -> float:
 
 def _disk(radius_px: float) -> np.ndarray:
     return morphology.disk(max(1, round(radius_px)))
-
-
-def _robust_scale(values: np.ndarray) -> tuple[float, float]:
-    med = float(np.median(values))
-    mad = 1.4826 * float(np.median(np.abs(values - med)))
-    return med, max(mad, 1e-6)
 
 
 def _largest_components(mask: np.ndarray, *, keep_fraction: float) -> np.ndarray:
@@ -112,7 +108,7 @@ def suppress_fibres(
     residual = total - ndi.median_filter(total, size=size)
     if tissue.sum() < 100:
         return signal
-    _, noise = _robust_scale(residual[tissue])
+    _, noise = robust_scale(residual[tissue])
     stain = (residual > k * noise) | (total > np.percentile(total[tissue], 97))
     weight = (tissue & ~ndi.binary_dilation(stain)).astype(np.float32)
     sigma = 0.5 * clear_um / spacing
@@ -390,7 +386,7 @@ def _epidermis_from_membrane(
     inside = ndi.binary_erosion(tissue, iterations=2)
     if inside.sum() < 100:
         return None
-    med, mad = _robust_scale(ridge[inside])
+    med, mad = robust_scale(ridge[inside])
     score = (ridge - med) / mad
     line = filters.apply_hysteresis_threshold(score, 4.0, 10.0) & ndi.binary_dilation(
         tissue, iterations=2

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["block_mean", "fit_background", "optical_density", "polynomial_surface"]
+__all__ = ["block_mean", "fit_background", "optical_density", "polynomial_surface", "robust_scale"]
+
+
+def robust_scale(values: np.ndarray) -> tuple[float, float]:
+    """Median and robust standard deviation (1.4826 * median absolute deviation).
+
+    The standard deviation is floored at 1e-6 so that it can divide.
+    """
+    med = float(np.median(values))
+    return med, max(1.4826 * float(np.median(np.abs(values - med))), 1e-6)
 
 
 def block_mean(image: np.ndarray, factor: int) -> np.ndarray:

@@ -6,6 +6,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import filters, morphology
 
+from ienfd.core._preprocess import robust_scale
+
 __all__ = ["segment_tissue"]
 
 
@@ -58,7 +60,7 @@ def segment_tissue(
     otsu = filters.threshold_otsu(smoothed)
     background = float(np.percentile(smoothed, 3))
     low_tail = smoothed[smoothed <= np.percentile(smoothed, 10)]
-    noise = 1.4826 * float(np.median(np.abs(low_tail - np.median(low_tail))))
+    _, noise = robust_scale(low_tail)
     threshold = background + max(8.0 * noise, background_fraction * (otsu - background))
     threshold = min(threshold, otsu)
     tissue = smoothed > threshold
