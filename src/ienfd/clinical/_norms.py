@@ -34,6 +34,7 @@ from ienfd.clinical._sections import (
     PROXIMAL_SITE,
     _blank,
     _canonical,
+    _finite_or_none,
     _normalize_modality,
 )
 
@@ -196,18 +197,9 @@ def builtin_norms() -> NormsTable:
 def _float_or_none(
     value: object, *, source: str, row: int, column: str, positive: bool = False
 ) -> float | None:
-    if _blank(value):
+    x = _finite_or_none(value, source=source, row=row, column=column)
+    if x is None:
         return None
-    try:
-        x = float(str(value).strip())
-    except ValueError:
-        raise ClinicalInputError(
-            f"{value!r} is not a number", source=source, row=row, column=column
-        ) from None
-    if not math.isfinite(x):
-        raise ClinicalInputError(
-            f"{value!r} is not a finite number", source=source, row=row, column=column
-        )
     if positive and x <= 0:
         raise ClinicalInputError(
             f"limit {x:g} must be > 0 fibres/mm", source=source, row=row, column=column

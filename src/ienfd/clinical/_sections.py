@@ -178,6 +178,26 @@ def _normalize_modality(value: object, *, source: str | None, row: int | None) -
     return _MODALITY_WORDS[word]
 
 
+def _finite_or_none(
+    value: object, *, what: str = "", source: str | None, row: int, column: str
+) -> float | None:
+    """A finite float, None for a blank cell; anything else names row and column."""
+    if _blank(value):
+        return None
+    label = f"{what} {value!r}".strip()
+    try:
+        x = float(str(value).strip())
+    except ValueError:
+        raise ClinicalInputError(
+            f"{label} is not a number", source=source, row=row, column=column
+        ) from None
+    if not math.isfinite(x):
+        raise ClinicalInputError(
+            f"{label} is not a finite number", source=source, row=row, column=column
+        )
+    return x
+
+
 def _number(
     value: object,
     *,
@@ -188,19 +208,10 @@ def _number(
     allow_zero: bool = True,
     whole: bool = False,
 ) -> float:
-    if _blank(value):
+    x = _finite_or_none(value, what=what, source=source, row=row, column=column)
+    if x is None:
         raise ClinicalInputError(
             f"{what} is missing; expected a number", source=source, row=row, column=column
-        )
-    try:
-        x = float(str(value).strip())
-    except ValueError:
-        raise ClinicalInputError(
-            f"{what} {value!r} is not a number", source=source, row=row, column=column
-        ) from None
-    if not math.isfinite(x):
-        raise ClinicalInputError(
-            f"{what} {value!r} is not a finite number", source=source, row=row, column=column
         )
     if x < 0:
         raise ClinicalInputError(
