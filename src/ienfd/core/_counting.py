@@ -49,12 +49,15 @@ class CrossingCount:
     secondary_branches: int
 
 
+_STEP = 0.5
+"""Spacing, in pixels, of the resampled DEJ polylines used for distances."""
+
+
 def _signed_distance(
-    points: np.ndarray, dej: list[np.ndarray], inside: np.ndarray, *, step: float = 0.5
+    points: np.ndarray, dense_dej: list[np.ndarray], inside: np.ndarray
 ) -> np.ndarray:
-    """Distance from ``points`` to the DEJ polylines, positive in the epidermis."""
-    dense = np.concatenate([_resample(line, step) for line in dej])
-    dist, _ = cKDTree(dense).query(points)
+    """Distance from ``points`` to the resampled DEJ polylines, positive in the epidermis."""
+    dist, _ = cKDTree(np.concatenate(dense_dej)).query(points)
     return np.where(inside, dist, -dist)
 
 
@@ -136,7 +139,8 @@ def count_crossings(
     if len(points) == 0 or not any(len(line) >= 2 for line in dej):
         return CrossingCount(empty, empty, empty, 0)
     inside = epidermis[points[:, 0], points[:, 1]]
-    sd = _signed_distance(points.astype(float), dej, inside) * spacing
+    dense_dej = [_resample(line, _STEP) for line in dej]
+    sd = _signed_distance(points.astype(float), dense_dej, inside) * spacing
     sd_image = np.zeros(skeleton.shape, dtype=np.float32)
     sd_image[points[:, 0], points[:, 1]] = sd
 
@@ -221,7 +225,7 @@ def count_crossings(
         )
         crossings.extend(r + origin for r in rising)
 
-    crossings = [c for c in crossings if not _near_end(c, dej, end_margin_um / spacing)]
+    crossings = [c for c in crossings if not _near_end(c, dense_dej, end_margin_um / spacing)]
     counted_pieces = set(accepted)
     # Fragments: epidermal pieces not counted that reach into the epidermis.
     min_fragment_px = min_fragment_um / spacing
@@ -262,17 +266,19 @@ def count_crossings(
     return CrossingCount(_arr(crossings), _arr(fragments), _arr(short), secondary)
 
 
-def _near_end(point: np.ndarray, dej: list[np.ndarray], margin: float) -> bool:
-    """Whether the DEJ point nearest ``point`` lies within ``margin`` of a polyline end."""
+def _near_end(point: np.ndarray, dense_dej: list[np.ndarray], margin: float) -> bool:
+    """Whether the DEJ point nearest ``point`` lies within ``margin`` of a polyline end.
+
+    ``dense_dej`` are the DEJ polylines resampled every ``_STEP`` pixels.
+    """
     best, near = np.inf, False
-    for line in dej:
-        dense = _resample(line, 0.5)
+    for dense in dense_dej:
         dist = np.hypot(*(dense - point).T)
         k = int(np.argmin(dist))
         if dist[k] < best:
             best = dist[k]
-            arc = 0.5 * k
-            near = arc < margin or arc > 0.5 * (len(dense) - 1) - margin
+            arc = _STEP * k
+            near = arc < margin or arc > _STEP * (len(dense) - 1) - margin
     return near
 
 
