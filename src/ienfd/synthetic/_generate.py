@@ -308,6 +308,23 @@ def _texture(
     return t
 
 
+def _draw_layers(
+    cv: _Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Generator
+) -> tuple[
+    dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray
+]:
+    """Texture, fibres, bundle fill and rim, ellipses and debris, in one fixed RNG order.
+
+    Both modalities draw the same anatomy; only how it is coloured differs.
+    """
+    t = _texture(cv, anat, spec, rng)
+    fib = _draw_fibres(cv, anat.fibres, rng)
+    bfill, brim = _draw_bundles(cv, anat.bundles, rng)
+    ell = _draw_ellipses(cv, anat.ellipses)
+    debris = _debris(cv, spec, rng)
+    return t, fib, bfill, brim, ell, debris
+
+
 def _render_brightfield(
     cv: _Canvas,
     anat: Anatomy,
@@ -316,11 +333,7 @@ def _render_brightfield(
     rng: np.random.Generator,
     noise_rng: np.random.Generator,
 ) -> np.ndarray:
-    t = _texture(cv, anat, spec, rng)
-    fib = _draw_fibres(cv, anat.fibres, rng)
-    bfill, brim = _draw_bundles(cv, anat.bundles, rng)
-    ell = _draw_ellipses(cv, anat.ellipses)
-    debris = _debris(cv, spec, rng)
+    t, fib, bfill, brim, ell, debris = _draw_layers(cv, anat, spec, rng)
     pap = t["papillary"]
     epi_od = 0.095 + 0.015 * t["low"] + 0.025 * t["cellnet"] + 0.05 * t["nuclei"]
     epi_od += 0.045 * t["basal"] + 0.035 * t["granular"]
@@ -374,11 +387,7 @@ def _render_fluorescence(
     rng: np.random.Generator,
     noise_rng: np.random.Generator,
 ) -> np.ndarray:
-    t = _texture(cv, anat, spec, rng)
-    fib = _draw_fibres(cv, anat.fibres, rng)
-    bfill, brim = _draw_bundles(cv, anat.bundles, rng)
-    ell = _draw_ellipses(cv, anat.ellipses)
-    debris = _debris(cv, spec, rng)
+    t, fib, bfill, brim, ell, debris = _draw_layers(cv, anat, spec, rng)
     p = cv.p
     # PGP 9.5: fibres and bundles, diffuse autofluorescence (epidermis > dermis)
     pgp = cv.epi * (
