@@ -1,21 +1,39 @@
 """File input and output: the only part of ienfd that touches files."""
 
+from ienfd.io._correction import (
+    CORRECTION_FORMAT,
+    CORRECTION_SUFFIX,
+    Correction,
+    CorrectionError,
+    CorrectionEvent,
+    correction_path,
+    read_correction,
+    write_correction,
+)
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._read import ImageInfo, open_lazy, probe_image, read_section
 from ienfd.io._types import ImageReadError, Modality, PixelSize, SectionImage
 from ienfd.io._write import write_json, write_section_tiff
 
 __all__ = [
+    "CORRECTION_FORMAT",
+    "CORRECTION_SUFFIX",
+    "Correction",
+    "CorrectionError",
+    "CorrectionEvent",
     "ImageInfo",
     "ImageReadError",
     "Modality",
     "OverlayInfo",
     "PixelSize",
     "SectionImage",
+    "correction_path",
     "open_lazy",
     "probe_image",
+    "read_correction",
     "read_section",
     "save_overlay",
+    "write_correction",
     "write_json",
     "write_section_tiff",
 ]
