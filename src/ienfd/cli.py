@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ienfd import __version__
 
@@ -51,9 +52,6 @@ _LENGTH_BASIS_HELP = (
     "length the density is per mm of: 'dej' (dermal-epidermal junction, default) or "
     "'surface' (epidermal surface). Both lengths are always reported."
 )
-
-# Suffixes removed from an input's name to give the output stem (longest first).
-_IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".tf8", ".tf2")
 
 
 def _add_analyze(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -147,153 +145,55 @@ def _load_parameters(path: str) -> object:
     return AnalysisParameters.from_dict(values)
 
 
-def _image_stem(path: str) -> str:
-    """File name without its image suffix: ``a/b/x.ome.tif`` -> ``x``."""
-    from pathlib import Path
-
-    name = Path(path).name
-    lower = name.lower()
-    for suffix in _IMAGE_SUFFIXES:
-        if lower.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem or name
-
-
-def _output_stems(paths: Sequence[str]) -> list[str]:
-    """One distinct output stem per input, deterministic, unique even case-insensitively.
-
-    Inputs that share a stem get their parent folder's name appended
-    (``x__patientA``); names still equal after that get ``__2``, ``__3``... in
-    input order.
-    """
-    from collections import Counter
-    from pathlib import Path
-
-    stems = [_image_stem(p) for p in paths]
-    shared = Counter(s.casefold() for s in stems)
-    named = []
-    for path, stem in zip(paths, stems, strict=True):
-        if shared[stem.casefold()] > 1:
-            parent = Path(path).absolute().parent.name or "root"
-            stem = f"{stem}__{parent}"
-        named.append(stem)
-    result: list[str] = []
-    used: set[str] = set()
-    for stem in named:
-        candidate, k = stem, 1
-        while candidate.casefold() in used:
-            k += 1
-            candidate = f"{stem}__{k}"
-        used.add(candidate.casefold())
-        result.append(candidate)
-    return result
-
-
 def _analyze_one(
     path: str, args: argparse.Namespace, parameters: object, out: str, stem: str
 ) -> tuple[str, list[str]]:
-    """Read, analyse, draw and write one image.
+    """Read, analyse, draw and write one image; return its table cells and notes.
 
-    Returns the table cells after the image name and the notes (reader and
-    analysis warnings). Raises ImageReadError, AnalysisError or ValueError
-    (expected failures), OSError (writing) or anything else (a bug); the JSON
-    is written last, so it exists only when everything succeeded.
+    The work is :func:`ienfd.workflow.run_section` (shared with ``batch``);
+    this only formats the row. Raises what it raises.
     """
-    import math
-    import time
-    from pathlib import Path
-    from typing import Any
+    from ienfd.core import AnalysisParameters
+    from ienfd.workflow import ReaderOptions, SectionJob, run_section
 
-    from ienfd.core import AnalysisError, AnalysisParameters, analyze_section
-    from ienfd.io import read_section, save_overlay, write_json
-
-    if parameters is not None and not isinstance(parameters, AnalysisParameters):
+    if parameters is None:
+        parameters = AnalysisParameters()
+    if not isinstance(parameters, AnalysisParameters):
         raise TypeError(f"parameters must be AnalysisParameters, got {type(parameters).__name__}")
-    out_dir = Path(out)
+    job = SectionJob(
+        image=path,
+        path=path,
+        out_dir=out,
+        stem=stem,
+        reader=ReaderOptions(
+            modality=args.modality,
+            pixel_size_um=args.pixel_size,
+            fibre_channel=args.fibre_channel,
+            membrane_channel=args.membrane_channel,
+        ),
+        parameters=parameters,
+        length_basis=args.length_basis,
+        overlay=not args.no_overlay,
+    )
+    outcome = run_section(job)
+    return _table_cells(outcome.record), outcome.notes
 
-    start = time.perf_counter()
-    image = read_section(
-        path,
-        modality=args.modality,
-        pixel_size_um=args.pixel_size,
-        fibre_channel=args.fibre_channel,
-        membrane_channel=args.membrane_channel,
+
+def _table_cells(record: Mapping[str, Any]) -> str:
+    """The columns after the image name in the printed table."""
+    return (
+        f"{record['modality']:<12} {record['pixel_size_um']:>6.3f} {record['count']:>5d} "
+        f"{record['dej_length_um'] / 1000:>7.3f} {record['surface_length_um'] / 1000:>7.3f} "
+        f"{record['density_per_mm']:>6.2f}"
     )
-    if image.rgb is not None:
-        result = analyze_section(
-            image.rgb,
-            spacing=image.pixel_size_um,
-            modality="brightfield",
-            length_basis=args.length_basis,
-            parameters=parameters,
-        )
-    else:
-        assert image.fibre is not None  # read_section sets rgb or fibre
-        result = analyze_section(
-            image.fibre,
-            spacing=image.pixel_size_um,
-            modality="fluorescence",
-            membrane=image.membrane,
-            length_basis=args.length_basis,
-            parameters=parameters,
-        )
-    # Lengths rounded to 1 nm; the density is computed from the length as written,
-    # so that density_per_mm == count / (length / 1000) holds on the JSON values.
-    dej_um = round(float(result.dej_length_um), 3)
-    surface_um = round(float(result.surface_length_um), 3)
-    basis_um = dej_um if result.length_basis == "dej" else surface_um
-    if not (math.isfinite(basis_um) and basis_um > 0):
-        raise AnalysisError(
-            f"the {result.length_basis} length is {basis_um} µm, so no density can be "
-            "given; try the other --length-basis"
-        )
-    overlay_name = None
-    if not args.no_overlay:
-        overlay_name = f"{stem}.overlay.png"
-        save_overlay(out_dir / overlay_name, image, result, title=path)
-    summary = result.to_dict()
-    record: dict[str, Any] = {
-        "image": path,
-        "modality": image.modality,
-        "pixel_size_um": float(image.pixel_size_um),
-        "count": int(result.count),
-        "crossings": summary.pop("crossings"),
-        "dej_length_um": dej_um,
-        "surface_length_um": surface_um,
-        "density_per_mm": result.count / (basis_um / 1000.0),
-        "length_basis": result.length_basis,
-    }
-    for key, value in summary.items():  # the rest of the result; strict JSON: no NaN
-        if key not in record:
-            finite = not isinstance(value, float) or math.isfinite(value)
-            record[key] = value if finite else None
-    record.update(
-        {
-            "image_shape": list(image.shape),
-            "pixel_size_source": image.pixel_size.source,
-            "channels": {
-                "fibre": image.fibre_channel,
-                "membrane": image.membrane_channel,
-                "names": list(image.channel_names),
-            },
-            "reader_warnings": list(image.warnings),
-            "overlay": overlay_name,
-            "ienfd_version": __version__,
-            "elapsed_s": round(time.perf_counter() - start, 3),
-        }
-    )
-    write_json(out_dir / f"{stem}.json", record)
-    cells = (
-        f"{image.modality:<12} {image.pixel_size_um:>6.3f} {result.count:>5d} "
-        f"{dej_um / 1000:>7.3f} {surface_um / 1000:>7.3f} {record['density_per_mm']:>6.2f}"
-    )
-    return cells, list(image.warnings) + list(result.warnings)
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
     """Analyse every IMAGE; print the table; return 0, or 1 if any image failed."""
     import traceback
     from pathlib import Path
+
+    from ienfd.workflow import image_stem, output_stems
 
     def note(text: str) -> None:
         if not args.quiet:
@@ -313,9 +213,9 @@ def _run_analyze(args: argparse.Namespace) -> int:
         print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)
         return 2
     paths: list[str] = list(args.images)
-    stems = _output_stems(paths)
+    stems = output_stems(paths)
     for path, stem in zip(paths, stems, strict=True):
-        if stem != _image_stem(path):
+        if stem != image_stem(path):
             note(f"note: {path} shares its stem with another input; written as {stem}.json")
 
     width = max(5, *(len(p) for p in paths))
@@ -409,7 +309,6 @@ def _add_synth(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _run_synth(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
-    from typing import Any
 
     import numpy as np
 

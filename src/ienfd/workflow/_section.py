@@ -1,0 +1,350 @@
+"""Analyse one section and write its record: shared by ``ienfd analyze`` and ``ienfd batch``.
+
+No dask here: the batch layer (:mod:`ienfd.parallel`) calls :func:`run_section`
+inside its tasks, the ``analyze`` command calls it in a loop. A section is a
+whole image file, or a rectangular region of a whole-slide image already read
+by the caller (then every coordinate written is shifted into the slide's
+full-resolution frame).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ienfd import __version__
+from ienfd.core import AnalysisError, AnalysisParameters, SectionResult, analyze_section
+from ienfd.io import Modality, SectionImage, read_section, save_overlay, write_json
+
+__all__ = [
+    "ReaderOptions",
+    "Region",
+    "SectionJob",
+    "SectionOutcome",
+    "image_stem",
+    "output_stems",
+    "remove_outputs",
+    "run_section",
+]
+
+logger = logging.getLogger(__name__)
+
+LengthBasis = Literal["dej", "surface"]
+
+#: Suffixes removed from an input's name to give the output stem (longest first).
+IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".tf8", ".tf2", ".svs")
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """What the reader needs beyond the file's metadata (None: from the metadata)."""
+
+    modality: Modality | None = None
+    pixel_size_um: float | None = None
+    fibre_channel: int | str | None = None
+    membrane_channel: int | str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return {
+            "modality": self.modality,
+            "pixel_size_um": self.pixel_size_um,
+            "fibre_channel": self.fibre_channel,
+            "membrane_channel": self.membrane_channel,
+        }
+
+
+@dataclass(frozen=True)
+class Region:
+    """One section of a whole-slide image: a box in full-resolution pixels.
+
+    Rows ``row0 <= r < row1`` and columns ``col0 <= c < col1`` of level 0;
+    ``index`` numbers the sections of the slide from 1.
+    """
+
+    index: int
+    row0: int
+    col0: int
+    row1: int
+    col1: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols) of the box."""
+        return (self.row1 - self.row0, self.col1 - self.col0)
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-ready copy."""
+        return {
+            "index": self.index,
+            "row0": self.row0,
+            "col0": self.col0,
+            "row1": self.row1,
+            "col1": self.col1,
+        }
+
+
+@dataclass(frozen=True)
+class SectionJob:
+    """Everything needed to analyse one section and write its outputs.
+
+    Attributes
+    ----------
+    image : str
+        The input as the user gave it (written as ``image`` in the JSON).
+    path : str
+        Where to open it (``image``, or resolved against a manifest's folder).
+    out_dir : str
+        Output folder (must exist).
+    stem : str
+        Output names: ``<stem>.json`` and ``<stem>.overlay.png``.
+    reader : ReaderOptions
+    parameters : AnalysisParameters
+    length_basis : {'dej', 'surface'}
+    overlay : bool
+        Draw the QC overlay.
+    region : Region or None
+        For a section of a whole-slide image: its box in level-0 pixels.
+    slide_shape : tuple of int or None
+        (rows, cols) of the slide's level 0 when ``region`` is set.
+    extra : dict
+        Further keys written into the JSON after the result (batch provenance).
+    """
+
+    image: str
+    path: str
+    out_dir: str
+    stem: str
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
+    parameters: AnalysisParameters = field(default_factory=AnalysisParameters)
+    length_basis: LengthBasis = "dej"
+    overlay: bool = True
+    region: Region | None = None
+    slide_shape: tuple[int, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def json_path(self) -> Path:
+        """The result JSON this job writes."""
+        return Path(self.out_dir) / f"{self.stem}.json"
+
+    @property
+    def overlay_path(self) -> Path:
+        """The overlay PNG this job writes (when ``overlay``)."""
+        return Path(self.out_dir) / f"{self.stem}.overlay.png"
+
+
+@dataclass(frozen=True)
+class SectionOutcome:
+    """The record written for one section, and the notes to show the user."""
+
+    record: dict[str, Any]
+    notes: list[str]
+
+
+def image_stem(path: str) -> str:
+    """File name without its image suffix: ``a/b/x.ome.tif`` -> ``x``.
+
+    Examples
+    --------
+    >>> image_stem("a/b/leg_1.ome.tif")
+    'leg_1'
+    """
+    name = Path(path).name
+    lower = name.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem or name
+
+
+def output_stems(paths: list[str]) -> list[str]:
+    """One distinct output stem per input, deterministic, unique even case-insensitively.
+
+    Inputs that share a stem get their parent folder's name appended
+    (``x__patientA``); names still equal after that get ``__2``, ``__3``... in
+    input order.
+
+    Examples
+    --------
+    >>> output_stems(["a/x.tif", "b/x.tif", "y.tif"])
+    ['x__a', 'x__b', 'y']
+    """
+    from collections import Counter
+
+    stems = [image_stem(p) for p in paths]
+    shared = Counter(s.casefold() for s in stems)
+    named = []
+    for path, stem in zip(paths, stems, strict=True):
+        if shared[stem.casefold()] > 1:
+            parent = Path(path).absolute().parent.name or "root"
+            stem = f"{stem}__{parent}"
+        named.append(stem)
+    result: list[str] = []
+    used: set[str] = set()
+    for stem in named:
+        candidate, k = stem, 1
+        while candidate.casefold() in used:
+            k += 1
+            candidate = f"{stem}__{k}"
+        used.add(candidate.casefold())
+        result.append(candidate)
+    return result
+
+
+def remove_outputs(job: SectionJob) -> list[Path]:
+    """Remove a JSON and overlay left by an earlier run under the job's stem.
+
+    Called when the section fails, so that a stale result cannot pass for a
+    new one. Returns the files removed.
+    """
+    removed = []
+    for stale in (job.json_path, job.overlay_path):
+        if stale.exists():
+            stale.unlink()
+            removed.append(stale)
+    return removed
+
+
+def _read(job: SectionJob) -> SectionImage:
+    return read_section(
+        job.path,
+        modality=job.reader.modality,
+        pixel_size_um=job.reader.pixel_size_um,
+        fibre_channel=job.reader.fibre_channel,
+        membrane_channel=job.reader.membrane_channel,
+    )
+
+
+def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
+    if image.rgb is not None:
+        return analyze_section(
+            image.rgb,
+            spacing=image.pixel_size_um,
+            modality="brightfield",
+            length_basis=job.length_basis,
+            parameters=job.parameters,
+        )
+    assert image.fibre is not None  # read_section sets rgb or fibre
+    return analyze_section(
+        image.fibre,
+        spacing=image.pixel_size_um,
+        modality="fluorescence",
+        membrane=image.membrane,
+        length_basis=job.length_basis,
+        parameters=job.parameters,
+    )
+
+
+def _shift_points(points: list[dict[str, float]], dr: int, dc: int) -> list[dict[str, float]]:
+    return [{"row": p["row"] + dr, "col": p["col"] + dc} for p in points]
+
+
+def _shift_lines(lines: list[list[list[float]]], dr: int, dc: int) -> list[list[list[float]]]:
+    return [[[round(r + dr, 1), round(c + dc, 1)] for r, c in line] for line in lines]
+
+
+def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOutcome:
+    """Read (unless given), analyse, draw and write one section.
+
+    The overlay is drawn first and the JSON written last, both atomically, so
+    that a JSON exists only for a section whose analysis completed.
+
+    Parameters
+    ----------
+    job : SectionJob
+        What to analyse and where to write.
+    image : SectionImage, optional
+        The section already in memory (a region of a whole-slide image, read
+        by :mod:`ienfd.parallel`); by default ``job.path`` is read with
+        :func:`ienfd.io.read_section`.
+
+    Returns
+    -------
+    SectionOutcome
+        The JSON record as written and the notes (reader and analysis warnings).
+
+    Raises
+    ------
+    ImageReadError
+        The file cannot be read (names the file and the reason).
+    AnalysisError
+        No section could be analysed (no tissue, no epidermis, zero length on
+        the chosen basis).
+    ValueError
+        A bad argument for the reader or the core.
+    OSError
+        The outputs cannot be written.
+    """
+    start = time.perf_counter()
+    if image is None:
+        image = _read(job)
+    result = _analyse(image, job)
+    # Lengths rounded to 1 nm; the density is computed from the length as written,
+    # so that density_per_mm == count / (length / 1000) holds on the JSON values.
+    dej_um = round(float(result.dej_length_um), 3)
+    surface_um = round(float(result.surface_length_um), 3)
+    basis_um = dej_um if result.length_basis == "dej" else surface_um
+    if not (math.isfinite(basis_um) and basis_um > 0):
+        raise AnalysisError(
+            f"the {result.length_basis} length is {basis_um} µm, so no density can be "
+            "given; try the other length basis"
+        )
+    overlay_name = None
+    if job.overlay:
+        overlay_name = job.overlay_path.name
+        title = job.image
+        if job.region is not None:
+            r = job.region
+            title = (
+                f"{job.image} section {r.index} (rows {r.row0}-{r.row1}, cols {r.col0}-{r.col1}; "
+                "overlay in section coordinates)"
+            )
+        save_overlay(job.overlay_path, image, result, title=title)
+    summary = result.to_dict()
+    dr, dc = (job.region.row0, job.region.col0) if job.region is not None else (0, 0)
+    record: dict[str, Any] = {
+        "image": job.image,
+        "modality": image.modality,
+        "pixel_size_um": float(image.pixel_size_um),
+        "count": int(result.count),
+        "crossings": _shift_points(summary.pop("crossings"), dr, dc),
+        "dej_length_um": dej_um,
+        "surface_length_um": surface_um,
+        "density_per_mm": result.count / (basis_um / 1000.0),
+        "length_basis": result.length_basis,
+    }
+    for key in ("fragments", "short_fibres"):
+        summary[key] = _shift_points(summary[key], dr, dc)
+    for key in ("dej", "surface"):
+        summary[key] = _shift_lines(summary[key], dr, dc)
+    for key, value in summary.items():  # the rest of the result; strict JSON: no NaN
+        if key not in record:
+            finite = not isinstance(value, float) or math.isfinite(value)
+            record[key] = value if finite else None
+    shape = list(job.slide_shape) if job.region is not None and job.slide_shape else image.shape
+    record.update(
+        {
+            "image_shape": list(shape),
+            "pixel_size_source": image.pixel_size.source,
+            "channels": {
+                "fibre": image.fibre_channel,
+                "membrane": image.membrane_channel,
+                "names": list(image.channel_names),
+            },
+            "reader_warnings": list(image.warnings),
+            "overlay": overlay_name,
+            "ienfd_version": __version__,
+        }
+    )
+    if job.region is not None:
+        record["section_index"] = job.region.index
+        record["region"] = job.region.to_dict()
+    record.update(job.extra)
+    record["elapsed_s"] = round(time.perf_counter() - start, 3)
+    write_json(job.json_path, record)
+    return SectionOutcome(record=record, notes=list(image.warnings) + list(result.warnings))
