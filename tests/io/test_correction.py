@@ -96,3 +96,15 @@ def test_bad_sidecar_files_name_the_file_and_reason(tmp_path, text, message):
     with pytest.raises(CorrectionError, match=message) as info:
         read_correction(path)
     assert str(path) in str(info.value)
+
+
+def test_junction_pieces_round_trip_and_older_files_without_them_still_read(tmp_path):
+    pieces = [[[0.0, 0.0], [0.0, 800.0]], [[5.0, 900.0], [5.0, 1700.0]]]
+    c = _correction(dej=pieces[0], dej_pieces=pieces, surface_pieces=[[[-1.0, 0.0], [-1.0, 9.0]]])
+    path = write_correction(tmp_path / "p.correction.json", c)
+    assert read_correction(path).dej_pieces == pieces
+    raw = json.loads(path.read_text())
+    del raw["dej_pieces"], raw["surface_pieces"]  # a file written before the pieces existed
+    path.write_text(json.dumps(raw))
+    old = read_correction(path)
+    assert old.dej_pieces == [] and old.dej == pieces[0]

@@ -81,7 +81,11 @@ class Correction:
     Coordinates are (row, col) pixels of the input image; lengths in µm.
     ``crossings`` holds the final counted fibres, each ``{"row", "col",
     "source"}`` with source ``"auto"`` or ``"manual"``; ``dej`` and ``surface``
-    are the final polylines as ``[[row, col], ...]``.
+    are the final polylines as ``[[row, col], ...]``. A junction traced in
+    several pieces keeps every piece in ``dej_pieces`` / ``surface_pieces``
+    (lists of polylines; the lengths are summed over them) and its first piece
+    in ``dej`` / ``surface``; files without the ``*_pieces`` keys read as one
+    piece each.
     """
 
     image: str
@@ -99,6 +103,8 @@ class Correction:
     dej: list[list[float]] = field(default_factory=list)
     surface: list[list[float]] = field(default_factory=list)
     events: list[CorrectionEvent] = field(default_factory=list)
+    dej_pieces: list[list[list[float]]] = field(default_factory=list)
+    surface_pieces: list[list[list[float]]] = field(default_factory=list)
 
     @property
     def density_per_mm(self) -> float:
