@@ -1,0 +1,257 @@
+"""Pipeline files: every analysis parameter of a validated setting, in one JSON file.
+
+A pipeline is what a lab validates once (against its own counters, with
+``ienfd agreement``) and then runs as it is: its modality, the length basis
+of the density, and a value for **every** field of
+:class:`ienfd.core.AnalysisParameters`. A file that lacks a field is refused
+(a default the lab never validated would otherwise slip in); refresh the
+files with :func:`update_pipeline_file` (``python pipelines/update.py``)
+when the core gains or loses parameters.
+
+The format is JSON rather than TOML: it is read by the standard library on
+every supported Python (``tomllib`` needs 3.11, and ``requires-python`` is
+3.10), it is the format ``ienfd analyze --params`` already reads (a pipeline
+file works there too: its ``parameters`` object is used), and it is written
+by the same atomic :func:`ienfd.io.write_json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from ienfd.core import AnalysisParameters
+from ienfd.io import Modality, write_json
+
+__all__ = [
+    "PIPELINE_FORMAT",
+    "Pipeline",
+    "PipelineError",
+    "default_pipeline",
+    "read_pipeline",
+    "update_pipeline_file",
+    "write_pipeline",
+]
+
+#: Value of the ``format`` key of a pipeline file.
+PIPELINE_FORMAT = "ienfd-pipeline/1"
+_REQUIRED = ("name", "version", "modality", "description", "length_basis", "validated_on")
+
+
+class PipelineError(ValueError):
+    """A pipeline file that cannot be used, naming the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A validated analysis setting.
+
+    Attributes
+    ----------
+    name, version : str
+        Identify the setting in every output.
+    modality : {'brightfield', 'fluorescence'} or None
+        Images must be of this modality (None: detected per image; only the
+        built-in default pipeline).
+    description : str
+        What it is for: stain, chromogen, channels, magnification.
+    length_basis : {'dej', 'surface'}
+        What ``density_per_mm`` is per mm of.
+    validated_on : str
+        Where, on what and against whom the setting was validated.
+    parameters : AnalysisParameters
+        Every analysis parameter.
+    overlay : bool
+        Draw QC overlays.
+    source : str or None
+        The file it was read from.
+    sha256 : str or None
+        SHA-256 of that file's bytes.
+    """
+
+    name: str
+    version: str
+    modality: Modality | None
+    description: str
+    length_basis: Literal["dej", "surface"]
+    validated_on: str
+    parameters: AnalysisParameters
+    overlay: bool = True
+    source: str | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict in the file layout (without ``source``/``sha256``)."""
+        return {
+            "format": PIPELINE_FORMAT,
+            "name": self.name,
+            "version": self.version,
+            "modality": self.modality,
+            "description": self.description,
+            "length_basis": self.length_basis,
+            "overlay": self.overlay,
+            "validated_on": self.validated_on,
+            "parameters": self.parameters.to_dict(),
+        }
+
+    def record(self) -> dict[str, Any]:
+        """What outputs record: the file content plus where it came from."""
+        return {**self.to_dict(), "source": self.source, "sha256": self.sha256}
+
+
+def default_pipeline() -> Pipeline:
+    """The built-in setting: modality detected per image, DEJ basis, default parameters."""
+    return Pipeline(
+        name="default",
+        version=_version(),
+        modality=None,
+        description="ienfd's default parameters; modality detected per image",
+        length_basis="dej",
+        validated_on="the synthetic validation set of this ienfd version (docs/validation.md)",
+        parameters=AnalysisParameters(),
+    )
+
+
+def _version() -> str:
+    from ienfd import __version__
+
+    return __version__
+
+
+def read_pipeline(path: str | os.PathLike[str]) -> Pipeline:
+    """Read and check a pipeline file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``pipelines/*.json`` file.
+
+    Returns
+    -------
+    Pipeline
+
+    Raises
+    ------
+    PipelineError
+        The file is not JSON, not a pipeline (``format``), lacks a key, has a
+        bad modality or length basis, or its ``parameters`` lack a field of
+        :class:`~ienfd.core.AnalysisParameters` (or have an unknown one); the
+        message names the file and the key.
+    OSError
+        The file cannot be opened.
+    """
+    p = Path(path)
+    raw = p.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipelineError(p, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise PipelineError(p, "expected a JSON object")
+    if data.get("format") != PIPELINE_FORMAT:
+        raise PipelineError(
+            p, f"format is {data.get('format')!r}; this ienfd reads {PIPELINE_FORMAT!r}"
+        )
+    missing = [k for k in (*_REQUIRED, "parameters") if k not in data]
+    if missing:
+        raise PipelineError(p, f"missing key(s) {missing}")
+    unknown = sorted(set(data) - {"format", "overlay", "parameters", *_REQUIRED})
+    if unknown:
+        raise PipelineError(p, f"unknown key(s) {unknown}")
+    if data["modality"] not in ("brightfield", "fluorescence"):
+        raise PipelineError(
+            p, f"modality {data['modality']!r}; expected 'brightfield' or 'fluorescence'"
+        )
+    if data["length_basis"] not in ("dej", "surface"):
+        raise PipelineError(
+            p, f"length_basis {data['length_basis']!r}; expected 'dej' or 'surface'"
+        )
+    overlay = data.get("overlay", True)
+    if not isinstance(overlay, bool):
+        raise PipelineError(p, f"overlay {overlay!r}; expected true or false")
+    values = data["parameters"]
+    if not isinstance(values, dict):
+        raise PipelineError(p, "parameters must be a JSON object")
+    known = [f.name for f in fields(AnalysisParameters)]
+    absent = [k for k in known if k not in values]
+    if absent:
+        raise PipelineError(
+            p,
+            f"parameters lack {absent}: a pipeline holds every analysis parameter; "
+            "refresh it with `python pipelines/update.py FILE` and validate the new values",
+        )
+    try:
+        parameters = AnalysisParameters.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise PipelineError(p, f"parameters: {exc}") from None
+    return Pipeline(
+        name=str(data["name"]),
+        version=str(data["version"]),
+        modality=data["modality"],
+        description=str(data["description"]),
+        length_basis=data["length_basis"],
+        validated_on=str(data["validated_on"]),
+        parameters=parameters,
+        overlay=overlay,
+        source=str(p),
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def write_pipeline(path: str | os.PathLike[str], pipeline: Pipeline) -> Path:
+    """Write a pipeline file atomically; :func:`read_pipeline` reads it back."""
+    target = Path(path)
+    write_json(target, pipeline.to_dict())
+    return target
+
+
+def update_pipeline_file(path: str | os.PathLike[str]) -> list[str]:
+    """Bring a pipeline file's ``parameters`` in line with the current core.
+
+    Values of parameters the core still has are kept; parameters the core
+    gained are added with their defaults; parameters it lost are dropped.
+    Every other key is kept as it is.
+
+    Returns
+    -------
+    list of str
+        One line per change (empty when the file was already current). A
+        changed pipeline must be validated again before clinical use.
+
+    Raises
+    ------
+    PipelineError
+        The file is not a pipeline JSON object.
+    """
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipelineError(p, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("parameters"), dict):
+        raise PipelineError(p, "expected a JSON object with a 'parameters' object")
+    old = data["parameters"]
+    defaults = AnalysisParameters().to_dict()
+    changes = []
+    new: dict[str, Any] = {}
+    for name, value in defaults.items():
+        if name in old:
+            new[name] = old[name]
+        else:
+            new[name] = value
+            changes.append(f"added {name} = {value!r} (the core's default)")
+    changes += [f"removed {name} (no longer a parameter)" for name in old if name not in defaults]
+    if changes:
+        data["parameters"] = new
+        AnalysisParameters.from_dict(new)  # still valid values
+        write_json(p, data)
+    return changes

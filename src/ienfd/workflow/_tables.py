@@ -1,0 +1,241 @@
+"""Section and biopsy tables of a batch, built from the result JSONs in its output folder.
+
+The tables are always rebuilt from what is on disk (the result JSONs and any
+correction sidecars beside them), never from memory, so that a resumed run in
+which every section was skipped still picks up corrections saved since. The
+biopsy table is computed by the clinical module's own functions
+(:func:`ienfd.clinical.prepare_sections`, :func:`ienfd.clinical.aggregate_sections`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ienfd.clinical import ClinicalInputError, aggregate_sections, prepare_sections
+from ienfd.clinical._io import write_bytes_atomic, write_csv_atomic
+from ienfd.io import CorrectionError, correction_path, read_correction
+
+__all__ = [
+    "SECTION_COLUMNS",
+    "SectionEntry",
+    "biopsy_table",
+    "section_table",
+    "write_table",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the section table, in order. The first 17 are what ``ienfd classify`` reads.
+SECTION_COLUMNS = (
+    "image",
+    "patient_id",
+    "site",
+    "section",
+    "status",
+    "error",
+    "count",
+    "count_auto",
+    "corrected",
+    "dej_length_um",
+    "surface_length_um",
+    "length_basis",
+    "density_per_mm",
+    "pixel_size_um",
+    "modality",
+    "age",
+    "sex",
+    "review_status",
+    "section_index",
+    "region",
+    "result_json",
+    "overlay",
+    "junction_method",
+    "n_fragments",
+    "n_secondary_branches",
+    "input_sha256",
+    "pipeline",
+    "skipped",
+)
+
+
+@dataclass(frozen=True)
+class SectionEntry:
+    """One planned section of a batch and what happened to it.
+
+    ``error`` is empty when the section's JSON ``<stem>.json`` in the output
+    folder holds its result; otherwise it says why there is none (and no JSON
+    is read). ``section_index`` numbers the sections of a whole-slide image.
+    """
+
+    image: str
+    stem: str
+    patient_id: str = ""
+    site: str = ""
+    section: str = ""
+    age: float | None = None
+    sex: str | None = None
+    section_index: int | None = None
+    error: str = ""
+    skipped: bool = False
+
+
+def _row_from_json(entry: SectionEntry, out_dir: Path) -> dict[str, Any]:
+    result_json = out_dir / f"{entry.stem}.json"
+    rec = json.loads(result_json.read_text(encoding="utf-8"))
+    region = rec.get("region")
+    row: dict[str, Any] = {
+        "status": "ok",
+        "error": "",
+        "count": int(rec["count"]),
+        "count_auto": int(rec["count"]),
+        "corrected": False,
+        "review_status": "",
+        "dej_length_um": rec["dej_length_um"],
+        "surface_length_um": rec["surface_length_um"],
+        "length_basis": rec["length_basis"],
+        "density_per_mm": rec["density_per_mm"],
+        "pixel_size_um": rec["pixel_size_um"],
+        "modality": rec["modality"],
+        "region": (
+            ""
+            if not region
+            else f"{region['row0']}:{region['row1']},{region['col0']}:{region['col1']}"
+        ),
+        "result_json": result_json.name,
+        "overlay": rec.get("overlay") or "",
+        "junction_method": rec.get("junction_method", ""),
+        "n_fragments": rec.get("n_fragments"),
+        "n_secondary_branches": rec.get("n_secondary_branches"),
+        "input_sha256": rec.get("input_sha256", ""),
+        "pipeline": (rec.get("pipeline") or {}).get("name", ""),
+    }
+    sidecar = correction_path(result_json)
+    if sidecar.exists():
+        try:
+            c = read_correction(sidecar)
+        except (CorrectionError, OSError) as exc:
+            message = str(exc) if str(sidecar) in str(exc) else f"{sidecar}: {exc}"
+            return {**row, "status": "error", "error": f"bad correction sidecar: {message}"}
+        row.update(
+            count=int(c.final_count),
+            count_auto=int(rec["count"]),
+            corrected=True,
+            review_status=c.status,
+            dej_length_um=c.dej_length_um,
+            surface_length_um=c.surface_length_um,
+            length_basis=c.length_basis,
+            density_per_mm=c.density_per_mm,
+        )
+    return row
+
+
+def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """One row per planned section: result (corrected when a sidecar exists) or error.
+
+    Parameters
+    ----------
+    entries : list of SectionEntry
+        Every section of the batch, in order.
+    out_dir : str or os.PathLike
+        The batch output folder holding ``<stem>.json`` (and
+        ``<stem>.correction.json`` sidecars).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SECTION_COLUMNS`. ``count`` is the reviewed count when
+        a correction sidecar exists (``corrected`` True, ``count_auto`` the
+        automatic count, lengths and density from the sidecar); a sidecar that
+        cannot be read makes the row an error naming the file.
+    """
+    out = Path(out_dir)
+    rows = []
+    for e in entries:
+        base: dict[str, Any] = {
+            "image": e.image,
+            "patient_id": e.patient_id,
+            "site": e.site,
+            "section": e.section,
+            "age": e.age,
+            "sex": e.sex or "",
+            "section_index": e.section_index,
+            "skipped": e.skipped,
+        }
+        if e.error:
+            base.update(status="error", error=e.error, corrected=False, result_json="")
+        else:
+            try:
+                base.update(_row_from_json(e, out))
+            except (OSError, ValueError, KeyError) as exc:  # vanished or edited by hand
+                base.update(
+                    status="error",
+                    error=f"{out / (e.stem + '.json')}: result unreadable: {exc}",
+                    corrected=False,
+                    result_json="",
+                )
+        rows.append(base)
+    frame = pd.DataFrame(rows, columns=list(SECTION_COLUMNS))
+    frame["count"] = frame["count"].astype("Int64")
+    frame["count_auto"] = frame["count_auto"].astype("Int64")
+    frame["section_index"] = frame["section_index"].astype("Int64")
+    frame["corrected"] = frame["corrected"].astype(bool)
+    frame["skipped"] = frame["skipped"].astype(bool)
+    return frame
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as ``ienfd classify`` reads it from CSV: every cell text, blanks empty."""
+    return pd.read_csv(io.StringIO(frame.to_csv(index=False)), dtype=str, keep_default_na=False)
+
+
+def biopsy_table(
+    sections: pd.DataFrame, *, extra_sites: tuple[str, ...] = (), source: str = "sections.csv"
+) -> pd.DataFrame:
+    """Per patient and site: total fibres / total length, sections, spread across sections.
+
+    Computed by :func:`ienfd.clinical.prepare_sections` and
+    :func:`ienfd.clinical.aggregate_sections` on the section table exactly as
+    ``ienfd classify`` would read it (error rows are excluded there), plus the
+    spread of the per-section densities (``section_density_sd``, ``_min``,
+    ``_max``).
+
+    Raises
+    ------
+    ClinicalInputError
+        The table has no patient or site (a folder or glob input without a
+        manifest), or the clinical checks fail (the message names the row).
+    """
+    ok = sections[sections["status"] == "ok"]
+    if ok.empty:
+        raise ClinicalInputError("no section was analysed", source=source)
+    if (ok["patient_id"] == "").any() or (ok["site"] == "").any():
+        raise ClinicalInputError(
+            "no patient_id/site for some sections; give INPUT as a manifest CSV "
+            "(image,patient_id,site,section) to get the biopsy table",
+            source=source,
+        )
+    prepared = prepare_sections(_as_text(sections), source=source, extra_sites=extra_sites)
+    biopsies = aggregate_sections(prepared)
+    spread = (
+        prepared.rows.groupby(["patient_id", "site"], sort=False)["density_per_mm"]
+        .agg(section_density_sd="std", section_density_min="min", section_density_max="max")
+        .reset_index()
+    )
+    return biopsies.merge(spread, on=["patient_id", "site"], how="left")
+
+
+def write_table(frame: pd.DataFrame, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` and ``<stem>.parquet`` atomically; return both paths."""
+    base = Path(stem)
+    csv_path = write_csv_atomic(frame, base.with_name(base.name + ".csv"))
+    parquet = frame.to_parquet(index=False)
+    assert isinstance(parquet, bytes)  # to_parquet() without a path returns the bytes
+    return csv_path, write_bytes_atomic(parquet, base.with_name(base.name + ".parquet"))
