@@ -429,6 +429,8 @@ def _run_batch(args: argparse.Namespace) -> int:
         say(f"[{event.done:>{width}}/{event.total}] {label}  {state}")
 
     if args.verbose < 2:  # distributed logs every worker start and stop at INFO
+        import distributed  # noqa: F401  (its import sets its loggers' levels)
+
         logging.getLogger("distributed").setLevel(logging.WARNING)
     try:
         with batch_client(workers=args.workers, scheduler=args.scheduler) as client:

@@ -129,7 +129,8 @@ def find_sections(
     Returns
     -------
     SlideSections
-        Regions sorted top to bottom, then left to right, numbered from 1.
+        Regions in reading order (rows of sections top to bottom, each left to
+        right), numbered from 1.
 
     Raises
     ------
@@ -169,13 +170,13 @@ def find_sections(
         rgb = low[..., :3]
         white = np.percentile(rgb.reshape(-1, 3), 99.5, axis=0)
         signal = -np.log10(np.clip(rgb, 1.0, None) / np.maximum(white, 1.0)).sum(axis=-1)
-        fill = tuple(float(w) for w in white)
     else:
         lo = np.percentile(low.reshape(-1, low.shape[-1]), 1.0, axis=0)
         hi = np.percentile(low.reshape(-1, low.shape[-1]), 99.5, axis=0)
         signal = ((low - lo) / np.maximum(hi - lo, 1e-6)).max(axis=-1)
-        fill = tuple(float(v) for v in np.percentile(low.reshape(-1, low.shape[-1]), 50, axis=0))
     mask = segment_tissue(signal, spacing=low_um, min_area_um2=min_area_um2)
+    glass = low[~mask] if (~mask).any() else low.reshape(-1, low.shape[-1])
+    fill = tuple(float(v) for v in np.median(glass.reshape(-1, low.shape[-1]), axis=0))
     labels, n = ndi.label(mask)
     if n == 0:
         raise ImageReadError(path, "no tissue found on the slide")
@@ -204,7 +205,9 @@ def find_sections(
                 own,
             )
         )
-    regions.sort(key=lambda t: (t[0], t[1]))
+    # reading order: rows of sections (centres within half a median box height), left to right
+    band = max(1.0, 0.5 * float(np.median([r.row1 - r.row0 for _, _, r, _ in regions])))
+    regions.sort(key=lambda t: (round((t[2].row0 + t[2].row1) / 2 / band), t[2].col0))
     out = []
     for k, (_, _, reg, own) in enumerate(regions, start=1):
         reg = Region(index=k, row0=reg.row0, col0=reg.col0, row1=reg.row1, col1=reg.col1)
