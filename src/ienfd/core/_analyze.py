@@ -45,6 +45,7 @@ class AnalysisParameters:
     junction_resolution_um: float = 1.5
     tissue_smooth_um: float = 6.0
     epidermis_opening_um: float = 6.0
+    epidermis_opening_fluorescence_um: float = 10.0
     junction_smooth_um: float = 2.0
     min_junction_um: float = 100.0
     membrane_search_um: float = 5.0
@@ -234,7 +235,11 @@ def analyze_section(
         )
         _require_tissue(tissue)
         epidermis, method = segment_epidermis_fluorescence(
-            membrane_lr, fibre_lr, tissue, spacing=spacing_lr
+            membrane_lr,
+            fibre_lr,
+            tissue,
+            spacing=spacing_lr,
+            opening_um=params.epidermis_opening_fluorescence_um,
         )
         if membrane is not None and method == "tissue":
             warnings.append("membrane channel too weak for the junction; found from the tissue")

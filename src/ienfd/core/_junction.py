@@ -180,7 +180,10 @@ def segment_epidermis_brightfield(
     if len(channels) == 3:
         features += [*channels, np.max(channels, axis=0) - np.min(channels, axis=0)]
     elif len(channels) == 2:
-        features += [*channels, -channels[1]]
+        # Fluorescence: the epidermis is brighter in the fibre channel's diffuse
+        # signal and darker in collagen IV (which lies in the dermis). The mean
+        # and the membrane's own sign would also pick the dermis as a band.
+        features = [channels[0], -channels[1]]
     return _best_band(
         features,
         tissue,
@@ -327,18 +330,40 @@ def segment_epidermis_fluorescence(
     line_sigma_um: float = 1.5,
     min_line_um: float = 150.0,
     gap_um: float = 40.0,
+    opening_um: float = 10.0,
 ) -> tuple[np.ndarray, str]:
     """Segment the epidermis of a fluorescence section.
 
     The collagen IV channel draws the basement membrane (the DEJ) as a bright
     line. The longest line structures inside the tissue are linked across gaps,
-    extended to the tissue edge, and used to cut the tissue in two; the thinner
-    side is the epidermis. The epidermis is also found from the tissue itself,
-    as in bright-field (an edge band that differs from the dermis in the fibre
-    channel's diffuse signal or in collagen IV). The membrane's cut wins unless
-    its band separates from the dermis far worse than the tissue band does
-    (a broken or weak membrane line). The caller then snaps the junction onto
-    the membrane ridge where there is one.
+    extended to the tissue edge, and used to cut the tissue in two. The
+    epidermis is also found from the tissue itself, as in bright-field: an edge
+    band brighter in the fibre channel's diffuse signal or darker in collagen IV
+    (which lies in the dermis, not the epidermis). Of the membrane's cut, the
+    side that overlaps that band is the epidermis (the thinner side when the
+    band says nothing clear). The membrane's cut wins unless its band separates
+    from the dermis far worse than the tissue band does (a broken or weak
+    membrane line). The caller then snaps the junction onto the membrane ridge
+    where there is one.
+
+    Parameters
+    ----------
+    membrane : (m, n) ndarray or None
+        Collagen IV intensity at low resolution, or None (fibre channel only).
+    fibre : (m, n) ndarray
+        PGP 9.5 intensity at low resolution.
+    tissue : (m, n) ndarray of bool
+    spacing : float
+        Pixel size in µm.
+    line_sigma_um : float
+        Half-width of the membrane line (ridge filter scale).
+    min_line_um : float
+        The longest membrane line must be at least this long.
+    gap_um : float
+        Line pieces closer than this are joined.
+    opening_um : float
+        Radius of the opening that cleans the tissue band: wider than in
+        bright-field, because the section's edge rim is dim in collagen IV too.
 
     Returns
     -------
@@ -348,7 +373,9 @@ def segment_epidermis_fluorescence(
     """
     stack = fibre if membrane is None else np.stack([fibre, membrane], axis=-1)
     clean = suppress_fibres(stack, tissue, spacing=spacing)
-    tissue_band = segment_epidermis_brightfield(clean, tissue, spacing=spacing)
+    tissue_band = segment_epidermis_brightfield(
+        clean, tissue, spacing=spacing, opening_um=opening_um
+    )
     if membrane is not None:
         split = _epidermis_from_membrane(
             membrane,
@@ -357,6 +384,7 @@ def segment_epidermis_fluorescence(
             line_sigma_um=line_sigma_um,
             min_line_um=min_line_um,
             gap_um=gap_um,
+            tissue_band=tissue_band,
         )
         if split is not None:
             channels = [clean[..., 0], clean[..., 1], -clean[..., 1]]
@@ -379,6 +407,7 @@ def _epidermis_from_membrane(
     line_sigma_um: float,
     min_line_um: float,
     gap_um: float,
+    tissue_band: np.ndarray | None = None,
 ) -> np.ndarray | None:
     image = membrane.astype(np.float32)
     sigma = max(line_sigma_um / spacing, 0.7)
@@ -386,7 +415,12 @@ def _epidermis_from_membrane(
     inside = ndi.binary_erosion(tissue, iterations=2)
     if inside.sum() < 100:
         return None
-    med, mad = robust_scale(ridge[inside])
+    # Over the pixels with any ridge response: the epidermis has none (no
+    # collagen IV), and its zeros would shrink the scale to the noise floor.
+    responding = inside & (ridge > 0)
+    if responding.sum() < 100:
+        return None
+    med, mad = robust_scale(ridge[responding])
     score = (ridge - med) / mad
     line = filters.apply_hysteresis_threshold(score, 4.0, 10.0) & ndi.binary_dilation(
         tissue, iterations=2
@@ -409,6 +443,13 @@ def _epidermis_from_membrane(
         return None
     thickness = np.where(big, areas / np.maximum(contact, 1), np.inf)
     epidermis_label = int(np.argmin(thickness))
+    if tissue_band is not None and tissue_band.any():
+        # The side the tissue evidence calls epidermis, when it clearly says so
+        # (a thin dermis or a long line end can make the dermis the thinner side).
+        shared = np.bincount(regions[tissue_band].ravel(), minlength=n_regions + 1)
+        iou = np.where(big, shared / (areas + tissue_band.sum() - shared + 1e-9), 0.0)
+        if iou.max() >= 0.3:
+            epidermis_label = int(np.argmax(iou))
     epidermis = regions == epidermis_label
     # Give the line itself to the epidermis up to its centre: the junction is the
     # membrane's centre line, found again at full resolution by the caller.
