@@ -1,0 +1,35 @@
+"""Reviewing a section: live measurement, audited corrections, review queue, export.
+
+Pure Python and numpy, no napari and no Qt: the napari plugin
+(:mod:`ienfd.napari`) is glue around these, and scripts can use them directly.
+
+- :func:`measure_section`: count, DEJ and surface lengths and density of an
+  edited section (what the plugin shows live).
+- :class:`ReviewSession`: one section under review: its automatic result, the
+  audited edits, and the correction sidecar it writes
+  (:func:`ienfd.io.write_correction`).
+- :func:`build_queue` / :func:`section_uncertainty`: the results in a batch
+  output folder, the least certain first.
+- :func:`export_csv` / :func:`export_geojson`: points and junction for
+  spreadsheets and QuPath.
+"""
+
+from ienfd.review._export import export_csv, export_geojson, to_geojson
+from ienfd.review._measure import Measurement, measure_section, polylines_length_px
+from ienfd.review._queue import QueueEntry, build_queue, section_uncertainty
+from ienfd.review._session import ReviewSession, find_image, read_result
+
+__all__ = [
+    "Measurement",
+    "QueueEntry",
+    "ReviewSession",
+    "build_queue",
+    "export_csv",
+    "export_geojson",
+    "find_image",
+    "measure_section",
+    "polylines_length_px",
+    "read_result",
+    "section_uncertainty",
+    "to_geojson",
+]
