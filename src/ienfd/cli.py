@@ -392,7 +392,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     try:
         pipeline = read_pipeline(args.pipeline) if args.pipeline else default_pipeline()
     except (PipelineError, OSError) as exc:
-        return fail(f"--pipeline {args.pipeline}: {exc}")
+        return fail(f"--pipeline: {exc}")
     out_dir = Path(args.out)
     try:
         rows = collect_inputs(args.input, extra_sites=tuple(args.site), exclude=str(out_dir))
