@@ -212,6 +212,17 @@ def _done_already(job: SectionJob) -> bool:
     )
 
 
+def _remove_temporaries(out: Path) -> None:
+    """Remove temporaries a killed run left (``.<name>.<random>.tmp``; never trusted).
+
+    Sidecar temporaries (``*.correction.json``) belong to the review plugin and are left.
+    """
+    for tmp in out.glob(".*.tmp"):
+        if ".correction.json." not in tmp.name and tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            logger.info("removed %s, left by an interrupted run", tmp)
+
+
 def _section_label(row: InputRow, index: int | None, n: int) -> str:
     if index is None or n == 1:
         return row.section
@@ -275,6 +286,7 @@ def run_batch(
     started = _now()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_temporaries(out)
     defaults = replace(reader or ReaderOptions(), modality=pipeline.modality)
     draw = pipeline.overlay if overlay is None else overlay
 
