@@ -115,7 +115,19 @@ class SectionLayers:
 
     def add_fibre(self, row: float, col: float) -> None:
         """Add a counted fibre at (row, col) pixels (source ``manual``)."""
+        self.fibres.feature_defaults = {"source": "manual"}
         self.fibres.add(np.array([[row, col]], float))
+
+    def _mark_manual(self, n_new: int) -> None:
+        # napari copies the selected point's features to new points; a point a
+        # user adds is always manual.
+        features = self.fibres.features
+        rows = features.index[-n_new:]
+        if (features.loc[rows, "source"] != "manual").any():
+            features.loc[rows, "source"] = "manual"
+            self.fibres.features = features
+            self.fibres.refresh_colors()
+        self.fibres.feature_defaults = {"source": "manual"}
 
     def remove_nearest(self, row: float, col: float, *, within_um: float = 15.0) -> bool:
         """Remove the counted fibre nearest (row, col) if it lies within `within_um`."""
@@ -134,6 +146,8 @@ class SectionLayers:
         if str(getattr(event, "action", "changed")) not in _DONE_ACTIONS:
             return
         now = self.points()
+        if str(event.action) == "added" and len(now) > len(self._points):
+            self._mark_manual(len(now) - len(self._points))
         if self.session.log_point_changes(self._points, now):
             self._points = now
             self._edited()

@@ -46,7 +46,7 @@ __all__ = ["ReviewWidget"]
 logger = logging.getLogger(__name__)
 
 #: Keyboard shortcuts (bound on the viewer; act at the mouse position).
-ADD_KEY = "Shift-A"
+ADD_KEY = "Shift-F"
 REMOVE_KEY = "Shift-D"
 
 HELP = (

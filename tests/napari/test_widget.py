@@ -1,0 +1,280 @@
+"""The review widget in a real viewer: analyse, correct with mouse and keyboard, save, re-open."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QPoint, Qt
+
+from ienfd.io import read_correction
+from ienfd.review import build_queue, polylines_length_px, read_result
+
+from .conftest import wait_for_section
+
+pytestmark = pytest.mark.napari
+
+
+def _dock(viewer, qtbot):
+    dock, widget = viewer.window.add_plugin_dock_widget("ienfd", "IENFD review")
+    qtbot.waitUntil(dock.isVisible)
+    return widget
+
+
+def _camera(viewer):
+    return viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari >= 0.9
+
+
+def _screen_pos(viewer, layer, row, col):
+    """Canvas position (logical pixels) of a data point of `layer`."""
+    world = np.asarray(layer.data_to_world([row, col]))[-2:]
+    canvas = viewer.window._qt_viewer.canvas.native
+    center = np.asarray(_camera(viewer).center)[-2:]
+    y, x = (world - center) * _camera(viewer).zoom + np.array([canvas.height(), canvas.width()]) / 2
+    return QPoint(round(float(x)), round(float(y)))
+
+
+def _move_mouse(qtbot, viewer, pos):
+    canvas = viewer.window._qt_viewer.canvas.native
+    qtbot.mouseMove(canvas, pos)
+    qtbot.wait(50)
+
+
+def test_declared_widgets_dock(make_napari_viewer, qtbot):
+    from importlib.resources import files
+
+    import npe2
+
+    manifest = npe2.PluginManifest.from_file(str(files("ienfd.napari") / "napari.yaml"))
+    names = [w.display_name for w in manifest.contributions.widgets]
+    assert names
+    viewer = make_napari_viewer(show=True)
+    for name in names:
+        dock, widget = viewer.window.add_plugin_dock_widget("ienfd", name)
+        qtbot.waitUntil(dock.isVisible)
+        assert widget.isVisible()
+
+
+def test_analyse_correct_save_reopen(make_napari_viewer, qtbot, section_file, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    viewer.open(section_file, plugin="ienfd")
+    widget = _dock(viewer, qtbot)
+    out = tmp_path / "results"
+    widget.out_edit.setText(str(out))
+    widget.user_edit.setText("tech1")
+    worker = widget.analyse()
+    assert widget.progress.isVisible()  # busy while the core runs in its thread
+    wait_for_section(qtbot, viewer, widget, worker)
+    assert not widget.progress.isVisible()
+
+    result_json = out / "brightfield_sg.json"
+    record = read_result(result_json)
+    sec = widget.current
+    px = record["pixel_size_um"]
+    assert len(sec.fibres.data) == record["count"] > 0
+    np.testing.assert_allclose(sec.fibres.data, [[c["row"], c["col"]] for c in record["crossings"]])
+    assert set(sec.sources()) == {"auto"}
+    assert len(sec.layers["fragments"].data) == record["n_fragments"]
+    for role in ("fibres", "dej", "surface", "fragments"):
+        np.testing.assert_allclose(sec.layers[role].scale, [px, px])
+    assert f"<b>{record['count']}</b> fibres" in widget.numbers.text()
+
+    # 1. a real click on the canvas in add mode adds a fibre where the user clicked
+    viewer.reset_view()
+    target = np.array(record["crossings"][0]["row"]) + 60.0, record["crossings"][0]["col"] + 30.0
+    viewer.layers.selection.active = sec.fibres
+    sec.fibres.mode = "add"
+    pos = _screen_pos(viewer, sec.fibres, *target)
+    canvas = viewer.window._qt_viewer.canvas.native
+    _move_mouse(qtbot, viewer, pos)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: len(sec.fibres.data) == record["count"] + 1)
+    one_screen_px = 1.5 / _camera(viewer).zoom / px  # data pixels per screen pixel, with margin
+    np.testing.assert_allclose(sec.fibres.data[-1], target, atol=one_screen_px)
+    assert sec.sources()[-1] == "manual"
+    sidecar = read_correction(out / "brightfield_sg.correction.json")  # autosaved, no Save yet
+    assert (sidecar.final_count, sidecar.status, sidecar.user) == (
+        record["count"] + 1,
+        "in_review",
+        "tech1",
+    )
+    assert sidecar.events[-1].action == "add_fibre"
+    assert sidecar.events[-1].row == pytest.approx(target[0], abs=one_screen_px)
+
+    # 2. the keyboard: Shift-D removes the fibre nearest the mouse (a real key press)
+    sec.fibres.mode = "pan_zoom"
+    victim = record["crossings"][1]
+    _move_mouse(qtbot, viewer, _screen_pos(viewer, sec.fibres, victim["row"], victim["col"]))
+    qtbot.keyClick(canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: len(sec.fibres.data) == record["count"])
+    remaining = {tuple(p) for p in np.round(sec.fibres.data, 2)}
+    assert (victim["row"], victim["col"]) not in remaining
+    # ... and Shift-F adds one at the mouse
+    _move_mouse(qtbot, viewer, _screen_pos(viewer, sec.fibres, target[0] + 40, target[1]))
+    qtbot.keyClick(canvas, Qt.Key.Key_F, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: len(sec.fibres.data) == record["count"] + 1)
+
+    # 3. through the layer API: remove an automatic fibre
+    sec.fibres.selected_data = {0}
+    sec.fibres.remove_selected()
+    final_count = record["count"]
+    assert len(sec.fibres.data) == final_count
+
+    # 4. edit the DEJ: drag a stretch of it 40 pixels down
+    dej = [np.array(d) for d in sec.dej.data]
+    dej[0][10:20, 0] += 40.0
+    sec.dej.data = dej
+    dej_um = polylines_length_px(dej) * px
+    assert dej_um != pytest.approx(record["dej_length_um"])
+    density = final_count / (dej_um / 1000)
+    assert f"<b>{density:.2f}</b> /mm" in widget.numbers.text()
+    assert f"DEJ {dej_um / 1000:.3f} mm" in widget.numbers.text()
+
+    widget.accept()
+    saved = read_correction(out / "brightfield_sg.correction.json")
+    assert saved.status == "accepted"
+    assert (saved.auto_count, saved.final_count) == (record["count"], final_count)
+    assert saved.dej_length_um == pytest.approx(dej_um, abs=0.01)
+    assert saved.density_per_mm == pytest.approx(density, rel=1e-4)
+    np.testing.assert_allclose(saved.dej_pieces[0], dej[0], atol=0.01)
+    actions = [e.action for e in saved.events]
+    assert actions == [
+        "add_fibre",
+        "remove_fibre",
+        "add_fibre",
+        "remove_fibre",
+        "edit_dej",
+        "accept",
+    ]
+    assert {e.user for e in saved.events} == {"tech1"}
+    assert sorted(c["source"] for c in saved.crossings).count("manual") == 2
+    raw = json.loads((out / "brightfield_sg.correction.json").read_text())
+    assert raw["image"] == str(section_file) and raw["density_per_mm"] == pytest.approx(
+        density, 1e-4
+    )
+
+    # export
+    geo = widget.export(tmp_path / "s.geojson")
+    features = json.loads(geo.read_text())["features"]
+    assert (
+        sum(f["properties"]["classification"]["name"] == "IENF crossing" for f in features)
+        == final_count
+    )
+    assert widget.export(tmp_path / "s.csv").read_text().count("\nfibre,") == final_count
+
+    # 5. re-open the result in a new viewer: the correction is restored
+    viewer.layers.clear()
+    viewer2 = make_napari_viewer(show=True)
+    widget2 = _dock(viewer2, qtbot)
+    viewer2.open(result_json, plugin="ienfd")
+    qtbot.waitUntil(lambda: widget2.current is not None)
+    sec2 = widget2.current
+    assert len(sec2.fibres.data) == final_count
+    np.testing.assert_allclose(sec2.fibres.data, [[c["row"], c["col"]] for c in saved.crossings])
+    assert sec2.sources() == [c["source"] for c in saved.crossings]
+    np.testing.assert_allclose(sec2.dej.data[0], dej[0], atol=0.01)
+    m = sec2.measure()
+    assert (m.count, m.density_per_mm) == (final_count, pytest.approx(density, rel=1e-4))
+    assert sec2.session.status == "accepted"
+    assert f"<b>{density:.2f}</b> /mm" in widget2.numbers.text()
+
+
+def test_review_queue_next_previous_and_flag(make_napari_viewer, qtbot, results_folder):
+    viewer = make_napari_viewer(show=True)
+    widget = _dock(viewer, qtbot)
+    expected = [e.result_json for e in build_queue(results_folder)]
+    widget.open_folder(results_folder)
+    assert [e.result_json for e in widget.queue] == expected
+    assert widget.queue[0].uncertainty >= widget.queue[-1].uncertainty
+    qtbot.waitUntil(lambda: widget.current is not None)
+    assert widget.current.session.result_json == expected[0]
+    widget.next_section()
+    qtbot.waitUntil(
+        lambda: widget.current is not None and widget.current.session.result_json == expected[1]
+    )
+    names = {layer.metadata["ienfd"]["section"] for layer in viewer.layers}
+    assert names == {str(expected[1])}  # the first section's layers are gone
+    widget.flag()
+    assert (
+        read_correction(expected[1].with_name(expected[1].stem + ".correction.json")).status
+        == "flagged"
+    )
+    assert "[flagged]" in widget.queue_list.item(1).text()
+    widget.previous_section()
+    qtbot.waitUntil(
+        lambda: widget.current is not None and widget.current.session.result_json == expected[0]
+    )
+    # opening the folder itself through the reader also loads the queue
+    viewer.layers.clear()
+    viewer.open(results_folder, plugin="ienfd")
+    qtbot.waitUntil(lambda: widget.current is not None)
+    assert widget.current.session.result_json == expected[0]
+
+
+def test_screenshot_with_overlay_is_not_blank(make_napari_viewer, qtbot, tmp_path):
+    from imageio.v3 import imread, imwrite
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1200, 900)
+    viewer.open_sample("ienfd", "fluorescence")
+    widget = _dock(viewer, qtbot)
+    widget.image_combo.setCurrentIndex(widget.image_combo.findText(viewer.layers[-1].name))
+    widget.out_edit.setText(str(tmp_path / "out"))
+    wait_for_section(qtbot, viewer, widget, widget.analyse())
+    viewer.reset_view()
+    overlay = [
+        layer for layer in viewer.layers if layer.metadata["ienfd"]["role"] in ("dej", "fibres")
+    ]
+    for layer in overlay:
+        layer.visible = False
+    plain = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    for layer in overlay:
+        layer.visible = True
+    imwrite(tmp_path / "shot.png", viewer.screenshot(canvas_only=True, flash=False))
+    shot = imread(tmp_path / "shot.png")[..., :3].astype(int)
+    assert shot.shape == plain.shape and shot.std() > 10  # written, and not blank
+    drawn = np.abs(shot - plain).sum(axis=-1) > 60
+    assert drawn.sum() > 250  # the DEJ and the fibres are drawn over the image ...
+    r, _, b = shot[drawn].T
+    warm = (r > 180) & (b < 100)  # ... in orange (DEJ) and yellow (counted fibres)
+    assert warm.mean() > 0.5
+
+
+def test_autosave_survives_a_crash(tmp_path, results_folder):
+    """A process that edits and then dies without saving leaves the sidecar of its last edit."""
+    import shutil
+
+    folder = tmp_path / "batch"
+    shutil.copytree(results_folder, folder)
+    (folder / "brightfield_sg.correction.json").unlink(missing_ok=True)
+    script = textwrap.dedent(
+        f"""
+        import os, numpy as np
+        from napari.layers import Layer
+        from ienfd.napari._reader import read_result_json
+        from ienfd.napari._section import SectionLayers
+        from ienfd.review import ReviewSession
+        path = {str(folder / "brightfield_sg.json")!r}
+        layers = {{kw["metadata"]["ienfd"]["role"]: Layer.create(d, kw, t)
+                   for d, kw, t in read_result_json(path)}}
+        sec = SectionLayers(ReviewSession.open(path, user="night"), layers)
+        sec.add_fibre(100.0, 200.0)
+        sec.remove_nearest(*sec.points()[0])
+        os._exit(9)  # a crash: no save, no clean-up
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 9, done.stderr
+    saved = read_correction(folder / "brightfield_sg.correction.json")
+    record = read_result(folder / "brightfield_sg.json")
+    assert saved.status == "in_review" and saved.user == "night"
+    assert [e.action for e in saved.events] == ["add_fibre", "remove_fibre"]
+    assert saved.final_count == record["count"]
+    assert [c["source"] for c in saved.crossings].count("manual") == 1
