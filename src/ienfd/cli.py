@@ -351,10 +351,10 @@ def _add_batch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--slide-mb",
         type=float,
-        default=256.0,
+        default=64.0,
         metavar="MB",
         help="files whose full-resolution image needs more MiB are whole-slide images, "
-        "split into sections (default 256)",
+        "split into sections found at low resolution (default 64)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_run_batch)

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 #: Files whose full-resolution level needs more bytes than this are whole-slide
 #: images: their sections are found at low resolution and analysed one by one.
-DEFAULT_SLIDE_BYTES = 256 * 2**20
+DEFAULT_SLIDE_BYTES = 64 * 2**20
 _HASH_CHUNK = 8 * 2**20
 
 

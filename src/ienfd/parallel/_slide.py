@@ -229,7 +229,7 @@ def read_region(
     *,
     image: str | None = None,
     reader: ReaderOptions | None = None,
-    max_bytes: int = 2**30,
+    max_bytes: int = 512 * 2**20,
 ) -> SectionImage:
     """Read one section of a slide at full resolution, as the core needs it.
 

@@ -1,0 +1,265 @@
+"""Batch benchmark: sections per minute with 1 and 2 workers, and peak memory on a whole slide.
+
+    .venv/bin/python benchmarks/bench_batch.py                  # both parts
+    .venv/bin/python benchmarks/bench_batch.py --part speed     # or --part wsi
+    .venv/bin/python benchmarks/bench_batch.py --sections 16 --wsi-side 30000
+
+Part "speed": the same set of generated sections (bright-field and
+fluorescence, 800 µm long at 0.5 µm) is analysed by ``run_batch`` on a
+LocalCluster of 1, then 2 single-threaded workers (OMP/BLAS threads = 1 per
+worker); the time is that of ``run_batch`` (cluster start-up reported apart).
+
+Part "wsi": a bright-field RGB OME-TIFF slide of at least 30,000 x 30,000
+pixels (2.7 GB decoded) holding several sections is written tile by tile (the
+generator never holds the slide), then ``ienfd batch`` runs on it in a
+subprocess with 2 workers while the resident memory (RSS) of the whole
+process tree (CLI, scheduler, nannies, workers) is sampled every 50 ms.
+
+Data go to a temporary folder (``--tmp``, default the system's); results to
+benchmarks/results/batch.json. The machine's load (os.getloadavg) is recorded
+before and after each part: other jobs on a 2-core machine bias the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.parallel._slides: the tile-by-tile slide writer
+
+from tests.parallel._slides import write_slide  # noqa: E402
+
+from ienfd import __version__  # noqa: E402
+from ienfd.io import write_section_tiff  # noqa: E402
+from ienfd.synthetic import SectionSpec, generate_section  # noqa: E402
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def write_sections(folder: Path, n: int) -> list[Path]:
+    """``n`` sections, alternating bright-field plain TIFF and fluorescence OME-TIFF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n):
+        modality = "brightfield" if k % 2 == 0 else "fluorescence"
+        spec = SectionSpec(
+            modality=modality, length_um=800, pixel_size_um=0.5, seed=100 + k, rotation_deg=20.0 * k
+        )
+        sec = generate_section(spec)
+        path = folder / f"s{k:02d}.ome.tif"
+        write_section_tiff(
+            path,
+            sec.image,
+            pixel_size_um=0.5,
+            kind="ome",
+            channel_names=sec.channel_names if modality == "fluorescence" else None,
+        )
+        paths.append(path)
+    return paths
+
+
+def bench_speed(tmp: Path, n_sections: int) -> dict[str, Any]:
+    from ienfd.parallel import batch_client, run_batch
+    from ienfd.workflow import collect_inputs, default_pipeline
+
+    folder = tmp / "sections"
+    write_sections(folder, n_sections)
+    rows = collect_inputs(str(folder))
+    runs = []
+    for workers in (1, 2):
+        load_before = _load()
+        t0 = time.perf_counter()
+        with batch_client(workers=workers) as client:
+            started = time.perf_counter()
+            report = run_batch(
+                rows, tmp / f"out{workers}", client=client, pipeline=default_pipeline(), force=True
+            )
+            seconds = time.perf_counter() - started
+        assert report.n_failed == 0, report.failures
+        runs.append(
+            {
+                "workers": workers,
+                "sections": len(rows),
+                "seconds": round(seconds, 2),
+                "sections_per_minute": round(60 * len(rows) / seconds, 2),
+                "cluster_start_and_stop_s": round(time.perf_counter() - t0 - seconds, 2),
+                "load_before": load_before,
+                "load_after": _load(),
+            }
+        )
+        print(json.dumps(runs[-1]), flush=True)
+    same = (tmp / "out1" / "sections.csv").read_text().replace("True", "False") == (
+        tmp / "out2" / "sections.csv"
+    ).read_text().replace("True", "False")
+    return {
+        "runs": runs,
+        "speedup_2_vs_1": round(runs[0]["seconds"] / runs[1]["seconds"], 2),
+        "identical_tables": same,
+        "section_shape_note": "800 µm sections at 0.5 µm/px, rotated 0-300°, half bright-field",
+    }
+
+
+def make_slide(path: Path, side: int, n_sections: int) -> dict[str, Any]:
+    """A side x side RGB slide with n_sections bright-field sections, written tile by tile."""
+    sections, corners = [], []
+    per_row = 2
+    for k in range(n_sections):
+        spec = SectionSpec(
+            modality="brightfield",
+            length_um=2000,
+            pixel_size_um=0.5,
+            seed=200 + k,
+            rotation_deg=0.0,
+            illumination_gradient=0.0,
+        )
+        img = generate_section(spec).image
+        row, col = divmod(k, per_row)
+        corners.append(
+            (
+                2000 + row * (side - 4000) // max(1, (n_sections - 1) // per_row),
+                2000 + col * (side // 2),
+            )
+        )
+        sections.append(img)
+    t0 = time.perf_counter()
+    write_slide(path, (side, side), sections, corners, pixel_size_um=0.5, tile=512, levels=5)
+    return {
+        "path": str(path),
+        "shape": [side, side, 3],
+        "decoded_gb": round(side * side * 3 / 1e9, 2),
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+        "sections": n_sections,
+        "section_shapes": [list(s.shape) for s in sections],
+        "write_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:  # exited between listing and reading
+            pass
+    return total
+
+
+def bench_wsi(
+    tmp: Path, side: int, n_sections: int, workers: int, slide_mb: float
+) -> dict[str, Any]:
+    slide = tmp / "slide.ome.tif"
+    info = make_slide(slide, side, n_sections)
+    # peak RSS of this process so far (Linux: KiB): bounds what writing the slide needed
+    info["generator_process_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+    )
+    out = tmp / "wsi_out"
+    cmd = [
+        str(Path(sys.executable).parent / "ienfd"),
+        "batch",
+        str(slide),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--slide-mb",
+        str(slide_mb),
+        "-q",
+    ]
+    load_before = _load()
+    proc = psutil.Popen(cmd)
+    peak = 0
+    samples = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak, samples
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(proc))
+            samples += 1
+            time.sleep(0.05)
+
+    t = threading.Thread(target=sample)
+    t0 = time.perf_counter()
+    t.start()
+    code = proc.wait()
+    stop.set()
+    t.join()
+    seconds = time.perf_counter() - t0
+    run = json.loads((out / "run.json").read_text())
+    table = (out / "sections.csv").read_text().splitlines()
+    return {
+        "slide": info,
+        "command": " ".join(cmd),
+        "exit_code": code,
+        "workers": workers,
+        "seconds": round(seconds, 1),
+        "sections_found": run["n_sections"],
+        "sections_failed": run["n_failed"],
+        "peak_rss_process_tree_mb": round(peak / 2**20, 1),
+        "rss_samples": samples,
+        "load_before": load_before,
+        "load_after": _load(),
+        "sections_csv_head": table[:4],
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=["speed", "wsi", "both"], default="both")
+    ap.add_argument("--sections", type=int, default=16)
+    ap.add_argument("--wsi-side", type=int, default=30000)
+    ap.add_argument("--wsi-sections", type=int, default=6)
+    ap.add_argument("--slide-mb", type=float, default=64.0, help="passed to ienfd batch")
+    ap.add_argument("--tmp", default=None, help="scratch folder (default: a new temporary one)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "batch.json"))
+    args = ap.parse_args()
+    tmp = Path(args.tmp or tempfile.mkdtemp(prefix="ienfd-bench-batch-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    out = Path(args.out)
+    if out.exists():
+        result = json.loads(out.read_text())
+    result.update(
+        {
+            "ienfd_version": __version__,
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        }
+    )
+    try:
+        if args.part in ("speed", "both"):
+            result["speed"] = bench_speed(tmp, args.sections)
+            print(json.dumps(result["speed"], indent=1))
+        if args.part in ("wsi", "both"):
+            result["wsi"] = bench_wsi(
+                tmp, args.wsi_side, args.wsi_sections, workers=2, slide_mb=args.slide_mb
+            )
+            print(json.dumps(result["wsi"], indent=1))
+    finally:
+        if args.tmp is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
