@@ -68,7 +68,8 @@ def section_from_layers(layer: Image, layers: Any) -> SectionImage:
                             warnings=list(info.get("reader_warnings", [])))  # fmt: skip
     if data.ndim != 2:
         raise ValueError(f"layer {layer.name!r}: data of shape {data.shape} is not one 2-D plane")
-    fibre, membrane = data, None
+    fibre: np.ndarray | None = data
+    membrane: np.ndarray | None = None
     if info.get("role") in ("fibre", "membrane"):
         partner_role = "membrane" if info["role"] == "fibre" else "fibre"
         partner = next(
@@ -84,6 +85,7 @@ def section_from_layers(layer: Image, layers: Any) -> SectionImage:
         fibre, membrane = (data, other) if info["role"] == "fibre" else (other, data)
         if fibre is None:
             raise ValueError(f"layer {layer.name!r}: the PGP 9.5 channel of this file is not open")
+    assert fibre is not None
     return SectionImage(
         path=path,
         modality="fluorescence",

@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ienfd.io import write_json, write_section_tiff
 from ienfd.napari._layers import LayerDataTuple
@@ -23,7 +23,7 @@ __all__ = ["brightfield_sample", "fluorescence_sample", "sample_path"]
 logger = logging.getLogger(__name__)
 
 #: Fixed parameters of the two samples (the rest drawn from the seed).
-SAMPLES = {
+SAMPLES: dict[str, dict[str, Any]] = {
     "brightfield": {"seed": 11, "chromogen": "sg"},
     "fluorescence": {"seed": 12, "membrane_strength": 1.0},
 }

@@ -79,9 +79,9 @@ class SectionLayers:
             raise ValueError(f"section {session.result_json}: layers missing: {sorted(missing)}")
         self.session = session
         self.layers = layers
-        self.fibres: Points = layers["fibres"]  # type: ignore[assignment]
-        self.dej: Shapes = layers["dej"]  # type: ignore[assignment]
-        self.surface: Shapes = layers["surface"]  # type: ignore[assignment]
+        self.fibres: Points = layers["fibres"]
+        self.dej: Shapes = layers["dej"]
+        self.surface: Shapes = layers["surface"]
         self.on_change = on_change
         self.autosave = autosave
         self.last_error: str | None = None

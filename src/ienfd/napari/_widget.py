@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -385,9 +386,9 @@ class ReviewWidget(QWidget):
         self.queue = build_queue(folder)
         self.queue_list.clear()
         for entry in self.queue:
-            self.queue_list.addItem(entry.describe())
-            item = self.queue_list.item(self.queue_list.count() - 1)
+            item = QListWidgetItem(entry.describe())
             item.setToolTip("; ".join(entry.reasons) or "nothing doubtful")
+            self.queue_list.addItem(item)
         self._say(f"{len(self.queue)} section(s) in {folder}")
         return self.queue
 
@@ -432,4 +433,6 @@ class ReviewWidget(QWidget):
             correction.status, correction.final_count,
         )  # fmt: skip
         self.queue[self.queue_index] = updated
-        self.queue_list.item(self.queue_index).setText(updated.describe())
+        item = self.queue_list.item(self.queue_index)
+        if item is not None:
+            item.setText(updated.describe())
