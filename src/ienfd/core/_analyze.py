@@ -60,7 +60,7 @@ class AnalysisParameters:
     rise_depth_um: float = 5.0
     min_dermal_um: float = 3.0
     dej_tolerance_um: float = 4.0
-    merge_um: float = 3.0
+    merge_um: float = 10.0
     min_fragment_um: float = 3.0
     end_margin_um: float = 5.0
     block_px: int = 256

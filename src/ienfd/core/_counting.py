@@ -79,7 +79,7 @@ def count_crossings(
     min_depth_um: float = 3.0,
     min_dermal_um: float = 3.0,
     dej_tolerance_um: float = 4.0,
-    merge_um: float = 3.0,
+    merge_um: float = 10.0,
     rise_um: float = 15.0,
     rise_depth_um: float = 3.0,
     min_fragment_um: float = 3.0,
@@ -110,7 +110,9 @@ def count_crossings(
         Transitions of the skeleton into the epidermis count as DEJ crossings
         only within this distance of the DEJ (not at the epidermal surface).
     merge_um : float
-        Entry points of one epidermal piece closer than this are one crossing.
+        Entry points of one epidermal piece closer than this are one crossing:
+        the junction is a band about one basal keratinocyte (~10 µm) wide, and a
+        fibre's skeleton can touch it several times as it passes through.
     rise_um, rise_depth_um : float
         An entry counts only if the skeleton rises at least ``rise_depth_um``
         into the epidermis within ``rise_um`` along the fibre: a fibre crosses
