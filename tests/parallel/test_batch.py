@@ -226,3 +226,21 @@ def test_no_input_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["batch", str(tmp_path / "nothing*.tif"), "--out", str(tmp_path / "o")]) == 2
     assert "matches no file" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+def test_stale_results_of_failing_files_are_removed(
+    section_folder: Path, client: object, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "notes.tif").write_text("not a TIFF at all\n")  # fails while planning
+    stale = {"corrupt.json", "no_pixel_size.json", "notes.json", "notes.overlay.png"}
+    for name in stale:
+        (out / name).write_text('{"count": 99}')
+    for bad in ("corrupt.tif", "no_pixel_size.tif"):
+        shutil.copy(section_folder / bad, tmp_path / bad)
+    assert _batch([str(tmp_path / "*.tif"), "--out", str(out), "-q"], client) == 1
+    assert not stale & {p.name for p in out.iterdir()}
+    table = _table(out)
+    assert table["status"].tolist() == ["error"] * 3
+    assert "notes.tif" in table["error"].iloc[2] and "TIFF" in table["error"].iloc[2]

@@ -329,6 +329,7 @@ def run_batch(
         )
         if plan.error:
             entries.append(replace(base, error=plan.error))
+            remove_outputs(SectionJob(image=row.image, path=row.path, out_dir=str(out), stem=stem))
             continue
         regions: list[SlideRegion | None] = list(plan.regions) if plan.slide_shape else [None]
         for slide_region in regions:
