@@ -97,7 +97,10 @@ def test_analyse_correct_save_reopen(make_napari_viewer, qtbot, section_file, tm
     one_screen_px = 1.5 / _camera(viewer).zoom / px  # data pixels per screen pixel, with margin
     np.testing.assert_allclose(sec.fibres.data[-1], target, atol=one_screen_px)
     assert sec.sources()[-1] == "manual"
-    sidecar = read_correction(out / "brightfield_sg.correction.json")  # autosaved, no Save yet
+    sidecar_path = out / "brightfield_sg.correction.json"
+    # autosaved (on the event loop's next turn), without pressing Save
+    qtbot.waitUntil(lambda: sidecar_path.exists() and len(read_correction(sidecar_path).events) > 0)
+    sidecar = read_correction(sidecar_path)
     assert (sidecar.final_count, sidecar.status, sidecar.user) == (
         record["count"] + 1,
         "in_review",
@@ -141,7 +144,8 @@ def test_analyse_correct_save_reopen(make_napari_viewer, qtbot, section_file, tm
     assert (saved.auto_count, saved.final_count) == (record["count"], final_count)
     assert saved.dej_length_um == pytest.approx(dej_um, abs=0.01)
     assert saved.density_per_mm == pytest.approx(density, rel=1e-4)
-    np.testing.assert_allclose(saved.dej_pieces[0], dej[0], atol=0.01)
+    np.testing.assert_allclose(saved.dej, dej[0], atol=0.01)
+    assert saved.dej_pieces == []  # one piece: `dej` holds it
     actions = [e.action for e in saved.events]
     assert actions == [
         "add_fibre",

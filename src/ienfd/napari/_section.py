@@ -64,6 +64,9 @@ class SectionLayers:
         Called with the new :class:`Measurement` after every edit.
     autosave : bool
         Write the sidecar after every edit (default True).
+    schedule_save : callable, optional
+        Called with :meth:`save` instead of saving at once, so that a GUI can
+        repaint the new numbers first and save on its next event-loop turn.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class SectionLayers:
         *,
         on_change: Callable[[Measurement], None] | None = None,
         autosave: bool = True,
+        schedule_save: Callable[[Callable[[], Path | None]], None] | None = None,
     ) -> None:
         missing = {"fibres", "dej", "surface"} - set(layers)
         if missing:
@@ -84,6 +88,7 @@ class SectionLayers:
         self.surface: Shapes = layers["surface"]
         self.on_change = on_change
         self.autosave = autosave
+        self.schedule_save = schedule_save
         self.last_error: str | None = None
         self._points = np.array(self.fibres.data, float).reshape(-1, 2)
         self._lines = {"dej": _paths(self.dej), "surface": _paths(self.surface)}
@@ -178,7 +183,9 @@ class SectionLayers:
         measurement = self.measure()
         if self.on_change is not None:
             self.on_change(measurement)
-        if self.autosave:
+        if self.autosave and self.schedule_save is not None:
+            self.schedule_save(self.save)
+        elif self.autosave:
             self.save()
 
     # -- saving ----------------------------------------------------------------------------

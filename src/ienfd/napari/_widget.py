@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from napari.layers import Image, Layer
 from napari.qt.threading import FunctionWorker, create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -79,6 +79,11 @@ class ReviewWidget(QWidget):
         self.queue_folder: Path | None = None
         self.queue_index = -1
         self.worker: FunctionWorker[Path] | None = None
+        # Autosave on the event loop's next turn: the new numbers are painted first.
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(0)
+        self._save_timer.timeout.connect(self._autosave)
         self._build_ui()
         self.viewer.layers.events.inserted.connect(self._on_inserted)
         self.viewer.layers.events.removed.connect(self._on_removed)
@@ -161,6 +166,21 @@ class ReviewWidget(QWidget):
         layout.addWidget(self.status)
         layout.addStretch()
 
+    def _autosave(self) -> None:
+        if self.current is not None:
+            self.current.save()
+            if self.current.last_error:
+                self._say(f"not saved: {self.current.last_error}")
+
+    def _schedule_save(self, _save: Any) -> None:
+        self._save_timer.start()
+
+    def flush(self) -> None:
+        """Write a pending autosave now (before switching section or closing)."""
+        if self._save_timer.isActive():
+            self._save_timer.stop()
+            self._autosave()
+
     def _say(self, text: str) -> None:
         self.status.setText(text)
         logger.info("%s", text)
@@ -206,6 +226,7 @@ class ReviewWidget(QWidget):
     def _on_removed(self, event: Any) -> None:
         self._refresh_images()
         if self.current is not None and event.value is self.current.fibres:
+            self.flush()
             self.current.disconnect()
             self.current = None
             self.numbers.setText("no section")
@@ -216,8 +237,11 @@ class ReviewWidget(QWidget):
         session = ReviewSession.open(layers["fibres"].metadata["ienfd"]["result_json"],
                                      user=self.user_edit.text() or None)  # fmt: skip
         if self.current is not None:
+            self.flush()
             self.current.disconnect()
-        self.current = SectionLayers(session, layers, on_change=self.show_measurement)
+        self.current = SectionLayers(
+            session, layers, on_change=self.show_measurement, schedule_save=self._schedule_save
+        )
         self.basis_combo.blockSignals(True)
         self.basis_combo.setCurrentText(session.length_basis)
         self.basis_combo.blockSignals(False)
@@ -333,6 +357,7 @@ class ReviewWidget(QWidget):
         if self.current is None:
             self._say("nothing to save: analyse a section or open a result first")
             return None
+        self._save_timer.stop()
         path = self.current.save()
         self._say(f"saved {path}" if path else f"not saved: {self.current.last_error}")
         self.show_measurement(self.current.measure())
@@ -401,6 +426,7 @@ class ReviewWidget(QWidget):
         """Open the queue's section `index` (closing the current section's layers)."""
         if not 0 <= index < len(self.queue):
             return
+        self.flush()
         self._update_queue_item()
         if self.current is not None:
             self._remove_result_layers(str(self.current.session.result_json), images=True)

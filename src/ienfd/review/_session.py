@@ -319,8 +319,9 @@ class ReviewSession:
             dej=dej_pieces[0] if dej_pieces else [],
             surface=surf_pieces[0] if surf_pieces else [],
             events=list(self.events),
-            dej_pieces=dej_pieces,
-            surface_pieces=surf_pieces,
+            # every piece only when there are several (one piece is `dej` itself)
+            dej_pieces=dej_pieces if len(dej_pieces) > 1 else [],
+            surface_pieces=surf_pieces if len(surf_pieces) > 1 else [],
         )
 
     def save(

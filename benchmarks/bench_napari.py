@@ -1,0 +1,214 @@
+"""Speed of the napari plugin on one ~10-megapixel section.
+
+Run (starts Xvfb itself through ``xvfb-run`` when there is no display)::
+
+    .venv/bin/python benchmarks/bench_napari.py
+
+Measures, in a real viewer with the plugin's dock widget:
+
+- ``open_s``: ``viewer.open(path, plugin="ienfd")`` of the OME-TIFF until the
+  canvas has drawn it;
+- ``analyse_s``: the widget's Analyse (core in a worker thread, the result
+  JSON written) until the result layers are shown and the numbers displayed;
+- for a fibre added (``add_fibre``, what Shift-F and a click in add mode do),
+  a fibre removed, and a DEJ edit: ``numbers_ms`` from the edit to the new
+  count / lengths / density set in the widget's text, ``painted_ms`` to the
+  end of the widget's next paint event (the new numbers on screen: Qt paints
+  on the event loop's next turn, after napari has finished handling the
+  edit), ``saved_ms`` until the autosaved sidecar is written (also on the
+  event loop, after the paint). Medians and maxima over repeated edits.
+
+The machine's load average (``os.getloadavg()``) is recorded before and after:
+the figures are wall-clock times on shared cores. Writes
+``benchmarks/results/napari.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if not os.environ.get("DISPLAY") and shutil.which("xvfb-run") and __name__ == "__main__":
+    args = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable, *sys.argv]
+    os.execvp("xvfb-run", args)
+
+os.environ.setdefault("QT_API", "pyqt6")
+
+import numpy as np
+
+from ienfd import __version__
+from ienfd.io import write_json, write_section_tiff
+from ienfd.synthetic import SectionSpec, estimate_shape, generate_section
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPEATS = 25
+
+
+def spec_near(megapixels: float, seed: int = 7) -> SectionSpec:
+    """A bright-field section spec whose image is close to ``megapixels``."""
+    best = None
+    for length in range(600, 4001, 100):
+        spec = SectionSpec(
+            modality="brightfield",
+            pixel_size_um=0.5,
+            length_um=float(length),
+            rotation_deg=20.0,
+            dermis_depth_um=300.0,
+            density_per_mm=12.0,
+            seed=seed,
+        )
+        rows, cols = estimate_shape(spec)
+        error = abs(rows * cols / 1e6 - megapixels)
+        if best is None or error < best[0]:
+            best = (error, spec)
+    assert best is not None
+    return best[1]
+
+
+def _wait(app, condition, timeout: float = 300.0) -> None:
+    end = time.perf_counter() + timeout
+    while not condition():
+        app.processEvents()
+        time.sleep(0.002)
+        if time.perf_counter() > end:
+            raise TimeoutError("the viewer did not finish in time")
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 2), "max": round(max(values), 2)}
+
+
+def main() -> dict:
+    from qtpy.QtCore import QEvent, QObject
+    from qtpy.QtWidgets import QApplication
+
+    import napari
+
+    folder = Path(tempfile.mkdtemp(prefix="ienfd-bench-napari-"))
+    spec = spec_near(10.0)
+    section = generate_section(spec)
+    image_path = folder / "section10mp.ome.tif"
+    write_section_tiff(image_path, section.image, pixel_size_um=spec.pixel_size_um, kind="ome")
+    shape = section.image.shape[:2]
+    load_before = os.getloadavg()
+
+    viewer = napari.Viewer(show=True)
+    app = QApplication.instance()
+    viewer.window._qt_window.resize(1280, 1000)
+    _, widget = viewer.window.add_plugin_dock_widget("ienfd", "IENFD review")
+    app.processEvents()
+
+    t0 = time.perf_counter()
+    viewer.open(image_path, plugin="ienfd")
+    app.processEvents()
+    open_s = time.perf_counter() - t0
+
+    widget.out_edit.setText(str(folder / "results"))
+    t0 = time.perf_counter()
+    widget.analyse()
+    _wait(app, lambda: widget.current is not None)
+    app.processEvents()
+    analyse_s = time.perf_counter() - t0
+    sec = widget.current
+    auto_count = len(sec.fibres.data)
+
+    shown: list[float] = []
+    original_show = widget.show_measurement
+
+    def timed_show(m):
+        original_show(m)
+        shown.append(time.perf_counter())
+
+    sec.on_change = timed_show
+    sidecar = sec.session.sidecar_path
+
+    def before_saves() -> int:
+        return sidecar.stat().st_mtime_ns if sidecar.exists() else 0
+
+    painted: list[float] = []
+
+    class PaintClock(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                painted.append(time.perf_counter())  # the paint starts; its end is next
+            return False
+
+    clock = PaintClock()
+    widget.numbers.installEventFilter(clock)
+
+    def timed(edit) -> tuple[float, float, float]:
+        app.processEvents()
+        shown.clear()
+        painted.clear()
+        saves = before_saves()
+        start = time.perf_counter()
+        edit()
+        while not painted or before_saves() == saves:
+            app.processEvents()
+        saved = time.perf_counter()
+        assert len(shown) == 1, "the display was not updated exactly once"
+        return (
+            (shown[0] - start) * 1e3,
+            (painted[0] - start) * 1e3,
+            (saved - start) * 1e3,
+        )
+
+    rng = np.random.default_rng(0)
+    dej = np.asarray(sec.dej.data[0])
+    added, removed, dej_edits = [], [], []
+    for _ in range(REPEATS):
+        r, c = dej[rng.integers(len(dej))] + rng.normal(0, 3, 2)
+        added.append(timed(lambda r=r, c=c: sec.add_fibre(r, c)))
+        removed.append(timed(lambda r=r, c=c: sec.remove_nearest(r, c)))
+        lines = [np.array(d) for d in sec.dej.data]
+        k = int(rng.integers(len(lines[0]) - 1))
+        lines[0][k, 0] += 5.0
+
+        def edit(lines=lines) -> None:
+            sec.dej.data = lines
+
+        dej_edits.append(timed(edit))
+    assert len(sec.fibres.data) == auto_count
+
+    def table(samples: list[tuple[float, float, float]]) -> dict[str, dict[str, float]]:
+        names = ("numbers_ms", "painted_ms", "saved_ms")
+        return {n: _summary([s[i] for s in samples]) for i, n in enumerate(names)}
+
+    results = {
+        "benchmark": "napari plugin, one section",
+        "image_shape": list(shape),
+        "megapixels": round(shape[0] * shape[1] / 1e6, 2),
+        "pixel_size_um": spec.pixel_size_um,
+        "dej_vertices": int(sum(len(d) for d in sec.dej.data)),
+        "auto_count": auto_count,
+        "open_s": round(open_s, 2),
+        "analyse_s": round(analyse_s, 2),
+        "repeats": REPEATS,
+        "add_fibre": table(added),
+        "remove_fibre": table(removed),
+        "edit_dej": table(dej_edits),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "napari": napari.__version__,
+        "ienfd_version": __version__,
+        "command": "python benchmarks/bench_napari.py (under xvfb-run)",
+    }
+    viewer.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    RESULTS.mkdir(exist_ok=True)
+    write_json(RESULTS / "napari.json", results)
+    return results
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(main(), indent=2))
