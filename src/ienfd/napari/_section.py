@@ -120,8 +120,12 @@ class SectionLayers:
 
     def add_fibre(self, row: float, col: float) -> None:
         """Add a counted fibre at (row, col) pixels (source ``manual``)."""
-        self.fibres.feature_defaults = {"source": "manual"}
+        self._default_manual()
         self.fibres.add(np.array([[row, col]], float))
+
+    def _default_manual(self) -> None:
+        if str(self.fibres.feature_defaults["source"].iloc[0]) != "manual":
+            self.fibres.feature_defaults = {"source": "manual"}
 
     def _mark_manual(self, n_new: int) -> None:
         # napari copies the selected point's features to new points; a point a
@@ -132,7 +136,7 @@ class SectionLayers:
             features.loc[rows, "source"] = "manual"
             self.fibres.features = features
             self.fibres.refresh_colors()
-        self.fibres.feature_defaults = {"source": "manual"}
+        self._default_manual()
 
     def remove_nearest(self, row: float, col: float, *, within_um: float = 15.0) -> bool:
         """Remove the counted fibre nearest (row, col) if it lies within `within_um`."""
