@@ -2,10 +2,13 @@
 
     python pipelines/update.py                 # every pipelines/*.json
     python pipelines/update.py FILE [FILE...]
+    python pipelines/update.py --defaults      # every value := the core's default
 
 Keeps every value a file already holds, adds parameters the core gained (at
-their defaults) and drops those it lost, then prints the changes. A changed
-pipeline must be validated again before clinical use (docs/batch.md).
+their defaults) and drops those it lost, then prints the changes. With
+--defaults, every parameter is set to the core's current default (after the
+defaults were validated again). A changed pipeline must be validated again
+before clinical use (docs/batch.md).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from ienfd.workflow import read_pipeline, update_pipeline_file
 
 
 def main(argv: list[str]) -> int:
-    files = [Path(a) for a in argv] or sorted(Path(__file__).parent.glob("*.json"))
+    defaults = "--defaults" in argv
+    names = [a for a in argv if a != "--defaults"]
+    files = [Path(a) for a in names] or sorted(Path(__file__).parent.glob("*.json"))
     for f in files:
-        changes = update_pipeline_file(f)
+        changes = update_pipeline_file(f, defaults=defaults)
         read_pipeline(f)  # the result must load
         print(f"{f}: " + ("; ".join(changes) if changes else "up to date"))
     return 0

@@ -55,6 +55,12 @@ def test_missing_parameter_is_refused_and_update_restores_it(tmp_path: Path) -> 
     assert getattr(refreshed.parameters, removed) == getattr(AnalysisParameters(), removed)
     assert refreshed.parameters.to_dict()[kept] == data["parameters"][kept]
     assert update_pipeline_file(path) == []
+    changes = update_pipeline_file(path, defaults=True)
+    assert (
+        f"{kept}: {data['parameters'][kept]!r} -> {getattr(AnalysisParameters(), kept)!r} "
+        "(the core's default)"
+    ) in changes
+    assert read_pipeline(path).parameters == AnalysisParameters()
 
 
 def test_update_script_runs_on_a_copy(tmp_path: Path) -> None:

@@ -214,12 +214,14 @@ def write_pipeline(path: str | os.PathLike[str], pipeline: Pipeline) -> Path:
     return target
 
 
-def update_pipeline_file(path: str | os.PathLike[str]) -> list[str]:
+def update_pipeline_file(path: str | os.PathLike[str], *, defaults: bool = False) -> list[str]:
     """Bring a pipeline file's ``parameters`` in line with the current core.
 
     Values of parameters the core still has are kept; parameters the core
     gained are added with their defaults; parameters it lost are dropped.
-    Every other key is kept as it is.
+    Every other key is kept as it is. With ``defaults=True`` every value is
+    set to the core's current default instead (after the defaults were
+    validated again).
 
     Returns
     -------
@@ -240,16 +242,19 @@ def update_pipeline_file(path: str | os.PathLike[str]) -> list[str]:
     if not isinstance(data, dict) or not isinstance(data.get("parameters"), dict):
         raise PipelineError(p, "expected a JSON object with a 'parameters' object")
     old = data["parameters"]
-    defaults = AnalysisParameters().to_dict()
+    current = AnalysisParameters().to_dict()
     changes = []
     new: dict[str, Any] = {}
-    for name, value in defaults.items():
-        if name in old:
-            new[name] = old[name]
-        else:
+    for name, value in current.items():
+        if name not in old:
             new[name] = value
             changes.append(f"added {name} = {value!r} (the core's default)")
-    changes += [f"removed {name} (no longer a parameter)" for name in old if name not in defaults]
+        elif defaults and old[name] != value:
+            new[name] = value
+            changes.append(f"{name}: {old[name]!r} -> {value!r} (the core's default)")
+        else:
+            new[name] = old[name]
+    changes += [f"removed {name} (no longer a parameter)" for name in old if name not in current]
     if changes:
         data["parameters"] = new
         AnalysisParameters.from_dict(new)  # still valid values
