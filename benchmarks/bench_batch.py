@@ -9,8 +9,9 @@ fluorescence, 800 µm long at 0.5 µm) is analysed by ``run_batch`` on a
 LocalCluster of 1, then 2 single-threaded workers (OMP/BLAS threads = 1 per
 worker); the time is that of ``run_batch`` (cluster start-up reported apart).
 
-Part "wsi": a bright-field RGB OME-TIFF slide of at least 30,000 x 30,000
-pixels (2.7 GB decoded) holding several sections is written tile by tile (the
+Part "wsi": a bright-field RGB OME-TIFF slide of 30,000 x 30,000 pixels (2.7
+GB decoded), then one of 45,000 x 45,000 (6.1 GB), each holding the same six
+2-mm sections, is written tile by tile (the
 generator never holds the slide), then ``ienfd batch`` runs on it in a
 subprocess with 2 workers while the resident memory (RSS) of the whole
 process tree (CLI, scheduler, nannies, workers) is sampled every 50 ms.
@@ -162,6 +163,7 @@ def _tree_rss(proc: psutil.Process) -> int:
 def bench_wsi(
     tmp: Path, side: int, n_sections: int, workers: int, slide_mb: float
 ) -> dict[str, Any]:
+    tmp.mkdir(parents=True, exist_ok=True)
     slide = tmp / "slide.ome.tif"
     info = make_slide(slide, side, n_sections)
     # peak RSS of this process so far (Linux: KiB): bounds what writing the slide needed
@@ -223,7 +225,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=["speed", "wsi", "both"], default="both")
     ap.add_argument("--sections", type=int, default=16)
-    ap.add_argument("--wsi-side", type=int, default=30000)
+    ap.add_argument(
+        "--wsi-side",
+        type=int,
+        nargs="+",
+        default=[30000, 45000],
+        help="slide side(s) in pixels; the same sections on each (peak memory must not grow)",
+    )
     ap.add_argument("--wsi-sections", type=int, default=6)
     ap.add_argument("--slide-mb", type=float, default=64.0, help="passed to ienfd batch")
     ap.add_argument("--tmp", default=None, help="scratch folder (default: a new temporary one)")
@@ -248,10 +256,14 @@ def main() -> int:
             result["speed"] = bench_speed(tmp, args.sections)
             print(json.dumps(result["speed"], indent=1))
         if args.part in ("wsi", "both"):
-            result["wsi"] = bench_wsi(
-                tmp, args.wsi_side, args.wsi_sections, workers=2, slide_mb=args.slide_mb
-            )
-            print(json.dumps(result["wsi"], indent=1))
+            result["wsi"] = []
+            for side in args.wsi_side:
+                run = bench_wsi(
+                    tmp / f"wsi{side}", side, args.wsi_sections, workers=2, slide_mb=args.slide_mb
+                )
+                result["wsi"].append(run)
+                print(json.dumps(run, indent=1), flush=True)
+                shutil.rmtree(tmp / f"wsi{side}", ignore_errors=True)  # the slide: GBs
     finally:
         if args.tmp is None:
             shutil.rmtree(tmp, ignore_errors=True)
