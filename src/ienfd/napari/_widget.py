@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -107,9 +107,15 @@ class ReviewWidget(QWidget):
         self.user_edit.textChanged.connect(self._user_changed)
         self.analyse_button = QPushButton("Analyse")
         self.analyse_button.clicked.connect(self.analyse)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
+        # Progress: elapsed seconds, repainted once a second. (An animated busy bar
+        # repaints the whole window many times a second, which with software OpenGL
+        # doubled the analysis time on a 2-core machine.)
+        self.progress = QLabel("")
         self.progress.setVisible(False)
+        self._started = 0.0
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._show_elapsed)
 
         form = QFormLayout()
         form.addRow("Image", self.image_combo)
@@ -277,16 +283,23 @@ class ReviewWidget(QWidget):
             section,
             out_dir,
             length_basis=basis,
-            _progress={"total": 0, "desc": f"ienfd: analysing {layer.name}"},
+            _progress=False,  # no animated bar in napari's activity dock (see above)
         )
         self.worker.returned.connect(lambda path: self._analysis_done(path, layer))
         self.worker.errored.connect(self._analysis_failed)
         self.worker.finished.connect(self._analysis_finished)
         self.analyse_button.setEnabled(False)
+        self._started = time.perf_counter()
+        self._show_elapsed()
         self.progress.setVisible(True)
+        self._tick.start()
         self._say(f"analysing {layer.name} ...")
         self.worker.start()
         return self.worker
+
+    def _show_elapsed(self) -> None:
+        seconds = time.perf_counter() - self._started
+        self.progress.setText(f"analysing ... {seconds:.0f} s")
 
     def _analysis_done(self, result_json: Path, image_layer: Layer) -> None:
         session = ReviewSession.open(result_json, user=self.user_edit.text() or None)
@@ -313,6 +326,7 @@ class ReviewWidget(QWidget):
 
     def _analysis_finished(self) -> None:
         self.analyse_button.setEnabled(True)
+        self._tick.stop()
         self.progress.setVisible(False)
 
     def _remove_result_layers(self, section: str, *, images: bool = False) -> None:
