@@ -22,6 +22,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from ienfd.core._preprocess import resample_polyline
+
 __all__ = ["CrossingCount", "count_crossings"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -59,15 +61,6 @@ def _signed_distance(
     """Distance from ``points`` to the resampled DEJ polylines, positive in the epidermis."""
     dist, _ = cKDTree(np.concatenate(dense_dej)).query(points)
     return np.where(inside, dist, -dist)
-
-
-def _resample(polyline: np.ndarray, step: float) -> np.ndarray:
-    seg = np.hypot(*np.diff(polyline, axis=0).T)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
-    if arc[-1] == 0:
-        return polyline[:1]
-    s = np.arange(0.0, arc[-1] + step, step)
-    return np.stack([np.interp(s, arc, polyline[:, k]) for k in range(2)], axis=1)
 
 
 def count_crossings(
@@ -141,7 +134,7 @@ def count_crossings(
     if len(points) == 0 or not any(len(line) >= 2 for line in dej):
         return CrossingCount(empty, empty, empty, 0)
     inside = epidermis[points[:, 0], points[:, 1]]
-    dense_dej = [_resample(line, _STEP) for line in dej]
+    dense_dej = [resample_polyline(line, _STEP) for line in dej]
     sd = _signed_distance(points.astype(float), dense_dej, inside) * spacing
     sd_image = np.zeros(skeleton.shape, dtype=np.float32)
     sd_image[points[:, 0], points[:, 1]] = sd

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage import filters, measure, morphology
 
-from ienfd.core._preprocess import robust_scale
+from ienfd.core._preprocess import resample_polyline, robust_scale
 
 __all__ = [
     "JunctionTrace",
@@ -599,8 +599,10 @@ def trace_junction(
         dej = _smooth(dej, smooth_um / spacing)
         rest = _smooth(rest, smooth_um / spacing)
         surface = _trim_cut_edges(rest, dej, spacing=spacing)
+        outline = np.concatenate([dej, rest])
+        dej = _trim_end_faces(dej, surface)
         dej = _extend_to_edge(dej, core, max_px=extend_um / spacing, tangent_px=5.0 / spacing)
-        traces.append(JunctionTrace(dej=dej, surface=surface, outline=np.concatenate([dej, rest])))
+        traces.append(JunctionTrace(dej=dej, surface=surface, outline=outline))
     traces.sort(key=lambda t: -polyline_length(t.dej))
     return traces
 
@@ -699,6 +701,28 @@ def _smooth(points: np.ndarray, sigma: float) -> np.ndarray:
     if len(points) < 5 or sigma <= 0:
         return points
     return np.asarray(ndi.gaussian_filter1d(points, sigma, axis=0, mode="nearest"))
+
+
+def _trim_end_faces(dej: np.ndarray, surface: np.ndarray, *, fraction: float = 0.4) -> np.ndarray:
+    """Drop the ends of the DEJ that run up the epidermis's end towards the surface.
+
+    Where tissue lies beyond the end of the epidermis (a fold of stratum
+    corneum, a flap of dermis), the outline of the epidermis's end can pass
+    for junction. Such an end comes ever closer to the surface (``surface``
+    without the cut edges); a junction never does, except over dermal
+    papillae, which lie between the ends. Runs at either end closer to the
+    surface than ``fraction`` of the median epidermal thickness are dropped.
+    """
+    if len(dej) < 10 or len(surface) < 3:
+        return dej
+    dense = resample_polyline(surface, 0.5)
+    depth, _ = cKDTree(dense).query(dej)
+    thin = depth < fraction * float(np.median(depth))
+    first = int(np.argmin(thin)) if not thin.all() else len(dej)
+    last = len(dej) - int(np.argmin(thin[::-1])) if not thin.all() else 0
+    if last - first < 0.5 * len(dej):
+        return dej  # not an end face: most of the line would go
+    return dej[first:last]
 
 
 def _trim_cut_edges(surface: np.ndarray, dej: np.ndarray, *, spacing: float) -> np.ndarray:
