@@ -99,3 +99,13 @@ def test_open_sample_gives_a_brightfield_and_a_fluorescence_section(make_napari_
     for layer in viewer.layers:
         assert Path(layer.metadata["ienfd"]["path"]).is_file()
         np.testing.assert_allclose(layer.scale, [0.5, 0.5])
+
+
+def test_result_with_a_broken_sidecar_is_an_error_naming_the_sidecar(tmp_path, results_folder):
+    from ienfd.io import CorrectionError
+
+    result = tmp_path / "leg.json"
+    result.write_text((results_folder / "brightfield_sg.json").read_text())
+    (tmp_path / "leg.correction.json").write_text('{"format": "ienfd-correction/1", "image": ')
+    with pytest.raises(CorrectionError, match=r"leg\.correction\.json: not valid JSON"):
+        get_reader(str(result))(str(result))

@@ -224,7 +224,12 @@ class ReviewWidget(QWidget):
         self._refresh_images()
         info = _info(event.value)
         if info.get("role") == "fibres":
-            self.attach(info["section"])
+            try:
+                self.attach(info["section"])
+            except (ValueError, OSError) as exc:  # a broken sidecar or result: named
+                show_error(f"ienfd: {exc}")
+                self._say(f"cannot review: {exc}")
+                return
             folder = info.get("queue_folder")
             if folder and (self.queue_folder is None or Path(folder) != self.queue_folder):
                 self.load_queue(folder)
