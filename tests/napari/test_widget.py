@@ -128,10 +128,23 @@ def test_analyse_correct_save_reopen(make_napari_viewer, qtbot, section_file, tm
     final_count = record["count"]
     assert len(sec.fibres.data) == final_count
 
-    # 4. edit the DEJ: drag a stretch of it 40 pixels down
+    # 4. edit the DEJ: drag one of its vertices 30 screen pixels down with the mouse
+    viewer.layers.selection.active = sec.dej
+    sec.dej.mode = "direct"
+    sec.dej.selected_data = {0}
+    vertex = np.asarray(sec.dej.data[0])[len(sec.dej.data[0]) // 2]
+    pos = _screen_pos(viewer, sec.dej, *vertex)
+    _move_mouse(qtbot, viewer, pos)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pos)
+    for step in range(1, 11):
+        qtbot.mouseMove(canvas, QPoint(pos.x(), pos.y() + 3 * step))
+        qtbot.wait(10)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y() + 30))
+    qtbot.waitUntil(lambda: sec.session.events[-1].action == "edit_dej")
     dej = [np.array(d) for d in sec.dej.data]
-    dej[0][10:20, 0] += 40.0
-    sec.dej.data = dej
+    moved = np.abs(dej[0] - np.asarray(read_result(result_json)["dej"][0])).max(axis=1)
+    assert (moved > 1).sum() == 1  # one vertex moved, by about 30 screen pixels
+    assert moved.max() == pytest.approx(30 / _camera(viewer).zoom / px, rel=0.2)
     dej_um = polylines_length_px(dej) * px
     assert dej_um != pytest.approx(record["dej_length_um"])
     density = final_count / (dej_um / 1000)
