@@ -63,6 +63,38 @@ def _signed_distance(
     return np.where(inside, dist, -dist)
 
 
+def _cluster_entries(
+    entries: np.ndarray,
+    epi_labels: np.ndarray,
+    epi_boxes: list[tuple[slice, slice] | None],
+    entry_points: np.ndarray,
+    piece_of: np.ndarray,
+    radius: int,
+) -> np.ndarray:
+    """Cluster label of every entry point: entries joined along their own piece.
+
+    Entries are dilated by ``radius`` pixels and the dilation is kept on the
+    piece's skeleton; connected parts are one cluster. Pieces never join (they
+    are separate components of the epidermal skeleton), so the work is done in
+    each piece's bounding box only, not over the whole image.
+    """
+    cluster_of = np.zeros(len(entry_points), dtype=np.int64)
+    next_label = 0
+    for piece in np.unique(piece_of):
+        box = epi_boxes[piece - 1]
+        assert box is not None  # every entry lies on a labelled piece
+        r0, c0 = max(box[0].start - radius, 0), max(box[1].start - radius, 0)
+        crop = (slice(r0, box[0].stop + radius), slice(c0, box[1].stop + radius))
+        own = epi_labels[crop] == piece
+        grown = ndi.binary_dilation(entries[crop] & own, iterations=radius) & own
+        labels, n = ndi.label(grown, structure=_EIGHT)
+        members = np.flatnonzero(piece_of == piece)
+        local = entry_points[members] - np.array([r0, c0])
+        cluster_of[members] = labels[local[:, 0], local[:, 1]] + next_label
+        next_label += n
+    return cluster_of
+
+
 def count_crossings(
     skeleton: np.ndarray,
     epidermis: np.ndarray,
@@ -169,13 +201,17 @@ def count_crossings(
     # Entry pixels: epidermal skeleton pixels touching dermal skeleton, near the DEJ.
     entries = epi_skel & ndi.binary_dilation(derm_skel, structure=_EIGHT)
     entries &= (np.abs(sd_image) <= dej_tolerance_um) & skeleton
-    merged, _n_clusters = ndi.label(
-        ndi.binary_dilation(entries, iterations=max(1, round(0.5 * merge_um / spacing))) & epi_skel,
-        structure=_EIGHT,
-    )
     entry_points = np.argwhere(entries)
-    cluster_of = merged[entry_points[:, 0], entry_points[:, 1]]
     piece_of = epi_labels[entry_points[:, 0], entry_points[:, 1]]
+    epi_boxes = ndi.find_objects(epi_labels)
+    cluster_of = _cluster_entries(
+        entries,
+        epi_labels,
+        epi_boxes,
+        entry_points,
+        piece_of,
+        max(1, round(0.5 * merge_um / spacing)),
+    )
 
     # Dermal reach of every entry: the dermal piece it touches.
     derm_of = np.zeros(len(entry_points), dtype=np.int64)
@@ -205,7 +241,6 @@ def count_crossings(
             continue
         accepted.setdefault(piece, []).append(entry_points[members].mean(axis=0))
 
-    epi_boxes = ndi.find_objects(epi_labels)
     crossings: list[np.ndarray] = []
     for piece, sites in accepted.items():
         box = epi_boxes[piece - 1]
