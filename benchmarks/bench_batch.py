@@ -7,7 +7,9 @@
 Part "speed": the same set of generated sections (bright-field and
 fluorescence, 800 µm long at 0.5 µm) is analysed by ``run_batch`` on a
 LocalCluster of 1, then 2 single-threaded workers (OMP/BLAS threads = 1 per
-worker); the time is that of ``run_batch`` (cluster start-up reported apart).
+worker), alternately ``--repeats`` times; the time is that of ``run_batch``
+(cluster start-up reported apart) and the speed-up compares each one's fastest
+run. ``--max-load 1.2`` waits for a quiet machine before each run.
 
 Part "wsi": a bright-field RGB OME-TIFF slide of 30,000 x 30,000 pixels (2.7
 GB decoded), then one of 45,000 x 45,000 (6.1 GB), each holding the same six
@@ -74,7 +76,22 @@ def write_sections(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def bench_speed(tmp: Path, n_sections: int) -> dict[str, Any]:
+def _wait_for_quiet(max_load: float | None, max_wait_s: float = 600.0) -> None:
+    """Wait (up to ``max_wait_s``) until the 1-minute load average is below ``max_load``."""
+    if max_load is None:
+        return
+    deadline = time.monotonic() + max_wait_s
+    while os.getloadavg()[0] >= max_load and time.monotonic() < deadline:
+        time.sleep(5)
+
+
+def bench_speed(tmp: Path, n_sections: int, repeats: int, max_load: float | None) -> dict[str, Any]:
+    """Alternate 1- and 2-worker runs ``repeats`` times; the speed-up uses each one's fastest.
+
+    On a shared machine other jobs slow some runs down; the fastest of several
+    runs is the least disturbed estimate, and every run is reported with the
+    load average before and after it.
+    """
     from ienfd.parallel import batch_client, run_batch
     from ienfd.workflow import collect_inputs, default_pipeline
 
@@ -82,36 +99,47 @@ def bench_speed(tmp: Path, n_sections: int) -> dict[str, Any]:
     write_sections(folder, n_sections)
     rows = collect_inputs(str(folder))
     runs = []
-    for workers in (1, 2):
-        load_before = _load()
-        t0 = time.perf_counter()
-        with batch_client(workers=workers) as client:
-            started = time.perf_counter()
-            report = run_batch(
-                rows, tmp / f"out{workers}", client=client, pipeline=default_pipeline(), force=True
+    for _ in range(repeats):
+        for workers in (1, 2):
+            _wait_for_quiet(max_load)
+            load_before = _load()
+            t0 = time.perf_counter()
+            with batch_client(workers=workers) as client:
+                started = time.perf_counter()
+                report = run_batch(
+                    rows,
+                    tmp / f"out{workers}",
+                    client=client,
+                    pipeline=default_pipeline(),
+                    force=True,
+                    overlay=True,
+                )
+                seconds = time.perf_counter() - started
+            assert report.n_failed == 0, report.failures
+            runs.append(
+                {
+                    "workers": workers,
+                    "sections": len(rows),
+                    "seconds": round(seconds, 2),
+                    "sections_per_minute": round(60 * len(rows) / seconds, 2),
+                    "cluster_start_and_stop_s": round(time.perf_counter() - t0 - seconds, 2),
+                    "load_before": load_before,
+                    "load_after": _load(),
+                }
             )
-            seconds = time.perf_counter() - started
-        assert report.n_failed == 0, report.failures
-        runs.append(
-            {
-                "workers": workers,
-                "sections": len(rows),
-                "seconds": round(seconds, 2),
-                "sections_per_minute": round(60 * len(rows) / seconds, 2),
-                "cluster_start_and_stop_s": round(time.perf_counter() - t0 - seconds, 2),
-                "load_before": load_before,
-                "load_after": _load(),
-            }
-        )
-        print(json.dumps(runs[-1]), flush=True)
-    same = (tmp / "out1" / "sections.csv").read_text().replace("True", "False") == (
+            print(json.dumps(runs[-1]), flush=True)
+    best = {w: min(r["seconds"] for r in runs if r["workers"] == w) for w in (1, 2)}
+    same = (tmp / "out1" / "sections.csv").read_text() == (
         tmp / "out2" / "sections.csv"
-    ).read_text().replace("True", "False")
+    ).read_text()
     return {
         "runs": runs,
-        "speedup_2_vs_1": round(runs[0]["seconds"] / runs[1]["seconds"], 2),
+        "best_seconds": {str(w): best[w] for w in (1, 2)},
+        "best_sections_per_minute": {str(w): round(60 * len(rows) / best[w], 2) for w in (1, 2)},
+        "speedup_2_vs_1": round(best[1] / best[2], 2),
         "identical_tables": same,
-        "section_shape_note": "800 µm sections at 0.5 µm/px, rotated 0-300°, half bright-field",
+        "sections_note": "800 µm sections at 0.5 µm/px (about 1900 x 1900 px), rotated "
+        "0-300°, half bright-field RGB, half 2-channel fluorescence; overlays drawn",
     }
 
 
@@ -224,7 +252,14 @@ def bench_wsi(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=["speed", "wsi", "both"], default="both")
-    ap.add_argument("--sections", type=int, default=16)
+    ap.add_argument("--sections", type=int, default=12)
+    ap.add_argument("--repeats", type=int, default=2, help="alternating 1/2-worker runs")
+    ap.add_argument(
+        "--max-load",
+        type=float,
+        default=None,
+        help="before each speed run, wait (up to 10 min) for the 1-min load average below this",
+    )
     ap.add_argument(
         "--wsi-side",
         type=int,
@@ -253,7 +288,7 @@ def main() -> int:
     )
     try:
         if args.part in ("speed", "both"):
-            result["speed"] = bench_speed(tmp, args.sections)
+            result["speed"] = bench_speed(tmp, args.sections, args.repeats, args.max_load)
             print(json.dumps(result["speed"], indent=1))
         if args.part in ("wsi", "both"):
             result["wsi"] = []
