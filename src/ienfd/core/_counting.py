@@ -215,10 +215,14 @@ def count_crossings(
 
     # Dermal reach of every entry: the dermal piece it touches.
     derm_of = np.zeros(len(entry_points), dtype=np.int64)
-    padded = np.pad(derm_labels, 1)
+    last = np.array(derm_labels.shape) - 1
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
-            found = padded[entry_points[:, 0] + 1 + dr, entry_points[:, 1] + 1 + dc]
+            # Clipping at the border repeats a pixel of the 3x3 neighbourhood
+            # (no copy of the label image padded by one).
+            rows = np.clip(entry_points[:, 0] + dr, 0, last[0])
+            cols = np.clip(entry_points[:, 1] + dc, 0, last[1])
+            found = derm_labels[rows, cols]
             derm_of = np.where(derm_of > 0, derm_of, found)
 
     candidates: dict[int, list[int]] = {}
