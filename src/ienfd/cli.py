@@ -326,9 +326,19 @@ def _add_batch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="pipeline file (pipelines/*.json): modality, length basis and every analysis "
         "parameter (default: built-in parameters, modality detected per image)",
     )
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="LocalCluster workers")
     p.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS", help="use a running dask scheduler"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes of the LocalCluster (default: one per core, >= 2 GB each)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running dask scheduler (tcp://host:8786) instead of a LocalCluster; "
+        "its workers must see the same paths",
     )
     p.add_argument("--force", action="store_true", help="analyse again sections already done")
     p.add_argument(
@@ -336,7 +346,8 @@ def _add_batch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=_pixel_size_argument,
         default=None,
         metavar="UM",
-        help="pixel size in µm for files without one (a manifest's pixel_size_um wins)",
+        help="pixel size in µm, overriding the files' metadata (needed for files without one; "
+        "a manifest's pixel_size_um wins)",
     )
     p.add_argument(
         "--fibre-channel", default=None, metavar="C", help="fluorescence PGP 9.5 channel"
