@@ -1,4 +1,5 @@
-"""A worker killed mid-task does not lose its section: dask runs it again elsewhere."""
+"""A worker killed mid-task does not lose its section: dask runs it again elsewhere, or,
+when the scheduler gives up on it, the section is reported as an error row."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import dask
+import distributed  # noqa: F401  (its config defaults must be loaded before dask.config.set)
 import pytest
 
 from ienfd.parallel import BatchReport, batch_client, run_batch
@@ -17,11 +20,16 @@ from tests.parallel.conftest import write_good_sections
 pytestmark = [pytest.mark.dask, pytest.mark.slow]
 
 
-def test_section_survives_its_worker_being_killed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("allowed_failures", [3, 0])
+def test_section_whose_worker_is_killed(tmp_path: Path, allowed_failures: int) -> None:
     inputs = tmp_path / "in"
     write_good_sections(inputs)
     rows = collect_inputs(str(inputs))
-    with batch_client(workers=2) as client:
+    # the LocalCluster's scheduler runs in this process and reads this setting
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}),
+        batch_client(workers=2) as client,
+    ):
         pids = client.run(os.getpid)  # worker address -> pid
         result: list[BatchReport] = []
         errors: list[BaseException] = []
@@ -40,8 +48,9 @@ def test_section_survives_its_worker_being_killed(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while victim is None and time.monotonic() < deadline:
             for address, keys in client.processing().items():
-                if any(str(k).startswith("section-") for k in keys):
-                    victim = address
+                running = [str(k) for k in keys if str(k).startswith("section-")]
+                if running:
+                    victim, key = address, running[0]
                     break
             time.sleep(0.01)
         assert victim is not None, "no section task seen running"
@@ -53,6 +62,18 @@ def test_section_survives_its_worker_being_killed(tmp_path: Path) -> None:
         client.wait_for_workers(2, timeout=60)
         assert pids[victim] not in client.run(os.getpid).values()  # it really died
     report = result[0]
-    assert report.n_failed == 0
-    assert report.n_analysed == 3
-    assert len(list((tmp_path / "out").glob("*.overlay.png"))) == 3
+    if allowed_failures:  # rerun on another worker: nothing lost
+        assert report.n_failed == 0 and report.n_analysed == 3
+        assert len(list((tmp_path / "out").glob("*.overlay.png"))) == 3
+    else:  # the scheduler gives up at once: reported, never silently dropped
+        # (every task the dead worker held, running or queued, counts as having killed it)
+        assert report.n_failed >= 1 and report.n_failed + report.n_analysed == 3
+        stem = key.split("-", 1)[1].rsplit("-", 1)[0]
+        failed = {
+            f["error"].split("the worker analysing ")[1].split(" died")[0] for f in report.failures
+        }
+        assert stem in failed
+        for failure in report.failures:
+            assert failure["image"].endswith(".tif") and "died" in failure["error"]
+        for name in failed:
+            assert not (tmp_path / "out" / f"{name}.json").exists()
