@@ -150,3 +150,37 @@ def test_slide_without_pixel_size_is_an_error_row(
     assert "nosize.ome.tif" in table["error"].iloc[0] and "no pixel size" in table["error"].iloc[0]
     found = find_sections(path, reader=ReaderOptions(pixel_size_um=PIXEL_UM))
     assert len(found.regions) == 3
+
+
+def test_fluorescence_region_keeps_the_channels_and_pixels(tmp_path: Path) -> None:
+    from ienfd.io import read_section, write_section_tiff
+
+    sec = generate_section(
+        SectionSpec(modality="fluorescence", length_um=400, pixel_size_um=PIXEL_UM, seed=4)
+    )
+    path = tmp_path / "fl.ome.tif"
+    write_section_tiff(
+        path,
+        sec.image[::-1],  # collagen IV first: the channels must be found by name
+        pixel_size_um=PIXEL_UM,
+        kind="ome",
+        channel_names=sec.channel_names[::-1],
+        pyramid_levels=2,
+    )
+    (region,) = find_sections(path, target_um=2.0).regions
+    image = read_region(path, region)
+    whole = read_section(path)
+    assert image.modality == "fluorescence"
+    assert (image.fibre_channel, image.membrane_channel) == (1, 0)
+    assert image.channel_names == ("ColIV", "PGP9.5")
+    assert image.fibre is not None and image.membrane is not None
+    assert whole.fibre is not None and whole.membrane is not None
+    r = region.region
+    own = np.repeat(np.repeat(region.mask, region.scale, 0), region.scale, 1)
+    h, w = min(own.shape[0], r.shape[0]), min(own.shape[1], r.shape[1])
+    own = own[:h, :w]
+    for lazy, eager in ((image.fibre, whole.fibre), (image.membrane, whole.membrane)):
+        crop = eager[r.row0 : r.row0 + h, r.col0 : r.col0 + w]
+        np.testing.assert_array_equal(lazy[:h, :w][own], crop[own])
+    with pytest.raises(ValueError, match="pipeline is for brightfield"):
+        read_region(path, region, reader=ReaderOptions(modality="brightfield"))
