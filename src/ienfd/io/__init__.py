@@ -11,7 +11,7 @@ from ienfd.io._correction import (
     write_correction,
 )
 from ienfd.io._overlay import OverlayInfo, save_overlay
-from ienfd.io._read import ImageInfo, open_lazy, probe_image, read_section
+from ienfd.io._read import ImageInfo, choose_channels, open_lazy, probe_image, read_section
 from ienfd.io._types import ImageReadError, Modality, PixelSize, SectionImage
 from ienfd.io._write import write_json, write_section_tiff
 
@@ -27,6 +27,7 @@ __all__ = [
     "OverlayInfo",
     "PixelSize",
     "SectionImage",
+    "choose_channels",
     "correction_path",
     "open_lazy",
     "probe_image",

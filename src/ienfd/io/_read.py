@@ -38,7 +38,7 @@ from ienfd.io._types import ImageReadError, Modality, PixelSize, SectionImage
 if TYPE_CHECKING:
     import dask.array
 
-__all__ = ["ImageInfo", "open_lazy", "probe_image", "read_section"]
+__all__ = ["ImageInfo", "choose_channels", "open_lazy", "probe_image", "read_section"]
 
 ChannelSpec = int | str | None
 
@@ -203,7 +203,7 @@ def read_section(
         fibre_idx: int | None = None
         membrane_idx: int | None = None
         if chosen != "brightfield":  # fluorescence, or a greyscale image still to decide
-            fibre_idx, membrane_idx = _choose_channels(
+            fibre_idx, membrane_idx = choose_channels(
                 path, names, layout.n_channels, fibre_channel, membrane_channel, notes
             )
 
@@ -503,7 +503,7 @@ def _lookup_channel(path: str, option: str, spec: int | str, names: tuple[str, .
     raise ImageReadError(path, f"unknown {option} {spec!r}; " + _describe_channels(names, n))
 
 
-def _choose_channels(
+def choose_channels(
     path: str,
     names: tuple[str, ...],
     n: int,
@@ -513,8 +513,27 @@ def _choose_channels(
 ) -> tuple[int, int | None]:
     """Fibre and membrane channel indices, by option, by name, or assumed.
 
-    Options are resolved first; a default never picks the channel the other
-    option chose.
+    The rules :func:`read_section` applies, for callers that read pixels
+    themselves (whole-slide regions). Options are resolved first; a default
+    never picks the channel the other option chose.
+
+    Parameters
+    ----------
+    path : str
+        Named in errors.
+    names : tuple of str
+        Channel names from the metadata (may be empty).
+    n : int
+        Number of channels.
+    fibre_spec, membrane_spec : int, str or None
+        The user's choice, as an index or a name; None for the default.
+    notes : list of str
+        Appended with a note when a channel is assumed rather than named.
+
+    Raises
+    ------
+    ImageReadError
+        An unknown channel name or index, or both options naming one channel.
     """
     fibre = (
         None if fibre_spec is None else _lookup_channel(path, "fibre channel", fibre_spec, names, n)

@@ -262,7 +262,7 @@ def read_region(
     ImageReadError
         Unreadable tiles, a box above ``max_bytes``, a bad channel choice.
     """
-    from ienfd.io._read import _choose_channels  # the reader's own channel rules
+    from ienfd.io import choose_channels  # the reader's own channel rules
 
     path = os.fspath(path)
     name = image or path
@@ -306,7 +306,7 @@ def read_region(
             path=name, modality="brightfield", pixel_size=size, rgb=rgb, warnings=notes
         )
     names = info.channel_names if info.modality != "brightfield" else ()
-    fibre, membrane = _choose_channels(
+    fibre, membrane = choose_channels(
         name, names, block.shape[-1], reader.fibre_channel, reader.membrane_channel, notes
     )
     block[outside] = np.asarray(section.fill, dtype=np.float64).astype(block.dtype)
