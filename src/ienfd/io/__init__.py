@@ -12,7 +12,7 @@ from ienfd.io._correction import (
 )
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._read import ImageInfo, choose_channels, open_lazy, probe_image, read_section
-from ienfd.io._types import ImageReadError, Modality, PixelSize, SectionImage
+from ienfd.io._types import FileError, ImageReadError, Modality, PixelSize, SectionImage
 from ienfd.io._write import write_json, write_section_tiff
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Correction",
     "CorrectionError",
     "CorrectionEvent",
+    "FileError",
     "ImageInfo",
     "ImageReadError",
     "Modality",

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ienfd.io._types import FileError
 from ienfd.io._write import write_json
 
 __all__ = [
@@ -48,13 +49,8 @@ ACTIONS = (
 )
 
 
-class CorrectionError(ValueError):
+class CorrectionError(FileError):
     """A correction sidecar that cannot be read, with the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -11,13 +12,17 @@ Modality = Literal["brightfield", "fluorescence"]
 PixelSizeSource = Literal["ome", "tiff-resolution", "imagej", "user"]
 
 
-class ImageReadError(ValueError):
-    """A file that cannot be read or analysed, with the file named in the message."""
+class FileError(ValueError):
+    """A file that cannot be used: ``path`` and ``reason``, both in the message."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class ImageReadError(FileError):
+    """A file that cannot be read or analysed, with the file named in the message."""
 
 
 @dataclass(frozen=True)

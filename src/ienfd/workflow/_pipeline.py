@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ienfd.core import AnalysisParameters
-from ienfd.io import Modality, write_json
+from ienfd.io import FileError, Modality, write_json
 
 __all__ = [
     "PIPELINE_FORMAT",
@@ -42,13 +42,8 @@ PIPELINE_FORMAT = "ienfd-pipeline/1"
 _REQUIRED = ("name", "version", "modality", "description", "length_basis", "validated_on")
 
 
-class PipelineError(ValueError):
+class PipelineError(FileError):
     """A pipeline file that cannot be used, naming the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 @dataclass(frozen=True)
