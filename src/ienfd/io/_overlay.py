@@ -372,32 +372,26 @@ def _draw_results(ax: Any, result: OverlayResult) -> list[Any]:
         pts = _points(line, f"dej[{i}]")
         ax.plot(pts[:, 1], pts[:, 0], color=DEJ_COLOUR, lw=1.4, path_effects=outline, zorder=3)
     marker_outline = [patheffects.Stroke(linewidth=2.6, foreground=OUTLINE), patheffects.Normal()]
-    fragments = _points(result.fragments, "fragments")
-    ax.plot(
-        fragments[:, 1],
-        fragments[:, 0],
-        ls="none",
-        marker="s",
-        ms=9,
-        mfc="none",
-        mec=FRAGMENT_COLOUR,
-        mew=1.4,
-        path_effects=marker_outline,
-        zorder=4,
+    # Not counted: fragments (squares) and fibres stopping short (triangles), hollow;
+    # one style per kind for the markers and their legend entry.
+    hollow: dict[str, Any] = {
+        "ls": "none",
+        "ms": 9,
+        "mfc": "none",
+        "mew": 1.4,
+        "path_effects": marker_outline,
+    }
+    not_counted = (
+        ("fragments", "s", FRAGMENT_COLOUR, "epidermal fragment, not counted"),
+        ("short_fibres", "^", SHORT_FIBRE_COLOUR, "ends below DEJ, not counted"),
     )
-    short = _points(result.short_fibres, "short_fibres")
-    ax.plot(
-        short[:, 1],
-        short[:, 0],
-        ls="none",
-        marker="^",
-        ms=9,
-        mfc="none",
-        mec=SHORT_FIBRE_COLOUR,
-        mew=1.4,
-        path_effects=marker_outline,
-        zorder=4,
-    )
+    not_counted_handles = []
+    for name, marker, colour, label in not_counted:
+        pts = _points(getattr(result, name), name)
+        ax.plot(pts[:, 1], pts[:, 0], marker=marker, mec=colour, zorder=4, **hollow)
+        not_counted_handles.append(
+            Line2D([], [], marker=marker, mec=colour, label=f"{label} ({len(pts)})", **hollow)
+        )
     crossings = _points(result.crossings, "crossings")
     ax.plot(
         crossings[:, 1],
@@ -457,30 +451,7 @@ def _draw_results(ax: Any, result: OverlayResult) -> list[Any]:
             mec=OUTLINE,
             label=f"counted crossing ({len(crossings)})",
         ),
-        Line2D(
-            [],
-            [],
-            ls="none",
-            marker="s",
-            ms=9,
-            mfc="none",
-            mec=FRAGMENT_COLOUR,
-            mew=1.4,
-            path_effects=marker_outline,
-            label=f"epidermal fragment, not counted ({len(fragments)})",
-        ),
-        Line2D(
-            [],
-            [],
-            ls="none",
-            marker="^",
-            ms=9,
-            mfc="none",
-            mec=SHORT_FIBRE_COLOUR,
-            mew=1.4,
-            path_effects=marker_outline,
-            label=f"ends below DEJ, not counted ({len(short)})",
-        ),
+        *not_counted_handles,
     ]
 
 
