@@ -718,8 +718,10 @@ def _trim_end_faces(dej: np.ndarray, surface: np.ndarray, *, fraction: float = 0
     dense = resample_polyline(surface, 0.5)
     depth, _ = cKDTree(dense).query(dej)
     thin = depth < fraction * float(np.median(depth))
-    first = int(np.argmin(thin)) if not thin.all() else len(dej)
-    last = len(dej) - int(np.argmin(thin[::-1])) if not thin.all() else 0
+    if thin.all():
+        return dej
+    first = int(np.argmin(thin))
+    last = len(dej) - int(np.argmin(thin[::-1]))
     if last - first < 0.5 * len(dej):
         return dej  # not an end face: most of the line would go
     return dej[first:last]
