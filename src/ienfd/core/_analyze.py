@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import measure
+from skimage import filters, measure
 
 from ienfd.core._counting import count_crossings
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
@@ -403,17 +403,29 @@ def _require_tissue(tissue: np.ndarray) -> None:
 def _brightfield_background(
     rgb_lr: np.ndarray, spacing_lr: float, params: AnalysisParameters, *, floor: float
 ) -> np.ndarray:
-    """Illumination fit: a first tissue guess from a flat white, then the fit."""
+    """Illumination fit, alternating with the tissue mask it makes possible.
+
+    The first glass guess is the palest of three Otsu classes of the optical
+    density against a flat white: pale dermis, which a two-class threshold
+    would call glass when the section fills most of the frame, is kept out of
+    it. Each fit flattens the illumination (vignetting, a gradient across the
+    field) so the next tissue mask, and the glass around it, is cleaner.
+    """
     white = np.percentile(rgb_lr.reshape(-1, 3), 99.5, axis=0)
     flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb_lr, floor, None))
-    guess = segment_tissue(
-        flat.mean(axis=-1), spacing=spacing_lr, smooth_um=params.tissue_smooth_um
-    )
+    smoothed = ndi.gaussian_filter(flat.mean(axis=-1), params.tissue_smooth_um / spacing_lr)
+    guess = smoothed > filters.threshold_multiotsu(smoothed, classes=3)[0]
     _require_tissue(guess)
     try:
-        return fit_background(rgb_lr, guess, floor=floor)
+        coef = fit_background(rgb_lr, guess, floor=floor)
+        for _ in range(2):
+            od = optical_density(rgb_lr, coef, full_shape=rgb_lr.shape[:2], floor=floor)
+            guess = segment_tissue(od, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
+            _require_tissue(guess)
+            coef = fit_background(rgb_lr, guess, floor=floor)
     except ValueError as err:
         raise AnalysisError(str(err)) from None
+    return coef
 
 
 def _normalise(channel: np.ndarray) -> np.ndarray:
