@@ -414,8 +414,13 @@ def _brightfield_background(
     white = np.percentile(rgb_lr.reshape(-1, 3), 99.5, axis=0)
     flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb_lr, floor, None))
     smoothed = ndi.gaussian_filter(flat.mean(axis=-1), params.tissue_smooth_um / spacing_lr)
-    guess = smoothed > filters.threshold_multiotsu(smoothed, classes=3)[0]
-    _require_tissue(guess)
+    if np.ptp(smoothed) < 1e-3:  # a uniform field: three classes cannot be drawn
+        _require_tissue(np.zeros_like(smoothed, dtype=bool))
+    try:
+        palest = filters.threshold_multiotsu(smoothed, classes=3)[0]
+    except ValueError:  # too few distinct values for three classes
+        palest = filters.threshold_otsu(smoothed)
+    guess = smoothed > palest
     try:
         coef = fit_background(rgb_lr, guess, floor=floor)
         for _ in range(2):
