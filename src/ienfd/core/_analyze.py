@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import filters, measure
+from skimage import measure
 
 from ienfd.core._counting import count_crossings
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
@@ -21,7 +21,7 @@ from ienfd.core._junction import (
     suppress_fibres,
     trace_junction,
 )
-from ienfd.core._preprocess import block_mean, fit_background, optical_density
+from ienfd.core._preprocess import block_mean, fit_background, lower_surface, optical_density
 from ienfd.core._tissue import segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
@@ -405,22 +405,22 @@ def _brightfield_background(
 ) -> np.ndarray:
     """Illumination fit, alternating with the tissue mask it makes possible.
 
-    The first glass guess is the palest of three Otsu classes of the optical
-    density against a flat white: pale dermis, which a two-class threshold
-    would call glass when the section fills most of the frame, is kept out of
-    it. Each fit flattens the illumination (vignetting, a gradient across the
-    field) so the next tissue mask, and the glass around it, is cleaner.
+    The glass is the palest population of the frame, but under uneven
+    illumination pale dermis on the bright side can be paler than glass on the
+    dark side, so no single threshold finds it. The first guess is the pixels
+    near the floor of the optical density against a flat white (a surface fitted
+    under the lowest few percent of the frame, :func:`lower_surface`); each
+    fit then flattens the illumination so the next tissue mask, and the glass
+    around it, is cleaner.
     """
     white = np.percentile(rgb_lr.reshape(-1, 3), 99.5, axis=0)
     flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb_lr, floor, None))
     smoothed = ndi.gaussian_filter(flat.mean(axis=-1), params.tissue_smooth_um / spacing_lr)
-    if np.ptp(smoothed) < 1e-3:  # a uniform field: three classes cannot be drawn
-        _require_tissue(np.zeros_like(smoothed, dtype=bool))
-    try:
-        palest = filters.threshold_multiotsu(smoothed, classes=3)[0]
-    except ValueError:  # too few distinct values for three classes
-        palest = filters.threshold_otsu(smoothed)
-    guess = smoothed > palest
+    above = smoothed - lower_surface(smoothed, order=1)
+    # The glass's own spread about its floor, from the points below the floor.
+    below = above[above < 0]
+    spread = float(np.sqrt(np.mean(below**2))) if below.size else 0.0
+    guess = above > max(4.0 * spread, 0.02)
     try:
         coef = fit_background(rgb_lr, guess, floor=floor)
         for _ in range(2):
