@@ -247,6 +247,9 @@ def analyze_section(
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(image[rows, cols], dtype=np.float32)
 
+    # A hole inside the epidermis is a pale patch the segmentation missed, not
+    # dermis: its rim would otherwise be traced as a closed loop of junction.
+    epidermis = ndi.binary_fill_holes(epidermis)
     traces = trace_junction(
         epidermis,
         tissue,
