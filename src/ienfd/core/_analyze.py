@@ -416,21 +416,28 @@ def _brightfield_background(
     fit then flattens the illumination so the next tissue mask, and the glass
     around it, is cleaner.
     """
-    white = np.percentile(rgb_lr.reshape(-1, 3), 99.5, axis=0)
-    flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb_lr, floor, None))
-    smoothed = ndi.gaussian_filter(flat.mean(axis=-1), params.tissue_smooth_um / spacing_lr)
+    # Illumination varies over hundreds of µm: fit it at the tissue mask's own
+    # scale. The coefficients are in normalised frame coordinates, so they
+    # apply at any resolution.
+    step = max(1, round(0.5 * params.tissue_smooth_um / spacing_lr))
+    rgb = block_mean(rgb_lr, step)
+    spacing = spacing_lr * step
+    margin = max(1, round(5.0 / spacing))  # the tissue mask's edge is blurred over a few µm
+    white = np.percentile(rgb.reshape(-1, 3), 99.5, axis=0)
+    flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb, floor, None))
+    smoothed = ndi.gaussian_filter(flat.mean(axis=-1), params.tissue_smooth_um / spacing)
     above = smoothed - lower_surface(smoothed, order=1)
     # The glass's own spread about its floor, from the points below the floor.
     below = above[above < 0]
     spread = float(np.sqrt(np.mean(below**2))) if below.size else 0.0
     guess = above > max(4.0 * spread, 0.02)
     try:
-        coef = fit_background(rgb_lr, guess, floor=floor)
+        coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
         for _ in range(2):
-            od = optical_density(rgb_lr, coef, full_shape=rgb_lr.shape[:2], floor=floor)
-            guess = segment_tissue(od, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
+            od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor)
+            guess = segment_tissue(od, spacing=spacing, smooth_um=params.tissue_smooth_um)
             _require_tissue(guess)
-            coef = fit_background(rgb_lr, guess, floor=floor)
+            coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
     except ValueError as err:
         raise AnalysisError(str(err)) from None
     return coef

@@ -124,7 +124,12 @@ def _design(r: np.ndarray, c: np.ndarray, order: int) -> np.ndarray:
 
 
 def fit_background(
-    rgb_lr: np.ndarray, tissue_lr: np.ndarray, *, order: int = 2, floor: float = 1.0
+    rgb_lr: np.ndarray,
+    tissue_lr: np.ndarray,
+    *,
+    order: int = 2,
+    floor: float = 1.0,
+    margin_px: int = 3,
 ) -> np.ndarray:
     """Fit the bright-field illumination (the glass seen without tissue).
 
@@ -139,13 +144,16 @@ def fit_background(
     floor : float
         Intensities are clipped to at least this before the logarithm
         (the analysis uses 1/256 of the white level, whatever the dtype or scale).
+    margin_px : int
+        Pixels this close to the tissue are not background (the mask's edge
+        is blurred).
 
     Returns
     -------
     coef : (T, 3) ndarray
         Polynomial coefficients of log intensity for each channel.
     """
-    background = ~ndi.binary_dilation(tissue_lr, iterations=3)
+    background = ~ndi.binary_dilation(tissue_lr, iterations=margin_px)
     if background.sum() < 50:
         raise ValueError("no background (glass) visible around the tissue to estimate illumination")
     log_i = np.log(np.clip(rgb_lr, floor, None))
