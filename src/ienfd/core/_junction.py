@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage import filters, measure, morphology
 
-from ienfd.core._preprocess import resample_polyline, robust_scale
+from ienfd.core._preprocess import block_mean, resample_polyline, robust_scale
 
 __all__ = [
     "JunctionTrace",
@@ -206,6 +206,7 @@ def _best_band(
     max_hole_um2: float,
     max_thickness_um: float = 250.0,
     max_coverage: float = 0.7,
+    search_um: float = 3.0,
 ) -> tuple[np.ndarray, float]:
     """The edge band, over several features, best separated from the dermis.
 
@@ -215,9 +216,74 @@ def _best_band(
     covered), or running along more than ``max_coverage`` of the outline (an
     epidermis lines one side of a section), are the dermis or the whole
     section, not an epidermis.
+
+    The search over features runs on a copy at about ``search_um`` per pixel;
+    the winning feature's band is then drawn again at full resolution (the
+    component that overlaps the coarse winner most).
     """
-    best, best_score = np.zeros_like(tissue), -np.inf
-    for feature in features:
+    factor = max(1, round(search_um / spacing))
+    if factor > 1 and min(tissue.shape) >= 32 * factor:
+        coarse_tissue = block_mean(tissue.astype(np.float32), factor) > 0.5
+        coarse = [block_mean(f, factor) for f in features]
+        winner, score, k = _search_bands(
+            coarse,
+            coarse_tissue,
+            spacing=spacing * factor,
+            smooth_um=smooth_um,
+            opening_um=opening_um,
+            edge_distance_um=edge_distance_um,
+            max_hole_um2=max_hole_um2,
+            max_thickness_um=max_thickness_um,
+            max_coverage=max_coverage,
+        )
+        if k < 0:
+            return np.zeros_like(tissue), score
+        rows = np.minimum(np.arange(tissue.shape[0]) // factor, winner.shape[0] - 1)
+        cols = np.minimum(np.arange(tissue.shape[1]) // factor, winner.shape[1] - 1)
+        guide = winner[np.ix_(rows, cols)]
+        feature = ndi.gaussian_filter(features[k], smooth_um / spacing)
+        candidates = _edge_bands(
+            feature,
+            tissue,
+            spacing=spacing,
+            opening_um=opening_um,
+            edge_distance_um=edge_distance_um,
+            max_hole_um2=max_hole_um2,
+        )
+        overlaps = [np.count_nonzero(c & guide) for c in candidates]
+        if overlaps and max(overlaps) > 0:
+            return candidates[int(np.argmax(overlaps))], score
+        return guide & tissue, score
+    best, score, _ = _search_bands(
+        features,
+        tissue,
+        spacing=spacing,
+        smooth_um=smooth_um,
+        opening_um=opening_um,
+        edge_distance_um=edge_distance_um,
+        max_hole_um2=max_hole_um2,
+        max_thickness_um=max_thickness_um,
+        max_coverage=max_coverage,
+    )
+    return best, score
+
+
+def _search_bands(
+    features: list[np.ndarray],
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    smooth_um: float,
+    opening_um: float,
+    edge_distance_um: float,
+    max_hole_um2: float,
+    max_thickness_um: float,
+    max_coverage: float,
+) -> tuple[np.ndarray, float, int]:
+    """Best band over ``features``: (band, score, index of its feature or -1)."""
+    best, best_score, best_k = np.zeros_like(tissue), -np.inf, -1
+    edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
+    for k, feature in enumerate(features):
         feature = ndi.gaussian_filter(feature, smooth_um / spacing)
         for candidate in _edge_bands(
             feature,
@@ -226,17 +292,18 @@ def _best_band(
             opening_um=opening_um,
             edge_distance_um=edge_distance_um,
             max_hole_um2=max_hole_um2,
+            edge=edge,
         ):
             distance_um = ndi.distance_transform_edt(~candidate) * spacing
             coverage, thickness = _edge_coverage(
-                candidate, tissue, distance_um, spacing=spacing, edge_distance_um=edge_distance_um
+                candidate, edge, distance_um, spacing=spacing, edge_distance_um=edge_distance_um
             )
             if thickness > max_thickness_um or coverage > max_coverage:
                 continue  # the dermis, or the whole section: not an epidermal band
             score = _band_contrast(feature, candidate, tissue, distance_um) * coverage
             if score > best_score:
-                best, best_score = candidate, score
-    return best, best_score
+                best, best_score, best_k = candidate, score, k
+    return best, best_score, best_k
 
 
 def _edge_bands(
@@ -247,6 +314,7 @@ def _edge_bands(
     opening_um: float,
     edge_distance_um: float,
     max_hole_um2: float,
+    edge: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Dense components along the tissue edge, each a candidate epidermis."""
     threshold = filters.threshold_otsu(feature[tissue])
@@ -254,12 +322,14 @@ def _edge_bands(
     dense = ndi.binary_opening(dense, structure=_disk(opening_um / spacing))
     # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.
     dense = morphology.remove_small_holes(dense, max_size=int(max_hole_um2 / spacing**2))
-    return _edge_components(dense, tissue, spacing=spacing, edge_distance_um=edge_distance_um)
+    return _edge_components(
+        dense, tissue, spacing=spacing, edge_distance_um=edge_distance_um, edge=edge
+    )
 
 
 def _edge_coverage(
     band: np.ndarray,
-    tissue: np.ndarray,
+    edge: np.ndarray,
     distance_um: np.ndarray,
     *,
     spacing: float,
@@ -270,9 +340,9 @@ def _edge_coverage(
     An epidermis runs along one long side of the section (about 0.3-0.5 of the
     outline) and is tens of µm thick; a nerve bundle or gland near the edge
     covers far less, and the dermis is far thicker. The thickness is the band's
-    area over the length of outline it covers, in µm.
+    area over the length of outline it covers, in µm. ``edge`` is the tissue
+    outline (its one-pixel rim).
     """
-    edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
     if not band.any() or not edge.any():
         return 0.0, np.inf
     near = distance_um <= edge_distance_um
@@ -299,7 +369,12 @@ def _band_contrast(
 
 
 def _edge_components(
-    candidate: np.ndarray, tissue: np.ndarray, *, spacing: float, edge_distance_um: float
+    candidate: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    edge_distance_um: float,
+    edge: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """The components of ``candidate`` that run along the tissue edge.
 
@@ -310,7 +385,8 @@ def _edge_components(
     labels, n = ndi.label(candidate)
     if n == 0:
         return []
-    edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
+    if edge is None:
+        edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
     dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
     er, ec = np.nonzero(edge & (dist * spacing <= edge_distance_um))
     coverage = np.bincount(labels[ir[er, ec], ic[er, ec]], minlength=n + 1)
