@@ -105,7 +105,10 @@ def suppress_fibres(
     stack = signal if signal.ndim == 3 else signal[..., None]
     total = stack.mean(axis=-1)
     size = max(3, round(clear_um / spacing) | 1)
-    residual = total - ndi.median_filter(total, size=size)
+    # Separable median (rows, then columns): a thin ridge of any orientation is
+    # removed by one of the two passes, at a fifth of the cost of the 2-D median.
+    floor = ndi.median_filter(ndi.median_filter(total, size=(1, size)), size=(size, 1))
+    residual = total - floor
     if tissue.sum() < 100:
         return signal
     _, noise = robust_scale(residual[tissue])
