@@ -63,6 +63,23 @@ def _signed_distance(
     return np.where(inside, dist, -dist)
 
 
+def _neighbourhood(
+    skeleton: np.ndarray, dermal: np.ndarray, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """At each of ``points``: skeleton pixels in its 3x3 neighbourhood (itself
+    included), and whether any of them is a ``dermal`` skeleton pixel."""
+    skel = np.pad(skeleton, 1)
+    derm = np.pad(dermal, 1)
+    rows, cols = points[:, 0] + 1, points[:, 1] + 1
+    degree = np.zeros(len(points), dtype=np.int8)
+    touches = np.zeros(len(points), dtype=bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            degree += skel[rows + dr, cols + dc]
+            touches |= derm[rows + dr, cols + dc]
+    return degree, touches
+
+
 def _cluster_entries(
     entries: np.ndarray,
     epi_labels: np.ndarray,
@@ -192,16 +209,18 @@ def count_crossings(
 
     # An intraepidermal fibre ends in the epidermis: a piece with no free end at
     # least min_depth_um inside is a dermal fibre passing through (in and out).
-    degree = ndi.convolve(skeleton.astype(np.uint8), _EIGHT.astype(np.uint8), mode="constant")
-    tips = epi_skel & (degree == 2) & (sd_image >= min_depth_um)
+    # Neighbourhoods looked up at the skeleton's own pixels (a few thousand),
+    # not filtered over the whole region: degree counts the pixel itself.
+    degree, touches_dermal = _neighbourhood(skeleton, derm_skel, points)
+    tips = inside & (degree == 2) & (sd >= min_depth_um)
     has_tip = np.zeros(n_epi + 1, dtype=bool)
-    has_tip[np.unique(epi_labels[tips])] = True
+    has_tip[np.unique(lab_e[tips])] = True
     has_tip[0] = False
 
     # Entry pixels: epidermal skeleton pixels touching dermal skeleton, near the DEJ.
-    entries = epi_skel & ndi.binary_dilation(derm_skel, structure=_EIGHT)
-    entries &= (np.abs(sd_image) <= dej_tolerance_um) & skeleton
-    entry_points = np.argwhere(entries)
+    entry_points = points[inside & touches_dermal & (np.abs(sd) <= dej_tolerance_um)]
+    entries = np.zeros(skeleton.shape, dtype=bool)
+    entries[entry_points[:, 0], entry_points[:, 1]] = True
     piece_of = epi_labels[entry_points[:, 0], entry_points[:, 1]]
     epi_boxes = ndi.find_objects(epi_labels)
     cluster_of = _cluster_entries(
@@ -286,7 +305,9 @@ def count_crossings(
             tip = pix[np.argmax(sd_image[pix[:, 0], pix[:, 1]])]
             short.append(tip.astype(float))
 
-    branch_points = skeleton & epidermis & (degree >= 4)
+    branch_points = np.zeros(skeleton.shape, dtype=bool)
+    forks = points[inside & (degree >= 4)]
+    branch_points[forks[:, 0], forks[:, 1]] = True
     branch_labels, _ = ndi.label(branch_points, structure=_EIGHT)
     owners = epi_labels[branch_labels > 0]
     clusters = branch_labels[branch_labels > 0]

@@ -116,15 +116,21 @@ def suppress_fibres(
     weight = (tissue & ~ndi.binary_dilation(stain)).astype(np.float32)
     sigma = 0.5 * clear_um / spacing
     norm = ndi.gaussian_filter(weight, sigma)
-    wide_norm = ndi.gaussian_filter(weight, 4 * sigma)
+    # The wide fallback is smooth: compute it on a copy reduced by about sigma.
+    step = max(1, round(sigma))
+    rows = np.minimum(np.arange(weight.shape[0]) // step, weight.shape[0] // step - 1)
+    cols = np.minimum(np.arange(weight.shape[1]) // step, weight.shape[1] // step - 1)
+    wide_norm = ndi.gaussian_filter(block_mean(weight, step), 4 * sigma / step)
     clean = np.empty_like(stack)
     for c in range(stack.shape[-1]):
         # Inside thick objects (nerve bundles) the local estimate has no support:
         # fall back to a wider one, then to the tissue's median.
         typical = float(np.median(stack[..., c][weight > 0])) if weight.any() else 0.0
-        smooth = ndi.gaussian_filter(stack[..., c] * weight, sigma) / np.maximum(norm, 1e-6)
-        wide = ndi.gaussian_filter(stack[..., c] * weight, 4 * sigma) / np.maximum(wide_norm, 1e-6)
-        clean[..., c] = np.where(norm > 0.05, smooth, np.where(wide_norm > 0.02, wide, typical))
+        weighted = stack[..., c] * weight
+        smooth = ndi.gaussian_filter(weighted, sigma) / np.maximum(norm, 1e-6)
+        wide_sum = ndi.gaussian_filter(block_mean(weighted, step), 4 * sigma / step)
+        wide = np.where(wide_norm > 0.02, wide_sum / np.maximum(wide_norm, 1e-6), typical)
+        clean[..., c] = np.where(norm > 0.05, smooth, wide[np.ix_(rows, cols)])
     return clean if signal.ndim == 3 else clean[..., 0]
 
 
