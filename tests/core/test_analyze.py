@@ -171,3 +171,18 @@ def test_pale_dermis_filling_most_of_an_unevenly_lit_frame_is_tissue() -> None:
     assert abs(result.dej_length_um / section.truth["dej_length_um"] - 1) < 0.05
     score = score_section(result.crossings, result.dej_length_um, section.truth)
     assert score.matched >= 2 / 3 * section.truth["count"]  # the old fit matched 2 of 9
+
+
+def test_a_pale_patch_inside_the_epidermis_is_not_traced_as_junction(phantom) -> None:
+    image, _ = phantom
+    base = analyze_section(image, spacing=SPACING)
+    patched = image.copy()
+    rr, cc = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    # A 50 µm pale patch of dermis colour, mid-epidermis, between two fibres.
+    patch = (rr - 280) ** 2 + (cc - 740) ** 2 < 50**2
+    dermis_colour = image[600, 900]
+    patched[patch] = dermis_colour
+    result = analyze_section(patched, spacing=SPACING)
+    assert len(result.dej) == 1
+    assert result.dej_length_um == pytest.approx(base.dej_length_um, rel=0.02)
+    assert result.count == base.count == 10
