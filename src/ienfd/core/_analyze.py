@@ -22,7 +22,13 @@ from ienfd.core._junction import (
     suppress_fibres,
     trace_junction,
 )
-from ienfd.core._preprocess import block_mean, fit_background, lower_surface, optical_density
+from ienfd.core._preprocess import (
+    block_mean,
+    expand_blocks,
+    fit_background,
+    lower_surface,
+    optical_density,
+)
 from ienfd.core._tissue import segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
@@ -303,7 +309,7 @@ def analyze_section(
         spacing=spacing,
         fibre_width_um=params.fibre_width_um,
     )
-    band_full = _upsample_mask(band, factor, region)
+    band_full = expand_blocks(band, factor, *region)
     skeleton = segment_fibres(
         response,
         band_full,
@@ -476,9 +482,3 @@ def _bounding_region(blocks: list[tuple[slice, slice]]) -> tuple[slice, slice]:
     c0 = min(b[1].start for b in blocks)
     c1 = max(b[1].stop for b in blocks)
     return slice(r0, r1), slice(c0, c1)
-
-
-def _upsample_mask(mask: np.ndarray, factor: int, region: tuple[slice, slice]) -> np.ndarray:
-    rows = np.minimum(np.arange(region[0].start, region[0].stop) // factor, mask.shape[0] - 1)
-    cols = np.minimum(np.arange(region[1].start, region[1].stop) // factor, mask.shape[1] - 1)
-    return mask[np.ix_(rows, cols)]

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage import filters, measure, morphology
 
-from ienfd.core._preprocess import block_mean, resample_polyline, robust_scale
+from ienfd.core._preprocess import block_mean, expand_blocks, resample_polyline, robust_scale
 
 __all__ = [
     "JunctionTrace",
@@ -118,8 +118,7 @@ def suppress_fibres(
     norm = ndi.gaussian_filter(weight, sigma)
     # The wide fallback is smooth: compute it on a copy reduced by about sigma.
     step = max(1, round(sigma))
-    rows = np.minimum(np.arange(weight.shape[0]) // step, weight.shape[0] // step - 1)
-    cols = np.minimum(np.arange(weight.shape[1]) // step, weight.shape[1] // step - 1)
+    full = (slice(0, weight.shape[0]), slice(0, weight.shape[1]))
     wide_norm = ndi.gaussian_filter(block_mean(weight, step), 4 * sigma / step)
     clean = np.empty_like(stack)
     for c in range(stack.shape[-1]):
@@ -130,7 +129,7 @@ def suppress_fibres(
         smooth = ndi.gaussian_filter(weighted, sigma) / np.maximum(norm, 1e-6)
         wide_sum = ndi.gaussian_filter(block_mean(weighted, step), 4 * sigma / step)
         wide = np.where(wide_norm > 0.02, wide_sum / np.maximum(wide_norm, 1e-6), typical)
-        clean[..., c] = np.where(norm > 0.05, smooth, wide[np.ix_(rows, cols)])
+        clean[..., c] = np.where(norm > 0.05, smooth, expand_blocks(wide, step, *full))
     return clean if signal.ndim == 3 else clean[..., 0]
 
 
@@ -231,42 +230,14 @@ def _best_band(
     component that overlaps the coarse winner most).
     """
     factor = max(1, round(search_um / spacing))
-    if factor > 1 and min(tissue.shape) >= 32 * factor:
-        coarse_tissue = block_mean(tissue.astype(np.float32), factor) > 0.5
-        coarse = [block_mean(f, factor) for f in features]
-        winner, score, k = _search_bands(
-            coarse,
-            coarse_tissue,
-            spacing=spacing * factor,
-            smooth_um=smooth_um,
-            opening_um=opening_um,
-            edge_distance_um=edge_distance_um,
-            max_hole_um2=max_hole_um2,
-            max_thickness_um=max_thickness_um,
-            max_coverage=max_coverage,
-        )
-        if k < 0:
-            return np.zeros_like(tissue), score
-        rows = np.minimum(np.arange(tissue.shape[0]) // factor, winner.shape[0] - 1)
-        cols = np.minimum(np.arange(tissue.shape[1]) // factor, winner.shape[1] - 1)
-        guide = winner[np.ix_(rows, cols)]
-        feature = ndi.gaussian_filter(features[k], smooth_um / spacing)
-        candidates = _edge_bands(
-            feature,
-            tissue,
-            spacing=spacing,
-            opening_um=opening_um,
-            edge_distance_um=edge_distance_um,
-            max_hole_um2=max_hole_um2,
-        )
-        overlaps = [np.count_nonzero(c & guide) for c in candidates]
-        if overlaps and max(overlaps) > 0:
-            return candidates[int(np.argmax(overlaps))], score
-        return guide & tissue, score
-    best, score, _ = _search_bands(
-        features,
-        tissue,
-        spacing=spacing,
+    if min(tissue.shape) < 32 * factor:
+        factor = 1
+    coarse_tissue = block_mean(tissue.astype(np.float32), factor) > 0.5 if factor > 1 else tissue
+    coarse = [block_mean(f, factor) for f in features] if factor > 1 else features
+    winner, score, k = _search_bands(
+        coarse,
+        coarse_tissue,
+        spacing=spacing * factor,
         smooth_um=smooth_um,
         opening_um=opening_um,
         edge_distance_um=edge_distance_um,
@@ -274,7 +245,27 @@ def _best_band(
         max_thickness_um=max_thickness_um,
         max_coverage=max_coverage,
     )
-    return best, score
+    if factor == 1 or k < 0:
+        return (winner if factor == 1 else np.zeros_like(tissue)), score
+    guide = expand_blocks(winner, factor, slice(0, tissue.shape[0]), slice(0, tissue.shape[1]))
+    candidates = _edge_bands(
+        ndi.gaussian_filter(features[k], smooth_um / spacing),
+        tissue,
+        spacing=spacing,
+        opening_um=opening_um,
+        edge_distance_um=edge_distance_um,
+        max_hole_um2=max_hole_um2,
+        edge=_rim(tissue),
+    )
+    overlaps = [np.count_nonzero(c & guide) for c in candidates]
+    if overlaps and max(overlaps) > 0:
+        return candidates[int(np.argmax(overlaps))], score
+    return guide & tissue, score
+
+
+def _rim(tissue: np.ndarray) -> np.ndarray:
+    """The tissue's one-pixel outline (tissue pixels with a background 4-neighbour)."""
+    return tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
 
 
 def _search_bands(
@@ -291,7 +282,7 @@ def _search_bands(
 ) -> tuple[np.ndarray, float, int]:
     """Best band over ``features``: (band, score, index of its feature or -1)."""
     best, best_score, best_k = np.zeros_like(tissue), -np.inf, -1
-    edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
+    edge = _rim(tissue)
     for k, feature in enumerate(features):
         feature = ndi.gaussian_filter(feature, smooth_um / spacing)
         for candidate in _edge_bands(
@@ -323,7 +314,7 @@ def _edge_bands(
     opening_um: float,
     edge_distance_um: float,
     max_hole_um2: float,
-    edge: np.ndarray | None = None,
+    edge: np.ndarray,
 ) -> list[np.ndarray]:
     """Dense components along the tissue edge, each a candidate epidermis."""
     threshold = filters.threshold_otsu(feature[tissue])
@@ -331,9 +322,7 @@ def _edge_bands(
     dense = ndi.binary_opening(dense, structure=_disk(opening_um / spacing))
     # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.
     dense = morphology.remove_small_holes(dense, max_size=int(max_hole_um2 / spacing**2))
-    return _edge_components(
-        dense, tissue, spacing=spacing, edge_distance_um=edge_distance_um, edge=edge
-    )
+    return _edge_components(dense, edge, spacing=spacing, edge_distance_um=edge_distance_um)
 
 
 def _edge_coverage(
@@ -378,14 +367,9 @@ def _band_contrast(
 
 
 def _edge_components(
-    candidate: np.ndarray,
-    tissue: np.ndarray,
-    *,
-    spacing: float,
-    edge_distance_um: float,
-    edge: np.ndarray | None = None,
+    candidate: np.ndarray, edge: np.ndarray, *, spacing: float, edge_distance_um: float
 ) -> list[np.ndarray]:
-    """The components of ``candidate`` that run along the tissue edge.
+    """The components of ``candidate`` that run along the tissue edge (``edge``, its rim).
 
     Each tissue-edge pixel is given to its nearest candidate component if one is
     within ``edge_distance_um``; components covering at least a quarter as much
@@ -394,8 +378,6 @@ def _edge_components(
     labels, n = ndi.label(candidate)
     if n == 0:
         return []
-    if edge is None:
-        edge = tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
     dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
     er, ec = np.nonzero(edge & (dist * spacing <= edge_distance_um))
     coverage = np.bincount(labels[ir[er, ec], ic[er, ec]], minlength=n + 1)

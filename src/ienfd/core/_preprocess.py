@@ -7,6 +7,7 @@ from scipy import ndimage as ndi
 
 __all__ = [
     "block_mean",
+    "expand_blocks",
     "fit_background",
     "lower_surface",
     "optical_density",
@@ -53,6 +54,29 @@ def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
             total += cropped[i::factor, j::factor]
     total /= factor * factor
     return total
+
+
+def expand_blocks(reduced: np.ndarray, factor: int, rows: slice, cols: slice) -> np.ndarray:
+    """The inverse of :func:`block_mean` by repetition, over a window of the full image.
+
+    Full-resolution pixel ``(r, c)`` takes the value of block ``(r // factor,
+    c // factor)``; rows and columns past the last whole block (which
+    :func:`block_mean` dropped) take the last block's.
+
+    Parameters
+    ----------
+    reduced : (m, n[, C]) ndarray
+    factor : int
+    rows, cols : slice
+        The full-resolution window wanted (``start`` and ``stop`` set).
+
+    Returns
+    -------
+    expanded : (rows.stop - rows.start, cols.stop - cols.start[, C]) ndarray
+    """
+    r = np.minimum(np.arange(rows.start, rows.stop) // factor, reduced.shape[0] - 1)
+    c = np.minimum(np.arange(cols.start, cols.stop) // factor, reduced.shape[1] - 1)
+    return reduced[np.ix_(r, c)]
 
 
 def polynomial_surface(values: np.ndarray, mask: np.ndarray, *, order: int = 2) -> np.ndarray:
