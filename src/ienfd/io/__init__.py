@@ -12,7 +12,14 @@ from ienfd.io._correction import (
 )
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._read import ImageInfo, choose_channels, open_lazy, probe_image, read_section
-from ienfd.io._types import FileError, ImageReadError, Modality, PixelSize, SectionImage
+from ienfd.io._types import (
+    FileError,
+    ImageReadError,
+    Modality,
+    PixelSize,
+    SectionImage,
+    parse_format_json,
+)
 from ienfd.io._write import write_json, write_section_tiff
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "choose_channels",
     "correction_path",
     "open_lazy",
+    "parse_format_json",
     "probe_image",
     "read_correction",
     "read_section",

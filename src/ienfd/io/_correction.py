@@ -8,14 +8,13 @@ junction and surface, every edit with its time and user, and the review status.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ienfd.io._types import FileError
+from ienfd.io._types import FileError, parse_format_json
 from ienfd.io._write import write_json
 
 __all__ = [
@@ -194,16 +193,7 @@ def read_correction(path: str | os.PathLike[str]) -> Correction:
         If the file cannot be opened.
     """
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorrectionError(p, f"not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise CorrectionError(p, "expected a JSON object")
-    if data.get("format") != CORRECTION_FORMAT:
-        raise CorrectionError(
-            p, f"format is {data.get('format')!r}, this ienfd reads {CORRECTION_FORMAT!r}"
-        )
+    data = parse_format_json(p, p.read_bytes(), CorrectionError, expected_format=CORRECTION_FORMAT)
     data.pop("format")
     data.pop("density_per_mm", None)  # derived; recomputed from count and length
     try:

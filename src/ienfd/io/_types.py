@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,6 +20,28 @@ class FileError(ValueError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+def parse_format_json(
+    path: str | os.PathLike[str], raw: bytes, error: type[FileError], *, expected_format: str
+) -> dict[str, Any]:
+    """The JSON object in ``raw`` (the bytes of ``path``), checked for its ``format`` key.
+
+    Raises
+    ------
+    FileError
+        Of type ``error``, naming ``path``: not UTF-8 JSON, not an object, or
+        another ``format`` than ``expected_format``.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise error(path, "expected a JSON object")
+    if data.get("format") != expected_format:
+        raise error(path, f"format is {data.get('format')!r}; this ienfd reads {expected_format!r}")
+    return data
 
 
 class ImageReadError(FileError):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ienfd.core import AnalysisParameters
-from ienfd.io import FileError, Modality, write_json
+from ienfd.io import FileError, Modality, parse_format_json, write_json
 
 __all__ = [
     "PIPELINE_FORMAT",
@@ -146,16 +146,7 @@ def read_pipeline(path: str | os.PathLike[str]) -> Pipeline:
     """
     p = Path(path)
     raw = p.read_bytes()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PipelineError(p, f"not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise PipelineError(p, "expected a JSON object")
-    if data.get("format") != PIPELINE_FORMAT:
-        raise PipelineError(
-            p, f"format is {data.get('format')!r}; this ienfd reads {PIPELINE_FORMAT!r}"
-        )
+    data = parse_format_json(p, raw, PipelineError, expected_format=PIPELINE_FORMAT)
     missing = [k for k in (*_REQUIRED, "parameters") if k not in data]
     if missing:
         raise PipelineError(p, f"missing key(s) {missing}")
