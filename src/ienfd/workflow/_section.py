@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,13 +49,8 @@ class ReaderOptions:
     membrane_channel: int | str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready copy."""
-        return {
-            "modality": self.modality,
-            "pixel_size_um": self.pixel_size_um,
-            "fibre_channel": self.fibre_channel,
-            "membrane_channel": self.membrane_channel,
-        }
+        """JSON-ready copy (every field)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -78,14 +73,8 @@ class Region:
         return (self.row1 - self.row0, self.col1 - self.col0)
 
     def to_dict(self) -> dict[str, int]:
-        """JSON-ready copy."""
-        return {
-            "index": self.index,
-            "row0": self.row0,
-            "col0": self.col0,
-            "row1": self.row1,
-            "col1": self.col1,
-        }
+        """JSON-ready copy (every field)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
