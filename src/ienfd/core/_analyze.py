@@ -113,6 +113,16 @@ class SectionResult:
     epidermis_area_mm2: float
     warnings: list[str] = field(default_factory=list)
     parameters: AnalysisParameters = field(default_factory=AnalysisParameters)
+    qc: dict[str, float | int | None] = field(default_factory=dict)
+    qc_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def needs_review(self) -> bool:
+        """True when a quality check failed: the count must be confirmed by eye.
+
+        ``qc_reasons`` says why, in words; ``qc`` holds every check's value.
+        """
+        return bool(self.qc_reasons)
 
     @property
     def mean_epidermal_thickness_um(self) -> float:
@@ -146,6 +156,9 @@ class SectionResult:
             "dej": [np.round(line, 1).tolist() for line in self.dej],
             "surface": [np.round(line, 1).tolist() for line in self.surface],
             "warnings": list(self.warnings),
+            "needs_review": self.needs_review,
+            "qc_reasons": list(self.qc_reasons),
+            "qc": dict(self.qc),
             "parameters": self.parameters.to_dict(),
         }
 
