@@ -23,7 +23,7 @@ from PIL import Image
 from ienfd import __version__
 from ienfd.cli import main
 from ienfd.io import write_section_tiff
-from ienfd.synthetic import SectionSpec, generate_section
+from ienfd.synthetic import SectionSpec, generate_section, random_spec
 from tests.io._tiffs import brightfield_rgb, claim_size, write_plain
 
 PIXEL_UM = 0.6
@@ -117,8 +117,82 @@ def test_contract(
     assert header.split()[:2] == ["image", "modality"] and header.endswith("status")
     assert row.startswith(str(image)) and row.split()[1] == modality
     assert row.split()[3] == str(data["count"])
-    assert row.rsplit("  ", 1)[-1].startswith("ok")
+    status = row.rsplit("  ", 1)[-1]
+    assert isinstance(data["needs_review"], bool) and isinstance(data["qc"], dict)
+    assert data["needs_review"] == bool(data["qc_reasons"])
+    if data["needs_review"]:  # the quality checks decide; never a plain "ok" then
+        assert status.startswith(f"review: {data['qc_reasons'][0]}")
+    else:
+        assert status.startswith("ok")
     assert summary.startswith("1 of 1 image(s) analysed")
+
+
+@pytest.fixture(scope="module")
+def no_fibres(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real fluorescence OME-TIFF of a section without a single nerve fibre."""
+    spec = random_spec(4, modality="fluorescence", density_per_mm=0.0, length_um=400,
+                       pixel_size_um=PIXEL_UM)  # fmt: skip
+    section = generate_section(spec)
+    assert section.truth["count"] == 0
+    path = tmp_path_factory.mktemp("empty") / "no_fibres.ome.tif"
+    write_section_tiff(path, section.image, pixel_size_um=PIXEL_UM, kind="ome",
+                       channel_names=section.channel_names)  # fmt: skip
+    return path
+
+
+def test_a_result_that_needs_review_is_marked_but_not_an_error(
+    files: dict[str, Path], no_fibres: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(
+        capsys, files["brightfield"], no_fibres, "--out", tmp_path, "--no-overlay"
+    )
+    assert code == 0, err  # needing review is not a failure
+    data = _load(tmp_path / "no_fibres.json")
+    assert data["count"] == 0 and data["needs_review"] is True
+    assert data["qc_reasons"][0].startswith("no fibre counted")
+    _, _, second, summary = out.strip().splitlines()
+    assert second.startswith(str(no_fibres))
+    status = second.rsplit("  ", 1)[-1]
+    more = len(data["qc_reasons"]) - 1
+    assert status == f"review: {data['qc_reasons'][0]}" + (f" (+{more} more)" if more else "")
+    for reason in data["qc_reasons"]:  # every reason where the user sees it
+        assert f"ienfd analyze: review: {no_fibres}: {reason}" in err
+    other = _load(tmp_path / "bf_section.json")
+    n_review = 1 + other["needs_review"]
+    assert f"2 of 2 image(s) analysed, {n_review} need" in summary
+
+
+def test_status_names_the_first_reason_and_how_many_more() -> None:
+    from ienfd.cli import _status
+    from ienfd.workflow import SectionOutcome
+
+    two = SectionOutcome({"needs_review": True, "qc_reasons": ["a b", "c"]}, notes=["n"])
+    assert _status(two) == "review: a b (+1 more)"
+    assert (
+        _status(SectionOutcome({"needs_review": False, "qc_reasons": []}, ["n"])) == "ok (1 note)"
+    )
+    old = SectionOutcome({"count": 3}, [])  # a record without checks is never plain ok
+    assert _status(old).startswith("review: no quality checks")
+
+
+def test_non_finite_quality_values_are_written_as_null(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import ienfd.workflow._section as section_module
+
+    real = section_module._analyse
+
+    def with_nan(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        return dataclasses.replace(result, qc={**result.qc, "made_up": float("nan")})
+
+    monkeypatch.setattr(section_module, "_analyse", with_nan)
+    assert main(["analyze", str(files["brightfield"]), "--out", str(tmp_path), "-q"]) == 0
+    text = (tmp_path / "bf_section.json").read_text(encoding="utf-8")
+    assert "NaN" not in text
+    assert json.loads(text)["qc"]["made_up"] is None
 
 
 def test_length_basis_surface(

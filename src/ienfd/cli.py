@@ -12,9 +12,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ienfd import __version__
+
+if TYPE_CHECKING:
+    from ienfd.workflow import SectionOutcome
 
 logger = logging.getLogger("ienfd")
 
@@ -34,8 +37,12 @@ outputs, in DIR, for each IMAGE:
   Inputs that share a stem get the parent folder's name appended
   (<stem>__<folder>.json); the command says so.
 
+A result whose quality checks failed is marked "review: <reason>" in the
+status column, with every reason on stderr, and its JSON says
+"needs_review": true; it is not an error.
+
 exit status:
-  0  every image analysed
+  0  every image analysed (some may need review)
   1  at least one image could not be read or analysed (named on stderr, with
      the reason; no JSON is written for it, and a stale one from an earlier
      run is removed); the others are still analysed
@@ -147,11 +154,11 @@ def _load_parameters(path: str) -> object:
 
 def _analyze_one(
     path: str, args: argparse.Namespace, parameters: object, out: str, stem: str
-) -> tuple[str, list[str]]:
-    """Read, analyse, draw and write one image; return its table cells and notes.
+) -> SectionOutcome:
+    """Read, analyse, draw and write one image; return what was written and the notes.
 
     The work is :func:`ienfd.workflow.run_section` (shared with ``batch``);
-    this only formats the row. Raises what it raises.
+    this only builds the job. Raises what it raises.
     """
     from ienfd.core import AnalysisParameters
     from ienfd.workflow import ReaderOptions, SectionJob, run_section
@@ -175,8 +182,17 @@ def _analyze_one(
         length_basis=args.length_basis,
         overlay=not args.no_overlay,
     )
-    outcome = run_section(job)
-    return _table_cells(outcome.record), outcome.notes
+    return run_section(job)
+
+
+def _status(outcome: SectionOutcome) -> str:
+    """The status column: ``ok``, ``ok (N notes)``, or ``review: <first reason> (+N more)``."""
+    quality = outcome.quality
+    if quality.needs_review:
+        first, *more = quality.reasons
+        return f"review: {first}" + (f" (+{len(more)} more)" if more else "")
+    n = len(outcome.notes)
+    return f"ok ({n} note{'s' if n > 1 else ''})" if n else "ok"
 
 
 def _table_cells(record: Mapping[str, Any]) -> str:
@@ -225,10 +241,10 @@ def _run_analyze(args: argparse.Namespace) -> int:
             f"{'DEJ mm':>7} {'surf mm':>7} {'/mm':>6}  status",
             flush=True,
         )
-    failed = 0
+    failed = review = 0
     for path, stem in zip(paths, stems, strict=True):
         try:
-            cells, notes = _analyze_one(path, args, parameters, str(out_dir), stem)
+            outcome = _analyze_one(path, args, parameters, str(out_dir), stem)
         except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
             reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
             message = reason if reason.startswith(path) else f"{path}: {reason}"
@@ -245,9 +261,14 @@ def _run_analyze(args: argparse.Namespace) -> int:
             failed += 1
             status = f"error: {type(exc).__name__}"
         else:
-            for text in notes:
+            cells = _table_cells(outcome.record)
+            for text in outcome.notes:
                 note(f"note: {path}: {text}")
-            status = f"ok ({len(notes)} note{'s' if len(notes) > 1 else ''})" if notes else "ok"
+            status = _status(outcome)
+            if outcome.quality.needs_review:  # not an error: the count is there, to be checked
+                review += 1
+                for reason in outcome.quality.reasons:
+                    note(f"review: {path}: {reason}")
         if status.startswith("error"):
             for stale in (out_dir / f"{stem}.json", out_dir / f"{stem}.overlay.png"):
                 if stale.exists():
@@ -261,6 +282,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         print(
             f"{done} of {len(paths)} image(s) analysed"
             + (f", {failed} failed (see the errors above)" if failed else "")
+            + (f", {review} need{'s' if review == 1 else ''} review (see above)" if review else "")
             + f"; density per mm of {'DEJ' if args.length_basis == 'dej' else 'surface'}; "
             f"results in {out_dir}"
         )

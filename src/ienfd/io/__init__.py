@@ -11,6 +11,7 @@ from ienfd.io._correction import (
     write_correction,
 )
 from ienfd.io._overlay import OverlayInfo, save_overlay
+from ienfd.io._quality import UNCHECKED_REASON, ResultQuality, result_quality
 from ienfd.io._read import ImageInfo, choose_channels, open_lazy, probe_image, read_section
 from ienfd.io._types import (
     FileError,
@@ -25,6 +26,7 @@ from ienfd.io._write import write_json, write_section_tiff
 __all__ = [
     "CORRECTION_FORMAT",
     "CORRECTION_SUFFIX",
+    "UNCHECKED_REASON",
     "Correction",
     "CorrectionError",
     "CorrectionEvent",
@@ -34,6 +36,7 @@ __all__ = [
     "Modality",
     "OverlayInfo",
     "PixelSize",
+    "ResultQuality",
     "SectionImage",
     "choose_channels",
     "correction_path",
@@ -42,6 +45,7 @@ __all__ = [
     "probe_image",
     "read_correction",
     "read_section",
+    "result_quality",
     "save_overlay",
     "write_correction",
     "write_json",

@@ -18,7 +18,15 @@ from typing import Any, Literal
 
 from ienfd import __version__
 from ienfd.core import AnalysisError, AnalysisParameters, SectionResult, analyze_section
-from ienfd.io import Modality, SectionImage, read_section, save_overlay, write_json
+from ienfd.io import (
+    Modality,
+    ResultQuality,
+    SectionImage,
+    read_section,
+    result_quality,
+    save_overlay,
+    write_json,
+)
 
 __all__ = [
     "ReaderOptions",
@@ -134,6 +142,11 @@ class SectionOutcome:
     record: dict[str, Any]
     notes: list[str]
 
+    @property
+    def quality(self) -> ResultQuality:
+        """Whether the count needs review by eye, and why (:func:`ienfd.io.result_quality`)."""
+        return result_quality(self.record)
+
 
 def image_stem(path: str) -> str:
     """File name without its image suffix: ``a/b/x.ome.tif`` -> ``x``.
@@ -229,6 +242,17 @@ def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
     )
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float, also inside dicts and lists, as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _shift_points(points: list[dict[str, float]], dr: int, dc: int) -> list[dict[str, float]]:
     return [{"row": p["row"] + dr, "col": p["col"] + dc} for p in points]
 
@@ -313,8 +337,7 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
         summary[key] = _shift_lines(summary[key], dr, dc)
     for key, value in summary.items():  # the rest of the result; strict JSON: no NaN
         if key not in record:
-            finite = not isinstance(value, float) or math.isfinite(value)
-            record[key] = value if finite else None
+            record[key] = _finite(value)
     shape = list(job.slide_shape) if job.region is not None and job.slide_shape else image.shape
     record.update(
         {
