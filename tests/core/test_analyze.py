@@ -9,14 +9,8 @@ from scipy.optimize import linear_sum_assignment
 from ienfd.core import AnalysisError, AnalysisParameters, analyze_section
 from ienfd.core._preprocess import lower_surface
 from ienfd.synthetic import SectionSpec, generate_section, score_section
-from tests.core._phantom import brightfield_phantom
 
 SPACING = 0.5
-
-
-@pytest.fixture(scope="module")
-def phantom() -> tuple[np.ndarray, np.ndarray]:
-    return brightfield_phantom()
 
 
 def _matched(found: np.ndarray, truth: np.ndarray, tol_px: float) -> int:
@@ -186,3 +180,65 @@ def test_a_pale_patch_inside_the_epidermis_is_not_traced_as_junction(phantom) ->
     assert len(result.dej) == 1
     assert result.dej_length_um == pytest.approx(base.dej_length_um, rel=0.02)
     assert result.count == base.count == 10
+
+
+def test_step_defaults_agree_with_the_parameter_object() -> None:
+    # One default per parameter: each step's keyword default is the value
+    # AnalysisParameters gives it when analyze_section calls the step.
+    import inspect
+
+    from ienfd.core import count_crossings, segment_fibres, segment_tissue, trace_junction
+    from ienfd.core._junction import (
+        segment_epidermis_brightfield,
+        segment_epidermis_fluorescence,
+    )
+
+    params = AnalysisParameters()
+    pairs = {
+        count_crossings: {
+            "min_depth_um": "min_depth_um",
+            "min_dermal_um": "min_dermal_um",
+            "dej_tolerance_um": "dej_tolerance_um",
+            "merge_um": "merge_um",
+            "rise_um": "rise_um",
+            "rise_depth_um": "rise_depth_um",
+            "min_fragment_um": "min_fragment_um",
+            "end_margin_um": "end_margin_um",
+        },
+        segment_fibres: {
+            "low": "threshold_low",
+            "high": "threshold_high",
+            "min_length_um": "min_fibre_um",
+            "close_um": "close_gap_um",
+        },
+        segment_tissue: {"smooth_um": "tissue_smooth_um"},
+        trace_junction: {"min_length_um": "min_junction_um", "smooth_um": "junction_smooth_um"},
+        segment_epidermis_brightfield: {"opening_um": "epidermis_opening_um"},
+        segment_epidermis_fluorescence: {"opening_um": "epidermis_opening_fluorescence_um"},
+    }
+    for function, mapping in pairs.items():
+        signature = inspect.signature(function)
+        for argument, name in mapping.items():
+            assert signature.parameters[argument].default == getattr(params, name), (
+                function.__name__,
+                argument,
+            )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"threshold_low": 9, "threshold_high": 2}, "threshold_low .9. must not exceed"),
+        ({"min_junction_um": -5}, r"min_junction_um must be a number in \[0.0, 10000.0\], got -5"),
+        ({"fibre_width_um": ()}, "at least one width"),
+        ({"fibre_width_um": (0.8, -1.0)}, "fibre_width_um must be a number"),
+        ({"rise_um": "25"}, "rise_um must be a number"),
+        ({"block_px": 300.5}, "block_px must be an integer"),
+        ({"junction_resolution_um": float("nan")}, "junction_resolution_um"),
+    ],
+)
+def test_parameters_are_validated_naming_the_field(values, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        AnalysisParameters(**values)
+    with pytest.raises(ValueError, match=message):
+        AnalysisParameters.from_dict(values)

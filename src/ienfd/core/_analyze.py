@@ -29,6 +29,7 @@ from ienfd.core._preprocess import (
     lower_surface,
     optical_density,
 )
+from ienfd.core._qc import assess_section
 from ienfd.core._tissue import segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
@@ -42,11 +43,42 @@ class AnalysisError(ValueError):
     """The image holds no analysable section (no tissue, no epidermis, ...)."""
 
 
+# The accepted closed range of every analysis parameter (lengths in µm,
+# thresholds in robust standard deviations, block_px in pixels).
+_PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    "junction_resolution_um": (0.1, 10.0),
+    "tissue_smooth_um": (0.5, 100.0),
+    "epidermis_opening_um": (0.5, 50.0),
+    "epidermis_opening_fluorescence_um": (0.5, 50.0),
+    "junction_smooth_um": (0.0, 50.0),
+    "min_junction_um": (0.0, 10_000.0),
+    "membrane_search_um": (0.5, 50.0),
+    "dermal_band_um": (1.0, 200.0),
+    "fibre_width_um": (0.1, 10.0),
+    "threshold_low": (0.5, 100.0),
+    "threshold_high": (0.5, 100.0),
+    "min_fibre_um": (0.0, 100.0),
+    "close_gap_um": (0.0, 10.0),
+    "min_depth_um": (0.0, 100.0),
+    "rise_um": (0.0, 200.0),
+    "rise_depth_um": (0.0, 100.0),
+    "min_dermal_um": (0.0, 100.0),
+    "dej_tolerance_um": (0.0, 50.0),
+    "merge_um": (0.0, 100.0),
+    "min_fragment_um": (0.0, 100.0),
+    "end_margin_um": (0.0, 100.0),
+    "block_px": (32, 8192),
+}
+
+
 @dataclass(frozen=True)
 class AnalysisParameters:
     """Every tunable of the analysis, with the defaults validated in docs/validation.md.
 
     Lengths are in µm. Pipelines (``pipelines/*.json``) hold a full copy of these.
+    Each value is checked on construction: a value outside its accepted range
+    (or ``threshold_low > threshold_high``) is a ``ValueError`` naming the
+    field, the value and the range.
     """
 
     junction_resolution_um: float = 1.5
@@ -71,6 +103,28 @@ class AnalysisParameters:
     min_fragment_um: float = 3.0
     end_margin_um: float = 5.0
     block_px: int = 256
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in _PARAMETER_RANGES.items():
+            value = getattr(self, name)
+            values = value if isinstance(value, tuple) else (value,)
+            if name == "fibre_width_um" and not values:
+                raise ValueError("fibre_width_um must name at least one width in µm, got ()")
+            for v in values:
+                if isinstance(v, bool) or not isinstance(v, int | float) or not low <= v <= high:
+                    raise ValueError(
+                        f"analysis parameter {name} must be a number in [{low}, {high}], "
+                        f"got {value!r}"
+                    )
+        if self.threshold_low > self.threshold_high:
+            raise ValueError(
+                f"threshold_low ({self.threshold_low}) must not exceed threshold_high "
+                f"({self.threshold_high}): hysteresis keeps weak pixels joined to strong ones"
+            )
+        if not isinstance(self.block_px, int) or isinstance(self.block_px, bool):
+            raise ValueError(
+                f"analysis parameter block_px must be an integer, got {self.block_px!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy (tuples become lists)."""
@@ -360,6 +414,16 @@ def analyze_section(
     count = len(found.crossings)
     if len(traces) > 1:
         warnings.append(f"epidermis in {len(traces)} pieces; lengths and counts are summed")
+    qc, qc_reasons = assess_section(
+        [t.dej for t in traces],
+        [t.surface for t in traces],
+        tissue,
+        spacing=spacing,
+        tissue_spacing=spacing_lr,
+        count=count,
+        n_short_fibres=len(found.short_fibres),
+        n_fragments=len(found.fragments),
+    )
     return SectionResult(
         modality=modality,
         pixel_size_um=float(spacing),
@@ -378,6 +442,8 @@ def analyze_section(
         epidermis_area_mm2=float(epidermis.sum() * spacing_lr**2 / 1e6),
         warnings=warnings,
         parameters=params,
+        qc=qc,
+        qc_reasons=qc_reasons,
     )
 
 

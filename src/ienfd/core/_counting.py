@@ -22,7 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from ienfd.core._preprocess import resample_polyline
+from ienfd.core._polyline import resample_polyline
 
 __all__ = ["CrossingCount", "count_crossings"]
 
@@ -118,12 +118,12 @@ def count_crossings(
     dej: list[np.ndarray],
     *,
     spacing: float,
-    min_depth_um: float = 3.0,
+    min_depth_um: float = 5.0,
     min_dermal_um: float = 3.0,
     dej_tolerance_um: float = 4.0,
     merge_um: float = 10.0,
-    rise_um: float = 15.0,
-    rise_depth_um: float = 3.0,
+    rise_um: float = 25.0,
+    rise_depth_um: float = 5.0,
     min_fragment_um: float = 3.0,
     short_gap_um: float = 12.0,
     end_margin_um: float = 5.0,

@@ -136,7 +136,7 @@ def segment_fibres(
     band: np.ndarray,
     *,
     spacing: float,
-    low: float = 3.0,
+    low: float = 5.0,
     high: float = 8.0,
     min_length_um: float = 3.0,
     close_um: float = 0.8,

@@ -17,7 +17,8 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage import filters, measure, morphology
 
-from ienfd.core._preprocess import block_mean, expand_blocks, resample_polyline, robust_scale
+from ienfd.core._polyline import polyline_length, resample_polyline
+from ienfd.core._preprocess import block_mean, expand_blocks, robust_scale
 
 __all__ = [
     "JunctionTrace",
@@ -48,13 +49,6 @@ class JunctionTrace:
     dej: np.ndarray
     surface: np.ndarray
     outline: np.ndarray
-
-
-def polyline_length(points: np.ndarray) -> float:
-    """Length of an open polyline of (row, col) vertices, in pixels."""
-    if len(points) < 2:
-        return 0.0
-    return float(np.sum(np.hypot(*np.diff(points, axis=0).T)))
 
 
 def _disk(radius_px: float) -> np.ndarray:

@@ -12,7 +12,6 @@ __all__ = [
     "lower_surface",
     "optical_density",
     "polynomial_surface",
-    "resample_polyline",
     "robust_scale",
 ]
 
@@ -248,19 +247,3 @@ def optical_density(
     if per_channel:
         return log_i0 - log_i
     return log_i0[..., 0] - np.mean(log_i, axis=-1, dtype=np.float32)
-
-
-def resample_polyline(polyline: np.ndarray, step: float) -> np.ndarray:
-    """Points every ``step`` pixels along a (K, 2) polyline, from its start.
-
-    Examples
-    --------
-    >>> resample_polyline(np.array([[0.0, 0.0], [0.0, 2.0]]), 0.5)[:, 1].tolist()
-    [0.0, 0.5, 1.0, 1.5, 2.0]
-    """
-    seg = np.hypot(*np.diff(polyline, axis=0).T)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
-    if arc[-1] == 0:
-        return polyline[:1]
-    s = np.arange(0.0, arc[-1] + step, step)
-    return np.stack([np.interp(s, arc, polyline[:, k]) for k in range(2)], axis=1)

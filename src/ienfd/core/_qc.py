@@ -1,0 +1,234 @@
+"""Self-assessment of one analysed section: named checks that say when to look.
+
+A count that is far off must never look like a plain result. Every check here
+needs no truth: it compares what was found with what always holds for a skin
+section (the epidermis is a band 20-200 µm thick along the tissue's outer
+edge, the junction runs along the whole section, fibres cross the junction
+rather than stop at it). Each failed check adds a reason in words; a result
+with any reason needs review. The thresholds were set on the tuning sets so
+that about one correct section in ten or fewer is flagged (docs/validation.md
+gives the measured rates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
+
+from ienfd.core._polyline import polyline_length, resample_polyline
+
+__all__ = ["QualityLimits", "assess_section"]
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    """Where each quality check fires.
+
+    Attributes
+    ----------
+    thickness_um : (float, float)
+        Plausible median epidermal thickness, in µm. Normal epidermis is
+        50-100 µm thick (SPEC); 20-200 µm allows for thin elderly and thick
+        plantar skin and for tangential cuts.
+    thickness_spread : float
+        Largest (90th - 10th percentile) / median of the epidermal thickness
+        along the junction. Rete ridges make it vary; a junction that leaves the
+        epidermis (along a nerve trunk, into the dermis) makes it vary far more.
+    surface_at_edge : float
+        Smallest fraction of the surface that lies at the tissue's outer edge
+        (within ``surface_edge_um`` of glass). A surface inside the tissue
+        means surface and junction may be swapped or the band is not the
+        epidermis.
+    surface_edge_um : float
+        How far inside the tissue edge the surface may lie: the stratum
+        corneum, up to about 50 µm, and a cleft where it has lifted off.
+    dej_surface_ratio : (float, float)
+        Plausible DEJ length over surface length. The junction follows the rete
+        ridges and is at least as long as the surface, less a little at the cut
+        ends.
+    coverage : float
+        Smallest fraction of the tissue's extent, along the junction's own
+        direction, that the junction spans. The epidermis lines the whole
+        section; less means part of it was missed.
+    short_fibres, short_fibre_ratio : int, float
+        At least ``short_fibres`` fibres stopping just below the junction, and
+        more than ``short_fibre_ratio`` times as many as cross it, say that the
+        junction may lie above the true one (in the epidermis).
+    """
+
+    thickness_um: tuple[float, float] = (20.0, 200.0)
+    thickness_spread: float = 1.2
+    surface_at_edge: float = 0.5
+    surface_edge_um: float = 70.0
+    dej_surface_ratio: tuple[float, float] = (0.8, 2.5)
+    coverage: float = 0.8
+    short_fibres: int = 8
+    short_fibre_ratio: float = 4.0
+
+
+def assess_section(
+    dej: list[np.ndarray],
+    surface: list[np.ndarray],
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    tissue_spacing: float,
+    count: int,
+    n_short_fibres: int,
+    n_fragments: int,
+    limits: QualityLimits | None = None,
+) -> tuple[dict[str, float | int | None], list[str]]:
+    """Run every quality check on one section's result.
+
+    Parameters
+    ----------
+    dej, surface : list of (K, 2) ndarray
+        Junction and surface polylines, (row, col) in pixels of the image.
+    tissue : (m, n) ndarray of bool
+        Tissue mask on a reduced copy of the image.
+    spacing : float
+        Pixel size of the polylines, in µm.
+    tissue_spacing : float
+        Pixel size of ``tissue``, in µm; it covers the same field as the image.
+    count, n_short_fibres, n_fragments : int
+        What the counting rule found.
+    limits : QualityLimits, optional
+
+    Returns
+    -------
+    qc : dict
+        Every check's value (None where it cannot be measured).
+    reasons : list of str
+        One sentence per failed check; empty when the result can be trusted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tissue = np.zeros((100, 200), bool); tissue[20:90, 10:190] = True
+    >>> dej = [np.array([[60.0, 12.0], [60.0, 188.0]])]
+    >>> surface = [np.array([[21.0, 12.0], [21.0, 188.0]])]
+    >>> qc, reasons = assess_section(dej, surface, tissue, spacing=1.0, tissue_spacing=1.0,
+    ...                              count=5, n_short_fibres=0, n_fragments=0)
+    >>> qc["epidermal_thickness_um"], reasons
+    (39.0, [])
+    """
+    lim = limits or QualityLimits()
+    qc: dict[str, float | int | None] = {}
+    reasons: list[str] = []
+    dej_um = sum(polyline_length(d) for d in dej) * spacing
+    surface_um = sum(polyline_length(s) for s in surface) * spacing
+    scale = spacing / tissue_spacing  # image pixels -> tissue-mask pixels
+
+    if count == 0:
+        reasons.append(
+            "no fibre counted: confirm by eye that the stain worked and the junction is right"
+        )
+
+    thickness = _thickness_profile(dej, surface) * spacing
+    if thickness.size:
+        median = float(np.median(thickness))
+        p10, p90 = np.percentile(thickness, [10, 90])
+        spread = float((p90 - p10) / max(median, 1e-9))
+        qc["epidermal_thickness_um"] = round(median, 1)
+        qc["epidermal_thickness_spread"] = round(spread, 2)
+        low, high = lim.thickness_um
+        if not low <= median <= high:
+            reasons.append(
+                f"epidermis {median:.0f} µm thick (median): outside the plausible "
+                f"{low:.0f}-{high:.0f} µm, so the junction or surface is likely misplaced"
+            )
+        elif spread > lim.thickness_spread:
+            reasons.append(
+                f"epidermal thickness varies {spread:.1f}x its median along the junction: "
+                "the junction may leave the epidermis (nerve trunk, vessel, dermis)"
+            )
+    else:
+        qc["epidermal_thickness_um"] = None
+        qc["epidermal_thickness_spread"] = None
+
+    at_edge = _fraction_at_edge(surface, tissue, scale, lim.surface_edge_um / tissue_spacing)
+    qc["surface_at_edge_fraction"] = None if at_edge is None else round(at_edge, 3)
+    if at_edge is not None and at_edge < lim.surface_at_edge:
+        reasons.append(
+            f"only {at_edge:.0%} of the surface lies at the tissue's outer edge: "
+            "surface and junction may be swapped, or the band found is not the epidermis"
+        )
+
+    ratio = dej_um / surface_um if surface_um > 0 else None
+    qc["dej_surface_ratio"] = None if ratio is None else round(ratio, 3)
+    if ratio is not None and not lim.dej_surface_ratio[0] <= ratio <= lim.dej_surface_ratio[1]:
+        reasons.append(
+            f"junction {ratio:.2f}x as long as the surface (expected "
+            f"{lim.dej_surface_ratio[0]}-{lim.dej_surface_ratio[1]}): "
+            "surface and junction may be swapped or one of them is incomplete"
+        )
+
+    coverage = _junction_coverage(dej, tissue, scale)
+    qc["junction_coverage"] = None if coverage is None else round(coverage, 3)
+    if coverage is not None and coverage < lim.coverage:
+        reasons.append(
+            f"the junction spans {coverage:.0%} of the section: part of the epidermis "
+            "may have been missed"
+        )
+
+    qc["n_short_fibres"] = int(n_short_fibres)
+    if n_short_fibres >= lim.short_fibres and n_short_fibres > lim.short_fibre_ratio * count:
+        reasons.append(
+            f"{n_short_fibres} fibres stop just below the junction and {count} cross it: "
+            "the junction may lie above the true one"
+        )
+
+    # Reported, not yet a reason: stratum corneum texture still gives fragments
+    # on sections whose count is right (docs/algorithm.md, quality checks).
+    per_mm = n_fragments / (dej_um / 1000.0) if dej_um > 0 else None
+    qc["fragments_per_mm"] = None if per_mm is None else round(per_mm, 1)
+    qc["n_junction_pieces"] = len(dej)
+    return qc, reasons
+
+
+def _thickness_profile(dej: list[np.ndarray], surface: list[np.ndarray]) -> np.ndarray:
+    """Distance from points every pixel along the junction to the nearest surface point."""
+    lines = [s for s in surface if len(s) >= 2]
+    if not lines or not dej:
+        return np.zeros(0)
+    tree = cKDTree(np.concatenate([resample_polyline(s, 0.5) for s in lines]))
+    samples = [resample_polyline(d, 1.0) for d in dej if len(d) >= 2]
+    if not samples:
+        return np.zeros(0)
+    distance, _ = tree.query(np.concatenate(samples))
+    return np.asarray(distance)
+
+
+def _fraction_at_edge(
+    surface: list[np.ndarray], tissue: np.ndarray, scale: float, depth_px: float
+) -> float | None:
+    """Fraction of surface points within ``depth_px`` of non-tissue (tissue-mask pixels)."""
+    lines = [s for s in surface if len(s) >= 2]
+    if not lines or not tissue.any():
+        return None
+    depth = ndi.distance_transform_edt(np.pad(tissue, 1))[1:-1, 1:-1]
+    points = np.concatenate([resample_polyline(s, 1.0 / max(scale, 1e-9)) for s in lines])
+    idx = np.clip(np.round(points * scale).astype(int), 0, np.array(tissue.shape) - 1)
+    return float(np.mean(depth[idx[:, 0], idx[:, 1]] <= depth_px))
+
+
+def _junction_coverage(dej: list[np.ndarray], tissue: np.ndarray, scale: float) -> float | None:
+    """The junction's extent over the tissue's, along the junction's main direction."""
+    lines = [d * scale for d in dej if len(d) >= 2]
+    if not lines or not tissue.any():
+        return None
+    points = np.concatenate(lines)
+    centred = points - points.mean(axis=0)
+    # The junction's main direction: its first principal axis.
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axis = vt[0]
+    along_dej = points @ axis
+    along_tissue = np.argwhere(tissue) @ axis
+    low, high = np.percentile(along_tissue, [0.5, 99.5])
+    extent = float(high - low)
+    if extent <= 0:
+        return None
+    return float(min(1.0, (along_dej.max() - along_dej.min()) / extent))

@@ -1,0 +1,138 @@
+"""Every quality check fires on a result built to trip it, and stays quiet on a clean one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ienfd.core import analyze_section
+from ienfd.core._qc import QualityLimits, assess_section
+from ienfd.synthetic import generate_section, random_spec
+
+# A band of tissue 600 x 200 µm at 1 µm per pixel, glass all round; the
+# epidermis lines its top edge: surface at row 21, DEJ 70 µm deeper.
+TISSUE = np.zeros((240, 700), dtype=bool)
+TISSUE[20:220, 50:650] = True
+COLS = np.arange(52.0, 648.0, 4.0)
+SURFACE = [np.column_stack([np.full(COLS.size, 21.0), COLS])]
+DEJ = [np.column_stack([91.0 + 8 * np.sin(COLS / 20.0), COLS])]
+
+
+def _assess(dej=DEJ, surface=SURFACE, *, count=8, short=0, fragments=2, spacing=1.0):
+    qc, reasons = assess_section(
+        dej,
+        surface,
+        TISSUE,
+        spacing=spacing,
+        tissue_spacing=1.0,
+        count=count,
+        n_short_fibres=short,
+        n_fragments=fragments,
+    )
+    return qc, " | ".join(reasons)
+
+
+def test_a_plausible_result_passes_every_check() -> None:
+    qc, reasons = _assess()
+    assert reasons == ""
+    assert 65 <= qc["epidermal_thickness_um"] <= 80
+    assert qc["surface_at_edge_fraction"] == 1.0
+    assert qc["junction_coverage"] > 0.95
+    assert set(qc) >= {
+        "epidermal_thickness_um",
+        "epidermal_thickness_spread",
+        "surface_at_edge_fraction",
+        "dej_surface_ratio",
+        "junction_coverage",
+        "n_short_fibres",
+        "fragments_per_mm",
+        "n_junction_pieces",
+    }
+
+
+def test_zero_count_needs_review() -> None:
+    assert "no fibre counted" in _assess(count=0)[1]
+
+
+@pytest.mark.parametrize("depth", [8.0, 260.0])
+def test_implausible_epidermal_thickness_needs_review(depth: float) -> None:
+    tissue_dej = [np.column_stack([np.full(COLS.size, 21.0 + depth), COLS])]
+    _, reasons = _assess(dej=tissue_dej)
+    assert "outside the plausible 20-200 µm" in reasons
+
+
+def test_a_junction_that_dives_into_the_dermis_needs_review() -> None:
+    # Over a third of its length the junction runs 150 µm deep (along a nerve trunk).
+    rows = np.where((COLS > 250) & (COLS < 480), 200.0, 80.0)
+    _, reasons = _assess(dej=[np.column_stack([rows, COLS])])
+    assert "varies" in reasons
+
+
+def test_a_surface_inside_the_tissue_needs_review() -> None:
+    # The "surface" runs 110 µm inside the tissue (the band found is not the epidermis).
+    deep = [np.column_stack([131.0 + 8 * np.sin(COLS / 20.0), COLS])]
+    _, reasons = _assess(dej=[line + [60.0, 0.0] for line in deep], surface=deep)
+    assert "outer edge" in reasons
+
+
+def test_a_junction_much_shorter_than_the_surface_needs_review() -> None:
+    # A tall, ragged "surface" twice as long as a flat junction.
+    ragged = [np.column_stack([21.0 + 0 * COLS + 30 * (np.arange(COLS.size) % 2), COLS])]
+    qc, reasons = _assess(surface=ragged, dej=[np.column_stack([np.full(COLS.size, 120.0), COLS])])
+    assert qc["dej_surface_ratio"] < 0.8
+    assert "as long as the surface" in reasons
+
+
+def test_a_junction_along_part_of_the_section_needs_review() -> None:
+    half = DEJ[0][: len(COLS) // 2]
+    _, reasons = _assess(dej=[half], surface=[SURFACE[0][: len(COLS) // 2]])
+    assert "spans" in reasons and "missed" in reasons
+
+
+def test_many_fibres_stopping_below_the_junction_need_review() -> None:
+    assert "stop just below the junction" in _assess(count=1, short=9)[1]
+    assert "stop just below" not in _assess(count=8, short=9)[1]
+    assert "stop just below" not in _assess(count=1, short=5)[1]
+
+
+def test_fragments_are_reported_per_mm_of_junction() -> None:
+    qc, _ = _assess(fragments=30)
+    dej_mm = np.sum(np.hypot(*np.diff(DEJ[0], axis=0).T)) / 1000.0
+    assert qc["fragments_per_mm"] == pytest.approx(30 / dej_mm, abs=0.1)
+
+
+def test_limits_are_configurable() -> None:
+    _qc, reasons = assess_section(
+        DEJ,
+        SURFACE,
+        TISSUE,
+        spacing=1.0,
+        tissue_spacing=1.0,
+        count=8,
+        n_short_fibres=0,
+        n_fragments=0,
+        limits=QualityLimits(thickness_um=(100.0, 200.0)),
+    )
+    assert any("thick" in r for r in reasons)
+
+
+def test_clean_phantom_result_needs_no_review(phantom) -> None:
+    image, _ = phantom
+    result = analyze_section(image, spacing=0.5)
+    assert result.qc_reasons == []
+    assert result.needs_review is False
+    record = result.to_dict()
+    assert record["needs_review"] is False and record["qc_reasons"] == []
+    assert record["qc"]["junction_coverage"] > 0.9
+
+
+def test_a_failed_fibre_stain_needs_review_not_a_plain_zero() -> None:
+    # A fluorescence section whose PGP 9.5 channel came out flat (failed stain):
+    # the collagen IV channel still shows the tissue and the junction.
+    spec = random_spec(5, modality="fluorescence", length_um=500, pixel_size_um=0.7)
+    section = generate_section(spec)
+    flat = np.full_like(section.image[0], 120)
+    result = analyze_section(flat, spacing=0.7, membrane=section.image[1])
+    assert result.count == 0
+    assert result.needs_review
+    assert any("no fibre counted" in r for r in result.qc_reasons)
