@@ -305,8 +305,9 @@ INPUT:
 outputs, in DIR:
   <stem>.json, <stem>.overlay.png   one per section (as `ienfd analyze`); a
                                     whole-slide image gives <stem>_s01, _s02...
-  sections.csv / .parquet           one row per section, status and error;
-                                    readable by `ienfd classify`
+  sections.csv / .parquet           one row per section, status and error,
+                                    needs_review and qc_reasons; readable by
+                                    `ienfd classify`
   biopsies.csv / .parquet           per patient and site (manifest input only)
   run.json                          version, pipeline, input sha256, times,
                                     failures
@@ -315,8 +316,13 @@ A section whose JSON exists for the same input bytes and parameters is
 skipped (--force redoes it); corrections saved beside the JSONs by the napari
 plugin are used in the tables.
 
-exit status: 0 all sections analysed or skipped; 1 some failed (listed);
-2 bad command line, manifest or pipeline (nothing analysed).
+A section whose quality checks failed is shown as "review" (not "ok") and
+counted in the summary; it is not a failure. A result JSON without quality
+checks (older ienfd) is analysed again.
+
+exit status: 0 all sections analysed or skipped (some may need review);
+1 some failed (listed); 2 bad command line, manifest or pipeline (nothing
+analysed).
 
 examples:
   ienfd batch slides/ --out results --pipeline pipelines/brightfield_pgp95.json
@@ -414,6 +420,8 @@ def _run_batch(args: argparse.Namespace) -> int:
         print(f"ienfd batch: error: {text}", file=sys.stderr)
         return 2
 
+    from ienfd.io import result_quality
+
     try:
         from ienfd.parallel import BatchEvent, batch_client, run_batch
     except ModuleNotFoundError as exc:
@@ -451,8 +459,13 @@ def _run_batch(args: argparse.Namespace) -> int:
         label = e.image + (f" [section {e.section_index}]" if e.section_index else "")
         if event.status == "ok" and event.record is not None:
             r = event.record
-            state = f"ok  count {r['count']}  {r['density_per_mm']:.2f}/mm"
-            if event.notes:
+            quality = result_quality(r)
+            word = "review" if quality.needs_review else "ok"
+            state = f"{word}  count {r['count']}  {r['density_per_mm']:.2f}/mm"
+            if quality.needs_review:
+                first, *more = quality.reasons
+                state += f"  ({first}" + (f"; +{len(more)} more)" if more else ")")
+            elif event.notes:
                 state += f" ({len(event.notes)} note{'s' if len(event.notes) > 1 else ''})"
         elif event.status == "skipped":
             state = "skipped (done earlier, same input and parameters)"
@@ -491,6 +504,12 @@ def _run_batch(args: argparse.Namespace) -> int:
         f"({report.n_analysed} analysed, {report.n_skipped} skipped as already done)"
         + (f", {report.n_failed} FAILED (listed above and in run.json)" if report.n_failed else "")
     )
+    if report.n_need_review:
+        say(
+            f"{report.n_need_review} section(s) need review: their quality checks failed and no "
+            "reviewer has accepted them (needs_review and qc_reasons in sections.csv; review "
+            "them in napari: open DIR as a results folder)"
+        )
     if report.n_corrected:
         say(
             f"{report.n_corrected} section(s) have a reviewed correction: the tables use their "

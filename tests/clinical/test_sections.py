@@ -199,3 +199,63 @@ def test_extra_site_accepted() -> None:
 )
 def test_sex_normalisation(raw: str, sex: str | None) -> None:
     assert normalize_sex(raw) == sex
+
+
+def test_review_columns_are_read_and_counted_per_site(
+    write_csv: Callable[[str, str], Path],
+) -> None:
+    batch = write_csv(
+        "batch.csv",
+        """
+        image,patient_id,site,section,status,count,dej_length_um,age,sex,needs_review,qc_reasons,review_status
+        a/s1.tif,P,distal_leg,1,ok,0,1000,40,m,True,no fibre counted: look,
+        a/s2.tif,P,distal_leg,2,ok,0,1000,40,m,False,no fibre counted: look,accepted
+        a/s3.tif,P,distal_leg,3,ok,5,1000,40,m,True,,flagged
+        a/s4.tif,P,distal_leg,4,error,,,40,m,,,
+        a/t1.tif,P,proximal_thigh,1,ok,9,1000,40,m,False,,
+        """,
+    )
+    p = _prepare(batch)
+    assert p.rows["needs_review"].tolist() == [True, False, True, False]
+    assert p.rows["qc_reasons"].tolist()[:2] == ["no fibre counted: look"] * 2  # kept
+    assert p.rows["review_reasons"].tolist() == [
+        "no fibre counted: look", "", "flagged for a second look by the reviewer", "",
+    ]  # fmt: skip
+    agg = aggregate_sections(p).set_index("site")
+    assert agg.loc["distal_leg", "n_sections_need_review"] == 2
+    assert agg.loc["distal_leg", "review_reasons"] == (
+        "section 1: no fibre counted: look | section 3: flagged for a second look by the reviewer"
+    )
+    assert agg.loc["proximal_thigh", "n_sections_need_review"] == 0
+    assert agg.loc["proximal_thigh", "review_reasons"] == ""
+
+
+def test_review_without_a_needs_review_column(write_csv: Callable[[str, str], Path]) -> None:
+    hand = write_csv("hand.csv", SECTIONS)  # counts typed by hand: nothing to review
+    assert not aggregate_sections(_prepare(hand))["n_sections_need_review"].any()
+    reasons_only = write_csv(
+        "r.csv",
+        "patient_id,site,count,length_mm,qc_reasons\nP,distal_leg,0,1.0,no fibre counted\n"
+        "P,distal_leg,4,1.0,\n",
+    )
+    prepared = _prepare(reasons_only)
+    assert prepared.rows["needs_review"].tolist() == [True, False]
+    assert aggregate_sections(prepared)["review_reasons"].tolist() == [
+        "data row 1: no fibre counted"
+    ]
+    biopsies = write_csv(
+        "b.csv",
+        "patient_id,site,density_per_mm,n_sections,n_sections_need_review,review_reasons\n"
+        "P,distal_leg,4.0,3,2,section 1: x | section 2: y\nP,proximal_thigh,9.0,3,0,\n",
+    )
+    agg = aggregate_sections(_prepare(biopsies)).set_index("site")
+    assert agg["n_sections_need_review"].tolist() == [2, 0]
+    assert agg.loc["distal_leg", "review_reasons"] == "section 1: x | section 2: y"
+
+
+def test_a_batch_table_without_quality_checks_is_named(
+    write_csv: Callable[[str, str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    old = write_csv("old.csv", "patient_id,site,count,count_auto,length_mm\nP,distal_leg,3,3,1.0\n")
+    _prepare(old)
+    assert "without quality checks" in caplog.text and "run the batch again" in caplog.text

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
@@ -255,7 +255,8 @@ class PreparedSections:
         One row per included section (``kind == "section"``) or biopsy
         (``kind == "biopsy"``) with columns ``row, patient_id, age, sex, site,
         modality, section, image, count, length_mm, density_per_mm, corrected,
-        n_sections``.
+        n_sections, needs_review, n_need_review, qc_reasons, review_reasons``
+        (see :func:`prepare_sections` for the last four).
     excluded : pandas.DataFrame
         Rows whose ``status`` was not ``ok``: ``row, patient_id, site, section,
         image, status, error``. They are never dropped silently.
@@ -285,6 +286,10 @@ _ROW_COLUMNS = [
     "density_per_mm",
     "corrected",
     "n_sections",
+    "needs_review",
+    "n_need_review",
+    "qc_reasons",
+    "review_reasons",
 ]
 _EXCLUDED_COLUMNS = ["row", "patient_id", "site", "section", "image", "status", "error"]
 
@@ -306,7 +311,10 @@ def prepare_sections(
         ``patient_id, site`` and either ``count`` plus a length (``length_mm``,
         or ``dej_length_um``/``surface_length_um``) per section, or
         ``density_per_mm`` per biopsy. Optional: ``age, sex, modality, section,
-        image, status, error, corrected, length_basis, n_sections``.
+        image, status, error, corrected, length_basis, n_sections``, and the
+        review columns ``needs_review, qc_reasons, review_status`` (the batch
+        section table's) or, per biopsy, ``n_sections_need_review,
+        review_reasons`` (the biopsy table's).
     source : str
         Name used in error messages (the file name).
     length_basis : {'dej', 'surface'}, optional
@@ -320,6 +328,14 @@ def prepare_sections(
     Returns
     -------
     PreparedSections
+        Each row's ``needs_review`` is the table's (a yes/no cell); without
+        that column a row needs review when its ``qc_reasons`` cell is not
+        empty, and a table with neither (counts typed by hand) needs none.
+        ``review_reasons`` says why a row still needs review (its
+        ``qc_reasons``; "flagged for a second look by the reviewer" for a
+        ``review_status`` of ``flagged``), empty when it does not, and
+        ``n_need_review`` is 1 or 0 per section (per biopsy: its
+        ``n_sections_need_review``).
 
     Raises
     ------
@@ -368,6 +384,14 @@ def prepare_sections(
     def cell(rec: pd.Series, name: str) -> object:
         return rec[cols[name]] if name in cols else None
 
+    if "count_auto" in cols and "needs_review" not in cols:
+        logger.warning(
+            "%s: a section table written by an ienfd batch without quality checks (no "
+            "needs_review column): no section is known to need review; run the batch again "
+            "to add them",
+            source,
+        )
+
     rows: list[dict[str, object]] = []
     excluded: list[dict[str, object]] = []
     for i, (_, rec) in enumerate(table.iterrows(), start=1):
@@ -414,6 +438,7 @@ def prepare_sections(
                 else False
             ),
         }
+        out.update(_review_cells(rec, cell, cols, kind, source=source, row=i))
         if kind == "section":
             count = _number(
                 cell(rec, "count"), what="count", source=source, row=i, column="count", whole=True
@@ -471,6 +496,62 @@ def prepare_sections(
 
 def _text(value: object) -> str:
     return "" if _blank(value) else str(value).strip()
+
+
+#: Why a row needs review when its table gives no reason.
+FLAGGED_REASON = "flagged for a second look by the reviewer"
+NO_REASON = "marked needs_review without a reason"
+
+
+def _review_cells(
+    rec: pd.Series,
+    cell: Callable[[pd.Series, str], object],
+    cols: dict[str, object],
+    kind: str,
+    *,
+    source: str,
+    row: int,
+) -> dict[str, object]:
+    """``needs_review``, ``n_need_review``, ``qc_reasons`` and ``review_reasons`` of one row."""
+    qc_reasons = _text(cell(rec, "qc_reasons"))
+    given = _text(cell(rec, "review_reasons"))
+    n_given: float | None = None
+    if kind == "biopsy" and "n_sections_need_review" in cols:
+        n_given = _finite_or_none(
+            cell(rec, "n_sections_need_review"),
+            what="number of sections that need review",
+            source=source,
+            row=row,
+            column="n_sections_need_review",
+        )
+    if "needs_review" in cols:
+        needs = _bool(cell(rec, "needs_review"), source=source, row=row, column="needs_review")
+    elif n_given is not None:
+        needs = n_given > 0
+    else:
+        needs = bool(qc_reasons or given)
+    reasons = ""
+    if needs:
+        flagged = _text(cell(rec, "review_status")).lower() == "flagged"
+        reasons = given or qc_reasons or (FLAGGED_REASON if flagged else NO_REASON)
+        if flagged and FLAGGED_REASON not in reasons:
+            reasons = f"{reasons}; {FLAGGED_REASON}"
+    n = max(int(n_given or 0), 1) if needs else 0
+    return {
+        "needs_review": needs,
+        "n_need_review": n,
+        "qc_reasons": qc_reasons,
+        "review_reasons": reasons,
+    }
+
+
+def _section_label(rec: pd.Series) -> str:
+    """How a report names one section: its section number, else its image, else its row."""
+    if rec["section"]:
+        return f"section {rec['section']}"
+    if rec["image"]:
+        return str(PurePath(str(rec["image"]).replace("\\", "/")).name)
+    return f"data row {rec['row']}"
 
 
 def _row_length_mm(
@@ -706,6 +787,8 @@ _BIOPSY_COLUMNS = [
     "modality",
     "n_sections",
     "n_corrected",
+    "n_sections_need_review",
+    "review_reasons",
     "total_count",
     "total_length_mm",
     "density_per_mm",
@@ -738,10 +821,15 @@ def aggregate_sections(
     -------
     pandas.DataFrame
         Columns ``patient_id, age, sex, site, modality, n_sections, n_corrected,
-        total_count, total_length_mm, density_per_mm, ci_low, ci_high,
-        few_sections, first_row``. For biopsy-level input the density is taken
-        as given, the CI is empty and ``n_sections`` is what the table said
-        (empty if it said nothing; then ``few_sections`` is False).
+        n_sections_need_review, review_reasons, total_count, total_length_mm,
+        density_per_mm, ci_low, ci_high, few_sections, first_row``.
+        ``n_sections_need_review`` counts the sections that still need review
+        (quality checks failed and no reviewer accepted them) and
+        ``review_reasons`` names each with its reasons, ``" | "`` between
+        sections (``"section 2: no fibre counted: ..."``). For biopsy-level
+        input the density is taken as given, the CI is empty and
+        ``n_sections`` is what the table said (empty if it said nothing; then
+        ``few_sections`` is False).
     """
     if min_sections < 1:
         raise ValueError(f"min_sections must be >= 1; got {min_sections}")
@@ -756,6 +844,8 @@ def aggregate_sections(
             "site": site,
             "modality": mods[0] if mods else None,
             "n_corrected": int(grp["corrected"].sum()),
+            "n_sections_need_review": int(grp["n_need_review"].sum()),
+            "review_reasons": _site_review_reasons(grp, prepared.kind),
             "first_row": int(first["row"]),
         }
         if prepared.kind == "section":
@@ -782,6 +872,16 @@ def aggregate_sections(
             )
         out.append(base)
     return pd.DataFrame(out, columns=_BIOPSY_COLUMNS)
+
+
+def _site_review_reasons(grp: pd.DataFrame, kind: str) -> str:
+    """The sections of one site that need review, each with its reasons, ``" | "`` between."""
+    pending = grp[grp["needs_review"]]
+    if kind == "biopsy":
+        return " | ".join(str(r) for r in pending["review_reasons"])
+    return " | ".join(
+        f"{_section_label(rec)}: {rec['review_reasons']}" for _, rec in pending.iterrows()
+    )
 
 
 def image_key(image: str) -> str:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ienfd import __version__
 from ienfd.clinical import ClinicalInputError
-from ienfd.io import ImageReadError, probe_image, write_json
+from ienfd.io import ImageReadError, probe_image, result_quality, write_json
 from ienfd.parallel._slide import SlideRegion, find_sections, read_region
 from ienfd.workflow import (
     InputRow,
@@ -96,6 +96,7 @@ class BatchReport:
     n_skipped: int
     n_failed: int
     n_corrected: int
+    n_need_review: int
     sections_csv: Path
     sections_parquet: Path
     biopsies_csv: Path | None
@@ -200,12 +201,17 @@ def _job_key(sha256: str, job: SectionJob) -> str:
 
 
 def _done_already(job: SectionJob) -> bool:
-    """True when the job's JSON exists for the same key (and its overlay, if wanted)."""
+    """True when the job's JSON exists for the same key (and its overlay, if wanted).
+
+    A JSON without quality checks (written by an older ienfd) is not done: it
+    cannot say whether its count needs review.
+    """
     try:
         rec = json.loads(job.json_path.read_text(encoding="utf-8"))
+        checked = isinstance(rec, dict) and result_quality(rec).checked
     except (OSError, ValueError):
         return False
-    if not isinstance(rec, dict) or rec.get("batch_key") != job.extra["batch_key"]:
+    if not checked or rec.get("batch_key") != job.extra["batch_key"]:
         return False
     return not job.overlay or (
         rec.get("overlay") is not None and (job.json_path.parent / rec["overlay"]).exists()
@@ -452,6 +458,7 @@ def finish_batch(
             stale.unlink(missing_ok=True)
     else:
         biopsies_csv, _ = write_table(biopsies, out / "biopsies")
+    n_need_review = int(table["needs_review"].sum())  # error rows (empty) not counted
     failed = table[table["status"] != "ok"]
     failures = [
         {"image": r.image, "section": r.section, "error": r.error} for r in failed.itertuples()
@@ -466,6 +473,7 @@ def finish_batch(
         "n_sections": len(table),
         "n_failed": len(failures),
         "n_corrected": int(table["corrected"].sum()),
+        "n_need_review": n_need_review,
         "failures": failures,
         "outputs": {
             "sections": [sections_csv.name, sections_parquet.name],
@@ -482,6 +490,7 @@ def finish_batch(
         n_skipped=int(run.get("n_skipped", 0)),
         n_failed=len(failures),
         n_corrected=int(table["corrected"].sum()),
+        n_need_review=n_need_review,
         sections_csv=sections_csv,
         sections_parquet=sections_parquet,
         biopsies_csv=biopsies_csv,

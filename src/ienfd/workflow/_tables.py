@@ -21,7 +21,7 @@ import pandas as pd
 
 from ienfd.clinical import ClinicalInputError, aggregate_sections, prepare_sections
 from ienfd.clinical._io import write_bytes_atomic, write_csv_atomic
-from ienfd.io import CorrectionError, correction_path, read_correction
+from ienfd.io import CorrectionError, correction_path, read_correction, result_quality
 
 __all__ = [
     "SECTION_COLUMNS",
@@ -33,7 +33,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the section table, in order. The first 17 are what ``ienfd classify`` reads.
+#: Columns of the section table, in order. The first 20 are what ``ienfd classify`` reads.
 SECTION_COLUMNS = (
     "image",
     "patient_id",
@@ -52,6 +52,8 @@ SECTION_COLUMNS = (
     "modality",
     "age",
     "sex",
+    "needs_review",
+    "qc_reasons",
     "review_status",
     "section_index",
     "region",
@@ -91,12 +93,15 @@ def _row_from_json(entry: SectionEntry, out_dir: Path) -> dict[str, Any]:
     result_json = out_dir / f"{entry.stem}.json"
     rec = json.loads(result_json.read_text(encoding="utf-8"))
     region = rec.get("region")
+    quality = result_quality(rec)  # a result without checks (older ienfd) needs review
     row: dict[str, Any] = {
         "status": "ok",
         "error": "",
         "count": int(rec["count"]),
         "count_auto": int(rec["count"]),
         "corrected": False,
+        "needs_review": quality.needs_review,
+        "qc_reasons": "; ".join(quality.reasons),
         "review_status": "",
         "dej_length_um": rec["dej_length_um"],
         "surface_length_um": rec["surface_length_um"],
@@ -123,11 +128,17 @@ def _row_from_json(entry: SectionEntry, out_dir: Path) -> dict[str, Any]:
             c = read_correction(sidecar)
         except (CorrectionError, OSError) as exc:
             message = str(exc) if str(sidecar) in str(exc) else f"{sidecar}: {exc}"
-            return {**row, "status": "error", "error": f"bad correction sidecar: {message}"}
+            return {
+                **row,
+                "status": "error",
+                "error": f"bad correction sidecar: {message}",
+                "needs_review": None,
+            }
         row.update(
             count=int(c.final_count),
             count_auto=int(rec["count"]),
             corrected=True,
+            needs_review=quality.after_review(c.status),  # accepted by a human: reviewed
             review_status=c.status,
             dej_length_um=c.dej_length_um,
             surface_length_um=c.surface_length_um,
@@ -155,6 +166,12 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
         a correction sidecar exists (``corrected`` True, ``count_auto`` the
         automatic count, lengths and density from the sidecar); a sidecar that
         cannot be read makes the row an error naming the file.
+        ``needs_review`` (nullable boolean, empty for an error row) is the
+        result's quality verdict (:func:`ienfd.io.result_quality`: a result
+        without quality checks needs review) until a reviewer decides: False
+        once the sidecar's status is ``accepted``, True when ``flagged``.
+        ``qc_reasons`` keeps the automatic reasons, joined by ``"; "``, also
+        after acceptance.
     """
     out = Path(out_dir)
     rows = []
@@ -170,7 +187,9 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
             "skipped": e.skipped,
         }
         if e.error:
-            base.update(status="error", error=e.error, corrected=False, result_json="")
+            base.update(
+                status="error", error=e.error, corrected=False, qc_reasons="", result_json=""
+            )
         else:
             try:
                 base.update(_row_from_json(e, out))
@@ -179,6 +198,8 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
                     status="error",
                     error=f"{out / (e.stem + '.json')}: result unreadable: {exc}",
                     corrected=False,
+                    needs_review=None,
+                    qc_reasons="",
                     result_json="",
                 )
         rows.append(base)
@@ -187,6 +208,7 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
     frame["count_auto"] = frame["count_auto"].astype("Int64")
     frame["section_index"] = frame["section_index"].astype("Int64")
     frame["corrected"] = frame["corrected"].astype(bool)
+    frame["needs_review"] = frame["needs_review"].astype("boolean")
     frame["skipped"] = frame["skipped"].astype(bool)
     return frame
 
@@ -205,7 +227,9 @@ def biopsy_table(
     :func:`ienfd.clinical.aggregate_sections` on the section table exactly as
     ``ienfd classify`` would read it (error rows are excluded there), plus the
     spread of the per-section densities (``section_density_sd``, ``_min``,
-    ``_max``).
+    ``_max``). ``n_sections_need_review`` counts the site's sections whose
+    ``needs_review`` is True, and ``review_reasons`` names them with their
+    reasons.
 
     Raises
     ------
