@@ -777,6 +777,14 @@ def _run_classify(args: argparse.Namespace) -> int:
             f"{pr.status if pr else 'missing':<11} {ratio:>5}  {r.pattern}"
         )
         print(f"    {r.reason}")
+    pending = [r for r in out.results if r.n_need_review]
+    if pending:
+        n = sum(r.n_need_review for r in pending)
+        print(
+            f"{n} section(s) of {len(pending)} patient(s) need review (quality checks failed, "
+            "not accepted by a reviewer): a pattern that depends on them is indeterminate "
+            "until they are reviewed (column sections_need_review; reasons in the reports)"
+        )
     print(f"wrote {out.patients_csv} ({len(out.results)} patients)")
     if out.excluded_csv is not None:
         print(f"wrote {out.excluded_csv} ({out.n_excluded} excluded sections)")

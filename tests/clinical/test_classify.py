@@ -191,3 +191,47 @@ def test_rules_validation() -> None:
         ClassificationRules(min_sections=0)
     with pytest.raises(ValueError, match="deficit_margin"):
         ClassificationRules(deficit_margin=1.5)
+
+
+def test_sections_that_need_review_keep_the_pattern_from_being_final() -> None:
+    d = SiteResult("distal_leg", "abnormal", 3.0, None, None, 3, 0, 6.0, n_need_review=1,
+                   review_reasons=("section 2: no fibre counted: check the stain",))  # fmt: skip
+    p = SiteResult("proximal_thigh", "normal", 12.0, None, None, 3, 0, 9.0)
+    pattern, reason = classify_pattern(d, p)
+    assert pattern == "indeterminate"
+    assert reason.startswith(
+        "Indeterminate until reviewed: 1 section at distal leg needs review: "
+        "section 2: no fibre counted: check the stain."
+    )
+    # the call from the counts as they stand is still given, as provisional
+    assert "From the counts as they stand: Length-dependent loss: distal abnormal" in reason
+    two = SiteResult("proximal_thigh", "normal", 12.0, None, None, 3, 0, 9.0, n_need_review=2,
+                     review_reasons=("section 1: a", "section 3: b"))  # fmt: skip
+    pattern, reason = classify_pattern(d, two)
+    assert "2 sections at proximal thigh need review: section 1: a; section 3: b" in reason
+    # reviewed (or never in doubt): the pattern is final again
+    reviewed = SiteResult("distal_leg", "abnormal", 3.0, None, None, 3, 0, 6.0)
+    assert classify_pattern(reviewed, p)[0] == "length-dependent"
+
+
+def test_review_counts_reach_the_patient_result(
+    write_csv: Callable[[str, str], Path], lab_norms: Path
+) -> None:
+    path = write_csv(
+        "r.csv",
+        "patient_id,age,sex,site,section,count,length_mm,needs_review,qc_reasons\n"
+        "X,50,female,distal_leg,1,3,1.0,false,\n"
+        "X,50,female,distal_leg,2,0,1.0,true,no fibre counted\n"
+        "X,50,female,distal_leg,3,3,1.0,false,\n"
+        "X,50,female,distal_thigh,1,9,1.0,true,epidermis too thin\n"
+        "X,50,female,proximal_thigh,1,12,1.0,false,\n"
+        "X,50,female,proximal_thigh,2,12,1.0,false,\n"
+        "X,50,female,proximal_thigh,3,12,1.0,false,\n",
+    )
+    prepared = prepare_sections(read_table(path), source="r.csv")
+    [result] = classify_patients(aggregate_sections(prepared), read_norms(lab_norms))
+    assert result.n_need_review == 2
+    assert result.sites["distal_leg"].review_reasons == ("section 2: no fibre counted",)
+    assert result.sites["distal_thigh"].n_need_review == 1
+    assert result.pattern == "indeterminate"
+    assert "distal thigh" not in result.reason.split("From the counts")[0]  # not compared

@@ -239,3 +239,65 @@ def test_docs_worked_examples(tmp_path: Path) -> None:
     rc = main(["agreement", str(EXAMPLES / "auto_counts.csv"), str(EXAMPLES / "corrections"),
                "--out", str(tmp_path / "agr")])  # fmt: skip
     assert rc == 0
+
+
+REVIEW = """
+image,patient_id,site,section,status,error,count,count_auto,corrected,dej_length_um,surface_length_um,length_basis,density_per_mm,pixel_size_um,modality,age,sex,needs_review,qc_reasons,review_status
+img/a1.tif,A,distal_leg,1,ok,,2,2,false,1000,1100,dej,2.0,0.4,brightfield,50,female,False,,
+img/a2.tif,A,distal_leg,2,ok,,0,0,false,1000,1100,dej,0.0,0.4,brightfield,50,female,True,no fibre counted,
+img/a3.tif,A,distal_leg,3,ok,,2,0,true,1000,1100,dej,2.0,0.4,brightfield,50,female,False,no fibre counted,accepted
+img/a4.tif,A,distal_leg,4,error,DEJ not found,,,,,,,,0.4,brightfield,50,female,,,
+img/a5.tif,A,proximal_thigh,1,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,50,female,False,,
+img/a6.tif,A,proximal_thigh,2,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,50,female,False,,
+img/a7.tif,A,proximal_thigh,3,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,50,female,False,,
+img/b1.tif,B,distal_leg,1,ok,,3,3,false,1000,1100,dej,3.0,0.4,brightfield,60,male,False,,
+img/b2.tif,B,distal_leg,2,ok,,3,3,false,1000,1100,dej,3.0,0.4,brightfield,60,male,False,,
+img/b3.tif,B,distal_leg,3,ok,,3,3,false,1000,1100,dej,3.0,0.4,brightfield,60,male,False,,
+img/b4.tif,B,proximal_thigh,1,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,60,male,False,,
+img/b5.tif,B,proximal_thigh,2,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,60,male,False,,
+img/b6.tif,B,proximal_thigh,3,ok,,12,12,false,1000,1100,dej,12.0,0.4,brightfield,60,male,False,,
+"""  # noqa: E501
+
+
+def test_classify_marks_sites_whose_sections_need_review(
+    write_csv: Callable[[str, str], Path],
+    lab_norms: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inp = write_csv("sections.csv", REVIEW)
+    out = tmp_path / "out"
+    assert main(["classify", str(inp), "--norms", str(lab_norms), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 section(s) of 1 patient(s) need review" in printed
+    patients = pd.read_csv(out / "patients.csv", keep_default_na=False).set_index("patient_id")
+    assert list(patients.reset_index().columns) == list(PATIENT_COLUMNS)
+    a, b = patients.loc["A"], patients.loc["B"]
+    # A's distal leg (4 fibres / 3 mm, CI 0-4.2, below 6/mm) would be length-dependent: not
+    # final while section 2 (0 fibres, not reviewed) is unconfirmed; section 3 (corrected
+    # from 0 to 2 and accepted) no longer needs review
+    assert (a["pattern"], a["distal_status"], int(a["sections_need_review"])) == (
+        "indeterminate", "abnormal", 1,
+    )  # fmt: skip
+    assert a["reason"].startswith(
+        "Indeterminate until reviewed: 1 section at distal leg needs review: "
+        "section 2: no fibre counted."
+    )
+    assert "From the counts as they stand: Length-dependent loss" in a["reason"]
+    assert (b["pattern"], int(b["sections_need_review"])) == ("length-dependent", 0)
+    sites = pd.read_csv(out / "sites.csv", keep_default_na=False)
+    leg = sites[(sites["patient_id"] == "A") & (sites["site"] == "distal_leg")].iloc[0]
+    assert int(leg["sections_need_review"]) == 1
+    assert leg["review_reasons"] == "section 2: no fibre counted"
+    page = (out / "reports" / "A.html").read_text(encoding="utf-8")
+    assert "Pattern: indeterminate (not final: 1 section needs review)" in page
+    assert (
+        "<div class='review'>1 section at distal leg needs review: "
+        "section 2: no fibre counted</div>" in page
+    )
+    assert "(provisional: sections need review)" in page
+    page_b = (out / "reports" / "B.html").read_text(encoding="utf-8")
+    assert "<div class='review'>" not in page_b and "not final" not in page_b
+    assert "1 patient(s) have sections that need review" in (out / "cohort.html").read_text(
+        encoding="utf-8"
+    )

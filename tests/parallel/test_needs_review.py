@@ -139,8 +139,44 @@ def test_an_accepted_correction_clears_the_need_for_review(
         (leg["needs_review"] == "True").sum()
     )
     assert "section 2" not in biopsies.loc["distal_leg", "review_reasons"]
+    n_left = int((table["needs_review"] == "True").sum())
+    patient = _classify(out / "sections.csv", tmp_path / "clinical")
+    assert int(patient["sections_need_review"]) == n_left
+    assert patient["reason"].startswith("Indeterminate until reviewed") == (n_left > 0)
     flagged = review("flagged")
     assert flagged["needs_review"] == "True"
+
+
+NORMS = """site,sex,age_min,age_max,p05_per_mm,source
+distal_leg,any,18,90,6.0,test lab (made-up numbers for tests only)
+proximal_thigh,any,18,90,9.0,test lab (made-up numbers for tests only)
+"""
+
+
+def _classify(sections_csv: Path, out: Path) -> pd.Series:
+    """``ienfd classify`` on a batch's section table; P1's row of patients.csv."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "norms.csv").write_text(NORMS)
+    args = ["classify", str(sections_csv), "--norms", str(out / "norms.csv"), "--out", str(out)]
+    assert main([*args, "--min-sections", "1"]) == 0
+    patients = pd.read_csv(out / "patients.csv", keep_default_na=False)
+    return patients.set_index("patient_id").loc["P1"]
+
+
+def test_classify_on_the_batch_table_holds_the_pattern_until_reviewed(
+    review_run: tuple[Path, int, str], tmp_path: Path
+) -> None:
+    out = review_run[0]
+    patient = _classify(out / "sections.csv", tmp_path)
+    table = _sections(out)
+    assert int(patient["sections_need_review"]) == int((table["needs_review"] == "True").sum())
+    assert patient["pattern"] == "indeterminate"
+    assert patient["reason"].startswith("Indeterminate until reviewed: ")
+    assert "section 2: no fibre counted" in patient["reason"]
+    assert "From the counts as they stand: " in patient["reason"]
+    page = (tmp_path / "reports" / "P1.html").read_text(encoding="utf-8")
+    notes = [line for line in page.splitlines() if line.startswith("<div class='review'>")]
+    assert any("at distal leg need" in n and "section 2: no fibre counted" in n for n in notes)
 
 
 def test_a_result_without_quality_checks_needs_review_and_is_analysed_again(

@@ -24,7 +24,11 @@ Pattern (distal = ``distal_leg``, proximal = ``proximal_thigh``):
   within ``deficit_margin`` of each other give ``indeterminate``;
 * a ``borderline`` site is tried both as normal and as abnormal: if both give
   the same pattern, that pattern stands (the reason says so), else
-  ``indeterminate``.
+  ``indeterminate``;
+* ``indeterminate`` whatever the counts say while a compared site has sections
+  that need review (quality checks failed, no reviewer accepted them): the
+  reason names them and gives the call from the counts as they stand, which is
+  provisional until they are reviewed.
 """
 
 from __future__ import annotations
@@ -110,6 +114,25 @@ class SiteResult:
     limit_per_mm: float | None = None
     norm_source: str | None = None
     note: str | None = None
+    n_need_review: int = 0
+    review_reasons: tuple[str, ...] = ()
+
+    @property
+    def review_note(self) -> str | None:
+        """``"2 sections at distal leg need review: section 1: ..."``, or None.
+
+        Examples
+        --------
+        >>> SiteResult("distal_leg", "abnormal", n_need_review=1,
+        ...            review_reasons=("section 2: no fibre counted",)).review_note
+        '1 section at distal leg needs review: section 2: no fibre counted'
+        """
+        if not self.n_need_review:
+            return None
+        n = self.n_need_review
+        head = f"{n} section{'s' if n > 1 else ''} at {site_label(self.site)} "
+        head += "need review" if n > 1 else "needs review"
+        return head + (f": {'; '.join(self.review_reasons)}" if self.review_reasons else "")
 
     @property
     def pct_of_limit(self) -> float | None:
@@ -142,6 +165,7 @@ class PatientResult:
     n_corrected: int = 0
     excluded: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    n_need_review: int = 0
 
 
 def classify_site(
@@ -261,8 +285,30 @@ def classify_pattern(
     pattern : {'normal', 'length-dependent', 'non-length-dependent', 'indeterminate'}
     reason : str
         A plain sentence stating the rule applied and the numbers behind it.
+        While a compared site has sections that need review
+        (``SiteResult.n_need_review``) the pattern is ``indeterminate``, and
+        the reason names them and gives the call from the counts as they stand.
     """
     rules = rules or ClassificationRules()
+    pattern, reason = _pattern_from_counts(distal, proximal, rules)
+    pending = [
+        s.review_note
+        for s in (distal, proximal)
+        if s is not None and s.status != "missing" and s.n_need_review
+    ]
+    if not pending:
+        return pattern, reason
+    return "indeterminate", (
+        f"Indeterminate until reviewed: {'; '.join(n for n in pending if n)}. Review these "
+        "sections (napari plugin: correct if needed, then Accept) and classify again. "
+        f"From the counts as they stand: {reason}"
+    )
+
+
+def _pattern_from_counts(
+    distal: SiteResult | None, proximal: SiteResult | None, rules: ClassificationRules
+) -> tuple[Pattern, str]:
+    """The pattern by the rules above, taking every count as final."""
     problems: list[str] = []
     pair = []
     for s, name in ((distal, rules.distal_site), (proximal, rules.proximal_site)):
@@ -394,6 +440,8 @@ def classify_patients(
                 limit_per_mm=look.limit_per_mm,
                 norm_source=None if look.norm is None else look.norm.source,
                 note=look.reason,
+                n_need_review=int(b.get("n_sections_need_review", 0)),
+                review_reasons=tuple(r for r in str(b.get("review_reasons", "")).split(" | ") if r),
             )
         distal = sites.get(rules.distal_site)
         proximal = sites.get(rules.proximal_site)
@@ -425,6 +473,7 @@ def classify_patients(
                 n_corrected=int(sum(s.n_corrected for s in sites.values())),
                 excluded=n_excl,
                 warnings=tuple(warn),
+                n_need_review=int(sum(s.n_need_review for s in sites.values())),
             )
         )
     return results
@@ -455,13 +504,18 @@ PATIENT_COLUMNS: tuple[str, ...] = (
     "reason",
     "sections_corrected",
     "sections_excluded",
+    "sections_need_review",
 )
 
 
 def patients_frame(
     results: Sequence[PatientResult], *, rules: ClassificationRules | None = None
 ) -> pd.DataFrame:
-    """One row per patient (the ``patients.csv`` table)."""
+    """One row per patient (the ``patients.csv`` table).
+
+    ``sections_need_review`` counts the patient's sections, at every site, that
+    still need review; ``reason`` says which and why.
+    """
     rules = rules or ClassificationRules()
     records = []
     for r in results:
@@ -485,12 +539,17 @@ def patients_frame(
         rec["reason"] = r.reason
         rec["sections_corrected"] = f"{r.n_corrected} of {r.n_sections}"
         rec["sections_excluded"] = r.excluded
+        rec["sections_need_review"] = r.n_need_review
         records.append(rec)
     return pd.DataFrame(records, columns=list(PATIENT_COLUMNS))
 
 
 def sites_frame(results: Sequence[PatientResult]) -> pd.DataFrame:
-    """One row per patient and site, including sites outside the pattern rule."""
+    """One row per patient and site, including sites outside the pattern rule.
+
+    ``sections_need_review`` and ``review_reasons`` (``" | "`` between
+    sections) say which of the site's sections still need review.
+    """
     records = []
     for r in results:
         for s in r.sites.values():
@@ -509,6 +568,8 @@ def sites_frame(results: Sequence[PatientResult]) -> pd.DataFrame:
                     "status": s.status,
                     "norm_source": s.norm_source or "",
                     "note": s.note or "",
+                    "sections_need_review": s.n_need_review,
+                    "review_reasons": " | ".join(s.review_reasons),
                 }
             )
     return pd.DataFrame(records)

@@ -154,6 +154,8 @@ th { background: #f2f2f2; }
            margin: 2mm 0; }
 .normal { color: #1a7f37; } .abnormal { color: #c62828; } .borderline { color: #b26a00; }
 .small { font-size: 8pt; color: #555; }
+.review { font-weight: bold; color: #8a4b00; background: #fff4e0; border: 2px solid #b26a00;
+          padding: 1.5mm; margin: 2mm 0; }
 img { max-width: 100%; }
 """
 
@@ -193,11 +195,25 @@ def render_patient_html(
         rows.append(_site_row(s))
     site_table = (
         "<table><thead><tr><th>site</th><th>IENFD /mm</th><th>95% CI</th><th>sections</th>"
-        "<th>corrected by hand</th><th>limit /mm</th><th>% of limit</th><th>status</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "<th>corrected by hand</th><th>need review</th><th>limit /mm</th><th>% of limit</th>"
+        f"<th>status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+    # sections whose count is not confirmed yet: said where nobody can miss it
+    notes = [s.review_note for s in result.sites.values() if s.review_note]
+    review_html = "".join(f"<div class='review'>{html.escape(n)}</div>" for n in notes)
+    compared = (result.sites.get(rules.distal_site), result.sites.get(rules.proximal_site))
+    pending = sum(s.n_need_review for s in compared if s is not None)
+    pattern = html.escape(result.pattern)
+    if pending:
+        pattern += (
+            f" (not final: {pending} section{'s' if pending > 1 else ''} "
+            f"{'need' if pending > 1 else 'needs'} review)"
+        )
     sec = sections.copy()
-    show = ["site", "section", "image", "count", "length_mm", "density_per_mm", "corrected"]
+    if "needs_review" in sec.columns:
+        sec["needs_review"] = sec["needs_review"].map({True: "yes", False: ""})
+    show = ["site", "section", "image", "count", "length_mm", "density_per_mm", "corrected",
+            "needs_review", "review_reasons"]  # fmt: skip
     sec = sec[[c for c in show if c in sec.columns]]
     if sec["section"].eq("").all():
         sec = sec.drop(columns="section")
@@ -223,7 +239,8 @@ def render_patient_html(
 <div>Patient <b>{html.escape(result.patient_id)}</b> &middot; age {age} &middot;
 sex {html.escape(result.sex or "unknown")} &middot;
 modality {html.escape(result.modality or "not stated")}</div>
-<div class="pattern">Pattern: {html.escape(result.pattern)}</div>
+<div class="pattern">Pattern: {pattern}</div>
+{review_html}
 <p>{html.escape(result.reason)}</p>
 {warn_html}
 {site_table}
@@ -253,10 +270,13 @@ def _site_row(s: SiteResult) -> str:
     status = s.status.replace("_", " ")
     if s.note:
         status += f" ({html.escape(s.note)})"
+    if s.n_need_review:
+        status += " (provisional: sections need review)"
     n = "&ndash;" if s.n_sections is None else str(s.n_sections)
     return (
         f"<tr><td>{site_label(s.site)}</td><td>{_f(s.density_per_mm)}</td><td>{ci}</td>"
-        f"<td>{n}</td><td>{s.n_corrected}</td><td>{_f(s.limit_per_mm)}</td>"
+        f"<td>{n}</td><td>{s.n_corrected}</td><td>{s.n_need_review}</td>"
+        f"<td>{_f(s.limit_per_mm)}</td>"
         f"<td>{_f(s.pct_of_limit, 0)}</td><td class='{s.status}'>{status}</td></tr>"
     )
 
@@ -295,10 +315,19 @@ def render_cohort_html(
     if ratios.size:
         q1, med, q3 = np.percentile(ratios, [25, 50, 75])
         stats = f"n = {ratios.size}; median {med:.2f} (IQR {q1:.2f}&ndash;{q3:.2f})"
+    pending = [r.patient_id for r in results if r.n_need_review]
+    review = ""
+    if pending:
+        review = (
+            f"<div class='review'>{len(pending)} patient(s) have sections that need review "
+            "(a pattern that depends on them is indeterminate until they are reviewed): "
+            f"{html.escape(', '.join(pending))}</div>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>IENFD cohort summary</title>
 <style>{_CSS}</style></head><body>
 <h1>Cohort summary</h1><div>Input {html.escape(input_name)}: {len(results)} patient(s).</div>
+{review}
 <h2>Patients per pattern</h2>{_table(summary)}
 <h2>Distal/proximal ratio</h2><div>{stats}</div>
 {_img(plot_ratio_distribution(results), "distal/proximal ratio by pattern")}
