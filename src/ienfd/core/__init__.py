@@ -3,10 +3,13 @@
 The steps, each usable on its own: :func:`segment_tissue`, the epidermis
 (:func:`segment_epidermis_brightfield`, :func:`segment_epidermis_fluorescence`),
 :func:`trace_junction`, :func:`enhance_fibres` / :func:`segment_fibres`,
-:func:`count_crossings`; :func:`analyze_section` chains them.
+:func:`count_crossings`; :func:`analyze_section` chains them and checks its
+own result (``qc``, ``needs_review``); :func:`assess_consistency` analyses a
+section turned, flipped and rescaled, and compares.
 """
 
 from ienfd.core._analyze import AnalysisError, AnalysisParameters, SectionResult, analyze_section
+from ienfd.core._consistency import ConsistencyReport, assess_consistency, with_consistency
 from ienfd.core._counting import CrossingCount, count_crossings
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
 from ienfd.core._junction import (
@@ -21,10 +24,12 @@ from ienfd.core._tissue import segment_tissue
 __all__ = [
     "AnalysisError",
     "AnalysisParameters",
+    "ConsistencyReport",
     "CrossingCount",
     "JunctionTrace",
     "SectionResult",
     "analyze_section",
+    "assess_consistency",
     "count_crossings",
     "enhance_fibres",
     "iter_blocks",
@@ -34,4 +39,5 @@ __all__ = [
     "segment_fibres",
     "segment_tissue",
     "trace_junction",
+    "with_consistency",
 ]
