@@ -68,3 +68,15 @@ def test_synth_bad_set(tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[s
     assert main(["synth", str(tmp_path / "o"), "--set", bad]) == 2
     assert "error" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_synth_appearance_through_set(tmp_path: Path) -> None:
+    args = ["synth", str(tmp_path / "s"), "--n", "2", "--seed", "3", "--length", "200"]
+    args += ["--pixel-size", "0.7", "--set", "appearance=stress"]
+    assert main(args) == 0
+    for i in range(2):
+        truth = json.loads((tmp_path / "s" / f"synth_00{i}.truth.json").read_text())
+        assert truth["appearance"]["stress_factors"]
+    bad = ["synth", str(tmp_path / "b"), "--set", "appearance=extreme"]
+    assert main(bad) == 2
+    assert not (tmp_path / "b").exists()

@@ -9,7 +9,20 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from ienfd.synthetic._appearance import stress_factors
+from ienfd.synthetic._canvas import Canvas, soft
+from ienfd.synthetic._counterstain import EOSIN_OD, HAEMATOXYLIN_OD, eosin_map, nuclei_map
+from ienfd.synthetic._extras import Extras, build_extras
 from ienfd.synthetic._geometry import Anatomy, Ellipse, Fibre, build_anatomy
+from ienfd.synthetic._look import (
+    BRIGHTFIELD_FIBRE_OD_FLOOR,
+    band_map,
+    counted_fibre_peaks,
+    jpeg_roundtrip,
+    membrane_dots,
+    rotate_hue,
+    vignette,
+)
 from ienfd.synthetic._render import (
     FrameMap,
     smooth_field,
@@ -17,7 +30,12 @@ from ienfd.synthetic._render import (
     stamp_gaussians,
     stamp_tubes,
 )
-from ienfd.synthetic._spec import FRAME_MARGIN_UM, GENERATOR_VERSION, SectionSpec
+from ienfd.synthetic._spec import (
+    FRAME_MARGIN_UM,
+    GENERATOR_VERSION,
+    SectionSpec,
+    is_classic_appearance,
+)
 
 __all__ = ["SyntheticSection", "generate_section"]
 
@@ -55,59 +73,11 @@ class SyntheticSection:
     epidermis_mask: np.ndarray = field(repr=False)
 
 
-def _soft(x: np.ndarray, p: float) -> np.ndarray:
-    """Anti-aliased step of a signed distance `x` (µm, positive inside)."""
-    return np.clip(x / p + 0.5, 0.0, 1.0).astype(np.float32)
-
-
-class _Canvas:
-    """The canonical raster: coordinates and the geometric maps every modality uses."""
-
-    def __init__(self, anat: Anatomy, spec: SectionSpec) -> None:
-        lay = anat.layers
-        p = spec.pixel_size_um
-        self.p = p
-        pad = 8.0 + 4.0 * spec.defocus_sigma_um
-        v_min, v_max = float(lay.corneum_top.min()), float(lay.bottom.max())
-        u_min, u_max = float(lay.edge_left.min()), float(lay.edge_right.max())
-        self.origin = (v_min - pad, u_min - pad)
-        self.shape = (
-            math.ceil((v_max + pad - self.origin[0]) / p) + 1,
-            math.ceil((u_max + pad - self.origin[1]) / p) + 1,
-        )
-        self.content_px = (
-            (v_min - self.origin[0]) / p,
-            (v_max - self.origin[0]) / p,
-            (u_min - self.origin[1]) / p,
-            (u_max - self.origin[1]) / p,
-        )
-        self.V = (self.origin[0] + np.arange(self.shape[0]) * p).astype(np.float32)
-        self.U = (self.origin[1] + np.arange(self.shape[1]) * p).astype(np.float32)
-        vc = self.V[:, None]
-        self.surface = lay.at(lay.surface, self.U).astype(np.float32)
-        self.dej = lay.at(lay.dej, self.U).astype(np.float32)
-        self.dej_slope = np.gradient(self.dej, p).astype(np.float32)
-        side = _soft(self.U[None, :] - lay.edge_at("left", self.V)[:, None].astype(np.float32), p)
-        side *= _soft(lay.edge_at("right", self.V)[:, None].astype(np.float32) - self.U[None, :], p)
-        self.side = side
-        self.epi = _soft(vc - self.surface, p) * _soft(self.dej - vc, p) * side
-        bottom = lay.at(lay.bottom, self.U).astype(np.float32)
-        self.derm = _soft(vc - self.dej, p) * _soft(bottom - vc, p) * side
-        cb = lay.at(lay.corneum_base, self.U).astype(np.float32)
-        ct = lay.at(lay.corneum_top, self.U).astype(np.float32)
-        self.corn = _soft(vc - ct, p) * _soft(cb - vc, p) * side
-        self.corneum_base = cb
-        self.depth_below_dej = vc - self.dej  # (M, N)
-
-    def px(self, v: np.ndarray | float, u: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        return (np.asarray(v) - self.origin[0]) / self.p, (np.asarray(u) - self.origin[1]) / self.p
-
-
 # Fibre kinds that may lie outside the focal plane of the 50-µm section.
 _MAY_BLUR = ("plexus", "dermal_trunk", "ascending", "autonomic")
 
 
-def _draw_fibres(cv: _Canvas, fibres: list[Fibre], rng: np.random.Generator) -> np.ndarray:
+def _draw_fibres(cv: Canvas, fibres: list[Fibre], rng: np.random.Generator) -> np.ndarray:
     """Anti-aliased fibres; some dermal fibres lie deeper in the section, out of focus."""
     out_of_focus = [f for f in fibres if f.kind in _MAY_BLUR and rng.random() < 0.35]
     ids = {id(f) for f in out_of_focus}
@@ -119,7 +89,7 @@ def _draw_fibres(cv: _Canvas, fibres: list[Fibre], rng: np.random.Generator) -> 
     return canvas
 
 
-def _stamp_fibres(cv: _Canvas, fibres: list[Fibre]) -> np.ndarray:
+def _stamp_fibres(cv: Canvas, fibres: list[Fibre]) -> np.ndarray:
     canvas = np.zeros(cv.shape, np.float32)
     if fibres:
         v = np.concatenate([f.v for f in fibres])
@@ -132,7 +102,7 @@ def _stamp_fibres(cv: _Canvas, fibres: list[Fibre]) -> np.ndarray:
 
 
 def _draw_bundles(
-    cv: _Canvas, bundles: list[Fibre], rng: np.random.Generator
+    cv: Canvas, bundles: list[Fibre], rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Thick nerve bundles: textured fill (axons in fascicles) and the perineurial rim."""
     fill = np.zeros(cv.shape, np.float32)
@@ -167,7 +137,7 @@ def _draw_bundles(
     return fill, rim
 
 
-def _draw_ellipses(cv: _Canvas, ellipses: list[Ellipse]) -> dict[str, np.ndarray]:
+def _draw_ellipses(cv: Canvas, ellipses: list[Ellipse]) -> dict[str, np.ndarray]:
     """Vessel walls and lumens, gland tubule epithelium and lumens, basement-membrane rings."""
     out = {k: np.zeros(cv.shape, np.float32) for k in ("wall", "lumen", "gland", "bm")}
     p = cv.p
@@ -186,23 +156,23 @@ def _draw_ellipses(cv: _Canvas, ellipses: list[Ellipse]) -> dict[str, np.ndarray
         y = -du * sa + dv * ca
         rho = np.sqrt((x / e.a) ** 2 + (y / e.b) ** 2) + 1e-6
         sd = (rho - 1.0) * np.hypot(x, y) / rho  # approx. signed distance to the outline, µm
-        outer = _soft(-sd, p)
+        outer = soft(-sd, p)
         sl = (slice(r0, r1), slice(c0, c1))
         bm = np.exp(-0.5 * (sd / 0.7) ** 2).astype(np.float32)
         if e.kind == "vessel":
-            inner = _soft(-(sd + e.wall), p)
+            inner = soft(-(sd + e.wall), p)
             out["wall"][sl] = np.maximum(out["wall"][sl], outer - inner)
             out["lumen"][sl] = np.maximum(out["lumen"][sl], inner)
             out["bm"][sl] = np.maximum(out["bm"][sl], bm + 0.6 * (outer - inner))
         else:
-            lumen = _soft(-(sd + 0.7 * min(e.a, e.b)), p)
+            lumen = soft(-(sd + 0.7 * min(e.a, e.b)), p)
             out["gland"][sl] = np.maximum(out["gland"][sl], outer - lumen)
             out["lumen"][sl] = np.maximum(out["lumen"][sl], lumen)
             out["bm"][sl] = np.maximum(out["bm"][sl], bm)
     return out
 
 
-def _nuclei(cv: _Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Generator) -> np.ndarray:
+def _nuclei(cv: Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Generator) -> np.ndarray:
     """Keratinocyte nuclei (columnar basal, flattened granular) and dermal fibroblasts."""
     lay, p = anat.layers, cv.p
     canvas = np.zeros(cv.shape, np.float32)
@@ -239,7 +209,7 @@ def _nuclei(cv: _Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Genera
     return canvas
 
 
-def _debris(cv: _Canvas, spec: SectionSpec, rng: np.random.Generator) -> np.ndarray:
+def _debris(cv: Canvas, spec: SectionSpec, rng: np.random.Generator) -> np.ndarray:
     canvas = np.zeros(cv.shape, np.float32)
     area_mm2 = cv.shape[0] * cv.shape[1] * cv.p**2 / 1e6
     n = int(rng.poisson(spec.debris_per_mm2 * area_mm2))
@@ -280,7 +250,7 @@ def _blur(img: np.ndarray, sigma_um: float, p: float) -> np.ndarray:
 
 
 def _texture(
-    cv: _Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Generator
+    cv: Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Tissue textures shared by both modalities."""
     p, shape = cv.p, cv.shape
@@ -309,7 +279,7 @@ def _texture(
 
 
 def _draw_layers(
-    cv: _Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Generator
+    cv: Canvas, anat: Anatomy, spec: SectionSpec, rng: np.random.Generator
 ) -> tuple[
     dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray
 ]:
@@ -325,15 +295,132 @@ def _draw_layers(
     return t, fib, bfill, brim, ell, debris
 
 
+@dataclass
+class _Look:
+    """What a section's appearance parameters add to the classic rendering.
+
+    For a classic spec (every appearance parameter at its default) ``classic``
+    is True and nothing here is used, so the image is generator 1.0.0's.
+    """
+
+    classic: bool
+    extras: Extras
+    rng: np.random.Generator  # appearance texture stream
+    intact: np.ndarray | None = None  # 1 - tear coverage
+    fold: np.ndarray | None = None  # 1 + 0.85 x fold coverage
+    crease: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, cv: Canvas, anat: Anatomy, spec: SectionSpec, seeds: list[np.random.SeedSequence]
+    ) -> _Look:
+        geo_rng, tex_rng = (np.random.default_rng(s) for s in seeds)
+        extras = build_extras(geo_rng, spec, anat)
+        look = cls(is_classic_appearance(spec), extras, tex_rng)
+        if extras.tears:
+            look.intact = 1.0 - band_map(cv, extras.tears)
+        if extras.folds:
+            cover = band_map(cv, extras.folds)
+            look.fold = 1.0 + 0.85 * cover
+            edges = [
+                Fibre(f.v + f.radius, f.u, np.full(len(f.v), 0.8), f.weight, "crease")
+                for f in extras.folds
+            ]
+            look.crease = band_map(cv, edges) * (cover > 0) * cv.derm
+        look.info = {
+            "stress_factors": stress_factors(spec),
+            "n_superficial_trunks": len(extras.trunks),
+            "n_superficial_vessels": len(extras.vessels),
+            "superficial_gaps_um": [round(g, 3) for g in extras.gaps_um],
+            "n_tears": len(extras.tears),
+            "n_folds": len(extras.folds),
+            "n_counterstain_nuclei": 0,
+        }
+        return look
+
+    def merge(
+        self,
+        cv: Canvas,
+        bfill: np.ndarray,
+        brim: np.ndarray,
+        ell: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Add the superficial trunks and vessels to the anatomy's bundles and ellipses."""
+        if self.extras.trunks:
+            fill, rim = _draw_bundles(cv, self.extras.trunks, self.rng)
+            bfill, brim = np.maximum(bfill, fill), np.maximum(brim, rim)
+        if self.extras.vessels:
+            more = _draw_ellipses(cv, self.extras.vessels)
+            ell = {k: np.maximum(ell[k], more[k]) for k in ell}
+        return bfill, brim, ell
+
+    def tissue_factor(self) -> np.ndarray | float:
+        """Multiplier of everything in the tissue: 0 in tears, ~1.85 in folds."""
+        factor: np.ndarray | float = 1.0
+        if self.intact is not None:
+            factor = self.intact
+        if self.fold is not None:
+            factor = factor * self.fold
+        return factor
+
+    def fibre_boost(
+        self, cv: Canvas, anat: Anatomy, spec: SectionSpec, fib: np.ndarray, gain: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Peaks of the counted fibres near their crossings, and their canonical centres."""
+        sigma = math.hypot(spec.defocus_sigma_um, 0.12) / cv.p
+        return counted_fibre_peaks(cv, anat, fib * np.float32(gain), sigma)
+
+    def record_floor(self, contrast: np.ndarray, needed: np.ndarray, measure: str) -> float:
+        """Boost that lifts every counted fibre to its floor (1 for classic), recorded."""
+        boost = 1.0
+        if not self.classic and len(contrast):
+            boost = float(np.clip(np.max(needed / np.maximum(contrast, 1e-9)), 1.0, 30.0))
+        self.info["fibre_contrast_measure"] = measure
+        self.info["fibre_contrast_boost"] = boost
+        self.info["min_counted_fibre_contrast"] = (
+            float(np.min(contrast)) * boost if len(contrast) else None
+        )
+        return boost
+
+
+def _epidermis_od(t: dict[str, np.ndarray], spec: SectionSpec) -> np.ndarray:
+    """Bright-field epidermal optical density with its contrast and texture scaled.
+
+    The excess over the papillary dermis (0.045) is split into structure (the
+    plain epidermis, basal and granular layers) scaled by ``epidermis_contrast``
+    and texture (mottling, cell borders, nuclei) scaled by ``epidermis_texture``.
+    """
+    structure = 0.05 + 0.045 * t["basal"] + 0.035 * t["granular"]
+    texture = 0.015 * t["low"] + 0.025 * t["cellnet"] + 0.05 * t["nuclei"]
+    out: np.ndarray = 0.045 + spec.epidermis_contrast * structure + spec.epidermis_texture * texture
+    return out
+
+
+def _corneum_level(
+    t: dict[str, np.ndarray], spec: SectionSpec, *, fluorescence: bool
+) -> np.ndarray:
+    """Stratum corneum optical density (bright-field) or autofluorescence, by style."""
+    lam = t["lamellae"]
+    if spec.corneum_style == "compact":
+        level = (0.07 + 0.015 * lam) if fluorescence else (0.075 + 0.015 * lam)
+    else:
+        level = (0.04 + 0.05 * lam) if fluorescence else (0.02 + 0.06 * lam)
+    out: np.ndarray = spec.corneum_density * level
+    return out
+
+
 def _render_brightfield(
-    cv: _Canvas,
+    cv: Canvas,
     anat: Anatomy,
     spec: SectionSpec,
     fmap: FrameMap,
     rng: np.random.Generator,
     noise_rng: np.random.Generator,
+    look: _Look,
 ) -> np.ndarray:
     t, fib, bfill, brim, ell, debris = _draw_layers(cv, anat, spec, rng)
+    bfill, brim, ell = look.merge(cv, bfill, brim, ell)
     pap = t["papillary"]
     epi_od = 0.095 + 0.015 * t["low"] + 0.025 * t["cellnet"] + 0.05 * t["nuclei"]
     epi_od += 0.045 * t["basal"] + 0.035 * t["granular"]
@@ -347,24 +434,58 @@ def _render_brightfield(
         + ell["gland"] * (0.10 + 0.02 * t["cellnet"])
         + ell["wall"] * 0.09
     )
-    tissue = cv.epi * epi_od + cv.corn * (0.02 + 0.06 * t["lamellae"]) + cv.derm * derm_od
+    if look.classic:
+        tissue = cv.epi * epi_od + cv.corn * (0.02 + 0.06 * t["lamellae"]) + cv.derm * derm_od
+    else:
+        corn_od = _corneum_level(t, spec, fluorescence=False)
+        tissue = cv.epi * _epidermis_od(t, spec) + cv.corn * corn_od + cv.derm * derm_od
     tissue = np.clip(tissue, 0.0, None)
     chrom = _CHROMOGEN_OD[spec.chromogen]
+    if not look.classic:  # hue first (the tissue's faint tint follows it), then strength
+        chrom = rotate_hue(chrom, spec.chromogen_hue_deg)
     tissue_vec = 0.8 * _TISSUE_OD + 0.2 * chrom / chrom.mean()
+    chrom = chrom * spec.chromogen_strength if not look.classic else chrom
     strength = rng.uniform(1.5, 2.0)
-    stain = strength * fib + rng.uniform(0.9, 1.3) * bfill + 0.25 * brim * (bfill > 0.05)
+    bundle_gain = rng.uniform(0.9, 1.3)
+    gain = strength * spec.fibre_contrast
+    peaks, _ = look.fibre_boost(cv, anat, spec, fib, gain * float(chrom.mean()))
+    boost = look.record_floor(peaks, np.full(len(peaks), BRIGHTFIELD_FIBRE_OD_FLOOR), "od")
+    if not look.classic:
+        strength = gain * boost
+    stain = strength * fib + bundle_gain * bfill + 0.25 * brim * (bfill > 0.05)
     stain = stain * cv.side
+    counter: list[tuple[np.ndarray, np.ndarray]] = []  # (OD colour vector, map)
+    if spec.counterstain != "none":
+        nuclei, n_nuclei = nuclei_map(cv, anat, look.extras, look.rng, lumen=ell["lumen"])
+        look.info["n_counterstain_nuclei"] = n_nuclei
+        peak = 0.6 if spec.counterstain == "he" else 0.45
+        counter.append((HAEMATOXYLIN_OD, nuclei * np.float32(peak * spec.counterstain_strength)))
+        if spec.counterstain == "he":
+            eosin = eosin_map(cv, t, ell, spec.corneum_style == "compact")
+            counter.append((EOSIN_OD, eosin * np.float32(spec.counterstain_strength)))
+    if not look.classic:
+        factor = look.tissue_factor()
+        tissue, stain = tissue * factor, stain * factor
+        counter = [(vec, layer * factor) for vec, layer in counter]
+        if look.crease is not None:
+            tissue = tissue + 0.15 * look.crease
     white = 245.0 * np.array([1.0, rng.uniform(0.98, 1.0), rng.uniform(0.95, 0.99)])
     illum = _illumination(fmap.shape, spec.illumination_gradient, noise_rng)
+    if spec.vignetting > 0:
+        illum = illum * vignette(fmap.shape, spec.vignetting)
     out = np.empty((*fmap.shape, 3), np.uint8)
     glass_od = 0.01
     for ch in range(3):
         od = glass_od + tissue * float(tissue_vec[ch]) + stain * float(chrom[ch]) + 0.7 * debris
+        for vec, layer in counter:
+            od = od + layer * float(vec[ch])
         trans = np.power(np.float32(10.0), -od).astype(np.float32)
         trans = _blur(trans, spec.defocus_sigma_um, cv.p)
         final = fmap.warp(trans, cval=10.0**-glass_od) * illum * float(white[ch])
         final = _camera_noise(final, spec.noise, 255.0, noise_rng)
         out[..., ch] = np.clip(np.rint(final), 0, 255).astype(np.uint8)
+    if spec.jpeg_quality > 0:
+        out = jpeg_roundtrip(out, spec.jpeg_quality)
     return out
 
 
@@ -379,28 +500,66 @@ def _camera_noise(
     return result
 
 
+def _pgp_autofluorescence(
+    cv: Canvas, t: dict[str, np.ndarray], ell: dict[str, np.ndarray], spec: SectionSpec, look: _Look
+) -> np.ndarray:
+    """Diffuse PGP 9.5-channel autofluorescence: epidermis, corneum, dermis, glands."""
+    if look.classic:
+        pgp = cv.epi * (
+            0.05
+            * (1 + 0.2 * t["low"])
+            * (0.85 + 0.25 * t["cellnet"])
+            * (1 - 0.25 * np.clip(t["nuclei"], 0, 1))
+        )
+        pgp += cv.corn * (0.04 + 0.05 * t["lamellae"])
+        pgp += cv.derm * (0.018 + 0.008 * t["coll_fine"]) * t["cleft"]
+        pgp += ell["gland"] * 0.035 * cv.derm
+        return pgp
+    # epidermis: its excess over the dermal level (0.018) scaled by the contrast,
+    # its texture (relative to its mean) by the texture strength
+    nuclei = np.clip(t["nuclei"], 0, 1)
+    texture = (1 + 0.2 * t["low"]) * (0.85 + 0.25 * t["cellnet"]) * (1 - 0.25 * nuclei)
+    mean = float(texture[cv.epi > 0.5].mean()) if np.any(cv.epi > 0.5) else 1.0
+    level = 0.018 + spec.epidermis_contrast * (0.05 * mean - 0.018)
+    pgp = cv.epi * (level * (1 + spec.epidermis_texture * (texture / mean - 1)))
+    pgp += cv.corn * _corneum_level(t, spec, fluorescence=True)
+    dermis = (0.018 + 0.008 * t["coll_fine"]) * t["cleft"] + ell["gland"] * 0.035
+    pgp += cv.derm * (spec.dermis_autofluorescence * dermis)
+    return pgp
+
+
 def _render_fluorescence(
-    cv: _Canvas,
+    cv: Canvas,
     anat: Anatomy,
     spec: SectionSpec,
     fmap: FrameMap,
     rng: np.random.Generator,
     noise_rng: np.random.Generator,
+    look: _Look,
 ) -> np.ndarray:
     t, fib, bfill, brim, ell, debris = _draw_layers(cv, anat, spec, rng)
+    bfill, brim, ell = look.merge(cv, bfill, brim, ell)
     p = cv.p
     # PGP 9.5: fibres and bundles, diffuse autofluorescence (epidermis > dermis)
-    pgp = cv.epi * (
-        0.05
-        * (1 + 0.2 * t["low"])
-        * (0.85 + 0.25 * t["cellnet"])
-        * (1 - 0.25 * np.clip(t["nuclei"], 0, 1))
+    pgp = _pgp_autofluorescence(cv, t, ell, spec, look)
+    fibre_gain = rng.uniform(0.75, 0.95)
+    bundle_gain = rng.uniform(0.55, 0.75)
+    gain = fibre_gain * spec.fibre_contrast
+    peaks, centres = look.fibre_boost(cv, anat, spec, fib, gain)
+    background = np.array(
+        [float(pgp[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4].mean()) for r, c in centres]
     )
-    pgp += cv.corn * (0.04 + 0.05 * t["lamellae"])
-    pgp += cv.derm * (0.018 + 0.008 * t["coll_fine"]) * t["cleft"]
-    pgp += ell["gland"] * 0.035 * cv.derm
-    pgp += rng.uniform(0.75, 0.95) * fib + rng.uniform(0.55, 0.75) * bfill * cv.side
-    pgp += 0.12 * ndimage.gaussian_filter(fib, 3.0 / p, truncate=2.5)  # out-of-focus haze
+    noise_sd = np.sqrt(spec.noise**2 * background + (0.06 * spec.noise) ** 2)
+    needed = np.maximum(np.maximum(0.5 * background, 5.0 * noise_sd), 0.01)
+    ratio = peaks / np.maximum(background, 1e-6)
+    boost = look.record_floor(ratio, needed / np.maximum(background, 1e-6), "ratio")
+    haze = 0.12
+    if not look.classic:
+        fibre_gain, haze = gain * boost, 0.12 * spec.fibre_contrast * boost
+    pgp += fibre_gain * fib + bundle_gain * bfill * cv.side
+    pgp += haze * ndimage.gaussian_filter(fib, 3.0 / p, truncate=2.5)  # out-of-focus haze
+    if not look.classic:
+        pgp *= look.tissue_factor()
     pgp += 0.5 * debris
     # collagen IV: basement membrane at the DEJ, vessels, gland and perineurial membranes
     s = cv.dej_slope[None, :]
@@ -415,17 +574,27 @@ def _render_fluorescence(
     thr = float(np.quantile(gap_field, gap_frac)) if gap_frac > 0 else -np.inf
     gaps = np.clip((gap_field - thr) / 0.15, 0.0, 1.0)
     line_u = (spec.membrane_strength * 0.8 * variation * gaps).astype(np.float32)
+    if spec.membrane_style == "dotted":
+        line_u = line_u * membrane_dots(uu, cv.dej.astype(float), look.rng)
     membrane = np.exp(-0.5 * (dist / width) ** 2).astype(np.float32) * line_u[None, :] * cv.side
     del dist
     col4 = membrane
     col4 += cv.derm * (0.03 + 0.015 * t["coll_fine"]) + cv.epi * 0.008
     col4 += cv.derm * (0.5 * ell["bm"]) + 0.3 * brim * (bfill > 0.02) * cv.side
+    if not look.classic:
+        col4 *= look.tissue_factor()
     col4 += 0.2 * debris
     illum = _illumination(fmap.shape, spec.illumination_gradient, noise_rng)
+    if spec.vignetting > 0:
+        illum = illum * vignette(fmap.shape, spec.vignetting)
     out = np.empty((2, *fmap.shape), np.uint16)
-    for ch, (img, scale) in enumerate(
-        ((pgp, rng.uniform(9000, 15000)), (col4, rng.uniform(7000, 12000)))
-    ):
+    scales = (rng.uniform(9000, 15000), rng.uniform(7000, 12000))
+    if spec.fluorescence_scale > 0:  # the same draws, rescaled to the asked-for range
+        scales = (
+            spec.fluorescence_scale * scales[0] / 12000.0,
+            spec.fluorescence_scale * scales[1] / 12000.0,
+        )
+    for ch, (img, scale) in enumerate(((pgp, scales[0]), (col4, scales[1]))):
         blurred = _blur(img.astype(np.float32), spec.defocus_sigma_um, p)
         final = fmap.warp(blurred, cval=0.0) * illum * np.float32(scale)
         final = _camera_noise(final, spec.noise, float(scale), noise_rng) + 100.0
@@ -490,10 +659,11 @@ def generate_section(spec: SectionSpec) -> SyntheticSection:
     """
     if not isinstance(spec, SectionSpec):
         raise TypeError(f"spec must be a SectionSpec, got {type(spec).__name__}")
-    seeds = np.random.SeedSequence(spec.seed).spawn(3)
-    geo_rng, tex_rng, noise_rng = (np.random.default_rng(s) for s in seeds)
+    # five streams; the first three are generator 1.0.0's, the last two draw the appearance
+    seeds = np.random.SeedSequence(spec.seed).spawn(5)
+    geo_rng, tex_rng, noise_rng = (np.random.default_rng(s) for s in seeds[:3])
     anat = build_anatomy(geo_rng, spec)
-    cv = _Canvas(anat, spec)
+    cv = Canvas(anat, spec)
     fmap = FrameMap.build(
         rotation_deg=spec.rotation_deg,
         flip=spec.flip,
@@ -502,14 +672,16 @@ def generate_section(spec: SectionSpec) -> SyntheticSection:
         content_px=cv.content_px,
         margin_px=FRAME_MARGIN_UM / spec.pixel_size_um,
     )
+    look = _Look.build(cv, anat, spec, seeds[3:])
     if spec.modality == "brightfield":
-        image = _render_brightfield(cv, anat, spec, fmap, tex_rng, noise_rng)
+        image = _render_brightfield(cv, anat, spec, fmap, tex_rng, noise_rng, look)
         names: tuple[str, ...] = ("R", "G", "B")
     else:
-        image = _render_fluorescence(cv, anat, spec, fmap, tex_rng, noise_rng)
+        image = _render_fluorescence(cv, anat, spec, fmap, tex_rng, noise_rng, look)
         names = ("PGP9.5", "ColIV")
     epi_mask = fmap.warp(cv.epi, cval=0.0) > 0.5
     truth = _truth(anat, spec, fmap)
+    truth["appearance"] = look.info
     return SyntheticSection(image, names, truth, spec, epi_mask)
 
 

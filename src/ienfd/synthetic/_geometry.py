@@ -28,6 +28,7 @@ from ienfd.synthetic._spec import SectionSpec
 U_STEP = 0.1  # µm, sampling of the layer curves
 EDGE_MARGIN_UM = 25.0  # crossings stay this far from the nominal cut edges
 MIN_CROSSING_GAP_UM = 8.0  # distinct crossings are at least this far apart
+_FLOOR_RELAX_UM = 8.0  # with fibre_routing 'below-ridges': depth over which fibres leave the DEJ
 
 
 @dataclass
@@ -139,12 +140,24 @@ def _rete_profile(rng: np.random.Generator, u: np.ndarray, spec: SectionSpec) ->
         depth = amp * rng.uniform(0.35, 1.35)
         w_left = lam * rng.uniform(0.14, 0.28)
         w_right = lam * rng.uniform(0.14, 0.28)
+        if spec.rete_width_factor != 1.0:
+            w_left *= spec.rete_width_factor
+            w_right *= spec.rete_width_factor
         power = rng.uniform(2.0, 3.5)
         x = u - pos
         w = np.where(x < 0, w_left, w_right)
         prof += depth * np.exp(-(np.abs(x / w) ** power))
         pos += lam * rng.uniform(0.6, 1.4)
     return prof
+
+
+def ridge_floor(dej: np.ndarray, spec: SectionSpec) -> np.ndarray:
+    """A smooth curve at or below the DEJ that passes under the rete-ridge tips."""
+    size = int(max(spec.rete_wavelength_um, 40.0) * 0.8 / U_STEP) | 1
+    floor = ndimage.maximum_filter1d(dej, size=size, mode="nearest")
+    floor = ndimage.gaussian_filter1d(floor, size / 4.0, mode="nearest")
+    out: np.ndarray = np.maximum(floor, dej)
+    return out
 
 
 def build_layers(rng: np.random.Generator, spec: SectionSpec) -> Layers:
@@ -175,6 +188,8 @@ def build_layers(rng: np.random.Generator, spec: SectionSpec) -> Layers:
     plexus_ref = (
         ndimage.gaussian_filter1d(dej, sigma, mode="nearest") + 0.5 * spec.rete_amplitude_um
     )
+    if spec.fibre_routing == "below-ridges":
+        plexus_ref = ridge_floor(dej, spec)
 
     shift = 12.0 - float(corneum_top.min())
     surface, dej, corneum_base, corneum_top, bottom, plexus_ref = (
@@ -217,6 +232,7 @@ class _Builder:
         fine = dej_pts[:: max(1, int(0.2 / U_STEP))]
         self.dej_tree = cKDTree(fine)
         self.ienf_points: list[np.ndarray] = []
+        self.floor = ridge_floor(layers.dej, spec) if spec.fibre_routing == "below-ridges" else None
 
     # -- helpers ------------------------------------------------------------
 
@@ -250,6 +266,8 @@ class _Builder:
         rng = self.rng
         pts, s = resample_polyline(np.column_stack([v, u]), self.step)
         r0 = base_radius if base_radius is not None else rng.uniform(0.25, 0.55)
+        if self.spec.fibre_width_um > 0:  # same draws, radius mapped to the asked-for width
+            r0 = 0.5 * self.spec.fibre_width_um * (r0 / 0.4) ** 0.4
         radius = np.full(s.shape, r0)
         if beaded is None:
             beaded = bool(rng.random() < self.spec.p_beaded)
@@ -305,12 +323,18 @@ class _Builder:
 
         Below the DEJ and at it the path follows the DEJ contour (``v = dej(u) - h``);
         inside the epidermis it relaxes over `relax` µm to a straight frame anchored
-        at the crossing column `anchor`, so high fibres do not mimic the ridges.
+        at the crossing column `anchor`, so high fibres do not mimic the ridges.  With
+        ``fibre_routing='below-ridges'`` the dermal part also relaxes, over 8 µm below
+        the DEJ, to a floor under the ridge tips (``v >= dej(u) - h`` still holds).
         """
         d = self.lay.at(self.lay.dej, u)
         d0 = float(self.lay.at(self.lay.dej, anchor))
         b = np.where(h > 0, np.exp(-np.clip(h, 0, None) / relax), 1.0)
         v = d0 + (d - d0) * b - h
+        if self.floor is not None:  # below the DEJ, leave its outline for the ridge floor
+            floor = self.lay.at(self.floor, u)
+            e = np.exp(np.clip(h, None, 0.0) / _FLOOR_RELAX_UM)
+            v = np.where(h < 0, floor + (d - floor) * e - h, v)
         return v, u
 
     def epidermal_ok(self, v: np.ndarray, u: np.ndarray, h: np.ndarray) -> bool:
@@ -702,7 +726,8 @@ class _Builder:
             for _ in range(int(rng.integers(0, 3))):
                 i = int(rng.integers(len(v)))
                 u_s = float(u[i])
-                h_s = float(lay.at(lay.dej, u_s)) - float(v[i]) + rr[i] * 0.8
+                ref = lay.dej if self.floor is None else self.floor  # where to_canonical measures h
+                h_s = float(lay.at(ref, u_s)) - float(v[i]) + rr[i] * 0.8
                 h_top = -rng.uniform(10.0, 30.0)
                 if h_top <= h_s + 5:
                     continue
