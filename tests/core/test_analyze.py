@@ -188,7 +188,7 @@ def test_step_defaults_agree_with_the_parameter_object() -> None:
     import inspect
 
     from ienfd.core import count_crossings, segment_fibres, segment_tissue, trace_junction
-    from ienfd.core._junction import (
+    from ienfd.core._epidermis import (
         segment_epidermis_brightfield,
         segment_epidermis_fluorescence,
     )

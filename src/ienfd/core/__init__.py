@@ -11,14 +11,10 @@ section turned, flipped and rescaled, and compares.
 from ienfd.core._analyze import AnalysisError, AnalysisParameters, SectionResult, analyze_section
 from ienfd.core._consistency import ConsistencyReport, assess_consistency, with_consistency
 from ienfd.core._counting import CrossingCount, count_crossings
+from ienfd.core._epidermis import segment_epidermis_brightfield, segment_epidermis_fluorescence
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
-from ienfd.core._junction import (
-    JunctionTrace,
-    polyline_length,
-    segment_epidermis_brightfield,
-    segment_epidermis_fluorescence,
-    trace_junction,
-)
+from ienfd.core._junction import JunctionTrace, trace_junction
+from ienfd.core._polyline import polyline_length
 from ienfd.core._tissue import segment_tissue
 
 __all__ = [

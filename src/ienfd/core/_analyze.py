@@ -12,22 +12,17 @@ from scipy import ndimage as ndi
 from skimage import measure
 
 from ienfd.core._counting import count_crossings
+from ienfd.core._epidermis import segment_epidermis_brightfield, segment_epidermis_fluorescence
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
-from ienfd.core._junction import (
-    JunctionTrace,
-    polyline_length,
-    refine_junction,
-    segment_epidermis_brightfield,
-    segment_epidermis_fluorescence,
-    suppress_fibres,
-    trace_junction,
-)
+from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
+from ienfd.core._polyline import polyline_length
 from ienfd.core._preprocess import (
     block_mean,
     expand_blocks,
     fit_background,
     lower_surface,
     optical_density,
+    suppress_fibres,
 )
 from ienfd.core._qc import assess_section
 from ienfd.core._tissue import segment_tissue

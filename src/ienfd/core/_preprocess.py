@@ -13,6 +13,7 @@ __all__ = [
     "optical_density",
     "polynomial_surface",
     "robust_scale",
+    "suppress_fibres",
 ]
 
 
@@ -247,3 +248,66 @@ def optical_density(
     if per_channel:
         return log_i0 - log_i
     return log_i0[..., 0] - np.mean(log_i, axis=-1, dtype=np.float32)
+
+
+def suppress_fibres(
+    signal: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    clear_um: float = 6.0,
+    k: float = 4.0,
+) -> np.ndarray:
+    """Tissue signal with fibres, bundles and other stain-dense objects removed.
+
+    Stained objects (thin ridges above the local median, and the densest 3% of
+    the tissue) get zero weight, and the signal is re-estimated from the rest by
+    normalised convolution: ``G(s * w) / G(w)``. Knutsson, H. & Westin, C.-F.
+    (1993), CVPR, :DOI:`10.1109/CVPR.1993.341081`.
+
+    Parameters
+    ----------
+    signal : (m, n) or (m, n, C) ndarray
+        Optical density (bright-field) or intensity (fluorescence): higher = more stain.
+    tissue : (m, n) ndarray of bool
+    spacing : float
+        Pixel size in µm.
+    clear_um : float
+        Objects narrower than this are removed; also the smoothing scale.
+    k : float
+        Robust standard deviations above the local median that mark stain.
+
+    Returns
+    -------
+    clean : ndarray of float32, the shape of ``signal``
+    """
+    signal = signal.astype(np.float32)
+    stack = signal if signal.ndim == 3 else signal[..., None]
+    total = stack.mean(axis=-1)
+    size = max(3, round(clear_um / spacing) | 1)
+    # Separable median (rows, then columns): a thin ridge of any orientation is
+    # removed by one of the two passes, at a fifth of the cost of the 2-D median.
+    floor = ndi.median_filter(ndi.median_filter(total, size=(1, size)), size=(size, 1))
+    residual = total - floor
+    if tissue.sum() < 100:
+        return signal
+    _, noise = robust_scale(residual[tissue])
+    stain = (residual > k * noise) | (total > np.percentile(total[tissue], 97))
+    weight = (tissue & ~ndi.binary_dilation(stain)).astype(np.float32)
+    sigma = 0.5 * clear_um / spacing
+    norm = ndi.gaussian_filter(weight, sigma)
+    # The wide fallback is smooth: compute it on a copy reduced by about sigma.
+    step = max(1, round(sigma))
+    full = (slice(0, weight.shape[0]), slice(0, weight.shape[1]))
+    wide_norm = ndi.gaussian_filter(block_mean(weight, step), 4 * sigma / step)
+    clean = np.empty_like(stack)
+    for c in range(stack.shape[-1]):
+        # Inside thick objects (nerve bundles) the local estimate has no support:
+        # fall back to a wider one, then to the tissue's median.
+        typical = float(np.median(stack[..., c][weight > 0])) if weight.any() else 0.0
+        weighted = stack[..., c] * weight
+        smooth = ndi.gaussian_filter(weighted, sigma) / np.maximum(norm, 1e-6)
+        wide_sum = ndi.gaussian_filter(block_mean(weighted, step), 4 * sigma / step)
+        wide = np.where(wide_norm > 0.02, wide_sum / np.maximum(wide_norm, 1e-6), typical)
+        clean[..., c] = np.where(norm > 0.05, smooth, expand_blocks(wide, step, *full))
+    return clean if signal.ndim == 3 else clean[..., 0]

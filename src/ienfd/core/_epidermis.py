@@ -1,0 +1,357 @@
+"""The epidermis: an edge band of the tissue, found from its stain or its membrane.
+
+Works on a low-resolution copy of the section (about 1-2 µm per pixel), where
+the epidermis is a band tens of pixels thick.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import filters, morphology
+
+from ienfd.core._membrane import _epidermis_from_membrane
+from ienfd.core._preprocess import block_mean, expand_blocks, suppress_fibres
+
+__all__ = ["segment_epidermis_brightfield", "segment_epidermis_fluorescence"]
+
+logger = logging.getLogger(__name__)
+
+
+def _disk(radius_px: float) -> np.ndarray:
+    return morphology.disk(max(1, round(radius_px)))
+
+
+def segment_epidermis_brightfield(
+    od: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    smooth_um: float = 4.0,
+    opening_um: float = 6.0,
+    edge_distance_um: float = 60.0,
+    max_hole_um2: float = 400.0,
+) -> np.ndarray:
+    """Segment the living epidermis of a bright-field section.
+
+    The epidermis is denser and differently coloured than the papillary dermis
+    and the stratum corneum, and lies along one edge of the tissue. Which
+    colour separates it best depends on stain and counterstain, so several
+    features are tried (mean optical density, each channel's, and chroma);
+    each is thresholded inside the tissue (Otsu), opened to remove fibres,
+    reduced to the band along the tissue edge, and scored by how well it
+    separates from the dermis next to it (Fisher's criterion). The best band
+    wins.
+
+    Parameters
+    ----------
+    od : (m, n, C) or (m, n) ndarray
+        Low-resolution optical density per RGB channel, with fibres removed
+        (:func:`suppress_fibres`). Fluorescence passes (fibre, membrane)
+        intensities; the membrane's inverse is tried too (collagen IV is in the
+        dermis, not the epidermis).
+    tissue : (m, n) ndarray of bool
+    spacing : float
+        Pixel size of ``od`` in µm.
+    smooth_um : float
+        Scale of the features, in µm.
+    opening_um : float
+        Radius of the opening that removes fibres and bundles' thin parts, in µm.
+    edge_distance_um : float
+        The epidermis lies within this distance of the tissue edge (the stratum
+        corneum may separate the two).
+    max_hole_um2 : float
+        Holes up to this area inside the epidermis mask are filled.
+
+    Returns
+    -------
+    epidermis : (m, n) ndarray of bool
+    """
+    od = od.astype(np.float32)
+    if od.ndim == 2:
+        od = od[..., None]
+    if tissue.sum() < 100:
+        return np.zeros_like(tissue)
+    channels = [od[..., k] for k in range(od.shape[-1])]
+    features = [np.mean(channels, axis=0)]
+    if len(channels) == 3:
+        features += [*channels, np.max(channels, axis=0) - np.min(channels, axis=0)]
+    elif len(channels) == 2:
+        # Fluorescence: the epidermis is brighter in the fibre channel's diffuse
+        # signal and darker in collagen IV (which lies in the dermis). The mean
+        # and the membrane's own sign would also pick the dermis as a band.
+        features = [channels[0], -channels[1]]
+    return _best_band(
+        features,
+        tissue,
+        spacing=spacing,
+        smooth_um=smooth_um,
+        opening_um=opening_um,
+        edge_distance_um=edge_distance_um,
+        max_hole_um2=max_hole_um2,
+    )[0]
+
+
+def _best_band(
+    features: list[np.ndarray],
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    smooth_um: float,
+    opening_um: float,
+    edge_distance_um: float,
+    max_hole_um2: float,
+    max_thickness_um: float = 250.0,
+    max_coverage: float = 0.7,
+    search_um: float = 3.0,
+) -> tuple[np.ndarray, float]:
+    """The edge band, over several features, best separated from the dermis.
+
+    Each feature's band is scored by Fisher's criterion against the tissue
+    beneath it times the fraction of the tissue outline it runs along. Bands
+    thicker than ``max_thickness_um`` on average (area over the length of edge
+    covered), or running along more than ``max_coverage`` of the outline (an
+    epidermis lines one side of a section), are the dermis or the whole
+    section, not an epidermis.
+
+    The search over features runs on a copy at about ``search_um`` per pixel;
+    the winning feature's band is then drawn again at full resolution (the
+    component that overlaps the coarse winner most).
+    """
+    factor = max(1, round(search_um / spacing))
+    if min(tissue.shape) < 32 * factor:
+        factor = 1
+    coarse_tissue = block_mean(tissue.astype(np.float32), factor) > 0.5 if factor > 1 else tissue
+    coarse = [block_mean(f, factor) for f in features] if factor > 1 else features
+    winner, score, k = _search_bands(
+        coarse,
+        coarse_tissue,
+        spacing=spacing * factor,
+        smooth_um=smooth_um,
+        opening_um=opening_um,
+        edge_distance_um=edge_distance_um,
+        max_hole_um2=max_hole_um2,
+        max_thickness_um=max_thickness_um,
+        max_coverage=max_coverage,
+    )
+    if factor == 1 or k < 0:
+        return (winner if factor == 1 else np.zeros_like(tissue)), score
+    guide = expand_blocks(winner, factor, slice(0, tissue.shape[0]), slice(0, tissue.shape[1]))
+    candidates = _edge_bands(
+        ndi.gaussian_filter(features[k], smooth_um / spacing),
+        tissue,
+        spacing=spacing,
+        opening_um=opening_um,
+        edge_distance_um=edge_distance_um,
+        max_hole_um2=max_hole_um2,
+        edge=_rim(tissue),
+    )
+    overlaps = [np.count_nonzero(c & guide) for c in candidates]
+    if overlaps and max(overlaps) > 0:
+        return candidates[int(np.argmax(overlaps))], score
+    return guide & tissue, score
+
+
+def _rim(tissue: np.ndarray) -> np.ndarray:
+    """The tissue's one-pixel outline (tissue pixels with a background 4-neighbour)."""
+    return tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
+
+
+def _search_bands(
+    features: list[np.ndarray],
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    smooth_um: float,
+    opening_um: float,
+    edge_distance_um: float,
+    max_hole_um2: float,
+    max_thickness_um: float,
+    max_coverage: float,
+) -> tuple[np.ndarray, float, int]:
+    """Best band over ``features``: (band, score, index of its feature or -1)."""
+    best, best_score, best_k = np.zeros_like(tissue), -np.inf, -1
+    edge = _rim(tissue)
+    for k, feature in enumerate(features):
+        feature = ndi.gaussian_filter(feature, smooth_um / spacing)
+        for candidate in _edge_bands(
+            feature,
+            tissue,
+            spacing=spacing,
+            opening_um=opening_um,
+            edge_distance_um=edge_distance_um,
+            max_hole_um2=max_hole_um2,
+            edge=edge,
+        ):
+            distance_um = ndi.distance_transform_edt(~candidate) * spacing
+            coverage, thickness = _edge_coverage(
+                candidate, edge, distance_um, spacing=spacing, edge_distance_um=edge_distance_um
+            )
+            if thickness > max_thickness_um or coverage > max_coverage:
+                continue  # the dermis, or the whole section: not an epidermal band
+            score = _band_contrast(feature, candidate, tissue, distance_um) * coverage
+            if score > best_score:
+                best, best_score, best_k = candidate, score, k
+    return best, best_score, best_k
+
+
+def _edge_bands(
+    feature: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    opening_um: float,
+    edge_distance_um: float,
+    max_hole_um2: float,
+    edge: np.ndarray,
+) -> list[np.ndarray]:
+    """Dense components along the tissue edge, each a candidate epidermis."""
+    threshold = filters.threshold_otsu(feature[tissue])
+    dense = (feature > threshold) & tissue
+    dense = ndi.binary_opening(dense, structure=_disk(opening_um / spacing))
+    # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.
+    dense = morphology.remove_small_holes(dense, max_size=int(max_hole_um2 / spacing**2))
+    return _edge_components(dense, edge, spacing=spacing, edge_distance_um=edge_distance_um)
+
+
+def _edge_coverage(
+    band: np.ndarray,
+    edge: np.ndarray,
+    distance_um: np.ndarray,
+    *,
+    spacing: float,
+    edge_distance_um: float,
+) -> tuple[float, float]:
+    """Fraction of the tissue outline along the band, and the band's mean thickness.
+
+    An epidermis runs along one long side of the section (about 0.3-0.5 of the
+    outline) and is tens of µm thick; a nerve bundle or gland near the edge
+    covers far less, and the dermis is far thicker. The thickness is the band's
+    area over the length of outline it covers, in µm. ``edge`` is the tissue
+    outline (its one-pixel rim).
+    """
+    if not band.any() or not edge.any():
+        return 0.0, np.inf
+    near = distance_um <= edge_distance_um
+    covered = int((edge & near).sum())
+    thickness = band.sum() * spacing / max(covered, 1)
+    return covered / int(edge.sum()), float(thickness)
+
+
+def _band_contrast(
+    feature: np.ndarray, band: np.ndarray, tissue: np.ndarray, distance_um: np.ndarray
+) -> float:
+    """Fisher's criterion between a band and the tissue within 40 µm beneath it.
+
+    ``distance_um`` is the distance of every pixel from the band, in µm.
+    """
+    if band.sum() < 20:
+        return -np.inf
+    near = distance_um <= 40.0
+    beneath = near & tissue & ~band
+    if beneath.sum() < 20:
+        return -np.inf
+    a, b = feature[band], feature[beneath]
+    return float((a.mean() - b.mean()) ** 2 / (a.var() + b.var() + 1e-12))
+
+
+def _edge_components(
+    candidate: np.ndarray, edge: np.ndarray, *, spacing: float, edge_distance_um: float
+) -> list[np.ndarray]:
+    """The components of ``candidate`` that run along the tissue edge (``edge``, its rim).
+
+    Each tissue-edge pixel is given to its nearest candidate component if one is
+    within ``edge_distance_um``; components covering at least a quarter as much
+    edge as the best one are returned, most coverage first.
+    """
+    labels, n = ndi.label(candidate)
+    if n == 0:
+        return []
+    dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
+    er, ec = np.nonzero(edge & (dist * spacing <= edge_distance_um))
+    coverage = np.bincount(labels[ir[er, ec], ic[er, ec]], minlength=n + 1)
+    coverage[0] = 0
+    if coverage.max() == 0:
+        return []
+    order = np.argsort(-coverage)
+    return [labels == k for k in order if k > 0 and coverage[k] >= 0.25 * coverage.max()][:4]
+
+
+def segment_epidermis_fluorescence(
+    membrane: np.ndarray | None,
+    fibre: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    line_sigma_um: float = 1.5,
+    min_line_um: float = 150.0,
+    gap_um: float = 40.0,
+    opening_um: float = 10.0,
+) -> tuple[np.ndarray, str]:
+    """Segment the epidermis of a fluorescence section.
+
+    The collagen IV channel draws the basement membrane (the DEJ) as a bright
+    line. The longest line structures inside the tissue are linked across gaps,
+    extended to the tissue edge, and used to cut the tissue in two. The
+    epidermis is also found from the tissue itself, as in bright-field: an edge
+    band brighter in the fibre channel's diffuse signal or darker in collagen IV
+    (which lies in the dermis, not the epidermis). Of the membrane's cut, the
+    side that overlaps that band is the epidermis (the thinner side when the
+    band says nothing clear). The membrane's cut wins unless its band separates
+    from the dermis far worse than the tissue band does (a broken or weak
+    membrane line). The caller then snaps the junction onto the membrane ridge
+    where there is one.
+
+    Parameters
+    ----------
+    membrane : (m, n) ndarray or None
+        Collagen IV intensity at low resolution, or None (fibre channel only).
+    fibre : (m, n) ndarray
+        PGP 9.5 intensity at low resolution.
+    tissue : (m, n) ndarray of bool
+    spacing : float
+        Pixel size in µm.
+    line_sigma_um : float
+        Half-width of the membrane line (ridge filter scale).
+    min_line_um : float
+        The longest membrane line must be at least this long.
+    gap_um : float
+        Line pieces closer than this are joined.
+    opening_um : float
+        Radius of the opening that cleans the tissue band: wider than in
+        bright-field, because the section's edge rim is dim in collagen IV too.
+
+    Returns
+    -------
+    epidermis : (m, n) ndarray of bool
+    method : {'membrane', 'tissue'}
+        Which evidence was used.
+    """
+    stack = fibre if membrane is None else np.stack([fibre, membrane], axis=-1)
+    clean = suppress_fibres(stack, tissue, spacing=spacing)
+    tissue_band = segment_epidermis_brightfield(
+        clean, tissue, spacing=spacing, opening_um=opening_um
+    )
+    if membrane is not None:
+        split = _epidermis_from_membrane(
+            membrane,
+            tissue,
+            spacing=spacing,
+            line_sigma_um=line_sigma_um,
+            min_line_um=min_line_um,
+            gap_um=gap_um,
+            tissue_band=tissue_band,
+        )
+        if split is not None:
+            channels = [clean[..., 0], clean[..., 1], -clean[..., 1]]
+            smooth = [ndi.gaussian_filter(c, 4.0 / spacing) for c in channels]
+            to_split = ndi.distance_transform_edt(~split) * spacing
+            to_band = ndi.distance_transform_edt(~tissue_band) * spacing
+            score_split = max(_band_contrast(f, split, tissue, to_split) for f in smooth)
+            score_band = max(_band_contrast(f, tissue_band, tissue, to_band) for f in smooth)
+            if score_split >= 0.5 * score_band:
+                return split, "membrane"
+        logger.info("membrane channel gives no clear junction line; using the tissue")
+    return tissue_band, "tissue"
