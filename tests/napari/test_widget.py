@@ -233,6 +233,63 @@ def test_review_queue_next_previous_and_flag(make_napari_viewer, qtbot, results_
     assert widget.current.session.result_json == expected[0]
 
 
+def test_queue_puts_sections_that_need_review_first_and_shows_why(
+    make_napari_viewer, qtbot, results_folder, tmp_path
+):
+    import shutil
+
+    from ienfd.io import write_section_tiff
+    from ienfd.napari._widget import REVIEW_COLOUR
+    from ienfd.synthetic import generate_section, random_spec
+    from ienfd.workflow import SectionJob, run_section
+
+    folder = tmp_path / "batch"
+    shutil.copytree(results_folder, folder)
+    for sidecar in folder.glob("*.correction.json"):  # left by other tests of the session
+        sidecar.unlink()
+    spec = random_spec(4, modality="fluorescence", density_per_mm=0.0, length_um=400,
+                       pixel_size_um=0.6)  # fmt: skip
+    empty = generate_section(spec)
+    write_section_tiff(folder / "images" / "no_fibres.ome.tif", empty.image, pixel_size_um=0.6,
+                       kind="ome", channel_names=empty.channel_names)  # fmt: skip
+    run_section(SectionJob(image="images/no_fibres.ome.tif",
+                           path=str(folder / "images" / "no_fibres.ome.tif"),
+                           out_dir=str(folder), stem="no_fibres", overlay=False))  # fmt: skip
+    result_json = folder / "no_fibres.json"
+    assert read_result(result_json)["needs_review"] is True
+
+    viewer = make_napari_viewer(show=True)
+    widget = _dock(viewer, qtbot)
+    widget.open_folder(folder)
+    qtbot.waitUntil(lambda: widget.current is not None)
+    flags = [e.needs_review for e in widget.queue]
+    assert flags[0] and flags == sorted(flags, reverse=True)  # every one that needs review first
+    n = sum(flags)
+    title = f"Review queue: {len(flags)} section(s), {n} needing review first"
+    assert widget.queue_box.title() == title
+    # the first section opened is one that needs review, and the widget says why
+    first = widget.queue[0]
+    assert widget.current.session.result_json == first.result_json
+    assert not widget.review_label.isHidden()
+    assert first.qc_reasons[0] in widget.review_label.text()
+
+    i = next(k for k, e in enumerate(widget.queue) if e.result_json == result_json)
+    item = widget.queue_list.item(i)
+    assert "REVIEW: no fibre counted" in item.text()
+    assert item.toolTip().startswith("no fibre counted")
+    assert item.foreground().color().name() == REVIEW_COLOUR
+    widget.open_entry(i)
+    qtbot.waitUntil(lambda: widget.current.session.result_json == result_json)
+    assert "Needs review:" in widget.review_label.text()
+    assert "no fibre counted" in widget.review_label.text()
+
+    widget.accept()  # a technician looked and confirms: 0 fibres
+    assert widget.review_label.text().startswith("Reviewed and accepted")
+    assert not widget.queue[i].needs_review and "REVIEW" not in item.text()
+    assert widget.queue_box.title().endswith(f", {n - 1} needing review first")
+    assert build_queue(folder)[-1].result_json == result_json  # done: at the end
+
+
 def test_screenshot_with_overlay_is_not_blank(make_napari_viewer, qtbot, tmp_path):
     from imageio.v3 import imread, imwrite
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ienfd.io import CorrectionError, read_correction, write_json
+from ienfd.io import UNCHECKED_REASON, CorrectionError, read_correction, write_json
 from ienfd.review import (
     ReviewSession,
     build_queue,
@@ -44,6 +44,9 @@ def _record(**changes):
         "dej": [[[10.0, 0.0], [10.0, 1000.0]]],
         "surface": [[[0.0, 0.0], [0.0, 900.0]]],
         "warnings": [],
+        "needs_review": False,
+        "qc_reasons": [],
+        "qc": {},
     }
     record.update(changes)
     return record
@@ -211,3 +214,77 @@ def test_queue_over_real_analyze_output(tmp_path):
     scores = [section_uncertainty(read_result(e.result_json))[0] for e in queue]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
     assert find_image(read_result(queue[0].result_json), queue[0].result_json).is_file()
+
+
+def _review(**changes):
+    return _record(needs_review=True, **changes)
+
+
+def test_sections_that_need_review_head_the_queue_with_their_reasons_first(tmp_path):
+    write_json(tmp_path / "a.json", _record(short_fibres=[{"row": 0.0, "col": 0.0}] * 5))
+    write_json(tmp_path / "b.json", _review(qc_reasons=["no fibre counted"], count=0,
+                                            crossings=[]))  # fmt: skip
+    write_json(tmp_path / "c.json", _record(warnings=["w"] * 3))
+    old = _record()
+    for key in ("needs_review", "qc_reasons", "qc"):
+        del old[key]  # written by an ienfd without quality checks
+    write_json(tmp_path / "d.json", old)
+    write_json(tmp_path / "e.json", _review(qc_reasons=["epidermis too thin", "x"],
+                                            short_fibres=[{"row": 0.0, "col": 0.0}]))  # fmt: skip
+    queue = build_queue(tmp_path)
+    # needs review before anything else, however unsure the others are (c: u=2.0, a: u=1.67,
+    # e: 0.33, b and d: 0); then the least certain first
+    assert [e.stem for e in queue] == ["e", "b", "d", "c", "a"]
+    assert [e.needs_review for e in queue] == [True, True, True, False, False]
+    assert queue[0].reasons == ["epidermis too thin", "x", "1 short fibre(s)"]
+    assert queue[0].describe().endswith("REVIEW: epidermis too thin (+1 more)")
+    assert queue[2].qc_reasons == [UNCHECKED_REASON]
+    assert "REVIEW" not in queue[3].describe()
+    # accepted: done, and no longer needs review (the reasons stay on record)
+    session = ReviewSession.open(tmp_path / "e.json")
+    session.set_status("accepted")
+    session.save(*session.initial_fibres(), session.initial_dej(), session.initial_surface())
+    queue = build_queue(tmp_path)
+    assert [e.stem for e in queue] == ["b", "d", "c", "a", "e"]
+    assert (queue[-1].needs_review, queue[-1].qc_reasons) == (False, ["epidermis too thin", "x"])
+    # flagged by a reviewer: done for this reviewer, but it needs review
+    session = ReviewSession.open(tmp_path / "c.json")
+    session.set_status("flagged")
+    session.save(*session.initial_fibres(), session.initial_dej(), session.initial_surface())
+    queue = build_queue(tmp_path)
+    assert [(e.stem, e.needs_review) for e in queue[-2:]] == [("c", True), ("e", False)]
+
+
+def test_queue_docstring_examples_run():
+    import doctest
+
+    import ienfd.review._queue
+
+    result = doctest.testmod(ienfd.review._queue)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_real_section_without_fibres_heads_the_queue(tmp_path):
+    from ienfd.io import write_section_tiff
+    from ienfd.synthetic import generate_section, random_spec
+    from ienfd.workflow import SectionJob, image_stem, run_section
+
+    spec = random_spec(4, modality="fluorescence", density_per_mm=0.0, length_um=400,
+                       pixel_size_um=0.6)  # fmt: skip
+    empty = generate_section(spec)
+    write_section_tiff(tmp_path / "zero.ome.tif", empty.image, pixel_size_um=0.6, kind="ome",
+                       channel_names=empty.channel_names)  # fmt: skip
+    for name in ("brightfield_sg.ome.tif", "fluorescence.ome.tif"):
+        shutil.copy(SAMPLES / name, tmp_path / name)
+    for name in ("brightfield_sg.ome.tif", "fluorescence.ome.tif", "zero.ome.tif"):
+        run_section(SectionJob(image=name, path=str(tmp_path / name), out_dir=str(tmp_path),
+                               stem=image_stem(name), overlay=False))  # fmt: skip
+    queue = build_queue(tmp_path)
+    records = {e.stem: read_result(e.result_json) for e in queue}
+    assert records["zero"]["count"] == 0 and records["zero"]["needs_review"] is True
+    flagged = [e.stem for e in queue if e.needs_review]
+    assert "zero" in flagged
+    assert [e.stem for e in queue][: len(flagged)] == flagged  # all of them first
+    zero = next(e for e in queue if e.stem == "zero")
+    assert zero.qc_reasons == records["zero"]["qc_reasons"]
+    assert zero.reasons[0].startswith("no fibre counted")

@@ -8,6 +8,8 @@ the queue is :func:`ienfd.review.build_queue`.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import logging
 import math
 import time
@@ -18,6 +20,7 @@ from napari.layers import Image, Layer
 from napari.qt.threading import FunctionWorker, create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer
+from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,6 +36,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ienfd.io import result_quality
 from ienfd.napari._analysis import default_results_folder, run_analysis, section_from_layers
 from ienfd.napari._layers import result_layers
 from ienfd.napari._section import SectionLayers, section_roles
@@ -45,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["ReviewWidget"]
 
 logger = logging.getLogger(__name__)
+
+#: Colour of a queue row whose section needs review (readable on napari's dark and light themes).
+REVIEW_COLOUR = "#e08a00"
 
 #: Keyboard shortcuts (bound on the viewer; act at the mouse position).
 ADD_KEY = "Shift-F"
@@ -125,6 +132,11 @@ class ReviewWidget(QWidget):
 
         self.numbers = QLabel("no section")
         self.numbers.setTextFormat(Qt.TextFormat.RichText)
+        # why the current section needs review (its failed quality checks); hidden when none
+        self.review_label = QLabel("")
+        self.review_label.setTextFormat(Qt.TextFormat.RichText)
+        self.review_label.setWordWrap(True)
+        self.review_label.setVisible(False)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         help_label = QLabel(HELP)
@@ -155,7 +167,8 @@ class ReviewWidget(QWidget):
         nav = QHBoxLayout()
         nav.addWidget(self.prev_button)
         nav.addWidget(self.next_button)
-        queue_box = QGroupBox("Review queue (least certain first)")
+        queue_box = QGroupBox("Review queue (needs review first, then least certain)")
+        self.queue_box = queue_box
         queue_layout = QVBoxLayout(queue_box)
         queue_layout.addWidget(self.folder_button)
         queue_layout.addWidget(self.queue_list)
@@ -166,6 +179,7 @@ class ReviewWidget(QWidget):
         layout.addWidget(self.analyse_button)
         layout.addWidget(self.progress)
         layout.addWidget(self.numbers)
+        layout.addWidget(self.review_label)
         layout.addLayout(review_row)
         layout.addWidget(help_label)
         layout.addWidget(queue_box)
@@ -215,8 +229,29 @@ class ReviewWidget(QWidget):
             f"DEJ {m.dej_length_um / 1000:.3f} mm, surface {m.surface_length_um / 1000:.3f} mm"
             f" &nbsp; [{status}]"
         )
+        self._show_review(session.record if session else None, status)
         if self.current and self.current.last_error:
             self._say(f"not saved: {self.current.last_error}")
+
+    def _show_review(self, record: dict[str, Any] | None, status: str) -> None:
+        """Say why the section needs review (its failed quality checks), or hide the line."""
+        try:
+            quality = result_quality(record) if record is not None else None
+        except ValueError as exc:  # a result edited by hand
+            self.review_label.setText(f"<b>Needs review:</b> {html.escape(str(exc))}")
+            self.review_label.setVisible(True)
+            return
+        if quality is None or not (quality.needs_review or status == "flagged"):
+            self.review_label.setVisible(False)
+            return
+        reasons = "; ".join(html.escape(r) for r in quality.reasons)
+        if quality.after_review(status):
+            head = f"<b style='color:{REVIEW_COLOUR}'>Needs review:</b>"
+            text = f"{head} {reasons}" if reasons else f"{head} flagged for a second look"
+        else:  # accepted by a reviewer: the automatic verdict stays on record
+            text = f"Reviewed and accepted; the quality checks had said: {reasons}"
+        self.review_label.setText(text)
+        self.review_label.setVisible(True)
 
     # -- layers coming and going -----------------------------------------------------------
 
@@ -432,9 +467,20 @@ class ReviewWidget(QWidget):
         for entry in self.queue:
             item = QListWidgetItem(entry.describe())
             item.setToolTip("; ".join(entry.reasons) or "nothing doubtful")
+            if entry.needs_review:
+                item.setForeground(QColor(REVIEW_COLOUR))
             self.queue_list.addItem(item)
+        self._show_queue_title()
         self._say(f"{len(self.queue)} section(s) in {folder}")
         return self.queue
+
+    def _show_queue_title(self) -> None:
+        pending = sum(
+            e.needs_review and e.status not in ("accepted", "flagged") for e in self.queue
+        )
+        self.queue_box.setTitle(
+            f"Review queue: {len(self.queue)} section(s), {pending} needing review first"
+        )
 
     def open_folder(self, folder: str | Path) -> None:
         """Load `folder` as the review queue and open its first section."""
@@ -473,11 +519,16 @@ class ReviewWidget(QWidget):
         correction = self.current.session.correction
         if correction is None or entry.result_json != self.current.session.result_json:
             return
-        updated = QueueEntry(
-            entry.result_json, entry.image, entry.count, entry.uncertainty, entry.reasons,
-            correction.status, correction.final_count,
-        )  # fmt: skip
+        try:
+            needs = result_quality(self.current.session.record).after_review(correction.status)
+        except ValueError:
+            needs = True
+        updated = dataclasses.replace(
+            entry, status=correction.status, final_count=correction.final_count, needs_review=needs
+        )
         self.queue[self.queue_index] = updated
         item = self.queue_list.item(self.queue_index)
         if item is not None:
             item.setText(updated.describe())
+            item.setForeground(QColor(REVIEW_COLOUR) if needs else self.queue_list.palette().text())
+        self._show_queue_title()

@@ -1,4 +1,4 @@
-"""The review queue: the results in an output folder, the least certain first."""
+"""The review queue: the results in an output folder, those that need review first."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ienfd.io import CorrectionError, correction_path, read_correction
+from ienfd.io import CorrectionError, correction_path, read_correction, result_quality
 from ienfd.review._session import is_result_file, read_result
 
 __all__ = ["QueueEntry", "build_queue", "section_uncertainty"]
@@ -88,6 +88,10 @@ class QueueEntry:
 
     ``status`` is ``"new"`` (no sidecar), or the sidecar's ``in_review``,
     ``accepted`` or ``flagged``; ``final_count`` is the sidecar's (None when new).
+    ``needs_review`` is the result's quality verdict
+    (:func:`ienfd.io.result_quality`) as the reviewer left it: False once
+    accepted, True once flagged. ``qc_reasons`` are the failed quality checks
+    in words; ``reasons`` holds them first, then the terms of the uncertainty.
     """
 
     result_json: Path
@@ -97,6 +101,8 @@ class QueueEntry:
     reasons: list[str] = field(default_factory=list)
     status: str = "new"
     final_count: int | None = None
+    needs_review: bool = False
+    qc_reasons: list[str] = field(default_factory=list)
 
     @property
     def stem(self) -> str:
@@ -104,9 +110,22 @@ class QueueEntry:
         return self.result_json.name[: -len(".json")]
 
     def describe(self) -> str:
-        """One line for a list: name, status, counts and the uncertainty."""
+        """One line for a list: name, status, counts, uncertainty and the first QC reason.
+
+        Examples
+        --------
+        >>> QueueEntry(Path("out/leg_2.json"), "leg_2.tif", 0, 1.0, needs_review=True,
+        ...            qc_reasons=["no fibre counted", "epidermis too thin"]).describe()
+        'leg_2  [new]  count 0  u=1.00  REVIEW: no fibre counted (+1 more)'
+        """
         final = "" if self.final_count is None else f" -> {self.final_count}"
-        return f"{self.stem}  [{self.status}]  count {self.count}{final}  u={self.uncertainty:.2f}"
+        line = f"{self.stem}  [{self.status}]  count {self.count}{final}  u={self.uncertainty:.2f}"
+        if self.needs_review and self.qc_reasons:
+            more = len(self.qc_reasons) - 1
+            line += f"  REVIEW: {self.qc_reasons[0]}" + (f" (+{more} more)" if more else "")
+        elif self.needs_review:
+            line += "  REVIEW"
+        return line
 
 
 _DONE = ("accepted", "flagged")
@@ -115,10 +134,12 @@ _DONE = ("accepted", "flagged")
 def build_queue(folder: str | os.PathLike[str]) -> list[QueueEntry]:
     """The results in `folder`, in review order.
 
-    Sections not yet accepted or flagged come first, the least certain first
-    (:func:`section_uncertainty`, ties by name); accepted and flagged ones
-    follow, in the same order. JSON files that are not ienfd results (batch
-    summaries, sidecars) are skipped; a broken sidecar marks its section
+    Sections not yet accepted or flagged come first: among them, those that
+    need review (a quality check failed, or the result has no checks: see
+    :func:`ienfd.io.result_quality`) before the others, then the least certain
+    first (:func:`section_uncertainty`), ties by name. Accepted and flagged
+    ones follow, in the same order. JSON files that are not ienfd results
+    (batch summaries, sidecars) are skipped; a broken sidecar marks its section
     ``"sidecar error"``.
 
     Raises
@@ -144,15 +165,27 @@ def build_queue(folder: str | os.PathLike[str]) -> list[QueueEntry]:
             except (CorrectionError, OSError) as exc:
                 logger.warning("%s", exc)
                 status = "sidecar error"
+        try:
+            quality = result_quality(record)
+            needs, qc_reasons = quality.after_review(status), list(quality.reasons)
+        except ValueError as exc:  # edited by hand: look at it
+            needs, qc_reasons = True, [f"quality checks unreadable: {exc}"]
         entries.append(
             QueueEntry(
                 result_json=path,
                 image=str(record["image"]),
                 count=int(record["count"]),
                 uncertainty=score,
-                reasons=reasons,
+                reasons=qc_reasons + reasons,
                 status=status,
                 final_count=final,
+                needs_review=needs,
+                qc_reasons=qc_reasons,
             )
         )
-    return sorted(entries, key=lambda e: (e.status in _DONE, -e.uncertainty, e.stem))
+    return sorted(entries, key=_review_order)
+
+
+def _review_order(entry: QueueEntry) -> tuple[bool, bool, float, str]:
+    """Sort key of the queue: not done first, then needs review, then least certain, name."""
+    return (entry.status in _DONE, not entry.needs_review, -entry.uncertainty, entry.stem)
