@@ -235,3 +235,12 @@ def test_review_counts_reach_the_patient_result(
     assert result.sites["distal_thigh"].n_need_review == 1
     assert result.pattern == "indeterminate"
     assert "distal thigh" not in result.reason.split("From the counts")[0]  # not compared
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import ienfd.clinical._classify
+
+    result = doctest.testmod(ienfd.clinical._classify)
+    assert result.attempted > 0 and result.failed == 0
