@@ -16,8 +16,8 @@ from ienfd.synthetic._extras import Extras, build_extras
 from ienfd.synthetic._geometry import Anatomy, Ellipse, Fibre, build_anatomy
 from ienfd.synthetic._look import (
     BRIGHTFIELD_FIBRE_OD_FLOOR,
+    CountedFibres,
     band_map,
-    counted_fibre_peaks,
     jpeg_roundtrip,
     membrane_dots,
     rotate_hue,
@@ -364,24 +364,17 @@ class _Look:
             factor = factor * self.fold
         return factor
 
-    def fibre_boost(
-        self, cv: Canvas, anat: Anatomy, spec: SectionSpec, fib: np.ndarray, gain: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Peaks of the counted fibres near their crossings, and their canonical centres."""
-        sigma = math.hypot(spec.defocus_sigma_um, 0.12) / cv.p
-        return counted_fibre_peaks(cv, anat, fib * np.float32(gain), sigma)
+    def counted_fibres(
+        self, cv: Canvas, anat: Anatomy, spec: SectionSpec, fib: np.ndarray
+    ) -> CountedFibres:
+        """The counted fibres near their crossings, with this section's blur."""
+        return CountedFibres(cv, anat, fib, math.hypot(spec.defocus_sigma_um, 0.12) / cv.p)
 
-    def record_floor(self, contrast: np.ndarray, needed: np.ndarray, measure: str) -> float:
-        """Boost that lifts every counted fibre to its floor (1 for classic), recorded."""
-        boost = 1.0
-        if not self.classic and len(contrast):
-            boost = float(np.clip(np.max(needed / np.maximum(contrast, 1e-9)), 1.0, 30.0))
+    def record_floor(self, contrast: np.ndarray, boost: float, measure: str) -> None:
+        """Record the weakest counted fibre's contrast and the boost applied."""
         self.info["fibre_contrast_measure"] = measure
         self.info["fibre_contrast_boost"] = boost
-        self.info["min_counted_fibre_contrast"] = (
-            float(np.min(contrast)) * boost if len(contrast) else None
-        )
-        return boost
+        self.info["min_counted_fibre_contrast"] = float(contrast.min()) if len(contrast) else None
 
 
 def _epidermis_od(t: dict[str, np.ndarray], spec: SectionSpec) -> np.ndarray:
@@ -448,10 +441,13 @@ def _render_brightfield(
     strength = rng.uniform(1.5, 2.0)
     bundle_gain = rng.uniform(0.9, 1.3)
     gain = strength * spec.fibre_contrast
-    peaks, _ = look.fibre_boost(cv, anat, spec, fib, gain * float(chrom.mean()))
-    boost = look.record_floor(peaks, np.full(len(peaks), BRIGHTFIELD_FIBRE_OD_FLOOR), "od")
+    counted = look.counted_fibres(cv, anat, spec, fib)
+    unit = float(chrom.mean())  # mean optical density of the chromogen over R, G, B
+    boost = 1.0
     if not look.classic:
+        boost = counted.od_boost(gain * unit, BRIGHTFIELD_FIBRE_OD_FLOOR)
         strength = gain * boost
+    look.record_floor(counted.contrast(gain * boost * unit, optical_density=True), boost, "od")
     stain = strength * fib + bundle_gain * bfill + 0.25 * brim * (bfill > 0.05)
     stain = stain * cv.side
     counter: list[tuple[np.ndarray, np.ndarray]] = []  # (OD colour vector, map)
@@ -545,14 +541,21 @@ def _render_fluorescence(
     fibre_gain = rng.uniform(0.75, 0.95)
     bundle_gain = rng.uniform(0.55, 0.75)
     gain = fibre_gain * spec.fibre_contrast
-    peaks, centres = look.fibre_boost(cv, anat, spec, fib, gain)
+    counted = look.counted_fibres(cv, anat, spec, fib)
+    peaks = counted.contrast(gain, optical_density=False)
     background = np.array(
-        [float(pgp[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4].mean()) for r, c in centres]
+        [
+            float(pgp[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4].mean())
+            for r, c in counted.centres
+        ]
     )
+    background = np.maximum(background, 1e-6)
     noise_sd = np.sqrt(spec.noise**2 * background + (0.06 * spec.noise) ** 2)
     needed = np.maximum(np.maximum(0.5 * background, 5.0 * noise_sd), 0.01)
-    ratio = peaks / np.maximum(background, 1e-6)
-    boost = look.record_floor(ratio, needed / np.maximum(background, 1e-6), "ratio")
+    boost = 1.0
+    if not look.classic and len(peaks):
+        boost = float(np.clip(np.max(needed / np.maximum(peaks, 1e-9)), 1.0, 30.0))
+    look.record_floor(boost * peaks / background, boost, "ratio")
     haze = 0.12
     if not look.classic:
         fibre_gain, haze = gain * boost, 0.12 * spec.fibre_contrast * boost

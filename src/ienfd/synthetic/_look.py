@@ -18,8 +18,8 @@ from ienfd.synthetic._render import resample_polyline, smooth_noise_1d
 
 __all__ = [
     "BRIGHTFIELD_FIBRE_OD_FLOOR",
+    "CountedFibres",
     "band_map",
-    "counted_fibre_peaks",
     "jpeg_roundtrip",
     "membrane_dots",
     "rotate_hue",
@@ -124,15 +124,16 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     return out
 
 
-def counted_fibre_peaks(
-    cv: Canvas, anat: Anatomy, signal: np.ndarray, sigma_px: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weakest blurred fibre signal of each counted fibre near its DEJ crossing.
+class CountedFibres:
+    """The counted fibres near their DEJ crossings, for the visibility floor.
 
     Each counted fibre is sampled where it lies within 3 µm below to 5 µm
-    above the DEJ; at each sample the blurred `signal` is read as the maximum
-    of the 3 x 3 pixels around it (the peak of the line profile), and the
-    fibre's value is the minimum along those samples.
+    above the DEJ.  Its contrast is the weakest, along those samples, of the
+    peak (maximum over 3 x 3 pixels) of its signal after the optics' blur and
+    a 2 x 2 mean (the worst case of the bilinear resampling into the image
+    frame).  In bright-field the blur acts on transmittance, as in the
+    renderer, so a thin dark line loses more optical density than a linear
+    blur would say.
 
     Parameters
     ----------
@@ -141,34 +142,70 @@ def counted_fibre_peaks(
     anat : Anatomy
         The counted fibres (kind ``'ienf'``, in crossing order).
     signal : (M, N) ndarray
-        Fibre signal in the canonical raster (before blur).
+        Unit fibre signal in the canonical raster (before blur).
     sigma_px : float
-        Gaussian blur of the optics, in px (0 = none).
-
-    Returns
-    -------
-    peaks : (K,) ndarray
-        One value per counted fibre.
-    centres : (K, 2) ndarray of int
-        Canonical pixel (row, col) of each crossing.
+        Gaussian blur of the optics, in px.
     """
-    lay = anat.layers
-    peaks, centres = [], []
-    pad = int(3 * sigma_px) + 4
-    for f in (f for f in anat.fibres if f.kind == "ienf"):
-        h = lay.at(lay.dej, f.u) - f.v
-        sel = (h >= -3.0) & (h <= 5.0)
-        rows, cols = cv.px(f.v[sel], f.u[sel])
-        ri = np.clip(np.rint(rows).astype(int), 0, cv.shape[0] - 1)
-        ci = np.clip(np.rint(cols).astype(int), 0, cv.shape[1] - 1)
-        r0, r1 = max(0, ri.min() - pad), min(cv.shape[0], ri.max() + pad + 1)
-        c0, c1 = max(0, ci.min() - pad), min(cv.shape[1], ci.max() + pad + 1)
-        patch = signal[r0:r1, c0:c1].astype(np.float32)
-        if sigma_px >= 0.2:
-            patch = ndimage.gaussian_filter(patch, sigma_px, mode="nearest", truncate=3.0)
-        patch = ndimage.maximum_filter(patch, size=3, mode="nearest")
-        peaks.append(float(patch[ri - r0, ci - c0].min()))
-        k = int(np.argmin(np.abs(h)))
-        cr, cc = cv.px(f.v[k], f.u[k])
-        centres.append((int(np.rint(cr)), int(np.rint(cc))))
-    return np.array(peaks, float), np.array(centres, int).reshape(-1, 2)
+
+    def __init__(self, cv: Canvas, anat: Anatomy, signal: np.ndarray, sigma_px: float) -> None:
+        self.sigma_px = sigma_px
+        self.items: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        centres = []
+        lay = anat.layers
+        pad = int(3 * sigma_px) + 4
+        for f in (f for f in anat.fibres if f.kind == "ienf"):
+            h = lay.at(lay.dej, f.u) - f.v
+            sel = (h >= -3.0) & (h <= 5.0)
+            rows, cols = cv.px(f.v[sel], f.u[sel])
+            ri = np.clip(np.rint(rows).astype(int), 0, cv.shape[0] - 1)
+            ci = np.clip(np.rint(cols).astype(int), 0, cv.shape[1] - 1)
+            r0, r1 = max(0, ri.min() - pad), min(cv.shape[0], ri.max() + pad + 1)
+            c0, c1 = max(0, ci.min() - pad), min(cv.shape[1], ci.max() + pad + 1)
+            patch = signal[r0:r1, c0:c1].astype(np.float64)
+            self.items.append((patch, ri - r0, ci - c0))
+            k = int(np.argmin(np.abs(h)))
+            cr, cc = cv.px(f.v[k], f.u[k])
+            centres.append((int(np.rint(cr)), int(np.rint(cc))))
+        #: canonical (row, col) pixel of each crossing
+        self.centres = np.array(centres, int).reshape(-1, 2)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _blur(self, patch: np.ndarray) -> np.ndarray:
+        if self.sigma_px >= 0.2:
+            patch = ndimage.gaussian_filter(patch, self.sigma_px, mode="nearest", truncate=3.0)
+        out: np.ndarray = ndimage.uniform_filter(patch, size=2, mode="nearest")
+        return out
+
+    def contrast(self, gain: float, *, optical_density: bool) -> np.ndarray:
+        """Weakest contrast of each counted fibre at `gain` x the unit signal.
+
+        With `optical_density` the signal is optical density and the result is
+        the optical density the fibre adds to a uniform background after the
+        blur of transmittance; otherwise the blurred signal itself.
+        """
+        out = []
+        for patch, ri, ci in self.items:
+            if optical_density:
+                seen = -np.log10(self._blur(np.power(10.0, -gain * patch)))
+            else:
+                seen = gain * self._blur(patch)
+            peak = ndimage.maximum_filter(seen, size=3, mode="nearest")
+            out.append(float(peak[ri, ci].min()))
+        return np.array(out, float)
+
+    def od_boost(self, gain: float, floor: float, *, limit: float = 30.0) -> float:
+        """Least factor (1 to `limit`) on `gain` that lifts every fibre to `floor` OD."""
+        if not self.items or self.contrast(gain, optical_density=True).min() >= floor:
+            return 1.0
+        lo, hi = 1.0, limit
+        if self.contrast(gain * hi, optical_density=True).min() < floor:
+            return hi
+        for _ in range(30):  # bisection: the contrast grows with the gain
+            mid = 0.5 * (lo + hi)
+            if self.contrast(gain * mid, optical_density=True).min() >= floor:
+                hi = mid
+            else:
+                lo = mid
+        return hi
