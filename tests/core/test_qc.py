@@ -95,6 +95,12 @@ def test_many_fibres_stopping_below_the_junction_need_review() -> None:
     assert "stop just below" not in _assess(count=1, short=5)[1]
 
 
+def test_a_noisy_fibre_trace_needs_review() -> None:
+    # 596 µm of junction: 100 fragments per mm is about 60.
+    assert "fragments per mm" in _assess(fragments=70)[1]
+    assert "fragments per mm" not in _assess(fragments=40)[1]
+
+
 def test_fragments_are_reported_per_mm_of_junction() -> None:
     qc, _ = _assess(fragments=30)
     dej_mm = np.sum(np.hypot(*np.diff(DEJ[0], axis=0).T)) / 1000.0

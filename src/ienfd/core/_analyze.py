@@ -24,7 +24,7 @@ from ienfd.core._preprocess import (
     optical_density,
     suppress_fibres,
 )
-from ienfd.core._qc import assess_section
+from ienfd.core._qc import QualityLimits, assess_section
 from ienfd.core._tissue import segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
@@ -275,8 +275,12 @@ def analyze_section(
         od_rgb_lr = optical_density(
             rgb_lr, coef, full_shape=rgb_lr.shape[:2], per_channel=True, floor=floor
         )
-        od_lr = od_rgb_lr.mean(axis=-1)
-        tissue = segment_tissue(od_lr, spacing=spacing_lr, smooth_um=params.tissue_smooth_um)
+        tissue = segment_tissue(
+            _tissue_signal(od_rgb_lr),
+            spacing=spacing_lr,
+            smooth_um=params.tissue_smooth_um,
+            background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
+        )
         _require_tissue(tissue)
         od_clean = suppress_fibres(od_rgb_lr, tissue, spacing=spacing_lr)
         epidermis = segment_epidermis_brightfield(
@@ -418,6 +422,7 @@ def analyze_section(
         count=count,
         n_short_fibres=len(found.short_fibres),
         n_fragments=len(found.fragments),
+        limits=_QC_LIMITS[modality],
     )
     return SectionResult(
         modality=modality,
@@ -506,7 +511,7 @@ def _brightfield_background(
     margin = max(1, round(5.0 / spacing))  # the tissue mask's edge is blurred over a few µm
     white = np.percentile(rgb.reshape(-1, 3), 99.5, axis=0)
     flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb, floor, None))
-    smoothed = ndi.gaussian_filter(flat.mean(axis=-1), params.tissue_smooth_um / spacing)
+    smoothed = ndi.gaussian_filter(_tissue_signal(flat), params.tissue_smooth_um / spacing)
     above = smoothed - lower_surface(smoothed, order=1)
     # The glass's own spread about its floor, from the points below the floor.
     below = above[above < 0]
@@ -515,13 +520,43 @@ def _brightfield_background(
     try:
         coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
         for _ in range(2):
-            od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor)
-            guess = segment_tissue(od, spacing=spacing, smooth_um=params.tissue_smooth_um)
+            od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor, per_channel=True)
+            guess = segment_tissue(
+                _tissue_signal(od),
+                spacing=spacing,
+                smooth_um=params.tissue_smooth_um,
+                background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
+            )
             _require_tissue(guess)
             coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
     except ValueError as err:
         raise AnalysisError(str(err)) from None
     return coef
+
+
+# Quality limits per modality: fluorescence fragments are not yet a reason
+# (the stratum corneum's texture; see QualityLimits.fragments_per_mm).
+_QC_LIMITS = {
+    "brightfield": QualityLimits(),
+    "fluorescence": QualityLimits(fragments_per_mm=None),
+}
+
+# Where the bright-field tissue threshold sits between glass and Otsu's
+# threshold. Otsu's threshold separates a dark (counterstained) epidermis from
+# everything else, and pale eosin dermis lies far below it: at 0.15 of the way
+# it was taken for glass.
+_BRIGHTFIELD_BACKGROUND_FRACTION = 0.05
+
+
+def _tissue_signal(od_rgb: np.ndarray) -> np.ndarray:
+    """What sets tissue apart from glass: the optical density of its densest channel.
+
+    A counterstain's colour is in one or two channels (eosin absorbs green,
+    haematoxylin red and green): the mean over the three dilutes pale pink
+    dermis to the level of glass, the densest channel does not. Glass is about
+    0 in every channel after the illumination fit.
+    """
+    return np.asarray(od_rgb.max(axis=-1))
 
 
 def _normalise(channel: np.ndarray) -> np.ndarray:

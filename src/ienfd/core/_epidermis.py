@@ -103,6 +103,7 @@ def _best_band(
     opening_um: float,
     edge_distance_um: float,
     max_hole_um2: float,
+    min_thickness_um: float = 20.0,
     max_thickness_um: float = 250.0,
     max_coverage: float = 0.7,
     search_um: float = 3.0,
@@ -111,10 +112,12 @@ def _best_band(
 
     Each feature's band is scored by Fisher's criterion against the tissue
     beneath it times the fraction of the tissue outline it runs along. Bands
-    thicker than ``max_thickness_um`` on average (area over the length of edge
-    covered), or running along more than ``max_coverage`` of the outline (an
-    epidermis lines one side of a section), are the dermis or the whole
-    section, not an epidermis.
+    thinner than ``min_thickness_um`` or thicker than ``max_thickness_um`` on
+    average (area over the length of edge covered), or running along more than
+    ``max_coverage`` of the outline (an epidermis lines one side of a
+    section), are the stratum corneum alone, the dermis or the whole section,
+    not an epidermis. The epidermis is 50-100 µm thick (SPEC); 20 µm allows
+    for thin, tangentially cut or elderly skin.
 
     The search over features runs on a copy at about ``search_um`` per pixel;
     the winning feature's band is then drawn again at full resolution (the
@@ -133,6 +136,7 @@ def _best_band(
         opening_um=opening_um,
         edge_distance_um=edge_distance_um,
         max_hole_um2=max_hole_um2,
+        min_thickness_um=min_thickness_um,
         max_thickness_um=max_thickness_um,
         max_coverage=max_coverage,
     )
@@ -148,15 +152,27 @@ def _best_band(
         max_hole_um2=max_hole_um2,
         edge=_rim(tissue),
     )
-    overlaps = [np.count_nonzero(c & guide) for c in candidates]
-    if overlaps and max(overlaps) > 0:
-        return candidates[int(np.argmax(overlaps))], score
+    # The pieces the coarse winner was made of (one, or several together).
+    chosen = [c for c in candidates if np.count_nonzero(c & guide) > 0.3 * np.count_nonzero(c)]
+    if chosen:
+        return np.logical_or.reduce(chosen), score
     return guide & tissue, score
 
 
 def _rim(tissue: np.ndarray) -> np.ndarray:
-    """The tissue's one-pixel outline (tissue pixels with a background 4-neighbour)."""
-    return tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)
+    """The tissue's edge against glass: tissue pixels with a background 4-neighbour.
+
+    Where the frame cuts the tissue there is no glass, and no surface: the
+    frame's border is not part of this rim (an epidermis is never found along
+    it), but it is part of the outline that coverage is a fraction of
+    (:func:`_outline_length`).
+    """
+    return tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=1)
+
+
+def _outline_length(tissue: np.ndarray) -> int:
+    """Pixels of the tissue's whole outline, the frame's border included."""
+    return int((tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)).sum())
 
 
 def _search_bands(
@@ -168,15 +184,17 @@ def _search_bands(
     opening_um: float,
     edge_distance_um: float,
     max_hole_um2: float,
+    min_thickness_um: float,
     max_thickness_um: float,
     max_coverage: float,
 ) -> tuple[np.ndarray, float, int]:
     """Best band over ``features``: (band, score, index of its feature or -1)."""
     best, best_score, best_k = np.zeros_like(tissue), -np.inf, -1
     edge = _rim(tissue)
+    outline = _outline_length(tissue)
     for k, feature in enumerate(features):
         feature = ndi.gaussian_filter(feature, smooth_um / spacing)
-        for candidate in _edge_bands(
+        pieces = _edge_bands(
             feature,
             tissue,
             spacing=spacing,
@@ -184,13 +202,24 @@ def _search_bands(
             edge_distance_um=edge_distance_um,
             max_hole_um2=max_hole_um2,
             edge=edge,
-        ):
+        )
+        # An epidermis broken by a follicle, a fold or a dark trunk is still one
+        # epidermis: its pieces together are a candidate too.
+        candidates = [*pieces, np.logical_or.reduce(pieces)] if len(pieces) > 1 else pieces
+        for candidate in candidates:
             distance_um = ndi.distance_transform_edt(~candidate) * spacing
             coverage, thickness = _edge_coverage(
-                candidate, edge, distance_um, spacing=spacing, edge_distance_um=edge_distance_um
+                candidate,
+                edge,
+                distance_um,
+                spacing=spacing,
+                edge_distance_um=edge_distance_um,
+                outline=outline,
             )
-            if thickness > max_thickness_um or coverage > max_coverage:
-                continue  # the dermis, or the whole section: not an epidermal band
+            if not min_thickness_um <= thickness <= max_thickness_um or coverage > max_coverage:
+                # The stratum corneum alone, the dermis, or the whole section:
+                # not an epidermal band.
+                continue
             score = _band_contrast(feature, candidate, tissue, distance_um) * coverage
             if score > best_score:
                 best, best_score, best_k = candidate, score, k
@@ -223,21 +252,23 @@ def _edge_coverage(
     *,
     spacing: float,
     edge_distance_um: float,
+    outline: int,
 ) -> tuple[float, float]:
     """Fraction of the tissue outline along the band, and the band's mean thickness.
 
     An epidermis runs along one long side of the section (about 0.3-0.5 of the
     outline) and is tens of µm thick; a nerve bundle or gland near the edge
     covers far less, and the dermis is far thicker. The thickness is the band's
-    area over the length of outline it covers, in µm. ``edge`` is the tissue
-    outline (its one-pixel rim).
+    area over the length of outline it covers, in µm. ``edge`` is the tissue's
+    edge against glass (its one-pixel rim), ``outline`` the length in pixels
+    of its whole outline.
     """
     if not band.any() or not edge.any():
         return 0.0, np.inf
     near = distance_um <= edge_distance_um
     covered = int((edge & near).sum())
     thickness = band.sum() * spacing / max(covered, 1)
-    return covered / int(edge.sum()), float(thickness)
+    return covered / max(outline, 1), float(thickness)
 
 
 def _band_contrast(
