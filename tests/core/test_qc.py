@@ -142,3 +142,36 @@ def test_a_failed_fibre_stain_needs_review_not_a_plain_zero() -> None:
     assert result.count == 0
     assert result.needs_review
     assert any("no fibre counted" in r for r in result.qc_reasons)
+
+
+def test_a_haematoxylin_counterstain_needs_review() -> None:
+    qc, reasons = assess_section(
+        DEJ,
+        SURFACE,
+        TISSUE,
+        spacing=1.0,
+        tissue_spacing=1.0,
+        count=8,
+        n_short_fibres=0,
+        n_fragments=2,
+        haematoxylin_index=0.05,
+    )
+    assert qc["haematoxylin_index"] == 0.05
+    assert any("counterstain" in r for r in reasons)
+    assert "counterstain" not in _assess()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("counterstain", ["none", "haematoxylin"])
+def test_counterstain_check_on_generated_sections(counterstain: str) -> None:
+    # The same section with and without a haematoxylin counterstain.
+    spec = random_spec(
+        61004,
+        appearance="wide",
+        modality="brightfield",
+        counterstain=counterstain,
+        length_um=500,
+    )
+    result = analyze_section(generate_section(spec).image, spacing=spec.pixel_size_um)
+    flagged = any("counterstain" in r for r in result.qc_reasons)
+    assert flagged == (counterstain == "haematoxylin"), result.qc

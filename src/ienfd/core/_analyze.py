@@ -24,7 +24,7 @@ from ienfd.core._preprocess import (
     optical_density,
     suppress_fibres,
 )
-from ienfd.core._qc import QualityLimits, assess_section
+from ienfd.core._qc import QualityLimits, assess_section, counterstain_index
 from ienfd.core._tissue import segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
@@ -422,6 +422,9 @@ def analyze_section(
         count=count,
         n_short_fibres=len(found.short_fibres),
         n_fragments=len(found.fragments),
+        haematoxylin_index=counterstain_index(od_clean, epidermis, tissue)
+        if modality == "brightfield"
+        else None,
         limits=_QC_LIMITS[modality],
     )
     return SectionResult(
@@ -534,11 +537,12 @@ def _brightfield_background(
     return coef
 
 
-# Quality limits per modality: fluorescence fragments are not yet a reason
-# (the stratum corneum's texture; see QualityLimits.fragments_per_mm).
+# Quality limits per modality: in fluorescence, fragments (the stratum
+# corneum's texture) and dermal fibre ends (a dense plexus under the collagen
+# IV line) are reported but not reasons (see QualityLimits).
 _QC_LIMITS = {
     "brightfield": QualityLimits(),
-    "fluorescence": QualityLimits(fragments_per_mm=None),
+    "fluorescence": QualityLimits(fragments_per_mm=None, short_fibres=None),
 }
 
 # Where the bright-field tissue threshold sits between glass and Otsu's
