@@ -1,5 +1,12 @@
 """Measure counting accuracy on held-out synthetic sections; write docs/validation.md.
 
+``--appearance wide`` or ``--appearance stress`` draws the sections from the
+generator's wider appearance sets instead (docs/synthetic.md, "Appearance
+sets"), with their own seeds, and writes docs/validation-<appearance>.md with
+the accuracy by appearance factor: where the analysis breaks, not only its
+average. Every page also reports the quality checks: how many sections that
+were badly wrong carried ``needs_review`` and how many correct ones did.
+
 The sections are drawn with seeds 50000 and up, which were never used while
 developing or tuning the analysis (tuning used seeds 1000-1059, and 2000-2159
 for bright-field). Each is written
@@ -10,12 +17,14 @@ the default parameters, exactly as ``ienfd analyze`` does.
 Usage::
 
     .venv/bin/python scripts/validate_accuracy.py            # 80 sections -> docs/
+    .venv/bin/python scripts/validate_accuracy.py --appearance stress --n 60
     .venv/bin/python scripts/validate_accuracy.py --n 4 --out /tmp/val --no-docs
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import sys
 import tempfile
@@ -30,16 +39,25 @@ from ienfd import __version__
 from ienfd.clinical import bland_altman, icc_a1
 from ienfd.core import analyze_section
 from ienfd.io import read_section, write_section_tiff
-from ienfd.synthetic import GENERATOR_VERSION, generate_section, random_spec, score_section
+from ienfd.synthetic import (
+    GENERATOR_VERSION,
+    generate_section,
+    random_spec,
+    score_section,
+    stress_factors,
+)
 
 FIRST_SEED = 50_000
+# Seeds of the appearance sets: never used while tuning (tuning used the
+# classic seeds 1000-1059 and 2000-2159 only).
+FIRST_SEEDS = {"classic": FIRST_SEED, "wide": 60_000, "stress": 70_000}
 KINDS = ("ome", "tiff", "imagej")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _one(job: tuple[int, int, str]) -> dict[str, object]:
-    index, seed, folder = job
-    spec = random_spec(seed)
+def _one(job: tuple[int, int, str, str]) -> dict[str, object]:
+    index, seed, folder, appearance = job
+    spec = random_spec(seed, appearance=appearance)
     section = generate_section(spec)
     kind = KINDS[index % len(KINDS)]
     path = Path(folder) / f"section_{seed}.tif"
@@ -64,6 +82,9 @@ def _one(job: tuple[int, int, str]) -> dict[str, object]:
         else round(section.image.shape[0] * section.image.shape[1] / 1e6, 2),
         "true_count": section.truth["count"],
         "true_dej_um": round(section.truth["dej_length_um"], 1),
+        "true_fragments": section.truth["n_fragments"],
+        "stress": ",".join(stress_factors(spec)),
+        **{name: getattr(spec, name) for name in FACTORS},
     }
     start = time.perf_counter()
     try:
@@ -79,6 +100,9 @@ def _one(job: tuple[int, int, str]) -> dict[str, object]:
             dej_um=np.nan,
             dej_error_pct=np.nan,
             seconds=time.perf_counter() - start,
+            needs_review=True,
+            qc_reasons=str(err),
+            fragments=np.nan,
         )
         return row
     score = score_section(result.crossings, result.dej_length_um, section.truth)
@@ -91,8 +115,25 @@ def _one(job: tuple[int, int, str]) -> dict[str, object]:
         dej_error_pct=round(100 * score.dej_length_error, 2),
         junction=result.junction_method,
         seconds=round(time.perf_counter() - start, 2),
+        needs_review=result.needs_review,
+        qc_reasons=" | ".join(result.qc_reasons),
+        fragments=len(result.fragments),
     )
     return row
+
+
+# Appearance factors recorded per section, for accuracy by factor.
+FACTORS = (
+    "counterstain",
+    "epidermis_contrast",
+    "fibre_width_um",
+    "fibre_contrast",
+    "superficial_trunks_per_mm",
+    "jpeg_quality",
+    "defocus_sigma_um",
+    "membrane_style",
+    "rete_amplitude_um",
+)
 
 
 def summarise(table: pd.DataFrame) -> dict[str, float]:
@@ -119,6 +160,35 @@ def summarise(table: pd.DataFrame) -> dict[str, float]:
         "dej_median_abs_pct": float(dej.median()),
         "dej_within_3pct": float((dej <= 3).mean()),
         "seconds_median": float(table["seconds"].median()),
+        **review_rates(table),
+    }
+
+
+def review_rates(table: pd.DataFrame) -> dict[str, float]:
+    """How well ``needs_review`` tells the sections that are wrong.
+
+    A section is *badly wrong* when its count is off by more than half of the
+    truth (or failed), *correct* when within one fibre or 10 % of the truth.
+    """
+    truth = table["true_count"].to_numpy(float)
+    found = table["count"].to_numpy(float)
+    error = np.abs(found - truth)
+    flagged = table["needs_review"].astype(bool).to_numpy()
+    wrong = (error > 0.5 * truth) | (table["status"] != "ok").to_numpy()
+    correct = (error <= np.maximum(1.0, 0.1 * truth)) & (table["status"] == "ok").to_numpy()
+    return {
+        "flagged": int(flagged.sum()),
+        "badly_wrong": int(wrong.sum()),
+        "silently_wrong": int((wrong & ~flagged).sum()),
+        "correct": int(correct.sum()),
+        "correct_flagged": int((correct & flagged).sum()),
+        "fragment_error_pct": float(
+            np.nanmedian(
+                100
+                * np.abs(table["fragments"] - table["true_fragments"])
+                / np.maximum(table["true_fragments"], 1)
+            )
+        ),
     }
 
 
@@ -146,26 +216,55 @@ def _figure(table: pd.DataFrame, path: Path) -> None:
     fig.savefig(path)
 
 
-def _markdown(table: pd.DataFrame, command: str) -> str:
+def _intro(n: int, appearance: str) -> list[str]:
+    first = FIRST_SEEDS[appearance]
+    if appearance == "classic":
+        return [
+            f"{n} sections drawn by `ienfd.synthetic.random_spec` with seeds "
+            f"{first}-{first + n - 1}, none of them seen while the analysis "
+            "was developed or tuned (tuning used seeds 1000-1059, and 2000-2159 for "
+            "bright-field). Seeds 50000-50039 were the held-out set of an earlier round: "
+            "their figures were read after that round, their images never looked at; "
+            "50040-50079 were first run for an earlier version of this page. Mixed modalities "
+            "(bright-field SG and DAB; fluorescence with a normal, weak or absent collagen IV "
+            "channel), pixel sizes 0.25-0.7 µm, any rotation and flip, written as OME-TIFF, "
+            "plain TIFF with resolution tags and ImageJ TIFF in turn, read back with "
+            "`ienfd.io.read_section` and analysed with the default parameters."
+        ]
+    kind = {
+        "wide": "the generator's *wide* appearance set (counterstain, epidermal contrast "
+        "and texture, fibre width and contrast, trunks and vessels near the junction, tears, "
+        "folds, JPEG, vignetting, autofluorescence; docs/synthetic.md)",
+        "stress": "the generator's *stress* set: each section carries one to three "
+        "appearance factors outside the wide ranges (H&E counterstain, thin or faint "
+        "fibres, an almost invisible epidermis, low JPEG quality, dotted collagen IV, "
+        "trunks touching the junction, a small dynamic range, strong autofluorescence, "
+        "heavy blur, narrow deep rete ridges; docs/synthetic.md)",
+    }[appearance]
+    return [
+        f"{n} sections drawn from {kind}, seeds {first}-{first + n - 1}. The analysis was "
+        "tuned on the classic appearance only (seeds 1000-1059 and 2000-2159): this set is "
+        "out of its tuning distribution. Written as real files and analysed as "
+        "`ienfd analyze` does, with the default parameters."
+    ]
+
+
+def _markdown(table: pd.DataFrame, command: str, appearance: str = "classic") -> str:
     overall = summarise(table)
+    title = {
+        "classic": "held-out synthetic sections",
+        "wide": "the wide appearance set (out of tuning distribution)",
+        "stress": "the stress appearance set (out of distribution)",
+    }[appearance]
     lines = [
-        "# Validation: counting accuracy on held-out synthetic sections",
+        f"# Validation: counting accuracy on {title}",
         "",
         "<!-- Generated by scripts/validate_accuracy.py; do not edit by hand. -->",
         "",
         f"Generated with `{command}` (ienfd {__version__}, synthetic generator "
         f"{GENERATOR_VERSION}, Python {platform.python_version()}).",
         "",
-        f"{overall['n']} sections drawn by `ienfd.synthetic.random_spec` with seeds "
-        f"{FIRST_SEED}-{FIRST_SEED + overall['n'] - 1}, none of them seen while the analysis "
-        "was developed or tuned (tuning used seeds 1000-1059, and 2000-2159 for "
-        "bright-field). Seeds 50000-50039 were the held-out set of an earlier round: "
-        "their figures were read after that round, their images never looked at; "
-        "50040-50079 were first run for this page. Mixed modalities "
-        "(bright-field SG and DAB; fluorescence with a normal, weak or absent collagen IV "
-        "channel), pixel sizes 0.25-0.7 µm, any rotation and flip, written as OME-TIFF, "
-        "plain TIFF with resolution tags and ImageJ TIFF in turn, read back with "
-        "`ienfd.io.read_section` and analysed with the default parameters.",
+        *_intro(overall["n"], appearance),
         "",
         "A found crossing matches a true one within 10 µm (one-to-one, Hungarian "
         "assignment). ICC(A,1) is the two-way, absolute-agreement, single-measure "
@@ -185,6 +284,13 @@ def _markdown(table: pd.DataFrame, command: str) -> str:
         f"| count bias (Bland-Altman) | {overall['bias']:+.2f} (limits {overall['loa_low']:+.2f} "
         f"to {overall['loa_high']:+.2f}) | |",
         f"| sections that failed | {overall['failed']} | |",
+        f"| badly wrong (count off by more than half, or failed) | {overall['badly_wrong']} | |",
+        f"| ... of them without `needs_review` (silently wrong) | "
+        f"**{overall['silently_wrong']}** | 0 |",
+        f"| correct sections (within 1 fibre or 10 %) flagged for review | "
+        f"{overall['correct_flagged']} of {overall['correct']} | <= 10 % |",
+        f"| fragments: median error against the truth | {overall['fragment_error_pct']:.0f} % "
+        "| <= 50 % |",
         f"| seconds per section (median, 2 processes) | {overall['seconds_median']:.2f} | |",
         "",
         "![counts](validation/counts.png)",
@@ -214,14 +320,17 @@ def _markdown(table: pd.DataFrame, command: str) -> str:
             f"| {name} | {s['n']} | {s['icc_a1']:.3f} | {s['mae']:.2f} | {s['f1']:.3f} | "
             f"{s['dej_mean_abs_pct']:.2f} |"
         )
+    if appearance != "classic":
+        lines += ["", *_by_factor(table)]
     lines += [
         "",
         "## Every section",
         "",
         "The table is also in [validation/sections.csv](validation/sections.csv).",
         "",
-        "| seed | file | modality | px µm | true | found | matched | DEJ err % | s | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| seed | file | modality | px µm | true | found | matched | DEJ err % | s | review | "
+        "stress | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in table.iterrows():
         mod = r.modality if r.modality == "fluorescence" else f"brightfield {r.chromogen}"
@@ -229,9 +338,42 @@ def _markdown(table: pd.DataFrame, command: str) -> str:
             mod += f" (membrane {r.membrane_strength:.1f})"
         lines.append(
             f"| {r.seed} | {r.file_kind} | {mod} | {r.pixel_size_um} | {r.true_count} | "
-            f"{r['count']} | {r.matched} | {r.dej_error_pct} | {r.seconds} | {r.error} |"
+            f"{r['count']} | {r.matched} | {r.dej_error_pct} | {r.seconds} | "
+            f"{'yes' if r.needs_review else ''} | {r.stress} | {r.error} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _by_factor(table: pd.DataFrame) -> list[str]:
+    """Accuracy by appearance factor: stress factors present, and binned wide factors."""
+    lines = [
+        "## Where it breaks: accuracy by appearance factor",
+        "",
+        "| factor | sections | ICC(A,1) | MAE | F1 | DEJ mean abs % | badly wrong | silent |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    groups: list[tuple[str, pd.DataFrame]] = []
+    stresses = sorted({f for value in table["stress"] for f in str(value).split(",") if f})
+    groups += [(f"stress: {f}", table[table["stress"].str.contains(f)]) for f in stresses]
+    for name in ("counterstain", "membrane_style"):
+        groups += [(f"{name} = {v}", sub) for v, sub in table.groupby(name)]
+    for name in ("epidermis_contrast", "fibre_width_um", "fibre_contrast", "defocus_sigma_um"):
+        values = table[name].astype(float)
+        if values.nunique() < 3:
+            continue
+        bins = np.unique(np.quantile(values, [0, 1 / 3, 2 / 3, 1]))
+        for low, high in itertools.pairwise(bins):
+            sub = table[(values >= low) & (values <= high)]
+            groups.append((f"{name} {low:.2f}-{high:.2f}", sub))
+    for name, sub in groups:
+        if len(sub) < 2:
+            continue
+        s = summarise(sub)
+        lines.append(
+            f"| {name} | {s['n']} | {s['icc_a1']:.3f} | {s['mae']:.2f} | {s['f1']:.3f} | "
+            f"{s['dej_mean_abs_pct']:.1f} | {s['badly_wrong']} | {s['silently_wrong']} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,11 +383,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="output folder")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-docs", action="store_true", help="write only the CSV and figure")
+    parser.add_argument(
+        "--appearance",
+        choices=sorted(FIRST_SEEDS),
+        default="classic",
+        help="the generator's appearance set (default classic)",
+    )
     args = parser.parse_args(argv)
-    out_dir = args.out / "validation"
+    suffix = "" if args.appearance == "classic" else f"-{args.appearance}"
+    out_dir = args.out / f"validation{suffix}"
     out_dir.mkdir(parents=True, exist_ok=True)
+    first = FIRST_SEEDS[args.appearance]
     with tempfile.TemporaryDirectory() as folder:
-        jobs = [(i, FIRST_SEED + i, folder) for i in range(args.n)]
+        jobs = [(i, first + i, folder, args.appearance) for i in range(args.n)]
         with Pool(args.workers) as pool:
             rows = pool.map(_one, jobs)
     table = pd.DataFrame(rows)
@@ -256,7 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:>20}: {value:.4g}" if isinstance(value, float) else f"{key:>20}: {value}")
     if not args.no_docs:
         command = "python scripts/validate_accuracy.py" + (f" --n {args.n}" if args.n != 80 else "")
-        (args.out / "validation.md").write_text(_markdown(table, command), encoding="utf-8")
+        if args.appearance != "classic":
+            command += f" --appearance {args.appearance}"
+        page = _markdown(table, command, args.appearance).replace(
+            "](validation/", f"](validation{suffix}/"
+        )
+        (args.out / f"validation{suffix}.md").write_text(page, encoding="utf-8")
     return 0
 
 
