@@ -53,7 +53,16 @@ examples:
   ienfd analyze leg_s1.tif leg_s2.tif --out results --pixel-size 0.5
   ienfd analyze stack.ome.tif --out results --fibre-channel PGP9.5 \\
       --membrane-channel 1 --length-basis surface
+  ienfd analyze leg_s1.tif --out results --consistency   # slow: about 16x the time
 """
+
+_CONSISTENCY_HELP = (
+    "check each result without any truth: analyse the section again in all 8 orientations "
+    "(turned by 90°, mirrored) at its pixel size and at 1.5x it. SLOW: 16 more analyses per "
+    "section, about 16x the time. A section whose count or DEJ length changes beyond the "
+    "tolerance in docs/output.md is marked for review; every run goes in the JSON under "
+    "'consistency'"
+)
 
 _LENGTH_BASIS_HELP = (
     "length the density is per mm of: 'dej' (dermal-epidermal junction, default) or "
@@ -112,6 +121,7 @@ def _add_analyze(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--length-basis", choices=("dej", "surface"), default="dej", help=_LENGTH_BASIS_HELP
     )
     p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
+    p.add_argument("--consistency", action="store_true", help=_CONSISTENCY_HELP)
     p.add_argument(
         "--params",
         metavar="FILE",
@@ -181,6 +191,7 @@ def _analyze_one(
         parameters=parameters,
         length_basis=args.length_basis,
         overlay=not args.no_overlay,
+        consistency=args.consistency,
     )
     return run_section(job)
 
@@ -313,8 +324,9 @@ outputs, in DIR:
                                     failures
 
 A section whose JSON exists for the same input bytes and parameters is
-skipped (--force redoes it); corrections saved beside the JSONs by the napari
-plugin are used in the tables.
+skipped (--force redoes it); with --consistency, one written without the
+consistency runs is analysed again. Corrections saved beside the JSONs by the
+napari plugin are used in the tables.
 
 A section whose quality checks failed is shown as "review" (not "ok") and
 counted in the summary; it is not a failure. A result JSON without quality
@@ -384,6 +396,7 @@ def _add_batch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--membrane-channel", default=None, metavar="C", help="fluorescence collagen IV channel"
     )
     p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
+    p.add_argument("--consistency", action="store_true", help=_CONSISTENCY_HELP)
     p.add_argument(
         "--site", action="append", default=[], metavar="NAME", help="accept this extra site name"
     )
@@ -489,6 +502,7 @@ def _run_batch(args: argparse.Namespace) -> int:
                 reader=reader,
                 force=args.force,
                 overlay=False if args.no_overlay else None,
+                consistency=args.consistency,
                 slide_bytes=int(args.slide_mb * 2**20),
                 extra_sites=tuple(args.site),
                 on_event=progress,

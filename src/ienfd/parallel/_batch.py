@@ -204,7 +204,9 @@ def _done_already(job: SectionJob) -> bool:
     """True when the job's JSON exists for the same key (and its overlay, if wanted).
 
     A JSON without quality checks (written by an older ienfd) is not done: it
-    cannot say whether its count needs review.
+    cannot say whether its count needs review. Nor is one without the
+    consistency runs when the job asks for them; one with them serves a job
+    that does not (the same analysis, checked more).
     """
     try:
         rec = json.loads(job.json_path.read_text(encoding="utf-8"))
@@ -212,6 +214,8 @@ def _done_already(job: SectionJob) -> bool:
     except (OSError, ValueError):
         return False
     if not checked or rec.get("batch_key") != job.extra["batch_key"]:
+        return False
+    if job.consistency and not isinstance(rec.get("consistency"), list):
         return False
     return not job.overlay or (
         rec.get("overlay") is not None and (job.json_path.parent / rec["overlay"]).exists()
@@ -248,6 +252,7 @@ def run_batch(
     reader: ReaderOptions | None = None,
     force: bool = False,
     overlay: bool | None = None,
+    consistency: bool = False,
     slide_bytes: int = DEFAULT_SLIDE_BYTES,
     extra_sites: tuple[str, ...] = (),
     on_event: Callable[[BatchEvent], None] | None = None,
@@ -273,6 +278,10 @@ def run_batch(
         and parameters (by default they are skipped).
     overlay : bool, optional
         Draw QC overlays (default: the pipeline's ``overlay``).
+    consistency : bool
+        Also analyse every section in its eight orientations at two pixel
+        sizes and flag it for review when the count or junction length
+        changes (``SectionJob.consistency``; about 16 times the work).
     slide_bytes : int
         Inputs whose full-resolution level needs more bytes are whole-slide
         images, split into sections.
@@ -357,6 +366,7 @@ def run_batch(
                 overlay=draw,
                 region=None if slide_region is None else slide_region.region,
                 slide_shape=plan.slide_shape,
+                consistency=consistency,
             )
             extra = {
                 "patient_id": row.patient_id or None,
@@ -432,6 +442,7 @@ def run_batch(
             },
             "command": command,
             "force": force,
+            "consistency": consistency,
             "slide_bytes": slide_bytes,
         },
     )

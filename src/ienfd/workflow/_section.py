@@ -4,7 +4,9 @@ No dask here: the batch layer (:mod:`ienfd.parallel`) calls :func:`run_section`
 inside its tasks, the ``analyze`` command calls it in a loop. A section is a
 whole image file, or a rectangular region of a whole-slide image already read
 by the caller (then every coordinate written is shifted into the slide's
-full-resolution frame).
+full-resolution frame). On request (``SectionJob.consistency``) the section is
+also analysed turned, flipped and at a coarser pixel size
+(:func:`ienfd.core.assess_consistency`), and the result says how stable it was.
 """
 
 from __future__ import annotations
@@ -16,8 +18,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from ienfd import __version__
-from ienfd.core import AnalysisError, AnalysisParameters, SectionResult, analyze_section
+from ienfd.core import (
+    AnalysisError,
+    AnalysisParameters,
+    ConsistencyReport,
+    SectionResult,
+    analyze_section,
+    assess_consistency,
+    with_consistency,
+)
 from ienfd.io import (
     Modality,
     ResultQuality,
@@ -108,6 +120,12 @@ class SectionJob:
         For a section of a whole-slide image: its box in level-0 pixels.
     slide_shape : tuple of int or None
         (rows, cols) of the slide's level 0 when ``region`` is set.
+    consistency : bool
+        Also analyse the section in its eight orientations at its own pixel
+        size and at 1.5 times it (:func:`ienfd.core.assess_consistency`:
+        16 more analyses, so about 16 times as long), add the spread to
+        ``qc`` and any instability to ``qc_reasons``, and write every run
+        under ``consistency`` in the JSON.
     extra : dict
         Further keys written into the JSON after the result (batch provenance).
     """
@@ -122,6 +140,7 @@ class SectionJob:
     overlay: bool = True
     region: Region | None = None
     slide_shape: tuple[int, int] | None = None
+    consistency: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -222,21 +241,34 @@ def _read(job: SectionJob) -> SectionImage:
     )
 
 
-def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
+def _pixels(image: SectionImage) -> tuple[np.ndarray, np.ndarray | None, Modality]:
+    """What the core analyses: the RGB or fibre plane, the membrane plane, the modality."""
     if image.rgb is not None:
-        return analyze_section(
-            image.rgb,
-            spacing=image.pixel_size_um,
-            modality="brightfield",
-            length_basis=job.length_basis,
-            parameters=job.parameters,
-        )
+        return image.rgb, None, "brightfield"
     assert image.fibre is not None  # read_section sets rgb or fibre
+    return image.fibre, image.membrane, "fluorescence"
+
+
+def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
+    pixels, membrane, modality = _pixels(image)
     return analyze_section(
-        image.fibre,
+        pixels,
         spacing=image.pixel_size_um,
-        modality="fluorescence",
-        membrane=image.membrane,
+        modality=modality,
+        membrane=membrane,
+        length_basis=job.length_basis,
+        parameters=job.parameters,
+    )
+
+
+def _assess_consistency(image: SectionImage, job: SectionJob) -> ConsistencyReport:
+    """The section analysed in eight orientations at two pixel sizes (16 analyses)."""
+    pixels, membrane, modality = _pixels(image)
+    return assess_consistency(
+        pixels,
+        spacing=image.pixel_size_um,
+        modality=modality,
+        membrane=membrane,
         length_basis=job.length_basis,
         parameters=job.parameters,
     )
@@ -280,6 +312,10 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
     -------
     SectionOutcome
         The JSON record as written and the notes (reader and analysis warnings).
+        With ``job.consistency`` the record's ``qc`` holds the ``consistency_*``
+        values, its ``qc_reasons`` any instability, and ``consistency`` one
+        entry per turned, flipped or rescaled analysis (``rotation``, ``flip``,
+        ``pixel_size_um``, ``count``, ``dej_length_um``, ``error``).
 
     Raises
     ------
@@ -307,6 +343,10 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
             f"the {result.length_basis} length is {basis_um} µm, so no density can be "
             "given; try the other length basis"
         )
+    consistency = None
+    if job.consistency:  # after the checks above: 16 analyses are not spent on a failure
+        consistency = _assess_consistency(image, job)
+        result = with_consistency(result, consistency)
     overlay_name = None
     if job.overlay:
         overlay_name = job.overlay_path.name
@@ -338,6 +378,8 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
     for key, value in summary.items():  # the rest of the result; strict JSON: no NaN
         if key not in record:
             record[key] = _finite(value)
+    if consistency is not None:  # every turned, flipped or rescaled analysis of the section
+        record["consistency"] = [_finite(dict(run)) for run in consistency.runs]
     shape = list(job.slide_shape) if job.region is not None and job.slide_shape else image.shape
     record.update(
         {
