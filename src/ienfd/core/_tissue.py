@@ -19,6 +19,7 @@ def segment_tissue(
     min_area_um2: float = 20_000.0,
     fill_holes_um2: float | None = None,
     background_fraction: float = 0.15,
+    min_step: float = 0.0,
 ) -> np.ndarray:
     """Segment tissue from a low-resolution signal that is higher in tissue.
 
@@ -61,7 +62,7 @@ def segment_tissue(
     background = float(np.percentile(smoothed, 3))
     low_tail = smoothed[smoothed <= np.percentile(smoothed, 10)]
     _, noise = robust_scale(low_tail)
-    threshold = background + max(8.0 * noise, background_fraction * (otsu - background))
+    threshold = background + max(8.0 * noise, background_fraction * (otsu - background), min_step)
     threshold = min(threshold, otsu)
     tissue = smoothed > threshold
     area_px = spacing * spacing
