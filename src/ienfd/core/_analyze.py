@@ -516,28 +516,48 @@ def _brightfield_background(
     white = np.percentile(rgb.reshape(-1, 3), 99.5, axis=0)
     flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb, floor, None))
     smoothed = ndi.gaussian_filter(_tissue_signal(flat), params.tissue_smooth_um / spacing)
-    # A quadratic floor follows vignetting (dark corners of glass), which a
-    # plane left above the floor, so that the whole frame became tissue.
-    above = smoothed - lower_surface(smoothed, order=2)
+    # A plane under the frame first; a quadratic floor only when the plane
+    # fails: under strong vignetting the plane leaves dark glass corners above
+    # it, the whole frame becomes tissue and no glass is left to fit. (The
+    # quadratic floor is the less stable of the two where glass is a strip
+    # along one side: it can ride up onto pale dermis.)
+    try:
+        return _fit_illumination(rgb, smoothed, 1, spacing, margin, params, floor=floor)
+    except ValueError:
+        try:
+            return _fit_illumination(rgb, smoothed, 2, spacing, margin, params, floor=floor)
+        except ValueError as err:
+            raise AnalysisError(str(err)) from None
+
+
+def _fit_illumination(
+    rgb: np.ndarray,
+    smoothed: np.ndarray,
+    floor_order: int,
+    spacing: float,
+    margin: int,
+    params: AnalysisParameters,
+    *,
+    floor: float,
+) -> np.ndarray:
+    """The illumination fit from a first glass guess on a floor of ``floor_order``."""
+    above = smoothed - lower_surface(smoothed, order=floor_order)
     # The glass's own spread about its floor, from the points below the floor.
     below = above[above < 0]
     spread = float(np.sqrt(np.mean(below**2))) if below.size else 0.0
     guess = above > max(4.0 * spread, 0.02)
-    try:
+    coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
+    for _ in range(2):
+        od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor, per_channel=True)
+        guess = segment_tissue(
+            _tissue_signal(od),
+            spacing=spacing,
+            smooth_um=params.tissue_smooth_um,
+            background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
+            min_step=_BRIGHTFIELD_GLASS_STEP,
+        )
+        _require_tissue(guess)
         coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
-        for _ in range(2):
-            od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor, per_channel=True)
-            guess = segment_tissue(
-                _tissue_signal(od),
-                spacing=spacing,
-                smooth_um=params.tissue_smooth_um,
-                background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
-                min_step=_BRIGHTFIELD_GLASS_STEP,
-            )
-            _require_tissue(guess)
-            coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
-    except ValueError as err:
-        raise AnalysisError(str(err)) from None
     return coef
 
 

@@ -142,8 +142,13 @@ def lower_surface(
     return np.asarray(full, dtype=np.float32)
 
 
+def _terms(order: int) -> list[tuple[int, int]]:
+    """Exponents (i, j) of the terms r**i * c**j of a polynomial of ``order``, in order."""
+    return [(i, j) for i in range(order + 1) for j in range(order + 1 - i)]
+
+
 def _design(r: np.ndarray, c: np.ndarray, order: int) -> np.ndarray:
-    terms = [r**i * c**j for i in range(order + 1) for j in range(order + 1 - i)]
+    terms = [r**i * c**j for i, j in _terms(order)]
     return np.stack(terms, axis=-1)
 
 
@@ -186,10 +191,27 @@ def fit_background(
         background &= keep
     if background.sum() < 50:
         raise ValueError("no background (glass) visible around the tissue to estimate illumination")
-    log_i = np.log(np.clip(rgb_lr, floor, None))
-    return np.stack(
-        [polynomial_surface(log_i[..., k], background, order=order) for k in range(3)], axis=-1
+    # A polynomial is only as good as the glass it is fitted on: from a strip of
+    # glass along one side (a section filling the rest of the frame) a quadratic
+    # extrapolates wildly across the tissue. The order follows the extent of
+    # the glass in the frame: the full order where glass spans most of both
+    # axes, a plane where it spans part, a constant where it is a strip.
+    rows, cols = np.nonzero(background)
+    span = min(
+        float(np.ptp(np.percentile(rows, [2, 98]))) / background.shape[0],
+        float(np.ptp(np.percentile(cols, [2, 98]))) / background.shape[1],
     )
+    fit_order = order if span >= 0.6 else min(order, 1) if span >= 0.3 else 0
+    log_i = np.log(np.clip(rgb_lr, floor, None))
+    low = np.stack(
+        [polynomial_surface(log_i[..., k], background, order=fit_order) for k in range(3)],
+        axis=-1,
+    )
+    # The same coefficient layout whatever order was fitted (higher terms 0).
+    coef = np.zeros((len(_terms(order)), 3))
+    for t, term in enumerate(_terms(fit_order)):
+        coef[_terms(order).index(term)] = low[t]
+    return coef
 
 
 def optical_density(
