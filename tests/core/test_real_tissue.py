@@ -1,4 +1,4 @@
-"""Real skin tissue (a committed CC0 crop, tests/data/real_skin) with drawn fibres of known truth."""
+"""Real skin tissue (a committed CC0 crop) with drawn fibres of known truth."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_real_crop_gives_one_junction_in_every_orientation() -> None:
     # The crop has glass only along its top; the dermis fills the rest. A
     # quadratic illumination fitted on that strip, or a quadratic glass floor,
     # once gave a junction of 417 µm in two orientations and 190 µm in the others.
-    rgb, truth = _real_tissue_module().build_test_section(seed=1, target_pixel_size_um=0.6)
+    rgb, _ = _real_tissue_module().build_test_section(seed=1, target_pixel_size_um=0.6)
     lengths, counts = [], []
     for k in range(4):
         result = analyze_section(np.ascontiguousarray(np.rot90(rgb, k)), spacing=0.6)
