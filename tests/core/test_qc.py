@@ -18,7 +18,7 @@ SURFACE = [np.column_stack([np.full(COLS.size, 21.0), COLS])]
 DEJ = [np.column_stack([91.0 + 8 * np.sin(COLS / 20.0), COLS])]
 
 
-def _assess(dej=DEJ, surface=SURFACE, *, count=8, short=0, fragments=2, spacing=1.0):
+def _assess(dej=DEJ, surface=SURFACE, *, count=8, short=0, fragments=2, spacing=1.0, **more):
     qc, reasons = assess_section(
         dej,
         surface,
@@ -28,6 +28,7 @@ def _assess(dej=DEJ, surface=SURFACE, *, count=8, short=0, fragments=2, spacing=
         count=count,
         n_short_fibres=short,
         n_fragments=fragments,
+        **more,
     )
     return qc, " | ".join(reasons)
 
@@ -108,18 +109,8 @@ def test_fragments_are_reported_per_mm_of_junction() -> None:
 
 
 def test_limits_are_configurable() -> None:
-    _qc, reasons = assess_section(
-        DEJ,
-        SURFACE,
-        TISSUE,
-        spacing=1.0,
-        tissue_spacing=1.0,
-        count=8,
-        n_short_fibres=0,
-        n_fragments=0,
-        limits=QualityLimits(thickness_um=(100.0, 200.0)),
-    )
-    assert any("thick" in r for r in reasons)
+    _, reasons = _assess(limits=QualityLimits(thickness_um=(100.0, 200.0)))
+    assert "thick" in reasons
 
 
 def test_clean_phantom_result_needs_no_review(phantom) -> None:
@@ -145,19 +136,10 @@ def test_a_failed_fibre_stain_needs_review_not_a_plain_zero() -> None:
 
 
 def test_a_haematoxylin_counterstain_needs_review() -> None:
-    qc, reasons = assess_section(
-        DEJ,
-        SURFACE,
-        TISSUE,
-        spacing=1.0,
-        tissue_spacing=1.0,
-        count=8,
-        n_short_fibres=0,
-        n_fragments=2,
-        haematoxylin_index=0.05,
-    )
+    qc, reasons = _assess(haematoxylin_index=0.05)
     assert qc["haematoxylin_index"] == 0.05
-    assert any("counterstain" in r for r in reasons)
+    assert "counterstain" in reasons
+    assert "counterstain" not in _assess(haematoxylin_index=0.01)[1]
     assert "counterstain" not in _assess()[1]
 
 
