@@ -257,7 +257,9 @@ def analyze_section(
     --------
     >>> from ienfd.synthetic import SectionSpec, generate_section
     >>> section = generate_section(SectionSpec(seed=1, length_um=400, pixel_size_um=0.6))
-    >>> result = analyze_section(section.image, spacing=0.6)  # doctest: +SKIP
+    >>> result = analyze_section(section.image, spacing=0.6)
+    >>> result.count, section.truth["count"], result.needs_review
+    (3, 4, False)
     """
     params = parameters or AnalysisParameters()
     image = np.asarray(image)
@@ -275,28 +277,25 @@ def analyze_section(
         od_rgb_lr = optical_density(
             rgb_lr, coef, full_shape=rgb_lr.shape[:2], per_channel=True, floor=floor
         )
-        tissue = segment_tissue(
-            _tissue_signal(od_rgb_lr),
-            spacing=spacing_lr,
-            smooth_um=params.tissue_smooth_um,
-            background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
-            min_step=_BRIGHTFIELD_GLASS_STEP,
-        )
-        _require_tissue(tissue)
+        tissue = _brightfield_tissue(od_rgb_lr, spacing_lr, params)
         od_clean = suppress_fibres(od_rgb_lr, tissue, spacing=spacing_lr)
         epidermis = segment_epidermis_brightfield(
             od_clean, tissue, spacing=spacing_lr, opening_um=params.epidermis_opening_um
         )
         method = "tissue"
+        haematoxylin = counterstain_index(od_clean, ndi.binary_fill_holes(epidermis), tissue)
+        weights = _fibre_weights(haematoxylin, _QC_LIMITS["brightfield"].counterstain_index)
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
-            return optical_density(
+            od = optical_density(
                 image[rows, cols],
                 coef,
                 offset=(rows.start, cols.start),
                 full_shape=shape,
                 floor=floor,
+                per_channel=True,
             )
+            return np.asarray(od @ weights, dtype=np.float32)
 
     else:
         # Each channel on its own robust scale: nothing below depends on the
@@ -317,6 +316,8 @@ def analyze_section(
         )
         if membrane is not None and method == "tissue":
             warnings.append("membrane channel too weak for the junction; found from the tissue")
+
+        haematoxylin = None
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(image[rows, cols], dtype=np.float32)
@@ -423,9 +424,7 @@ def analyze_section(
         count=count,
         n_short_fibres=len(found.short_fibres),
         n_fragments=len(found.fragments),
-        haematoxylin_index=counterstain_index(od_clean, epidermis, tissue)
-        if modality == "brightfield"
-        else None,
+        haematoxylin_index=haematoxylin,
         limits=_QC_LIMITS[modality],
     )
     return SectionResult(
@@ -549,14 +548,7 @@ def _fit_illumination(
     coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
     for _ in range(2):
         od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor, per_channel=True)
-        guess = segment_tissue(
-            _tissue_signal(od),
-            spacing=spacing,
-            smooth_um=params.tissue_smooth_um,
-            background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
-            min_step=_BRIGHTFIELD_GLASS_STEP,
-        )
-        _require_tissue(guess)
+        guess = _brightfield_tissue(od, spacing, params)
         coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
     return coef
 
@@ -578,6 +570,51 @@ _QC_LIMITS = {
 # OD above the rest of the slide).
 _BRIGHTFIELD_BACKGROUND_FRACTION = 0.05
 _BRIGHTFIELD_GLASS_STEP = 0.03
+
+
+def _brightfield_tissue(
+    od_rgb: np.ndarray, spacing: float, params: AnalysisParameters
+) -> np.ndarray:
+    """The bright-field tissue mask from per-channel optical density (never empty)."""
+    tissue = segment_tissue(
+        _tissue_signal(od_rgb),
+        spacing=spacing,
+        smooth_um=params.tissue_smooth_um,
+        background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
+        min_step=_BRIGHTFIELD_GLASS_STEP,
+    )
+    _require_tissue(tissue)
+    return tissue
+
+
+def _fibre_weights(haematoxylin_index: float | None, limit: float) -> np.ndarray:
+    """Weights of the RGB optical densities in the bright-field fibre signal.
+
+    The mean of the three channels; on a section with a haematoxylin
+    counterstain (``haematoxylin_index`` above ``limit``), the component of the
+    neutral direction orthogonal to haematoxylin's optical density vector
+    (0.65, 0.70, 0.29), Ruifrok & Johnston (2001), Anal Quant Cytol Histol
+    23:291: nuclei then give no fibre signal, SG (neutral grey-black) keeps a
+    third of its density and DAB half, eosin goes negative. On the wide and
+    stress development sections with a counterstain this cut the mean count
+    error from 6.5 to 4.5 fibres (precision 0.60 -> 0.77, recall 0.70 -> 0.62);
+    sections without one are unchanged. Scaled so that a neutral density keeps
+    the mean's units.
+
+    Examples
+    --------
+    >>> [round(float(x), 3) for x in _fibre_weights(None, 0.02)]
+    [0.333, 0.333, 0.333]
+    >>> w = _fibre_weights(0.05, 0.02)
+    >>> abs(round(float(w @ [0.65, 0.70, 0.29]), 6))
+    0.0
+    """
+    neutral = np.full(3, 1.0 / np.sqrt(3.0))
+    if haematoxylin_index is None or haematoxylin_index <= limit:
+        return np.full(3, 1.0 / 3.0, dtype=np.float32)
+    h = np.array([0.65, 0.70, 0.29]) / np.linalg.norm([0.65, 0.70, 0.29])
+    w = neutral - (neutral @ h) * h
+    return np.asarray(w / np.linalg.norm(w) / np.sqrt(3.0), dtype=np.float32)
 
 
 def _tissue_signal(od_rgb: np.ndarray) -> np.ndarray:
