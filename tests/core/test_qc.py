@@ -48,6 +48,7 @@ def test_a_plausible_result_passes_every_check() -> None:
         "n_short_fibres",
         "fragments_per_mm",
         "n_junction_pieces",
+        "crossings_per_mm",
     }
 
 
@@ -100,6 +101,15 @@ def test_a_noisy_fibre_trace_needs_review() -> None:
     # 596 µm of junction: 100 fragments per mm is about 60.
     assert "fragments per mm" in _assess(fragments=70)[1]
     assert "fragments per mm" not in _assess(fragments=40)[1]
+
+
+def test_an_implausibly_dense_count_needs_review() -> None:
+    # About 616 µm of junction: 40 per mm is about 25 crossings.
+    qc, reasons = _assess(count=30)
+    dej_mm = np.sum(np.hypot(*np.diff(DEJ[0], axis=0).T)) / 1000.0
+    assert qc["crossings_per_mm"] == pytest.approx(30 / dej_mm, abs=0.1)
+    assert "crossings per mm" in reasons
+    assert "crossings per mm" not in _assess(count=20)[1]
 
 
 def test_fragments_are_reported_per_mm_of_junction() -> None:
