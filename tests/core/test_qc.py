@@ -112,6 +112,14 @@ def test_an_implausibly_dense_count_needs_review() -> None:
     assert "crossings per mm" not in _assess(count=20)[1]
 
 
+def test_an_epidermis_in_many_pieces_needs_review() -> None:
+    thirds = np.array_split(DEJ[0], 3)
+    qc, reasons = _assess(dej=thirds)
+    assert qc["n_junction_pieces"] == 3
+    assert "3 pieces" in reasons
+    assert "pieces" not in _assess(dej=np.array_split(DEJ[0], 2))[1]
+
+
 def test_fragments_are_reported_per_mm_of_junction() -> None:
     qc, _ = _assess(fragments=30)
     dej_mm = np.sum(np.hypot(*np.diff(DEJ[0], axis=0).T)) / 1000.0

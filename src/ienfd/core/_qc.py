@@ -81,6 +81,11 @@ class QualityLimits:
         synthetic validation sets (20 per mm); a stress section with trunks
         touching the junction gave 75 per mm against 16 true crossings. A lab
         whose normal skin is denser raises it.
+    max_pieces : int
+        Most separate pieces of epidermis (junctions) in one section. A hair
+        follicle or a fold can split a section's epidermis in two; three or
+        more pieces mean the band search broke it up (no correct section of
+        the tuning and development sets had more than two).
     """
 
     thickness_um: tuple[float, float] = (20.0, 200.0)
@@ -94,6 +99,7 @@ class QualityLimits:
     fragments_per_mm: float | None = 100.0
     counterstain_index: float = 0.02
     max_density_per_mm: float = 40.0
+    max_pieces: int = 2
 
 
 def assess_section(
@@ -237,6 +243,11 @@ def assess_section(
             "can be traced as fibres, and counts on counterstained sections are not validated"
         )
     qc["n_junction_pieces"] = len(dej)
+    if len(dej) > lim.max_pieces:
+        reasons.append(
+            f"the epidermis was found in {len(dej)} pieces: the junction is likely broken up "
+            "or partly misplaced"
+        )
     return qc, reasons
 
 
