@@ -249,29 +249,27 @@ def _pixels(image: SectionImage) -> tuple[np.ndarray, np.ndarray | None, Modalit
     return image.fibre, image.membrane, "fluorescence"
 
 
-def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
+def _analysis_arguments(image: SectionImage, job: SectionJob) -> tuple[Any, dict[str, Any]]:
+    """The pixels and keyword arguments of one section's analysis, whichever is run."""
     pixels, membrane, modality = _pixels(image)
-    return analyze_section(
-        pixels,
-        spacing=image.pixel_size_um,
-        modality=modality,
-        membrane=membrane,
-        length_basis=job.length_basis,
-        parameters=job.parameters,
-    )
+    return pixels, {
+        "spacing": image.pixel_size_um,
+        "modality": modality,
+        "membrane": membrane,
+        "length_basis": job.length_basis,
+        "parameters": job.parameters,
+    }
+
+
+def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
+    pixels, arguments = _analysis_arguments(image, job)
+    return analyze_section(pixels, **arguments)
 
 
 def _assess_consistency(image: SectionImage, job: SectionJob) -> ConsistencyReport:
     """The section analysed in eight orientations at two pixel sizes (16 analyses)."""
-    pixels, membrane, modality = _pixels(image)
-    return assess_consistency(
-        pixels,
-        spacing=image.pixel_size_um,
-        modality=modality,
-        membrane=membrane,
-        length_basis=job.length_basis,
-        parameters=job.parameters,
-    )
+    pixels, arguments = _analysis_arguments(image, job)
+    return assess_consistency(pixels, **arguments)
 
 
 def _finite(value: Any) -> Any:
