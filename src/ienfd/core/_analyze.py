@@ -283,7 +283,6 @@ def analyze_section(
             od_clean, tissue, spacing=spacing_lr, opening_um=params.epidermis_opening_um
         )
         method = "tissue"
-        haematoxylin = counterstain_index(od_clean, ndi.binary_fill_holes(epidermis), tissue)
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return optical_density(
@@ -314,14 +313,15 @@ def analyze_section(
         if membrane is not None and method == "tissue":
             warnings.append("membrane channel too weak for the junction; found from the tissue")
 
-        haematoxylin = None
-
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(image[rows, cols], dtype=np.float32)
 
     # A hole inside the epidermis is a pale patch the segmentation missed, not
     # dermis: its rim would otherwise be traced as a closed loop of junction.
     epidermis = ndi.binary_fill_holes(epidermis)
+    haematoxylin = (
+        counterstain_index(od_clean, epidermis, tissue) if modality == "brightfield" else None
+    )
     traces = trace_junction(
         epidermis,
         tissue,
