@@ -30,9 +30,7 @@ from ienfd.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("data") / "golden.json"
-SAMPLES = sorted(
-    p.relative_to(ROOT).as_posix() for p in (ROOT / "sample_images").glob("*.tif")
-)
+SAMPLES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "sample_images").glob("*.tif"))
 #: Keys of a result JSON that differ between two runs of the same code.
 VOLATILE = ("elapsed_s", "ienfd_version")
 #: The headline values kept in the clear, so that a failure says what moved.

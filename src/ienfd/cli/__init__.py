@@ -1,0 +1,56 @@
+"""Command-line interface: argument parsing and printing only.
+
+One module per command (:mod:`.analyze`, :mod:`.batch`, :mod:`.synth`,
+:mod:`.clinical` for ``classify``, ``norms`` and ``agreement``). Each defines
+``register(subparsers)``, which adds its parser and sets ``func`` to the
+function that runs it: that function calls the library (``ienfd.workflow``,
+``ienfd.clinical``, ``ienfd.synthetic``...) and prints what comes back. A new
+command is a new module here plus one line in :data:`COMMANDS`
+(docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from ienfd import __version__
+from ienfd.cli import analyze, batch, clinical, synth
+from ienfd.cli.analyze import _status  # noqa: F401  (tests check the status column through it)
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: The command modules, in the order ``ienfd --help`` lists them.
+COMMANDS = (analyze, batch, synth, clinical)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``ienfd`` argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="ienfd",
+        description=(
+            "Intraepidermal nerve fibre density (IENFD) from PGP 9.5 skin-biopsy "
+            "section images, counted by the EFNS/PNS rule."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"ienfd {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ienfd`` command line; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args))

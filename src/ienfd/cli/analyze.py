@@ -1,0 +1,266 @@
+"""``ienfd analyze``: count the fibres of one or more section images, print a table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ienfd.cli._common import (
+    CONSISTENCY_HELP,
+    LENGTH_BASIS_HELP,
+    Subparsers,
+    pixel_size_argument,
+)
+
+if TYPE_CHECKING:
+    from ienfd.workflow import SectionOutcome
+
+_ANALYZE_EPILOG = """\
+outputs, in DIR, for each IMAGE:
+  <stem>.json          the result (keys described in docs/output.md)
+  <stem>.overlay.png   quality-control picture: DEJ (orange), surface (cyan,
+                       dashed), counted crossings (numbered yellow discs),
+                       fragments (red squares), fibres ending below the DEJ
+                       (white triangles); skipped with --no-overlay
+  Inputs that share a stem get the parent folder's name appended
+  (<stem>__<folder>.json); the command says so.
+
+A result whose quality checks failed is marked "review: <reason>" in the
+status column, with every reason on stderr, and its JSON says
+"needs_review": true; it is not an error.
+
+exit status:
+  0  every image analysed (some may need review)
+  1  at least one image could not be read or analysed (named on stderr, with
+     the reason; no JSON is written for it, and a stale one from an earlier
+     run is removed); the others are still analysed
+  2  bad command line (unknown option, unreadable --params file, ...)
+
+examples:
+  ienfd analyze sample_images/*.tif --out results
+  ienfd analyze leg_s1.tif leg_s2.tif --out results --pixel-size 0.5
+  ienfd analyze stack.ome.tif --out results --fibre-channel PGP9.5 \\
+      --membrane-channel 1 --length-basis surface
+  ienfd analyze leg_s1.tif --out results --consistency   # slow: about 16x the time
+"""
+
+
+def register(subparsers: Subparsers) -> None:
+    """Register ``analyze``: count intraepidermal nerve fibres in section images."""
+    p = subparsers.add_parser(
+        "analyze",
+        help="count intraepidermal nerve fibres in section images (one JSON per image)",
+        description=(
+            "Count the intraepidermal nerve fibres crossing the dermal-epidermal junction "
+            "(DEJ) in each section image by the EFNS/PNS rule (Lauria et al. 2010), measure "
+            "the DEJ and epidermal-surface lengths, and write DIR/<stem>.json and a QC "
+            "overlay DIR/<stem>.overlay.png per image. A summary table goes to stdout. "
+            "Reads TIFF, OME-TIFF and ImageJ TIFF, bright-field RGB or multichannel "
+            "fluorescence; the pixel size comes from the file's metadata (OME "
+            "PhysicalSizeX/Y, TIFF resolution tags, ImageJ) or --pixel-size, never from a "
+            "guess."
+        ),
+        epilog=_ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="section image file(s)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument(
+        "--pixel-size",
+        type=pixel_size_argument,
+        default=None,
+        metavar="UM",
+        help="pixel size in µm, overriding the files' metadata (needed when a file has none)",
+    )
+    p.add_argument(
+        "--fibre-channel",
+        default=None,
+        metavar="C",
+        help="fluorescence: PGP 9.5 channel, index (0-based) or name (default: a channel "
+        "named PGP*/UCHL1*, else channel 0)",
+    )
+    p.add_argument(
+        "--membrane-channel",
+        default=None,
+        metavar="C",
+        help="fluorescence: collagen IV channel, index or name (default: a channel named "
+        "Col*, else channel 1 when there is one)",
+    )
+    p.add_argument(
+        "--modality",
+        choices=("brightfield", "fluorescence"),
+        default=None,
+        help="imaging mode (default: detected; RGB is bright-field, channels are fluorescence)",
+    )
+    p.add_argument(
+        "--length-basis", choices=("dej", "surface"), default="dej", help=LENGTH_BASIS_HELP
+    )
+    p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
+    p.add_argument("--consistency", action="store_true", help=CONSISTENCY_HELP)
+    p.add_argument(
+        "--params",
+        metavar="FILE",
+        default=None,
+        help="JSON file of analysis parameters (names as in ienfd.core.AnalysisParameters; "
+        "missing ones keep their defaults); an earlier result JSON works too: its "
+        "'parameters' are used",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors (no table, no notes)"
+    )
+    p.set_defaults(func=_run_analyze)
+
+
+def _load_parameters(path: str) -> object:
+    """Read ``--params``: AnalysisParameters from a JSON object (or its 'parameters')."""
+    import json
+
+    from ienfd.core import AnalysisParameters
+
+    with open(path, encoding="utf-8") as fh:
+        values = json.load(fh)
+    if isinstance(values, dict) and isinstance(values.get("parameters"), dict):
+        values = values["parameters"]
+    if not isinstance(values, dict):
+        raise ValueError(f"expected a JSON object of parameters, got {type(values).__name__}")
+    return AnalysisParameters.from_dict(values)
+
+
+def _analyze_one(
+    path: str, args: argparse.Namespace, parameters: object, out: str, stem: str
+) -> SectionOutcome:
+    """Read, analyse, draw and write one image; return what was written and the notes.
+
+    The work is :func:`ienfd.workflow.run_section` (shared with ``batch``);
+    this only builds the job. Raises what it raises.
+    """
+    from ienfd.core import AnalysisParameters
+    from ienfd.workflow import ReaderOptions, SectionJob, run_section
+
+    if parameters is None:
+        parameters = AnalysisParameters()
+    if not isinstance(parameters, AnalysisParameters):
+        raise TypeError(f"parameters must be AnalysisParameters, got {type(parameters).__name__}")
+    job = SectionJob(
+        image=path,
+        path=path,
+        out_dir=out,
+        stem=stem,
+        reader=ReaderOptions(
+            modality=args.modality,
+            pixel_size_um=args.pixel_size,
+            fibre_channel=args.fibre_channel,
+            membrane_channel=args.membrane_channel,
+        ),
+        parameters=parameters,
+        length_basis=args.length_basis,
+        overlay=not args.no_overlay,
+        consistency=args.consistency,
+    )
+    return run_section(job)
+
+
+def _status(outcome: SectionOutcome) -> str:
+    """The status column: ``ok``, ``ok (N notes)``, or ``review: <first reason> (+N more)``."""
+    quality = outcome.quality
+    if quality.needs_review:
+        first, *more = quality.reasons
+        return f"review: {first}" + (f" (+{len(more)} more)" if more else "")
+    n = len(outcome.notes)
+    return f"ok ({n} note{'s' if n > 1 else ''})" if n else "ok"
+
+
+def _table_cells(record: Mapping[str, Any]) -> str:
+    """The columns after the image name in the printed table."""
+    return (
+        f"{record['modality']:<12} {record['pixel_size_um']:>6.3f} {record['count']:>5d} "
+        f"{record['dej_length_um'] / 1000:>7.3f} {record['surface_length_um'] / 1000:>7.3f} "
+        f"{record['density_per_mm']:>6.2f}"
+    )
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    """Analyse every IMAGE; print the table; return 0, or 1 if any image failed."""
+    import traceback
+    from pathlib import Path
+
+    from ienfd.workflow import image_stem, output_stems
+
+    def note(text: str) -> None:
+        if not args.quiet:
+            print(f"ienfd analyze: {text}", file=sys.stderr)
+
+    parameters = None
+    if args.params is not None:
+        try:
+            parameters = _load_parameters(args.params)
+        except (OSError, ValueError, TypeError) as exc:
+            print(f"ienfd analyze: error: --params {args.params}: {exc}", file=sys.stderr)
+            return 2
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)
+        return 2
+    paths: list[str] = list(args.images)
+    stems = output_stems(paths)
+    for path, stem in zip(paths, stems, strict=True):
+        if stem != image_stem(path):
+            note(f"note: {path} shares its stem with another input; written as {stem}.json")
+
+    width = max(5, *(len(p) for p in paths))
+    if not args.quiet:
+        print(
+            f"{'image':<{width}}  {'modality':<12} {'px µm':>6} {'count':>5} "
+            f"{'DEJ mm':>7} {'surf mm':>7} {'/mm':>6}  status",
+            flush=True,
+        )
+    failed = review = 0
+    for path, stem in zip(paths, stems, strict=True):
+        try:
+            outcome = _analyze_one(path, args, parameters, str(out_dir), stem)
+        except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
+            reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
+            message = reason if reason.startswith(path) else f"{path}: {reason}"
+            print(f"ienfd analyze: error: {message}", file=sys.stderr)
+            failed += 1
+            status = f"error: {type(exc).__name__}"
+        except Exception as exc:  # a bug: say so, with the traceback, and go on
+            print(
+                f"ienfd analyze: error: {path}: unexpected {type(exc).__name__}: {exc} "
+                "(please report this, with the traceback below)",
+                file=sys.stderr,
+            )
+            traceback.print_exc(file=sys.stderr)
+            failed += 1
+            status = f"error: {type(exc).__name__}"
+        else:
+            cells = _table_cells(outcome.record)
+            for text in outcome.notes:
+                note(f"note: {path}: {text}")
+            status = _status(outcome)
+            if outcome.quality.needs_review:  # not an error: the count is there, to be checked
+                review += 1
+                for reason in outcome.quality.reasons:
+                    note(f"review: {path}: {reason}")
+        if status.startswith("error"):
+            for stale in (out_dir / f"{stem}.json", out_dir / f"{stem}.overlay.png"):
+                if stale.exists():
+                    stale.unlink()
+                    note(f"note: removed {stale}, left by an earlier run")
+            cells = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
+        if not args.quiet:
+            print(f"{path:<{width}}  {cells}  {status}", flush=True)
+    if not args.quiet:
+        done = len(paths) - failed
+        print(
+            f"{done} of {len(paths)} image(s) analysed"
+            + (f", {failed} failed (see the errors above)" if failed else "")
+            + (f", {review} need{'s' if review == 1 else ''} review (see above)" if review else "")
+            + f"; density per mm of {'DEJ' if args.length_basis == 'dej' else 'surface'}; "
+            f"results in {out_dir}"
+        )
+    return 1 if failed else 0

@@ -1,0 +1,240 @@
+"""``ienfd batch``: many sections or whole slides on a dask cluster, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ienfd.cli._common import CONSISTENCY_HELP, Subparsers, pixel_size_argument
+
+_BATCH_EPILOG = """\
+INPUT:
+  a folder (its TIFF files, recursively), a quoted glob ("slides/*.ome.tif"),
+  or a manifest CSV with columns image,patient_id,site,section and optional
+  pixel_size_um,fibre_channel,membrane_channel,age,sex (image paths relative
+  to the manifest's folder; sites as in `ienfd classify`: distal_leg,
+  distal_thigh, proximal_thigh, more with --site).
+
+outputs, in DIR:
+  <stem>.json, <stem>.overlay.png   one per section (as `ienfd analyze`); a
+                                    whole-slide image gives <stem>_s01, _s02...
+  sections.csv / .parquet           one row per section, status and error,
+                                    needs_review and qc_reasons; readable by
+                                    `ienfd classify`
+  biopsies.csv / .parquet           per patient and site (manifest input only)
+  run.json                          version, pipeline, input sha256, times,
+                                    failures
+
+A section whose JSON exists for the same input bytes and parameters is
+skipped (--force redoes it); with --consistency, one written without the
+consistency runs is analysed again. Corrections saved beside the JSONs by the
+napari plugin are used in the tables.
+
+A section whose quality checks failed is shown as "review" (not "ok") and
+counted in the summary; it is not a failure. A result JSON without quality
+checks (older ienfd) is analysed again.
+
+exit status: 0 all sections analysed or skipped (some may need review);
+1 some failed (listed); 2 bad command line, manifest or pipeline (nothing
+analysed).
+
+examples:
+  ienfd batch slides/ --out results --pipeline pipelines/brightfield_pgp95.json
+  ienfd batch manifest.csv --out results --workers 2
+  ienfd batch manifest.csv --out results --scheduler tcp://10.0.0.5:8786
+"""
+
+
+def register(subparsers: Subparsers) -> None:
+    """Register ``batch``: many sections in parallel on dask."""
+    p = subparsers.add_parser(
+        "batch",
+        help="analyse a folder, glob or manifest of sections in parallel on dask",
+        description=(
+            "Analyse every section of every input in parallel on a dask.distributed "
+            "LocalCluster (default) or an existing scheduler; whole-slide images are split "
+            "into sections found at low resolution and read tile by tile. Writes one JSON "
+            "and overlay per section, the section and biopsy tables and a run record."
+        ),
+        epilog=_BATCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="INPUT", help="folder, glob or manifest .csv")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument(
+        "--pipeline",
+        metavar="FILE",
+        default=None,
+        help="pipeline file (pipelines/*.json): modality, length basis and every analysis "
+        "parameter (default: built-in parameters, modality detected per image)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes of the LocalCluster (default: one per core, >= 2 GB each)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running dask scheduler (tcp://host:8786) instead of a LocalCluster; "
+        "its workers must see the same paths",
+    )
+    p.add_argument("--force", action="store_true", help="analyse again sections already done")
+    p.add_argument(
+        "--pixel-size",
+        type=pixel_size_argument,
+        default=None,
+        metavar="UM",
+        help="pixel size in µm, overriding the files' metadata (needed for files without one; "
+        "a manifest's pixel_size_um wins)",
+    )
+    p.add_argument(
+        "--fibre-channel", default=None, metavar="C", help="fluorescence PGP 9.5 channel"
+    )
+    p.add_argument(
+        "--membrane-channel", default=None, metavar="C", help="fluorescence collagen IV channel"
+    )
+    p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
+    p.add_argument("--consistency", action="store_true", help=CONSISTENCY_HELP)
+    p.add_argument(
+        "--site", action="append", default=[], metavar="NAME", help="accept this extra site name"
+    )
+    p.add_argument(
+        "--slide-mb",
+        type=float,
+        default=64.0,
+        metavar="MB",
+        help="files whose full-resolution image needs more MiB are whole-slide images, "
+        "split into sections found at low resolution (default 64)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_run_batch)
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    """Run a batch; print progress, failures and a summary; 0, 1 (some failed) or 2."""
+    from pathlib import Path
+
+    from ienfd.workflow import (
+        BatchInputError,
+        PipelineError,
+        ReaderOptions,
+        collect_inputs,
+        default_pipeline,
+        read_pipeline,
+    )
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(text, flush=True)
+
+    def fail(text: str) -> int:
+        print(f"ienfd batch: error: {text}", file=sys.stderr)
+        return 2
+
+    from ienfd.io import result_quality
+
+    try:
+        from ienfd.parallel import BatchEvent, batch_client, run_batch
+    except ModuleNotFoundError as exc:
+        return fail(f"{exc}; install the dask extra: pip install 'ienfd[dask]'")
+    if args.workers is not None and args.workers < 1:
+        return fail(f"--workers {args.workers}; accepted: >= 1")
+    if not args.slide_mb > 0:
+        return fail(f"--slide-mb {args.slide_mb}; accepted: > 0")
+    try:
+        pipeline = read_pipeline(args.pipeline) if args.pipeline else default_pipeline()
+    except (PipelineError, OSError) as exc:
+        return fail(f"--pipeline: {exc}")
+    out_dir = Path(args.out)
+    try:
+        rows = collect_inputs(args.input, extra_sites=tuple(args.site), exclude=str(out_dir))
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except BatchInputError as exc:
+        for problem in exc.problems:
+            print(f"ienfd batch: error: {problem}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        return fail(f"--out {args.out}: {exc}")
+    reader = ReaderOptions(
+        pixel_size_um=args.pixel_size,
+        fibre_channel=args.fibre_channel,
+        membrane_channel=args.membrane_channel,
+    )
+    say(
+        f"ienfd batch: {len(rows)} input(s), pipeline {pipeline.name} {pipeline.version}, "
+        f"density per mm of {'DEJ' if pipeline.length_basis == 'dej' else 'surface'}"
+    )
+
+    def progress(event: BatchEvent) -> None:
+        e = event.entry
+        label = e.image + (f" [section {e.section_index}]" if e.section_index else "")
+        if event.status == "ok" and event.record is not None:
+            r = event.record
+            quality = result_quality(r)
+            word = "review" if quality.needs_review else "ok"
+            state = f"{word}  count {r['count']}  {r['density_per_mm']:.2f}/mm"
+            if quality.needs_review:
+                first, *more = quality.reasons
+                state += f"  ({first}" + (f"; +{len(more)} more)" if more else ")")
+            elif event.notes:
+                state += f" ({len(event.notes)} note{'s' if len(event.notes) > 1 else ''})"
+        elif event.status == "skipped":
+            state = "skipped (done earlier, same input and parameters)"
+        else:
+            state = "FAILED"
+        width = len(str(event.total))
+        say(f"[{event.done:>{width}}/{event.total}] {label}  {state}")
+
+    if args.verbose < 2:  # distributed logs every worker start and stop at INFO
+        import distributed  # noqa: F401  (its import sets its loggers' levels)
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    try:
+        with batch_client(workers=args.workers, scheduler=args.scheduler) as client:
+            say(f"ienfd batch: dask dashboard {client.dashboard_link}")
+            report = run_batch(
+                rows,
+                out_dir,
+                client=client,
+                pipeline=pipeline,
+                reader=reader,
+                force=args.force,
+                overlay=False if args.no_overlay else None,
+                consistency=args.consistency,
+                slide_bytes=int(args.slide_mb * 2**20),
+                extra_sites=tuple(args.site),
+                on_event=progress,
+                command=["ienfd", *sys.argv[1:]],
+            )
+    except OSError as exc:  # scheduler unreachable (TimeoutError is an OSError)
+        return fail(f"dask cluster: {exc}")
+    for failure in report.failures:
+        print(f"ienfd batch: error: {failure['error']}", file=sys.stderr)
+    total = len(report.entries)
+    say(
+        f"{total - report.n_failed} of {total} section(s) done "
+        f"({report.n_analysed} analysed, {report.n_skipped} skipped as already done)"
+        + (f", {report.n_failed} FAILED (listed above and in run.json)" if report.n_failed else "")
+    )
+    if report.n_need_review:
+        say(
+            f"{report.n_need_review} section(s) need review: their quality checks failed and no "
+            "reviewer has accepted them (needs_review and qc_reasons in sections.csv; review "
+            "them in napari: open DIR as a results folder)"
+        )
+    if report.n_corrected:
+        say(
+            f"{report.n_corrected} section(s) have a reviewed correction: the tables use their "
+            "corrected counts and lengths (count_auto keeps the automatic count)"
+        )
+    say(f"wrote {report.sections_csv} (+ .parquet) and {report.run_json}")
+    if report.biopsies_csv is not None:
+        say(f"wrote {report.biopsies_csv} (+ .parquet)")
+    else:
+        say(report.biopsy_note)
+    return 1 if report.n_failed else 0
