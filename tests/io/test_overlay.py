@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from ienfd.io import OverlayInfo, PixelSize, SectionImage, save_overlay
+from ienfd.io._overlay import CROSSING_COLOUR, FRAGMENT_COLOUR, REVIEW_COLOUR, crossing_order
 
 
 def _result(crossings: Any = ((40.0, 60.0), (42.0, 100.0)), **changes: Any) -> SimpleNamespace:
@@ -152,3 +153,115 @@ def test_no_pyplot(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     assert (tmp_path / "p.png").exists()
+
+
+def test_crossing_order_follows_the_junction() -> None:
+    """Pieces given back to front and run backwards: numbers still go along the section."""
+    # a junction at 30 degrees in two pieces, the second listed first and reversed
+    t = np.linspace(0.0, 1.0, 50)
+    direction = np.array([np.sin(np.pi / 6), np.cos(np.pi / 6)])  # (row, col)
+    first = np.outer(t * 400, direction) + [100.0, 50.0]
+    second = np.outer(450 + t * 400, direction) + [100.0, 50.0]
+    dej = [second[::-1], first]
+    along = np.array([30.0, 200.0, 380.0, 500.0, 640.0, 820.0])
+    crossings = np.outer(along, direction) + [100.0, 50.0] + [2.0, -1.0]
+    shuffled = np.array([3, 0, 5, 1, 4, 2])
+    order = crossing_order(crossings[shuffled], dej)
+    assert crossings[shuffled][order].tolist() == crossings.tolist()
+    # the same junction mirrored left-right: numbered from the (new) left end again
+    mirror = np.array([1.0, -1.0])
+    order_m = crossing_order(crossings * mirror, [line * mirror for line in dej])
+    assert order_m.tolist() == list(range(len(along)))[::-1]
+
+
+def test_crossing_order_without_junction_keeps_the_list() -> None:
+    pts = np.array([[5.0, 9.0], [1.0, 2.0], [3.0, 4.0]])
+    assert crossing_order(pts, []).tolist() == [0, 1, 2]
+    assert crossing_order(np.zeros((0, 2)), [np.array([[0.0, 0.0], [0.0, 9.0]])]).size == 0
+
+
+def test_overlay_numbers_along_the_junction(tmp_path: Path) -> None:
+    crossings = np.array([[41.0, 100.0], [40.0, 20.0], [41.5, 60.0]])
+    info = save_overlay(tmp_path / "o.png", _rgb_section(), _result(crossings=crossings))
+    assert info.order == (1, 2, 0)  # left to right along the junction
+
+
+def _count(pixels: np.ndarray, colour: str) -> int:
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return int(np.all(pixels == rgb, axis=-1).sum())
+
+
+def test_review_banner_with_reasons(tmp_path: Path) -> None:
+    plain = save_overlay(tmp_path / "plain.png", _rgb_section(), _result(needs_review=False))
+    assert _count(_read_png(tmp_path / "plain.png"), REVIEW_COLOUR) == 0
+    reasons = ["the epidermis was found in 3 pieces", "count above 40 per mm of junction"]
+    review = save_overlay(
+        tmp_path / "review.png",
+        _rgb_section(),
+        _result(needs_review=True, qc_reasons=reasons),
+    )
+    pixels = _read_png(tmp_path / "review.png")
+    banner = pixels[: int(review.origin[0])]  # everything above the section
+    assert _count(banner, REVIEW_COLOUR) > 200
+    assert _count(pixels[int(review.origin[0]) :], REVIEW_COLOUR) == 0
+    # the banner takes room above the image; the image keeps its size
+    assert review.origin[0] > plain.origin[0]
+    assert review.png_shape[1] == plain.png_shape[1]
+    long_reasons = reasons + ["a long reason " * 20]
+    longer = save_overlay(
+        tmp_path / "longer.png",
+        _rgb_section(),
+        _result(needs_review=True, qc_reasons=long_reasons),
+    )
+    assert longer.origin[0] > review.origin[0]  # wrapped, never cut off
+
+
+@pytest.mark.parametrize("surface_row", [10.0, 80.0])
+def test_numbers_sit_on_the_dermis_side(tmp_path: Path, surface_row: float) -> None:
+    """Numbers are placed across the junction from the surface, off the epidermis."""
+    result = _result(
+        crossings=[[40.0, 60.0]],
+        dej=[np.array([[40.0, 5.0], [40.0, 120.0]])],
+        surface=[np.array([[surface_row, 5.0], [surface_row, 120.0]])],
+        fragments=np.zeros((0, 2)),
+        short_fibres=np.zeros((0, 2)),
+    )
+    info = save_overlay(tmp_path / "o.png", np.full((96, 128, 3), 235, np.uint8), result)
+    pixels = _read_png(tmp_path / "o.png")
+    dej_row = int(info.to_png([[40.0, 0.0]])[0, 0])
+    top, bottom = int(info.origin[0]), int(info.to_png([[95.0, 0.0]])[0, 0])
+    yellow_above = _count(pixels[top : dej_row - 12], CROSSING_COLOUR)
+    yellow_below = _count(pixels[dej_row + 12 : bottom], CROSSING_COLOUR)
+    if surface_row < 40:  # epidermis above: numbers below
+        assert yellow_below > 50 and yellow_above == 0
+    else:
+        assert yellow_above > 50 and yellow_below == 0
+
+
+def test_fragments_leave_the_tissue_visible(tmp_path: Path) -> None:
+    """A fragment is a thin ring: the pixel it marks is still the image's own."""
+    grey = np.full((96, 128, 3), 120, np.uint8)
+    result = _result(
+        crossings=np.zeros((0, 2)),
+        fragments=np.array([[50.0, 64.0]]),
+        short_fibres=np.zeros((0, 2)),
+        dej=[],
+        surface=[],
+    )
+    info = save_overlay(tmp_path / "o.png", grey, result)
+    pixels = _read_png(tmp_path / "o.png")
+    r, c = np.round(info.to_png([[50.0, 64.0]])[0]).astype(int)
+    assert np.abs(pixels[r, c] - 120).max() <= 3
+    around = pixels[r - 12 : r + 13, c - 12 : c + 13]
+    assert _count(around, FRAGMENT_COLOUR) > 10
+
+
+def test_scale_bar_when_the_pixel_size_is_known(tmp_path: Path) -> None:
+    info = save_overlay(tmp_path / "a.png", _rgb_section(), _result())
+    with_bar = save_overlay(tmp_path / "b.png", _rgb_section(), _result(pixel_size_um=0.5))
+    legend = slice(int(info.to_png([[96.0, 0.0]])[0, 0]) + 5, None)
+    a = _read_png(tmp_path / "a.png")[legend]
+    b = _read_png(tmp_path / "b.png")[legend]
+    assert with_bar.png_shape == info.png_shape
+    right = slice(info.png_shape[1] // 2, None)
+    assert _count(b[:, right], "#000000") > _count(a[:, right], "#000000") + 100

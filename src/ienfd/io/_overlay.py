@@ -1,17 +1,35 @@
 """Quality-control overlay: the section with its junction, surface and counted fibres.
 
 :func:`save_overlay` draws one PNG per analysed section so that a person can
-check, crossing by crossing, what the automatic count counted.  It uses
-matplotlib's object API only (:class:`matplotlib.figure.Figure` with the Agg
-canvas), never ``pyplot``, so it is safe in threads, batch jobs and notebooks.
+check, crossing by crossing, what the automatic count counted. The picture is
+drawn directly at display resolution with Pillow: the section is box-averaged
+down to at most ``max_pixels`` pixels, reduced to a 240-colour palette (with
+dithering), and the junction, surface and markers are drawn over it in 16
+reserved, exact palette colours. That keeps a 10-megapixel section to a
+fraction of a second and a PNG of about 1 MB, with no plotting library.
+
+What is drawn, and where it comes from:
+
+* crossings are numbered 1..K in their order along the junction (pieces of the
+  junction in order along the section's long axis), each number on the
+  dermis side of the junction, away from the fibres being checked;
+* the surface and the junction as the result gives them (the overlay does not
+  correct them);
+* fragments that the result lists as small thin rings, so that they never hide
+  the tissue under them;
+* a "needs review" banner with the result's ``qc_reasons`` when set;
+* a scale bar when the result carries ``pixel_size_um``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,31 +37,48 @@ import numpy as np
 from ienfd.io._types import SectionImage
 from ienfd.io._write import _atomic_path
 
-__all__ = ["OverlayInfo", "OverlayResult", "save_overlay"]
+__all__ = ["OverlayInfo", "OverlayResult", "crossing_order", "save_overlay"]
 
 # Bright colours, each drawn with a black outline: visible on white glass, on
 # pink/brown/blue-grey bright-field tissue and on a dark fluorescence field,
 # and distinct from the green (fibre) and magenta (membrane) false colours.
 DEJ_COLOUR = "#ff9f1c"  # orange, solid
 SURFACE_COLOUR = "#00d5ff"  # cyan, dashed
-CROSSING_COLOUR = "#ffe600"  # yellow disc with its number
-FRAGMENT_COLOUR = "#ff3b3b"  # red open square
+CROSSING_COLOUR = "#ffe600"  # yellow disc, its number in a yellow box
+FRAGMENT_COLOUR = "#ff3b3b"  # small thin red ring
 SHORT_FIBRE_COLOUR = "#ffffff"  # white open triangle
+REVIEW_COLOUR = "#b3261e"  # banner of a result that needs review
 OUTLINE = "black"
 
-_DPI = 100
-_MARGIN_PX = 30  # left and right
-_TOP_PX = 70  # two title lines
-_BOTTOM_PX = 64  # legend, two rows
+_MARGIN_PX = 30  # left and right of the image
 _MIN_AXES_PX = (480, 800)  # small images are enlarged to at least this (rows, cols)
 _MIN_FIG_W_PX = 960  # room for the title and the legend
-_MAX_SIDE_PX = 16_000  # longest side of the displayed image (Agg limit is 2**16)
+_MAX_SIDE_PX = 16_000  # longest side of the displayed image
+_N_IMAGE_COLOURS = 240  # palette entries for the section; the rest are the overlay's
+
+# The overlay's own palette entries (index = _N_IMAGE_COLOURS + position).
+_INK = (
+    ("white", "#ffffff"),
+    ("black", "#000000"),
+    ("grey", "#555555"),
+    ("light", "#f2f2f2"),
+    ("dej", DEJ_COLOUR),
+    ("surface", SURFACE_COLOUR),
+    ("crossing", CROSSING_COLOUR),
+    ("fragment", FRAGMENT_COLOUR),
+    ("short", SHORT_FIBRE_COLOUR),
+    ("review", REVIEW_COLOUR),
+    ("review_bg", "#fde7e4"),
+)
+_IDX = {name: _N_IMAGE_COLOURS + i for i, (name, _) in enumerate(_INK)}
 
 
 class OverlayResult(Protocol):
     """What :func:`save_overlay` reads from a result (e.g. ``ienfd.core.SectionResult``).
 
-    Coordinates are (row, col) in pixels of the full-resolution image.
+    Coordinates are (row, col) in pixels of the full-resolution image. Read
+    too when present: ``needs_review`` (bool) and ``qc_reasons`` (list of str)
+    for the review banner, ``pixel_size_um`` (float) for the scale bar.
     """
 
     @property
@@ -86,6 +121,9 @@ class OverlayInfo:
         PNG pixels per input-image pixel.
     origin : tuple of float
         PNG (row, col) of the input image's pixel-edge corner (-0.5, -0.5).
+    order : tuple of int
+        ``order[k]`` is the index in ``result.crossings`` of the crossing
+        numbered ``k + 1`` on the picture.
     """
 
     path: str
@@ -94,6 +132,7 @@ class OverlayInfo:
     factor: int
     scale: float
     origin: tuple[float, float]
+    order: tuple[int, ...] = ()
 
     def to_png(self, points: np.ndarray) -> np.ndarray:
         """Map (K, 2) input-image (row, col) coordinates to PNG (row, col) coordinates.
@@ -112,6 +151,64 @@ class OverlayInfo:
         return np.asarray(self.origin) + (pts + 0.5) * self.scale
 
 
+def crossing_order(crossings: np.ndarray, dej: Sequence[np.ndarray]) -> np.ndarray:
+    """Order crossings along the junction, as a pathologist follows it.
+
+    The junction's pieces are put in order along the section's long axis (the
+    first principal axis of all junction vertices, pointing to increasing
+    column, or increasing row for a vertical section), each piece run in that
+    direction; a crossing belongs to its nearest piece and is placed at the
+    arc length of its projection onto it.
+
+    Parameters
+    ----------
+    crossings : (K, 2) array_like
+        (row, col) of each crossing.
+    dej : sequence of (M, 2) array_like
+        The junction's polylines, (row, col).
+
+    Returns
+    -------
+    (K,) ndarray of int
+        Indices into `crossings`, first crossing along the junction first.
+        Without a junction (or with a single crossing), ``arange(K)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dej = [np.array([[50.0, 0.0], [50.0, 100.0]]), np.array([[50.0, 300.0], [50.0, 200.0]])]
+    >>> crossing_order(np.array([[50.0, 250.0], [50.0, 10.0], [49.0, 90.0]]), dej).tolist()
+    [1, 2, 0]
+    """
+    import shapely
+
+    pts = np.asarray(crossings, dtype=float).reshape(-1, 2)
+    lines = [np.asarray(line, dtype=float).reshape(-1, 2) for line in dej]
+    lines = [line for line in lines if len(line) >= 2]
+    if len(pts) < 2 or not lines:
+        return np.arange(len(pts))
+    vertices = np.concatenate(lines)
+    centred = vertices - vertices.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axis = vt[0]
+    if abs(axis[1]) > 1e-9:
+        axis = axis if axis[1] > 0 else -axis
+    else:
+        axis = axis if axis[0] > 0 else -axis
+    oriented = []
+    for line in lines:
+        if float((line[-1] - line[0]) @ axis) < 0:
+            line = line[::-1]
+        oriented.append(line)
+    oriented.sort(key=lambda line: float(line[0] @ axis))
+    geoms = shapely.linestrings([line[:, ::-1] for line in oriented])  # x = col, y = row
+    points = shapely.points(pts[:, ::-1])
+    distance = shapely.distance(geoms[:, None], points[None, :])
+    piece = np.argmin(distance, axis=0)
+    arc = shapely.line_locate_point(geoms[piece], points)
+    return np.lexsort((np.arange(len(pts)), arc, piece))
+
+
 def save_overlay(
     path: str | os.PathLike[str],
     image: np.ndarray | Sequence[np.ndarray | None] | SectionImage,
@@ -124,10 +221,12 @@ def save_overlay(
 
     Drawn over the image: the dermal-epidermal junction (orange line), the
     epidermal surface (cyan dashed line), every counted crossing as a yellow
-    disc numbered 1..K, excluded intraepidermal fragments (red open squares)
-    and fibres that stop short of the junction (white open triangles), each
-    outlined in black; a legend; and a title with the counts, the lengths and
-    the density.
+    disc numbered 1..K in order along the junction (see
+    :func:`crossing_order`), excluded intraepidermal fragments (small red
+    rings) and fibres that stop short of the junction (white open triangles);
+    above the image the title, the counts, the lengths and the density and,
+    when the result needs review, a red banner with its reasons; below it a
+    legend and a scale bar.
 
     Parameters
     ----------
@@ -148,18 +247,20 @@ def save_overlay(
         First title line, usually the image's file name; the second line
         always states count, lengths and density.
     max_pixels : int, optional
-        Images with more pixels are shown block-averaged by an integer factor
+        Images with more pixels are shown box-averaged by an integer factor
         so that at most this many are drawn (markers keep their places).
 
     Returns
     -------
     OverlayInfo
-        PNG size and the mapping from image to PNG coordinates.
+        PNG size, the mapping from image to PNG coordinates and the order in
+        which the crossings are numbered.
 
     Raises
     ------
     TypeError
-        `image` is not an array, a sequence of arrays or a SectionImage.
+        `image` is not an array, a sequence of arrays or a SectionImage, or
+        `max_pixels` is not an int.
     ValueError
         `image` has an unsupported shape or is empty, the membrane's shape
         differs from the fibre's, `max_pixels` < 1, or a coordinate array of
@@ -181,74 +282,331 @@ def save_overlay(
     >>> info.factor, os.path.exists(f)
     (1, True)
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw
 
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
         raise TypeError(f"max_pixels must be an int, got {max_pixels!r}")
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
     planes, kind = _planes(image)
+    # Every coordinate array is checked before any drawing.
+    crossings = _points(result.crossings, "crossings")
+    fragments = _points(result.fragments, "fragments")
+    short = _points(result.short_fibres, "short_fibres")
+    dej = [_points(line, f"dej[{i}]") for i, line in enumerate(result.dej)]
+    surface = [_points(line, f"surface[{i}]") for i, line in enumerate(result.surface)]
+
     rows, cols = planes[0].shape[:2]
     factor = max(1, math.ceil(math.sqrt(rows * cols / max_pixels)))
     factor = max(factor, math.ceil(max(rows, cols) / _MAX_SIDE_PX))
-    if kind == "rgb":
-        display = _to_unit(_block_mean(planes[0][..., :3], factor), planes[0].dtype)
-    else:
-        fibre = _stretch(_block_mean(planes[0], factor))
-        membrane = (
-            _stretch(_block_mean(planes[1], factor)) if len(planes) > 1 else np.zeros_like(fibre)
-        )
-        display = np.stack([membrane, fibre, membrane], axis=-1)
-    d_rows, d_cols = display.shape[:2]
-
-    # Axes size in PNG pixels: one displayed pixel per PNG pixel, small images enlarged.
+    section = _display(planes, kind, factor)
+    d_cols, d_rows = section.size
     zoom = max(1.0, min(_MIN_AXES_PX[0] / d_rows, _MIN_AXES_PX[1] / d_cols))
     ax_h, ax_w = round(d_rows * zoom), round(d_cols * zoom)
+    if zoom > 1:
+        section = section.resize((ax_w, ax_h), Image.Resampling.NEAREST)
     fig_w = max(ax_w + 2 * _MARGIN_PX, _MIN_FIG_W_PX)
-    fig_h = ax_h + _TOP_PX + _BOTTOM_PX
-    fig = Figure(figsize=(fig_w / _DPI, fig_h / _DPI), dpi=_DPI, facecolor="white")
-    canvas = FigureCanvasAgg(fig)
-    left = (fig_w - ax_w) / 2
-    ax = fig.add_axes((left / fig_w, _BOTTOM_PX / fig_h, ax_w / fig_w, ax_h / fig_h))
-    # Extent in input-image pixel-edge coordinates: everything is drawn in the
-    # coordinates of the full-resolution image, whatever the downsampling.
-    extent = (-0.5, d_cols * factor - 0.5, d_rows * factor - 0.5, -0.5)
-    ax.imshow(display, extent=extent, interpolation="nearest" if zoom > 1 else "antialiased")
-    ax.set_xlim(extent[0], extent[1])
-    ax.set_ylim(extent[2], extent[3])
-    ax.set_aspect("auto")  # the axes box already has the image's aspect ratio
-    ax.set_axis_off()
+    font_px = int(np.clip(round(fig_w / 120), 13, 20))
 
-    handles = _draw_results(ax, result)
-    lines = [] if title is None else [str(title)]
-    lines.append(_summary_line(result, factor))
-    fig.suptitle("\n".join(lines), y=1 - 8 / fig_h, va="top", fontsize=11)
-    fig.legend(
-        handles=handles,
-        loc="lower center",
-        ncol=3,
-        frameon=False,
-        fontsize=9,
-        bbox_to_anchor=(0.5, 4 / fig_h),
-    )
+    # Header: title, summary and (when set) the review banner, wrapped to the width.
+    chars = max(40, int(fig_w / (0.6 * font_px)) - 4)
+    header: list[tuple[str, str, bool]] = []  # (text, ink, bold)
+    if title is not None:
+        header += [(t, "black", True) for t in textwrap.wrap(str(title), chars) or [""]]
+    header += [(t, "black", False) for t in textwrap.wrap(_summary_line(result, factor), chars)]
+    banner: list[str] = []
+    if bool(getattr(result, "needs_review", False)):
+        reasons = [str(r) for r in getattr(result, "qc_reasons", []) or []]
+        text = "NEEDS REVIEW (confirm the count by eye): " + (
+            "; ".join(reasons) if reasons else "no reason given"
+        )
+        banner = textwrap.wrap(text, chars - 2)
+    line_h = round(font_px * 1.35)
+    banner_h = len(banner) * line_h + (12 if banner else 0)
+    top = 10 + len(header) * line_h + (8 + banner_h if banner else 0) + 12
+    legend_h = 2 * line_h + 16
+    fig_h = top + ax_h + legend_h
+    left = (fig_w - ax_w) // 2
 
-    canvas.draw()
-    # The PNG row axis points down, display coordinates point up.
-    x0, y0 = ax.transData.transform((-0.5, -0.5))
-    x1, _ = ax.transData.transform((factor * d_cols - 0.5, -0.5))
-    scale = (x1 - x0) / (factor * d_cols)
+    canvas = Image.new("P", (fig_w, fig_h), _IDX["white"])
+    canvas.putpalette(_palette(section))
+    canvas.paste(section, (left, top))
+    draw = ImageDraw.Draw(canvas)
+    y = 10
+    for text, ink, bold in header:
+        draw.text((fig_w / 2, y), text, fill=_IDX[ink], font=_font(font_px, bold), anchor="ma")
+        y += line_h
+    if banner:
+        y += 8
+        draw.rectangle(
+            (_MARGIN_PX // 2, y, fig_w - _MARGIN_PX // 2, y + banner_h),
+            fill=_IDX["review_bg"],
+            outline=_IDX["review"],
+            width=3,
+        )
+        for i, text in enumerate(banner):
+            draw.text(
+                (fig_w / 2, y + 6 + i * line_h),
+                text,
+                fill=_IDX["review"],
+                font=_font(font_px, True),
+                anchor="ma",
+            )
+
+    scale = zoom / factor
+    origin = (float(top), float(left))
+
+    def to_xy(pts: np.ndarray) -> np.ndarray:  # (K, 2) (row, col) -> (K, 2) (x, y) in the PNG
+        return np.column_stack(
+            [origin[1] + (pts[:, 1] + 0.5) * scale, origin[0] + (pts[:, 0] + 0.5) * scale]
+        )
+
+    for line in surface:
+        _dashed(draw, to_xy(line), _IDX["surface"])
+    for line in dej:
+        _polyline(draw, to_xy(line), _IDX["dej"], width=3)
+    ring = max(3, font_px // 4)
+    for x, yy in to_xy(fragments):
+        draw.ellipse((x - ring, yy - ring, x + ring, yy + ring), outline=_IDX["fragment"], width=1)
+    tri = max(11, font_px)
+    for x, yy in to_xy(short):
+        _triangle(draw, x, yy, tri)
+    order = crossing_order(crossings, dej)
+    _number_crossings(draw, crossings[order], dej, surface, to_xy, font_px)
+    _legend(draw, fig_w, fig_h - legend_h, font_px, line_h, crossings, fragments, short)
+    _scale_bar(draw, result, scale, fig_w, fig_h - legend_h + 4 + line_h, font_px)
+
     info = OverlayInfo(
         path=os.fspath(path),
         png_shape=(fig_h, fig_w),
         image_shape=(int(rows), int(cols)),
         factor=factor,
         scale=float(scale),
-        origin=(float(fig_h - y0), float(x0)),
+        origin=origin,
+        order=tuple(int(i) for i in order),
     )
     with _atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        canvas.print_png(fh)
+        canvas.save(fh, format="PNG", compress_level=1)
     return info
+
+
+def _display(planes: list[np.ndarray], kind: str, factor: int) -> Any:
+    """The section at display resolution as a palette image of `_N_IMAGE_COLOURS` colours."""
+    from PIL import Image
+
+    first = planes[0]
+    if kind == "rgb" and first.dtype == np.uint8:
+        rgb = Image.fromarray(np.ascontiguousarray(first[..., :3]), mode="RGB")
+        if factor > 1:
+            rgb = rgb.reduce(factor)  # box average, partial boxes at the far edges
+    else:
+        if kind == "rgb":
+            unit = _to_unit(_block_mean(first[..., :3], factor), first.dtype)
+        else:
+            fibre = _stretch(_block_mean(first, factor))
+            membrane = (
+                _stretch(_block_mean(planes[1], factor))
+                if len(planes) > 1
+                else np.zeros_like(fibre)
+            )
+            unit = np.stack([membrane, fibre, membrane], axis=-1)
+        rgb = Image.fromarray(np.round(unit * 255).astype(np.uint8), mode="RGB")
+    return rgb.quantize(_N_IMAGE_COLOURS, method=Image.Quantize.FASTOCTREE)
+
+
+def _palette(section: Any) -> list[int]:
+    from PIL import ImageColor
+
+    pal = list(section.getpalette() or [])[: 3 * _N_IMAGE_COLOURS]
+    pal += [0] * (3 * _N_IMAGE_COLOURS - len(pal))
+    for _, colour in _INK:
+        pal += list(ImageColor.getrgb(colour)[:3])
+    return pal + [0] * (768 - len(pal))
+
+
+@lru_cache(maxsize=8)
+def _font(size: int, bold: bool) -> Any:
+    """DejaVu Sans (shipped with matplotlib), else Pillow's own font."""
+    from PIL import ImageFont
+
+    try:
+        import matplotlib
+
+        name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+        ttf = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / name
+        return ImageFont.truetype(str(ttf), size)
+    except (ImportError, OSError):
+        return ImageFont.load_default(size)
+
+
+def _polyline(draw: Any, xy: np.ndarray, ink: int, *, width: int) -> None:
+    """A line with a black outline one pixel wide on each side."""
+    if len(xy) < 2:
+        return
+    flat = xy.ravel().tolist()
+    draw.line(flat, fill=_IDX["black"], width=width + 2)
+    draw.line(flat, fill=ink, width=width)
+
+
+def _dashed(draw: Any, xy: np.ndarray, ink: int, on: float = 12.0, off: float = 7.0) -> None:
+    """A dashed line (dashes of `on` PNG pixels, gaps of `off`) with a black outline."""
+    if len(xy) < 2:
+        return
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    if arc[-1] <= 0:
+        return
+    s = np.arange(0.0, arc[-1], 1.5)
+    dense = np.column_stack([np.interp(s, arc, xy[:, 0]), np.interp(s, arc, xy[:, 1])])
+    dash = np.floor(s / (on + off)).astype(int)
+    inside = (s % (on + off)) < on
+    for k in np.unique(dash[inside]):
+        piece = dense[(dash == k) & inside]
+        if len(piece) >= 2:
+            _polyline(draw, piece, ink, width=2)
+
+
+def _triangle(draw: Any, x: float, y: float, size: float) -> None:
+    """An open white triangle with a black edge on both sides of its white line."""
+
+    def corners(side: float) -> list[tuple[float, float]]:
+        h = side * math.sqrt(3) / 2
+        return [(x, y - 2 * h / 3), (x - side / 2, y + h / 3), (x + side / 2, y + h / 3)]
+
+    draw.polygon(corners(size + 3.5), outline=_IDX["black"], width=4)
+    draw.polygon(corners(size), outline=_IDX["short"], width=2)
+
+
+def _number_crossings(
+    draw: Any,
+    crossings: np.ndarray,
+    dej: list[np.ndarray],
+    surface: list[np.ndarray],
+    to_xy: Any,
+    font_px: int,
+) -> None:
+    """Yellow discs numbered 1..K; each number on the dermis side of the junction."""
+    if len(crossings) == 0:
+        return
+    xy = to_xy(crossings)
+    normals = _dermis_normals(crossings, dej, surface)
+    font = _font(max(11, font_px - 2), True)
+    radius = max(4, font_px // 3)
+    for k, ((x, y), (nr, nc)) in enumerate(zip(xy, normals, strict=True), start=1):
+        reach = 2.2 * font_px if k % 2 else 3.6 * font_px  # alternate: neighbours stay legible
+        lx, ly = x + nc * reach, y + nr * reach
+        draw.line((x, y, lx, ly), fill=_IDX["black"], width=1)
+        box = draw.textbbox((lx, ly), str(k), font=font, anchor="mm")
+        draw.rectangle(
+            (box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2),
+            fill=_IDX["crossing"],
+            outline=_IDX["black"],
+            width=1,
+        )
+        draw.text((lx, ly), str(k), fill=_IDX["black"], font=font, anchor="mm")
+    for x, y in xy:  # discs last: they stay on top of the leaders
+        draw.ellipse(
+            (x - radius, y - radius, x + radius, y + radius),
+            fill=_IDX["crossing"],
+            outline=_IDX["black"],
+            width=1,
+        )
+
+
+def _dermis_normals(
+    crossings: np.ndarray, dej: list[np.ndarray], surface: list[np.ndarray]
+) -> np.ndarray:
+    """Unit (row, col) vectors across the junction at each crossing, away from the surface.
+
+    Without a junction the numbers go below-right; without a surface, to the
+    side of increasing row.
+    """
+    out = np.tile([0.6, 0.8], (len(crossings), 1))
+    lines = [line for line in dej if len(line) >= 2]
+    if not lines:
+        return out
+    segments = np.concatenate([np.stack([line[:-1], line[1:]], axis=1) for line in lines])
+    surface_pts = np.concatenate(surface) if any(len(s) for s in surface) else None
+    for i, p in enumerate(crossings):
+        a, b = segments[:, 0], segments[:, 1]
+        ab = b - a
+        t = np.clip(np.einsum("ij,ij->i", p - a, ab) / np.maximum((ab**2).sum(1), 1e-12), 0, 1)
+        nearest = a + t[:, None] * ab
+        j = int(np.argmin(((nearest - p) ** 2).sum(1)))
+        tangent = ab[j] / max(float(np.hypot(*ab[j])), 1e-12)
+        normal = np.array([tangent[1], -tangent[0]])
+        if surface_pts is not None:
+            s = surface_pts[np.argmin(((surface_pts - p) ** 2).sum(1))]
+            if float((p - s) @ normal) < 0:
+                normal = -normal
+        elif normal[0] < 0:
+            normal = -normal
+        out[i] = normal
+    return out
+
+
+def _legend(
+    draw: Any,
+    fig_w: int,
+    y0: int,
+    font_px: int,
+    line_h: int,
+    crossings: np.ndarray,
+    fragments: np.ndarray,
+    short: np.ndarray,
+) -> None:
+    """Two legend rows under the image: lines, then markers with their numbers."""
+    font = _font(font_px - 1, False)
+    items_1 = [("dej", "dermal-epidermal junction (DEJ)"), ("surface", "epidermal surface")]
+    items_2 = [
+        ("crossing", f"counted crossing, numbered along the DEJ ({len(crossings)})"),
+        ("fragment", f"epidermal fragment, not counted ({len(fragments)})"),
+        ("short", f"ends below the DEJ, not counted ({len(short)})"),
+    ]
+    gap, glyph = 2 * font_px, 2 * font_px
+    for row, items in enumerate((items_1, items_2)):
+        y = y0 + 8 + row * line_h + line_h // 2
+        widths = [glyph + 6 + draw.textlength(t, font=font) for _, t in items]
+        x = _MARGIN_PX
+        for (kind, text), width in zip(items, widths, strict=True):
+            g0, g1, mid = x, x + glyph, x + glyph / 2
+            if kind == "dej":
+                _polyline(draw, np.array([[g0, y], [g1, y]]), _IDX["dej"], width=3)
+            elif kind == "surface":
+                _dashed(draw, np.array([[g0, y], [g1 + 4, y]]), _IDX["surface"], on=9, off=5)
+            elif kind == "crossing":
+                r = max(4, font_px // 3)
+                draw.ellipse((mid - r, y - r, mid + r, y + r), fill=_IDX["crossing"],
+                             outline=_IDX["black"])  # fmt: skip
+            elif kind == "fragment":
+                r = max(3, font_px // 4)
+                draw.ellipse((mid - r, y - r, mid + r, y + r), outline=_IDX["fragment"], width=1)
+            else:
+                _triangle(draw, mid, y, max(11, font_px))
+            draw.text((g1 + 6, y), text, fill=_IDX["black"], font=font, anchor="lm")
+            x += int(width + gap)
+
+
+def _scale_bar(draw: Any, result: Any, scale: float, fig_w: int, y: int, font_px: int) -> None:
+    """A bar of a round number of µm at the right of the legend (when the pixel size is known)."""
+    pixel = getattr(result, "pixel_size_um", None)
+    try:
+        pixel = float(pixel)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return
+    if not (math.isfinite(pixel) and pixel > 0):
+        return
+    px_per_um = scale / pixel
+    target_um = 0.12 * (fig_w - 2 * _MARGIN_PX) / px_per_um
+    choices = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+    um = max([c for c in choices if c <= target_um] or [choices[0]])
+    length = um * px_per_um
+    x1 = fig_w - _MARGIN_PX
+    x0 = x1 - length
+    ym = y + font_px // 2 + 4
+    draw.rectangle((x0, ym - 2, x1, ym + 2), fill=_IDX["black"])
+    label = f"{um:g} µm" if um < 1000 else f"{um / 1000:g} mm"
+    draw.text(((x0 + x1) / 2, ym - 4), label, fill=_IDX["black"], font=_font(font_px - 1, False),
+              anchor="mb")  # fmt: skip
 
 
 def _planes(
@@ -351,114 +709,10 @@ def _points(values: Any, name: str) -> np.ndarray:
     return pts
 
 
-def _draw_results(ax: Any, result: OverlayResult) -> list[Any]:
-    """Draw junction, surface and markers; return the legend handles."""
-    from matplotlib import patheffects
-    from matplotlib.lines import Line2D
-
-    outline = [patheffects.Stroke(linewidth=3.2, foreground=OUTLINE), patheffects.Normal()]
-    for i, line in enumerate(result.surface):
-        pts = _points(line, f"surface[{i}]")
-        ax.plot(
-            pts[:, 1],
-            pts[:, 0],
-            color=SURFACE_COLOUR,
-            lw=1.4,
-            ls=(0, (5, 3)),
-            path_effects=outline,
-            zorder=3,
-        )
-    for i, line in enumerate(result.dej):
-        pts = _points(line, f"dej[{i}]")
-        ax.plot(pts[:, 1], pts[:, 0], color=DEJ_COLOUR, lw=1.4, path_effects=outline, zorder=3)
-    marker_outline = [patheffects.Stroke(linewidth=2.6, foreground=OUTLINE), patheffects.Normal()]
-    # Not counted: fragments (squares) and fibres stopping short (triangles), hollow;
-    # one style per kind for the markers and their legend entry.
-    hollow: dict[str, Any] = {
-        "ls": "none",
-        "ms": 9,
-        "mfc": "none",
-        "mew": 1.4,
-        "path_effects": marker_outline,
-    }
-    not_counted = (
-        ("fragments", "s", FRAGMENT_COLOUR, "epidermal fragment, not counted"),
-        ("short_fibres", "^", SHORT_FIBRE_COLOUR, "ends below DEJ, not counted"),
-    )
-    not_counted_handles = []
-    for name, marker, colour, label in not_counted:
-        pts = _points(getattr(result, name), name)
-        ax.plot(pts[:, 1], pts[:, 0], marker=marker, mec=colour, zorder=4, **hollow)
-        not_counted_handles.append(
-            Line2D([], [], marker=marker, mec=colour, label=f"{label} ({len(pts)})", **hollow)
-        )
-    crossings = _points(result.crossings, "crossings")
-    ax.plot(
-        crossings[:, 1],
-        crossings[:, 0],
-        ls="none",
-        marker="o",
-        ms=7,
-        mfc=CROSSING_COLOUR,
-        mec=OUTLINE,
-        mew=1.0,
-        zorder=5,
-    )
-    for k, (r, c) in enumerate(crossings, start=1):
-        ax.annotate(
-            str(k),
-            xy=(c, r),
-            xytext=(5, 4) if k % 2 else (5, -13),  # alternate: neighbours stay legible
-            textcoords="offset points",
-            fontsize=8,
-            fontweight="bold",
-            color="black",
-            bbox={
-                "boxstyle": "round,pad=0.15",
-                "fc": CROSSING_COLOUR,
-                "ec": OUTLINE,
-                "lw": 0.5,
-                "alpha": 0.85,
-            },
-            zorder=6,
-            annotation_clip=False,
-        )
-    return [
-        Line2D(
-            [],
-            [],
-            color=DEJ_COLOUR,
-            lw=1.4,
-            path_effects=outline,
-            label="dermal-epidermal junction (DEJ)",
-        ),
-        Line2D(
-            [],
-            [],
-            color=SURFACE_COLOUR,
-            lw=1.4,
-            ls=(0, (5, 3)),
-            path_effects=outline,
-            label="epidermal surface",
-        ),
-        Line2D(
-            [],
-            [],
-            ls="none",
-            marker="o",
-            ms=7,
-            mfc=CROSSING_COLOUR,
-            mec=OUTLINE,
-            label=f"counted crossing ({len(crossings)})",
-        ),
-        *not_counted_handles,
-    ]
-
-
 def _summary_line(result: OverlayResult, factor: int) -> str:
     basis = "DEJ" if result.length_basis == "dej" else result.length_basis
     text = (
-        f"{result.count} fibres crossing the DEJ; DEJ {result.dej_length_um / 1000:.3f} mm, "
+        f"{int(result.count)} fibres crossing the DEJ; DEJ {result.dej_length_um / 1000:.3f} mm, "
         f"surface {result.surface_length_um / 1000:.3f} mm; "
         f"{result.density_per_mm:.2f} fibres/mm ({basis} length)"
     )
