@@ -197,7 +197,7 @@ def float_rgb(tmp_path: Path) -> Path:
 CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
     ("missing", missing, {}, "no such file"),
     ("directory", directory, {}, "not a regular file"),
-    ("png", png_file, {}, "not a TIFF file"),
+    ("png without a pixel size", png_file, {}, "no pixel size: PNG files do not record"),
     ("text", text_file, {}, "not a TIFF file"),
     ("empty", empty_file, {}, "not a TIFF file"),
     ("truncated", truncated, {}, "truncated TIFF"),

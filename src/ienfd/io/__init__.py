@@ -12,7 +12,14 @@ from ienfd.io._correction import (
 )
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._quality import UNCHECKED_REASON, ResultQuality, result_quality
-from ienfd.io._read import ImageInfo, choose_channels, open_lazy, probe_image, read_section
+from ienfd.io._read import (
+    ImageInfo,
+    choose_channels,
+    describe_image,
+    open_lazy,
+    probe_image,
+    read_section,
+)
 from ienfd.io._types import (
     FileError,
     ImageReadError,
@@ -40,6 +47,7 @@ __all__ = [
     "SectionImage",
     "choose_channels",
     "correction_path",
+    "describe_image",
     "open_lazy",
     "parse_format_json",
     "probe_image",

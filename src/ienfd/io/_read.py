@@ -17,30 +17,30 @@ import math
 import numbers
 import os
 import re
-import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ienfd.io._tiffmeta import (
-    FileMeta,
-    Layout,
-    check_segments,
-    describe,
-    guess_modality,
-    open_tiff,
-    scale_pixel_size,
-    tifffile_log,
-)
+from ienfd.io._formats import open_source
+from ienfd.io._source import ImageSource
+from ienfd.io._tiffmeta import Layout, guess_modality, scale_pixel_size
 from ienfd.io._types import ImageReadError, Modality, PixelSize, SectionImage
 
 if TYPE_CHECKING:
     import dask.array
 
-__all__ = ["ImageInfo", "choose_channels", "open_lazy", "probe_image", "read_section"]
+__all__ = [
+    "ImageInfo",
+    "choose_channels",
+    "describe_image",
+    "open_lazy",
+    "probe_image",
+    "read_section",
+]
 
 ChannelSpec = int | str | None
+SceneSpec = int | str | None
 
 _MODALITIES = ("brightfield", "fluorescence")
 _FIBRE_NAME = re.compile(r"pgp|uchl1")
@@ -49,6 +49,14 @@ _NO_PIXEL_SIZE = (
     "no pixel size in the file (OME PhysicalSizeX, TIFF resolution tags or ImageJ "
     "metadata); pass --pixel-size UM"
 )
+_NO_PIXEL_SIZE_IN = {
+    "CZI": "no pixel size in the file (no CZI Scaling Distance X/Y)",
+    "OME-Zarr": "no pixel size in the file (no scale in a length unit on the y/x axes)",
+    "PNG": "no pixel size: PNG files do not record the microscope's pixel size",
+    "JPEG": "no pixel size: JPEG files do not record the microscope's pixel size",
+    "LIF": "no pixel size in the file (no LIF dimension lengths)",
+    "ND2": "no pixel size in the file (no ND2 calibration)",
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,16 @@ class ImageInfo:
         Full-resolution pixel size from the metadata, None when absent.
     n_levels : int
         Number of pyramid levels.
+    format_name : str
+        The format as named in messages: ``'TIFF'``, ``'OME-TIFF'``,
+        ``'Aperio SVS'``, ``'CZI'``, ``'OME-Zarr'``, ``'PNG'``...
+    scenes : tuple of str
+        Names of the file's scenes (positions of a CZI, images of a LIF or of
+        a bioformats2raw OME-Zarr); one for single-image formats.
+    scene : int
+        The scene described.
+    notes : tuple of str
+        What the reader noticed in the metadata (assumptions, ignored fields).
     """
 
     path: str
@@ -89,6 +107,10 @@ class ImageInfo:
     channel_names: tuple[str, ...]
     pixel_size: PixelSize | None
     n_levels: int
+    format_name: str = "TIFF"
+    scenes: tuple[str, ...] = ("image",)
+    scene: int = 0
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -110,13 +132,18 @@ def read_section(
     membrane_channel: int | str | None = None,
     level: int = 0,
     max_bytes: int = 2**31,
+    scene: SceneSpec = None,
 ) -> SectionImage:
     """Read one section image for analysis.
 
     Parameters
     ----------
     path : str or os.PathLike
-        TIFF, OME-TIFF or ImageJ TIFF file. The first image series is read.
+        An image file (or an OME-Zarr directory) of a format ienfd reads:
+        the TIFF family (TIFF, OME-TIFF, ImageJ TIFF, Aperio SVS, Hamamatsu
+        NDPI, Leica SCN, Philips TIFF, Ventana BIF, Akoya QPTIFF; the first
+        image series), CZI, OME-Zarr, PNG, JPEG, LIF, ND2 (see
+        ``docs/reading-images.md``). The format is told from the content.
     modality : {'brightfield', 'fluorescence'}, optional
         Imaging mode. By default it is detected: RGB (3 or 4 samples, 8 or 16
         bit) is bright-field, several non-RGB channels are fluorescence, and a
@@ -138,6 +165,10 @@ def read_section(
     max_bytes : int, optional
         Refuse images whose level, as stored, needs more bytes than this
         (checked from the header before reading).
+    scene : int or str, optional
+        For files holding several scenes (CZI scenes, LIF images, ND2
+        positions, bioformats2raw OME-Zarr images): the scene, by index or
+        name; the first by default.
 
     Returns
     -------
@@ -188,18 +219,18 @@ def read_section(
     """
     path = os.fspath(path)
     _check_arguments(modality, pixel_size_um, fibre_channel, membrane_channel, level, max_bytes)
+    _check_scene(scene)
 
-    opened: list[str] = []
-    with open_tiff(path, opened) as tif:
-        meta = describe(tif, path, level, opened)
-        layout = meta.layout
-        notes = list(meta.notes)
+    with open_source(path, scene) as source:
+        source.check_level(level)
+        layout = source.layout(level)
         chosen = _modality_from_layout(path, layout, modality)
-        size = _pixel_size(path, meta, pixel_size_um)
+        size = _pixel_size(source, level, layout, pixel_size_um)
 
+        notes = list(source.notes)
         if chosen == "brightfield" and (fibre_channel is not None or membrane_channel is not None):
             notes.append("fibre/membrane channel options ignored for a bright-field RGB image")
-        names = meta.channel_names if chosen != "brightfield" else ()
+        names = source.channel_names if chosen != "brightfield" else ()
         fibre_idx: int | None = None
         membrane_idx: int | None = None
         if chosen != "brightfield":  # fluorescence, or a greyscale image still to decide
@@ -215,8 +246,11 @@ def read_section(
                 f"above the limit of {max_bytes:,} bytes; use `ienfd batch` "
                 "for whole-slide images, or read a lower pyramid level",
             )
-        check_segments(tif, meta.series, path)
-        data = _read_pixels(path, meta)
+        source.check_data(level)
+        before = len(source.notes)
+        data = source.read(level)
+        notes.extend(source.notes[before:])
+        format_name, scene_name = source.format_name, source.scenes[source.scene]
 
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         raise ImageReadError(path, f"the {data.dtype} image holds NaN or infinite values")
@@ -240,6 +274,8 @@ def read_section(
             rgb=np.ascontiguousarray(planes[..., :3]),
             level=level,
             warnings=notes,
+            format_name=format_name,
+            scene=scene_name,
         )
     assert fibre_idx is not None
     if planes.ndim == 2:
@@ -257,33 +293,40 @@ def read_section(
         membrane_channel=membrane_idx,
         level=level,
         warnings=notes,
+        format_name=format_name,
+        scene=scene_name,
     )
 
 
-def probe_image(path: str | os.PathLike[str]) -> ImageInfo:
-    """Describe a file's first image from its metadata, never reading pixels.
+def probe_image(path: str | os.PathLike[str], *, scene: SceneSpec = None) -> ImageInfo:
+    """Describe one image of a file from its metadata, never reading pixels.
 
     Parameters
     ----------
     path : str or os.PathLike
-        TIFF, OME-TIFF or ImageJ TIFF file.
+        An image file or OME-Zarr directory of a format :func:`read_section`
+        reads.
+    scene : int or str, optional
+        The scene to describe (index or name); the first by default.
 
     Returns
     -------
     ImageInfo
-        Shapes per level, axes, dtype, modality guess, channel names, pixel
-        size (None when the file has none) and number of levels.
+        Format, scenes, shapes per level, axes, dtype, modality guess, channel
+        names, pixel size (None when the file has none) and number of levels.
 
     Raises
     ------
     ImageReadError
-        The file is missing, not a regular file, or not a TIFF tifffile can
-        parse; its series cannot be parsed; its layout or dtype is one
+        The file is missing, not a regular file (nor an OME-Zarr directory),
+        not of a format ienfd reads, or corrupt in its header or metadata; the
+        scene is not in the file; its layout or dtype is one
         :func:`read_section` refuses (time axis, unlabelled page stack,
         palette/CMYK colour, bool/complex dtype, fewer than 64 pixels on a
-        side); or its pixel size metadata is unusable (unknown unit, outside
-        0.01-100 µm, anisotropic by more than 5 %). A missing pixel size is
-        not an error here (``pixel_size`` is None).
+        side); its pixel size metadata is unusable (unknown unit, outside
+        0.01-100 µm, anisotropic by more than 5 %); or the optional package
+        its reader needs is not installed. A missing pixel size is not an
+        error here (``pixel_size`` is None).
 
     Examples
     --------
@@ -293,45 +336,80 @@ def probe_image(path: str | os.PathLike[str]) -> ImageInfo:
     >>> tifffile.imwrite(f, np.zeros((128, 96, 3), np.uint8), photometric="rgb",
     ...                  resolution=(4000, 4000), resolutionunit="CENTIMETER")
     >>> info = probe_image(f)
-    >>> info.axes, info.modality, info.pixel_size.col_um
-    ('YXS', 'brightfield', 2.5)
+    >>> info.format_name, info.axes, info.modality, info.pixel_size.col_um
+    ('TIFF', 'YXS', 'brightfield', 2.5)
     """
     path = os.fspath(path)
-    opened: list[str] = []
-    with open_tiff(path, opened) as tif:
-        meta = describe(tif, path, 0, opened)
-    layout = meta.layout
-    return ImageInfo(
-        path=path,
-        shapes=meta.level_shapes,
-        axes=layout.axes,
-        dtype=layout.dtype,
-        modality=guess_modality(layout),
-        channel_names=meta.channel_names,
-        pixel_size=meta.pixel_size,
-        n_levels=len(meta.level_shapes),
-    )
+    _check_scene(scene)
+    with open_source(path, scene) as source:
+        layout = source.layout(0)
+        return ImageInfo(
+            path=path,
+            shapes=source.level_shapes,
+            axes=layout.axes,
+            dtype=layout.dtype,
+            modality=guess_modality(layout),
+            channel_names=source.channel_names,
+            pixel_size=source.pixel_size,
+            n_levels=len(source.level_shapes),
+            format_name=source.format_name,
+            scenes=source.scenes,
+            scene=source.scene,
+            notes=tuple(source.notes),
+        )
 
 
-def open_lazy(path: str | os.PathLike[str], *, level: int = 0) -> tuple[dask.array.Array, str]:
-    """Open one pyramid level of a file as a dask array, read tile by tile.
+def describe_image(path: str | os.PathLike[str]) -> list[ImageInfo]:
+    """What ienfd sees in a file, scene by scene, from the metadata alone.
+
+    The library side of ``ienfd info``: :func:`probe_image` of every scene.
+
+    Raises
+    ------
+    ImageReadError
+        As :func:`probe_image`, for the file or for any of its scenes.
+
+    Examples
+    --------
+    >>> import numpy as np, tifffile, tempfile, os
+    >>> from ienfd.io import describe_image
+    >>> f = os.path.join(tempfile.mkdtemp(), "if.ome.tif")
+    >>> tifffile.imwrite(f, np.zeros((2, 128, 128), np.uint16), metadata={
+    ...     "axes": "CYX", "PhysicalSizeX": 0.4, "PhysicalSizeY": 0.4,
+    ...     "Channel": {"Name": ["PGP9.5", "ColIV"]}})
+    >>> [(i.format_name, i.channel_names, i.pixel_size.source) for i in describe_image(f)]
+    [('OME-TIFF', ('PGP9.5', 'ColIV'), 'ome')]
+    """
+    first = probe_image(path)
+    return [first] + [probe_image(path, scene=k) for k in range(1, len(first.scenes))]
+
+
+def open_lazy(
+    path: str | os.PathLike[str], *, level: int = 0, scene: SceneSpec = None
+) -> tuple[dask.array.Array, str]:
+    """Open one pyramid level of a file as a dask array, read chunk by chunk.
 
     The lazy twin of reading a level: nothing is read until a chunk is
-    computed. Chunks follow the file's tiles or strips.
+    computed. Chunks follow the file's tiles or strips (TIFF), its zarr
+    chunks (OME-Zarr), or regions of 4096 x 4096 pixels (CZI).
 
     Parameters
     ----------
     path : str or os.PathLike
-        TIFF, OME-TIFF or ImageJ TIFF file; the first image series is opened.
+        An image file or OME-Zarr directory of a format :func:`read_section`
+        reads.
     level : int, optional
         Pyramid level (0 = full resolution).
+    scene : int or str, optional
+        The scene (index or name); the first by default.
 
     Returns
     -------
     data : dask.array.Array
         The level, in the order of ``axes``.
     axes : str
-        tifffile axis codes of ``data`` (``Y``, ``X``, ``S``, ``C``, ``Z``).
+        Axis codes of ``data`` (``Y``, ``X``, ``S``, ``C``, ``Z``), length-1
+        axes removed.
 
     Raises
     ------
@@ -342,29 +420,20 @@ def open_lazy(path: str | os.PathLike[str], *, level: int = 0) -> tuple[dask.arr
     ValueError
         ``level`` is negative.
     ImageReadError
-        The file is missing, not a TIFF, has no level ``level``, or has a
-        layout or dtype :func:`read_section` refuses. Corrupt strips or tiles
-        are found only when the chunks holding them are computed, where
-        tifffile's or the codec's own exception is raised.
+        The file is missing, not of a format ienfd reads, has no level
+        ``level`` or no such scene, or has a layout or dtype
+        :func:`read_section` refuses. Corrupt tiles or chunks are found only
+        when the chunks holding them are computed, where the reader's own
+        exception is raised.
     """
-    import dask.array as da
-
     path = os.fspath(path)
     _check_level(level)
-    notes: list[str] = []
-    tif = open_tiff(path, notes)
-    try:
-        meta = describe(tif, path, level, notes)
-        with tifffile_log(notes):
-            # the store tifffile.imread(path, aszarr=True, level=level) builds
-            store = tif.series[0].aszarr(level=level)
-        data = da.from_zarr(store)
-    except BaseException:
-        tif.close()
-        raise
-    # The store reads through ``tif``; close the file once no array uses the store.
-    weakref.finalize(store, tif.close)
-    return data, meta.layout.axes
+    _check_scene(scene)
+    with open_source(path, scene) as source:
+        source.check_level(level)
+        layout = source.layout(level)
+        data = source.lazy(level)
+    return data, layout.axes
 
 
 # -- arguments -----------------------------------------------------------------------
@@ -457,14 +526,35 @@ def _modality_from_layout(path: str, layout: Layout, requested: Modality | None)
     return None
 
 
-def _pixel_size(path: str, meta: FileMeta, pixel_size_um: float | None) -> PixelSize:
+def _level_scale(source: ImageSource, layout: Layout) -> tuple[float, float]:
+    """Downsampling (rows, cols) of a level relative to level 0, from the shapes."""
+    base = source.layout(0) if layout.shape != source.level_shapes[0] else layout
+    return (base.rows / layout.rows, base.cols / layout.cols)
+
+
+def _pixel_size(
+    source: ImageSource, level: int, layout: Layout, pixel_size_um: float | None
+) -> PixelSize:
     """Pixel size of the requested level: user value first, then the metadata."""
+    scale = _level_scale(source, layout)
     if pixel_size_um is not None:
         value = float(pixel_size_um)
-        return scale_pixel_size(PixelSize(value, value, "user"), meta.scale)
-    if meta.pixel_size is None:
-        raise ImageReadError(path, _NO_PIXEL_SIZE)
-    return meta.pixel_size
+        return scale_pixel_size(PixelSize(value, value, "user"), scale)
+    if source.pixel_size is None:
+        reason = _NO_PIXEL_SIZE_IN.get(source.format_name, _NO_PIXEL_SIZE)
+        raise ImageReadError(source.path, reason)
+    return scale_pixel_size(source.pixel_size, scale)
+
+
+def _check_scene(scene: object) -> None:
+    if scene is None or isinstance(scene, str):
+        return
+    if isinstance(scene, bool) or not isinstance(scene, numbers.Integral):
+        raise TypeError(
+            f"scene must be a scene index (int) or name (str), got {type(scene).__name__} {scene!r}"
+        )
+    if scene < 0:
+        raise ValueError(f"scene must be >= 0, got {scene}")
 
 
 def _describe_channels(names: tuple[str, ...], n: int) -> str:
@@ -574,29 +664,6 @@ def choose_channels(
 
 
 # -- pixels --------------------------------------------------------------------------
-
-
-def _read_pixels(path: str, meta: FileMeta) -> np.ndarray:
-    """Read the level, turning decoder errors, short reads and tifffile warnings into errors."""
-    messages: list[str] = []
-    try:
-        with tifffile_log(messages):
-            data: np.ndarray = meta.series.asarray()
-    except MemoryError as exc:
-        raise ImageReadError(
-            path,
-            f"not enough memory to read shape {meta.layout.shape} of {meta.layout.dtype}; "
-            "use `ienfd batch` or a lower pyramid level",
-        ) from exc
-    except Exception as exc:  # decoders raise many types (imagecodecs, zlib, ValueError)
-        raise ImageReadError(
-            path, f"corrupt or truncated TIFF: {type(exc).__name__}: {exc}"
-        ) from exc
-    if messages:
-        raise ImageReadError(
-            path, "corrupt or truncated TIFF: tifffile reported: " + "; ".join(messages[:3])
-        )
-    return data
 
 
 def _canonical(data: np.ndarray, layout: Layout, notes: list[str]) -> np.ndarray:

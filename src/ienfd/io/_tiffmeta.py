@@ -126,6 +126,29 @@ class FileMeta:
     notes: list[str] = field(default_factory=list)
 
 
+_SCANNER_FORMATS = (
+    ("svs", "Aperio SVS"),
+    ("ndpi", "Hamamatsu NDPI"),
+    ("scn", "Leica SCN"),
+    ("philips", "Philips TIFF"),
+    ("bif", "Ventana BIF"),
+    ("qpi", "Akoya QPTIFF"),
+    ("ome", "OME-TIFF"),
+    ("imagej", "ImageJ TIFF"),
+)
+
+
+def tiff_format(tif: tifffile.TiffFile) -> str:
+    """The TIFF flavour of an open file, as named in messages (``'Aperio SVS'``, ``'TIFF'``)."""
+    for flag, name in _SCANNER_FORMATS:
+        try:
+            if getattr(tif, f"is_{flag}", False) or getattr(tif.pages.first, f"is_{flag}", False):
+                return name
+        except Exception:  # a damaged first page: the plain name will do
+            return "TIFF"
+    return "TIFF"
+
+
 def open_tiff(path: str, notes: list[str]) -> tifffile.TiffFile:
     """Open a TIFF file, turning every failure into :class:`ImageReadError`.
 
@@ -403,8 +426,15 @@ def _unit_um(unit: str) -> float | None:
 def _metadata_pixel_size(
     tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
 ) -> PixelSize | None:
-    """Full-resolution pixel size from OME, then ImageJ, then TIFF resolution tags."""
-    for reader in (_ome_pixel_size, _imagej_pixel_size, _tiff_pixel_size):
+    """Full-resolution pixel size: OME, ImageJ, Aperio MPP, Philips spacing, resolution tags."""
+    readers = (
+        _ome_pixel_size,
+        _imagej_pixel_size,
+        _aperio_pixel_size,
+        _philips_pixel_size,
+        _tiff_pixel_size,
+    )
+    for reader in readers:
         found = reader(tif, series, path, notes)
         if found is not None:
             row_um, col_um, source, where = found
@@ -490,6 +520,48 @@ def _imagej_pixel_size(
     row_um, col_um = factor / yres, factor / xres
     where = f"ImageJ unit {unit!r} with {yres:g} x {xres:g} pixels per {unit}"
     return row_um, col_um, "imagej", where
+
+
+def _aperio_pixel_size(
+    tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
+) -> _Found | None:
+    """Aperio SVS: ``MPP = 0.2520`` (µm per pixel) in the ImageDescription."""
+    if not tif.pages.first.is_svs:
+        return None
+    meta = tif.svs_metadata or {}
+    raw = meta.get("MPP")
+    if raw is None:
+        notes.append("Aperio SVS description without an MPP field")
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ImageReadError(path, f"Aperio SVS MPP = {raw!r} is not a number") from None
+    return value, value, "aperio-mpp", f"Aperio SVS MPP = {value:g}"
+
+
+def _philips_pixel_size(
+    tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
+) -> _Found | None:
+    """Philips TIFF: the first ``DICOM_PIXEL_SPACING`` (row, column, in mm) of the XML."""
+    xml = tif.philips_metadata
+    if not xml:
+        return None
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ImageReadError(path, f"Philips TIFF: unreadable XML description ({exc})") from None
+    for elem in root.iter("Attribute"):
+        if elem.get("Name") == "DICOM_PIXEL_SPACING" and elem.text:
+            try:
+                row_mm, col_mm = (float(v) for v in elem.text.replace('"', "").split()[:2])
+            except ValueError:
+                raise ImageReadError(
+                    path, f"Philips TIFF DICOM_PIXEL_SPACING {elem.text!r} is not two numbers"
+                ) from None
+            where = f"Philips DICOM_PIXEL_SPACING {row_mm:g} x {col_mm:g} mm"
+            return row_mm * 1e3, col_mm * 1e3, "philips", where
+    return None
 
 
 def _tiff_pixel_size(

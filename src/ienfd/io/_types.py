@@ -10,7 +10,19 @@ from typing import Any, Literal
 import numpy as np
 
 Modality = Literal["brightfield", "fluorescence"]
-PixelSizeSource = Literal["ome", "tiff-resolution", "imagej", "user"]
+PixelSizeSource = Literal[
+    "ome",
+    "tiff-resolution",
+    "imagej",
+    "aperio-mpp",
+    "philips",
+    "czi-scaling",
+    "ome-zarr",
+    "lif",
+    "nd2",
+    "user",
+]
+"""Where a pixel size came from: the metadata field read, or the user."""
 
 
 class FileError(ValueError):
@@ -45,7 +57,23 @@ def parse_format_json(
 
 
 class ImageReadError(FileError):
-    """A file that cannot be read or analysed, with the file named in the message."""
+    """A file that cannot be read or analysed, with the file named in the message.
+
+    ``remedy`` names the :func:`ienfd.io.read_section` argument that would let
+    the file be read (``'pixel_size_um'``, ``'modality'``, ``'level'``...), or
+    is None. The message is in the library's words; a front end (the command
+    line) uses ``remedy`` to add its own hint (its option's name).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], reason: str, *, remedy: str | None = None
+    ) -> None:
+        super().__init__(path, reason)
+        self.remedy = remedy
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from (path, reason) and the attributes, e.g. across dask workers
+        return (type(self), (self.path, self.reason), dict(self.__dict__))
 
 
 @dataclass(frozen=True)
@@ -81,6 +109,10 @@ class SectionImage:
     membrane_channel: int | None = None
     level: int = 0
     warnings: list[str] = field(default_factory=list)
+    format_name: str = ""
+    """The file's format as named in messages (``'TIFF'``, ``'CZI'``...); empty if unknown."""
+    scene: str = ""
+    """The scene read, for files that hold several; empty if unknown."""
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -1,0 +1,291 @@
+"""Zeiss CZI through pylibCZIrw (Zeiss's own libCZI, which reads and writes CZI).
+
+Why pylibCZIrw rather than bioio-czi or aicspylibczi: it is Zeiss's library,
+it reads every CZI ZEN writes (mosaics, scenes, JPEG-XR and zstd tiles) tile
+by tile in a region, and it also writes CZI, so the tests write real files
+with their channel names and scaling through the same library.
+
+What is read: the scene's bounding rectangle at full resolution (libCZI
+composes mosaic tiles), channels (``C``), Z planes (``Z``), channel names
+(``Information/Image/Dimensions/Channels/Channel/@Name``), scene names, and
+the pixel size from ``Scaling/Items/Distance[@Id='X'|'Y']/Value``, which the
+CZI format keeps in metres.
+"""
+
+from __future__ import annotations
+
+import functools
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ienfd.io._blocks import block_array
+from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene, make_layout
+from ienfd.io._tiffmeta import Layout, check_pixel_size
+from ienfd.io._types import ImageReadError, PixelSize
+
+if TYPE_CHECKING:
+    import dask.array
+
+__all__: list[str] = []  # private module
+
+MAGIC = b"ZISRAWFILE"
+
+_DTYPES = {
+    "Gray8": (np.uint8, False),
+    "Gray16": (np.uint16, False),
+    "Gray32Float": (np.float32, False),
+    "Bgr24": (np.uint8, True),
+    "Bgr48": (np.uint16, True),
+}
+_CHUNK = 4096
+
+
+def _czi_module(path: str) -> Any:
+    try:
+        from pylibCZIrw import czi
+    except ImportError:
+        raise ImageReadError(
+            path, f"reading CZI files needs the pylibCZIrw package: {FORMATS_EXTRA}"
+        ) from None
+    return czi
+
+
+def _open(path: str) -> Any:
+    czi = _czi_module(path)
+    try:
+        return czi.CziReader(path)
+    except Exception as exc:  # libCZI raises RuntimeError and others on damaged files
+        raise ImageReadError(
+            path, f"corrupt or truncated CZI: libCZI cannot open it ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _find(root: ET.Element, *names: str) -> list[ET.Element]:
+    """Elements reached by the local tag names ``names`` from ``root`` (any depth first)."""
+    found = [e for e in root.iter() if _local(e.tag) == names[0]]
+    for name in names[1:]:
+        found = [c for e in found for c in e if _local(c.tag) == name]
+    return found
+
+
+class CziSource(ImageSource):
+    """One scene of a CZI file."""
+
+    format_name = "CZI"
+
+    def __init__(self, path: str, scene: int | str | None) -> None:
+        self.path = path
+        self.notes = []
+        reader = _open(path)
+        try:
+            self._describe(reader, scene)
+        finally:
+            reader.close()
+
+    def _describe(self, reader: Any, scene: int | str | None) -> None:
+        path = self.path
+        try:
+            xml = reader.raw_metadata
+            box = reader.total_bounding_box
+            rects = reader.scenes_bounding_rectangle
+            types = reader.pixel_types
+        except Exception as exc:
+            raise ImageReadError(
+                path, f"corrupt CZI: its directory or metadata cannot be read ({exc})"
+            ) from exc
+        try:
+            root = ET.fromstring(xml)
+        except ET.ParseError as exc:
+            raise ImageReadError(path, f"corrupt CZI: its metadata XML is invalid ({exc})") from exc
+
+        scene_names = [
+            (e.get("Name") or e.get("Id") or "").strip() for e in _find(root, "Scenes", "Scene")
+        ]
+        indices = sorted(rects) if rects else []
+        if indices:
+            names = [
+                scene_names[i] if i < len(scene_names) and scene_names[i] else f"scene {i}"
+                for i in indices
+            ]
+        else:
+            names = ["image"]
+        self.scenes = tuple(names)
+        self.scene = choose_scene(path, self.scenes, scene)
+        self._scene_index: int | None = indices[self.scene] if indices else None
+        rect = rects[indices[self.scene]] if indices else reader.total_bounding_rectangle
+        self._rect = (int(rect.x), int(rect.y), int(rect.w), int(rect.h))
+
+        kinds = {types[c] for c in types}
+        if len(kinds) != 1:
+            raise ImageReadError(
+                path, f"CZI channels of different pixel types {sorted(kinds)} are not supported"
+            )
+        kind = kinds.pop()
+        if kind not in _DTYPES:
+            raise ImageReadError(path, f"CZI pixel type {kind} is not supported")
+        dtype, rgb = _DTYPES[kind]
+        self._rgb = rgb
+        self._dtype = np.dtype(dtype)
+        n_c = box.get("C", (0, 1))[1] - box.get("C", (0, 1))[0]
+        n_z = box.get("Z", (0, 1))[1] - box.get("Z", (0, 1))[0]
+        self._n_c, self._n_z = max(1, n_c), max(1, n_z)
+        self._planes = {dim: rng for dim, rng in box.items() if dim not in "XY" and dim not in "CZ"}
+        for dim, (lo, hi) in self._planes.items():
+            if hi - lo > 1:
+                axis = "T" if dim == "T" else dim
+                make_layout(  # raises for a time axis or an unknown dimension
+                    path,
+                    f"{axis}YX",
+                    (hi - lo, 64, 64),
+                    self._dtype,
+                    rgb=False,
+                    format_name="CZI",
+                )
+        rows, cols = self._rect[3], self._rect[2]
+        if rgb:
+            axes, shape = "ZYXS", (self._n_z, rows, cols, 3)
+        else:
+            axes, shape = "CZYX", (self._n_c, self._n_z, rows, cols)
+        keep = [i for i, (a, n) in enumerate(zip(axes, shape, strict=True)) if n > 1 or a in "YX"]
+        self._axes = "".join(axes[i] for i in keep)
+        self._full_axes = axes
+        self._shape = tuple(shape[i] for i in keep)
+        self.level_shapes = (self._shape,)
+
+        names_c = [
+            (e.get("Name") or "").strip()
+            for e in _find(root, "Information", "Image", "Dimensions", "Channels", "Channel")
+        ]
+        self.channel_names = (
+            tuple(names_c) if not rgb and len(names_c) == self._n_c and all(names_c) else ()
+        )
+        if rgb:
+            self.channel_names = ("red", "green", "blue")
+        self.pixel_size = self._pixel_size(root)
+
+    def _pixel_size(self, root: ET.Element) -> PixelSize | None:
+        values: dict[str, float] = {}
+        for item in _find(root, "Scaling", "Items", "Distance"):
+            axis = item.get("Id")
+            text = next((c.text for c in item if _local(c.tag) == "Value"), None)
+            if axis in ("X", "Y") and text:
+                try:
+                    values[axis] = float(text)
+                except ValueError:
+                    raise ImageReadError(
+                        self.path, f"CZI Scaling Distance {axis} = {text!r} is not a number"
+                    ) from None
+        values = {k: v for k, v in values.items() if v > 0}
+        if not values:
+            return None
+        if len(values) == 1:
+            (axis, value), other = next(iter(values.items())), "Y" if "X" in values else "X"
+            self.notes.append(f"CZI Scaling Distance {other} missing; assumed equal to {axis}")
+            values[other] = value
+        row_um, col_um = values["Y"] * 1e6, values["X"] * 1e6
+        where = (
+            f"CZI Scaling Distance Y = {values['Y']:g}, X = {values['X']:g} "
+            "(metres per pixel, as the CZI format stores them)"
+        )
+        if max(values.values()) > 1e-4:
+            raise ImageReadError(
+                self.path,
+                f"implausible pixel size from {where}: {row_um:g} x {col_um:g} µm; the file "
+                "may give µm where CZI expects metres (a writer's error); give the pixel size "
+                "explicitly",
+                remedy="pixel_size_um",
+            )
+        check_pixel_size(self.path, row_um, col_um, "czi-scaling", where)
+        return PixelSize(row_um, col_um, "czi-scaling")
+
+    def layout(self, level: int) -> Layout:
+        self.check_level(level)
+        return make_layout(
+            self.path, self._axes, self._shape, self._dtype, rgb=self._rgb, format_name="CZI"
+        )
+
+    def _reader_args(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "scene": self._scene_index,
+            "rect": self._rect,
+            "planes": {d: lo for d, (lo, _) in self._planes.items()},
+            "rgb": self._rgb,
+            "full_axes": self._full_axes,
+            "axes": self._axes,
+            "n_c": self._n_c,
+            "n_z": self._n_z,
+            "dtype": self._dtype.str,
+        }
+
+    def read(self, level: int) -> np.ndarray:
+        self.layout(level)
+        box = tuple((0, n) for n in self._shape)
+        return _read_box(box, **self._reader_args())
+
+    def lazy(self, level: int) -> dask.array.Array:
+        self.layout(level)
+        read = functools.partial(_read_box, **self._reader_args())
+        return block_array(self._shape, self._dtype, self._axes, read, chunk=_CHUNK)
+
+
+def _read_box(
+    box: tuple[tuple[int, int], ...],
+    *,
+    path: str,
+    scene: int | None,
+    rect: tuple[int, int, int, int],
+    planes: dict[str, int],
+    rgb: bool,
+    full_axes: str,
+    axes: str,
+    n_c: int,
+    n_z: int,
+    dtype: str,
+) -> np.ndarray:
+    """The pixels of ``box`` (one (start, stop) per axis of ``axes``) of a scene."""
+    ranges = dict(zip(axes, box, strict=True))
+    y0, y1 = ranges["Y"]
+    x0, x1 = ranges["X"]
+    cs = range(*ranges.get("C", (0, n_c)))
+    zs = range(*ranges.get("Z", (0, n_z)))
+    roi = (rect[0] + x0, rect[1] + y0, x1 - x0, y1 - y0)
+    reader = _open(path)
+    try:
+        planes_out = []
+        for c in cs if not rgb else [0]:
+            for z in zs:
+                plane = {**planes, "C": c, "Z": z}
+                try:
+                    tile = reader.read(roi=roi, plane=plane, scene=scene)
+                except Exception as exc:
+                    raise ImageReadError(
+                        path,
+                        f"corrupt or truncated CZI: cannot decode the tiles of plane {plane} "
+                        f"({type(exc).__name__}: {exc})",
+                    ) from exc
+                planes_out.append(tile)
+    finally:
+        reader.close()
+    out = np.stack(planes_out).astype(np.dtype(dtype), copy=False)  # (C*Z, Y, X, 1|3)
+    if rgb:
+        data = out[..., ::-1]  # libCZI gives BGR
+        shape = (len(zs), y1 - y0, x1 - x0, 3)
+    else:
+        data = out[..., 0]
+        shape = (len(cs), len(zs), y1 - y0, x1 - x0)
+    data = data.reshape(shape)
+    # drop the axes the squeezed layout does not have
+    drop = tuple(i for i, a in enumerate(full_axes) if a not in axes)
+    return np.ascontiguousarray(data.squeeze(axis=drop) if drop else data)
+
+
+def is_czi(head: bytes) -> bool:
+    """True for the first bytes of a CZI file (its first segment is ZISRAWFILE)."""
+    return head[:10] == MAGIC

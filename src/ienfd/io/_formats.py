@@ -1,0 +1,133 @@
+"""Which reader opens a file: from its first bytes, then (for a directory) its zarr metadata.
+
+The first bytes decide, not the name, so a renamed file is still read with
+the right library, and a damaged one is named by the format its extension
+promises ("corrupt or truncated CZI: ..."). Formats:
+
+========================  ===========================  ==================
+format                    detected by                  reader (package)
+========================  ===========================  ==================
+TIFF family               ``II*\\0``, ``MM\\0*``, BigTIFF  tifffile
+CZI                       ``ZISRAWFILE``               pylibCZIrw
+OME-Zarr                  a directory with zarr.json,  zarr
+                          .zattrs or .zgroup
+PNG, JPEG                 their signatures             imagecodecs
+LIF                       ``0x70 00 00 00``            readlif
+ND2                       ``0xDACEBE0A``               nd2
+========================  ===========================  ==================
+"""
+
+from __future__ import annotations
+
+import os
+
+from ienfd.io._camera import JPEG_MAGIC, PNG_MAGIC, CameraSource
+from ienfd.io._czi import CziSource, is_czi
+from ienfd.io._lif import MAGIC as LIF_MAGIC
+from ienfd.io._lif import LifSource
+from ienfd.io._nd2 import MAGICS as ND2_MAGICS
+from ienfd.io._nd2 import Nd2Source
+from ienfd.io._omezarr import OmeZarrSource, is_zarr
+from ienfd.io._source import ImageSource, choose_scene
+from ienfd.io._tiff import TiffSource, is_tiff
+from ienfd.io._types import ImageReadError
+
+__all__: list[str] = []  # private module
+
+#: File name endings and the format each promises, for errors on unrecognised bytes.
+EXTENSIONS: dict[str, str] = {
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".btf": "TIFF",
+    ".svs": "Aperio SVS",
+    ".ndpi": "Hamamatsu NDPI",
+    ".scn": "Leica SCN",
+    ".bif": "Ventana BIF",
+    ".qptiff": "Akoya QPTIFF",
+    ".czi": "CZI",
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".lif": "LIF",
+    ".nd2": "ND2",
+    ".zarr": "OME-Zarr",
+}
+_NOT_READ = {
+    ".mrxs": "3DHistech MRXS",
+    ".vsi": "Olympus/Evident VSI",
+    ".oir": "Olympus/Evident OIR",
+    ".oib": "Olympus OIB",
+    ".ims": "Imaris",
+}
+_TIFF_FAMILY = frozenset(
+    {"TIFF", "Aperio SVS", "Hamamatsu NDPI", "Leica SCN", "Ventana BIF", "Akoya QPTIFF"}
+)
+READ_FORMATS = (
+    "TIFF, OME-TIFF, ImageJ TIFF, Aperio SVS, Hamamatsu NDPI, Leica SCN, Philips TIFF, "
+    "Ventana BIF, Akoya QPTIFF, CZI, OME-Zarr, PNG, JPEG, LIF, ND2"
+)
+
+
+def _suffix(path: str) -> str:
+    name = os.path.basename(path.rstrip("/\\")).lower()
+    if name.endswith(".ome.zarr"):
+        return ".zarr"
+    return os.path.splitext(name)[1]
+
+
+def open_source(path: str, scene: int | str | None = None) -> ImageSource:
+    """Open ``path`` with the reader its content calls for, on ``scene``.
+
+    Raises
+    ------
+    ImageReadError
+        No such file; a format ienfd does not read (the message lists those it
+        reads); a file whose bytes do not match the format its name promises
+        (named: "corrupt or truncated CZI"); a reader's optional package missing
+        (the message names the ``pip install``); or any error of the reader.
+    """
+    if not os.path.exists(path):
+        raise ImageReadError(path, "no such file")
+    suffix = _suffix(path)
+    if os.path.isdir(path):
+        if is_zarr(path):
+            return OmeZarrSource(path, scene)
+        raise ImageReadError(
+            path,
+            "not a regular file: a directory that is not an OME-Zarr image (no zarr.json, "
+            ".zattrs or .zgroup in it)",
+        )
+    if not os.path.isfile(path):
+        raise ImageReadError(path, "not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot open the file: {exc}") from exc
+
+    if is_tiff(head):
+        source: ImageSource = TiffSource(path)
+        choose_scene(path, source.scenes, scene)
+        return source
+    if is_czi(head):
+        return CziSource(path, scene)
+    if head.startswith(PNG_MAGIC):
+        return CameraSource(path, "PNG", scene)
+    if head.startswith(JPEG_MAGIC):
+        return CameraSource(path, "JPEG", scene)
+    if head[:4] == LIF_MAGIC and suffix == ".lif":
+        return LifSource(path, scene)
+    if head[:4] in ND2_MAGICS and suffix == ".nd2":
+        return Nd2Source(path, scene)
+
+    if suffix in _NOT_READ:
+        raise ImageReadError(
+            path,
+            f"{_NOT_READ[suffix]} files are not read by ienfd; convert the image to OME-TIFF "
+            "(e.g. with Bio-Formats' bfconvert or QuPath) and read that",
+        )
+    name = EXTENSIONS.get(suffix, "TIFF")
+    if name in _TIFF_FAMILY:
+        return TiffSource(path)  # tifffile says what is wrong ("not a TIFF file, or a corrupt one")
+    what = "the file is empty" if not head else f"its first bytes are not a {name} header"
+    raise ImageReadError(path, f"not a {name} file, or a corrupt or truncated one: {what}")
