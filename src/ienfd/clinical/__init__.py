@@ -12,6 +12,7 @@ from ienfd.clinical._agreement import (
     BlandAltman,
     bland_altman,
     icc_a1,
+    icc_a1_ci,
     match_counts,
     summarize_agreement,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "find_norm",
     "fit_quantile_line",
     "icc_a1",
+    "icc_a1_ci",
     "match_counts",
     "normalize_sex",
     "normalize_site",
