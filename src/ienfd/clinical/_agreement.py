@@ -1,7 +1,8 @@
-"""Agreement between two raters: ICC(A,1) and Bland-Altman limits.
+"""Agreement between two raters: ICC(A,1) and Bland-Altman limits, with 95 % CIs.
 
-Pure numerical core (numpy only); the table matching for automatic versus
-manual section counts lives in :func:`match_counts`.
+Pure numerical core (numpy and scipy's F and t distributions); the table
+matching for automatic versus manual section counts lives in
+:func:`match_counts`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy import stats
 
 from ienfd.clinical._errors import ClinicalInputError
 from ienfd.clinical._sections import image_key
@@ -24,6 +26,7 @@ __all__ = [
     "BlandAltman",
     "bland_altman",
     "icc_a1",
+    "icc_a1_ci",
     "match_counts",
     "summarize_agreement",
 ]
@@ -31,6 +34,8 @@ __all__ = [
 #: Two-sided 95% normal quantile used for the Bland-Altman limits of agreement
 #: (Bland & Altman 1986, Lancet 1:307: bias +/- 1.96 SD).
 LOA_Z = 1.96
+#: Confidence level of every interval reported here.
+CONFIDENCE = 0.95
 
 
 def _as_finite_2d(ratings: ArrayLike) -> np.ndarray:
@@ -94,6 +99,12 @@ def icc_a1(ratings: ArrayLike) -> float:
     >>> round(icc_a1([[2, 3], [4, 4], [6, 8], [8, 9]]), 6)  # 88/97
     0.907216
     """
+    n, k, ms_rows, ms_cols, ms_err = _mean_squares(ratings)
+    return _icc_from_mean_squares(n, k, ms_rows, ms_cols, ms_err)
+
+
+def _mean_squares(ratings: ArrayLike) -> tuple[int, int, float, float, float]:
+    """n, k and the two-way ANOVA mean squares for rows, columns and residual."""
     x = _as_finite_2d(ratings)
     n, k = x.shape
     grand = x.mean()
@@ -112,7 +123,78 @@ def icc_a1(ratings: ArrayLike) -> float:
             "ICC(A,1) is undefined: the ratings have no variance "
             f"(all {n * k} values equal {x.flat[0]:g})"
         )
-    return float((ms_rows - ms_err) / denom)
+    return n, k, ms_rows, ms_cols, ms_err
+
+
+def _icc_from_mean_squares(n: int, k: int, msr: float, msc: float, mse: float) -> float:
+    return float((msr - mse) / (msr + (k - 1) * mse + k / n * (msc - mse)))
+
+
+def icc_a1_ci(ratings: ArrayLike, *, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Confidence interval of ICC(A,1) from the F distribution (McGraw & Wong 1996).
+
+    The two-way random-effects, absolute-agreement interval of McGraw & Wong
+    (1996, Table 7, case 2A, single measure): with the sample ICC ``p``,
+    ``a = k p / (n (1 - p))``, ``b = 1 + k p (n - 1) / (n (1 - p))`` and
+    Satterthwaite's degrees of freedom
+    ``v = (a MSC + b MSE)^2 / ((a MSC)^2 / (k - 1) + (b MSE)^2 / ((n - 1)(k - 1)))``,
+
+    * lower = ``n (MSR - F1 MSE) / (F1 (k MSC + (k n - k - n) MSE) + n MSR)``,
+      ``F1`` the upper ``(1 - confidence) / 2`` quantile of ``F(n - 1, v)``;
+    * upper = ``n (F2 MSR - MSE) / (k MSC + (k n - k - n) MSE + n F2 MSR)``,
+      ``F2`` the same quantile of ``F(v, n - 1)``.
+
+    Parameters
+    ----------
+    ratings : (N, K) array-like
+        As for :func:`icc_a1`.
+    confidence : float, optional
+        Two-sided confidence level, in (0, 1); default 0.95.
+
+    Returns
+    -------
+    low, high : float
+        The interval. With no residual and no rater difference at all (every
+        rater gives every subject the same value) the ICC is exactly 1 and so
+        is the interval.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`icc_a1`; ValueError also for a `confidence` outside (0, 1).
+
+    References
+    ----------
+    .. [1] McGraw KO, Wong SP (1996). Forming inferences about some intraclass
+       correlation coefficients. Psychol Methods 1:30-46 (correction 1:390).
+       doi:10.1037/1082-989X.1.1.30
+
+    Examples
+    --------
+    >>> low, high = icc_a1_ci([[2, 3], [4, 4], [6, 8], [8, 9]])
+    >>> round(low, 3), round(high, 3)
+    (0.082, 0.994)
+    """
+    if not (isinstance(confidence, (int, float)) and 0.0 < float(confidence) < 1.0):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    n, k, msr, msc, mse = _mean_squares(ratings)
+    p = _icc_from_mean_squares(n, k, msr, msc, mse)
+    if mse == 0.0 and msc == 0.0:
+        return 1.0, 1.0
+    alpha = 1.0 - float(confidence)
+    if p >= 1.0:  # no residual but a rater offset: p < 1 then; guard rounding
+        p = 1.0 - 1e-12
+    a = k * p / (n * (1.0 - p))
+    b = 1.0 + k * p * (n - 1) / (n * (1.0 - p))
+    v = (a * msc + b * mse) ** 2 / (
+        (a * msc) ** 2 / (k - 1) + (b * mse) ** 2 / ((n - 1) * (k - 1))
+    )
+    f1 = float(stats.f.ppf(1.0 - alpha / 2.0, n - 1, v))
+    f2 = float(stats.f.ppf(1.0 - alpha / 2.0, v, n - 1))
+    rest = k * msc + (k * n - k - n) * mse
+    low = n * (msr - f1 * mse) / (f1 * rest + n * msr)
+    high = n * (f2 * msr - mse) / (rest + n * f2 * msr)
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -129,6 +211,12 @@ class BlandAltman:
         95% limits of agreement ``bias -/+ 1.96 sd``.
     n : int
         Number of pairs.
+    bias_ci : tuple of float
+        95 % CI of the bias: ``bias -/+ t sd / sqrt(n)``, ``t`` the 0.975
+        quantile of Student's t with ``n - 1`` degrees of freedom.
+    loa_low_ci, loa_high_ci : tuple of float
+        95 % CI of each limit: ``limit -/+ t se``, with
+        ``se = sd sqrt(1/n + 1.96^2 / (2 (n - 1)))`` (Bland & Altman 1999).
     """
 
     bias: float
@@ -136,6 +224,9 @@ class BlandAltman:
     loa_low: float
     loa_high: float
     n: int
+    bias_ci: tuple[float, float]
+    loa_low_ci: tuple[float, float]
+    loa_high_ci: tuple[float, float]
 
 
 def bland_altman(a: ArrayLike, b: ArrayLike) -> BlandAltman:
@@ -150,7 +241,8 @@ def bland_altman(a: ArrayLike, b: ArrayLike) -> BlandAltman:
     Returns
     -------
     BlandAltman
-        ``bias``, ``sd`` (ddof=1), ``loa_low``, ``loa_high`` (bias -/+ 1.96 sd), ``n``.
+        ``bias``, ``sd`` (ddof=1), ``loa_low``, ``loa_high`` (bias -/+ 1.96 sd),
+        ``n``, and the 95 % CIs ``bias_ci``, ``loa_low_ci``, ``loa_high_ci``.
 
     Raises
     ------
@@ -164,12 +256,17 @@ def bland_altman(a: ArrayLike, b: ArrayLike) -> BlandAltman:
     .. [1] Bland JM, Altman DG (1986). Statistical methods for assessing agreement
        between two methods of clinical measurement. Lancet 1:307-310.
        doi:10.1016/S0140-6736(86)90837-8
+    .. [2] Bland JM, Altman DG (1999). Measuring agreement in method comparison
+       studies. Stat Methods Med Res 8:135-160 (section 2.2: the standard error
+       of the limits of agreement). doi:10.1177/096228029900800204
 
     Examples
     --------
     >>> r = bland_altman([2, 4, 6, 8], [3, 4, 8, 9])
     >>> r.bias, round(r.sd, 6), r.n
     (-1.0, 0.816497, 4)
+    >>> [round(x, 2) for x in r.bias_ci]
+    [-2.3, 0.3]
     """
     try:
         xa = np.asarray(a, dtype=float)
@@ -185,14 +282,22 @@ def bland_altman(a: ArrayLike, b: ArrayLike) -> BlandAltman:
     if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(xb))):
         raise ValueError("a and b must not contain NaN or infinite values")
     d = xa - xb
+    n = int(d.size)
     bias = float(d.mean())
     sd = float(d.std(ddof=1))
+    t = float(stats.t.ppf(0.5 + CONFIDENCE / 2.0, n - 1))
+    se_bias = sd / float(np.sqrt(n))
+    se_loa = sd * float(np.sqrt(1.0 / n + LOA_Z**2 / (2.0 * (n - 1))))
+    loa_low, loa_high = bias - LOA_Z * sd, bias + LOA_Z * sd
     return BlandAltman(
         bias=bias,
         sd=sd,
-        loa_low=bias - LOA_Z * sd,
-        loa_high=bias + LOA_Z * sd,
-        n=int(d.size),
+        loa_low=loa_low,
+        loa_high=loa_high,
+        n=n,
+        bias_ci=(bias - t * se_bias, bias + t * se_bias),
+        loa_low_ci=(loa_low - t * se_loa, loa_low + t * se_loa),
+        loa_high_ci=(loa_high - t * se_loa, loa_high + t * se_loa),
     )
 
 
@@ -355,30 +460,45 @@ class AgreementTable:
 
 @dataclass(frozen=True)
 class AgreementSummary:
-    """ICC(A,1) and Bland-Altman statistics of paired counts."""
+    """ICC(A,1) and Bland-Altman statistics of paired counts, with 95 % CIs.
+
+    ``icc_a1_ci`` is McGraw & Wong's (1996) F-based interval (:func:`icc_a1_ci`);
+    the Bland-Altman CIs are in :class:`BlandAltman`.
+    """
 
     n: int
     icc_a1: float
     bland_altman: BlandAltman
     mean_auto: float
     mean_manual: float
+    icc_a1_ci: tuple[float, float]
 
     def as_dict(self) -> dict[str, float | int]:
         """Flat dictionary (for JSON or a one-row table)."""
+        ba = self.bland_altman
         return {
             "n_sections": self.n,
             "icc_a1": self.icc_a1,
-            "bias": self.bland_altman.bias,
-            "sd_difference": self.bland_altman.sd,
-            "loa_low": self.bland_altman.loa_low,
-            "loa_high": self.bland_altman.loa_high,
+            "icc_a1_ci_low": self.icc_a1_ci[0],
+            "icc_a1_ci_high": self.icc_a1_ci[1],
+            "bias": ba.bias,
+            "bias_ci_low": ba.bias_ci[0],
+            "bias_ci_high": ba.bias_ci[1],
+            "sd_difference": ba.sd,
+            "loa_low": ba.loa_low,
+            "loa_low_ci_low": ba.loa_low_ci[0],
+            "loa_low_ci_high": ba.loa_low_ci[1],
+            "loa_high": ba.loa_high,
+            "loa_high_ci_low": ba.loa_high_ci[0],
+            "loa_high_ci_high": ba.loa_high_ci[1],
+            "confidence": CONFIDENCE,
             "mean_auto": self.mean_auto,
             "mean_manual": self.mean_manual,
         }
 
 
 def summarize_agreement(table: AgreementTable) -> AgreementSummary:
-    """ICC(A,1) of (auto, manual) and Bland-Altman of auto - manual.
+    """ICC(A,1) of (auto, manual) and Bland-Altman of auto - manual, with 95 % CIs.
 
     Raises
     ------
@@ -393,9 +513,11 @@ def summarize_agreement(table: AgreementTable) -> AgreementSummary:
         )
     a = m["auto_count"].to_numpy(dtype=float)
     b = m["manual_count"].to_numpy(dtype=float)
+    ratings = np.column_stack([a, b])
     return AgreementSummary(
         n=len(m),
-        icc_a1=icc_a1(np.column_stack([a, b])),
+        icc_a1=icc_a1(ratings),
+        icc_a1_ci=icc_a1_ci(ratings),
         bland_altman=bland_altman(a, b),
         mean_auto=float(a.mean()),
         mean_manual=float(b.mean()),

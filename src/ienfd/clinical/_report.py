@@ -367,22 +367,34 @@ def plot_norms_fit(controls: pd.DataFrame, norms: NormsTable) -> bytes:
 
 
 def plot_bland_altman(table: AgreementTable, summary: AgreementSummary) -> bytes:
-    """Bland-Altman plot of automatic minus manual counts."""
+    """Bland-Altman plot of automatic minus manual counts, with 95 % CIs.
+
+    Lines: the bias and the limits of agreement; shaded bands: their 95 %
+    confidence intervals (Bland & Altman 1999). The title gives ICC(A,1)
+    with its 95 % CI (McGraw & Wong 1996).
+    """
     m = table.matched
     ba = summary.bland_altman
     fig = Figure(figsize=(5.5, 3.8), layout="constrained")
     ax = fig.subplots()
     ax.plot(m["mean"], m["difference"], "o", alpha=0.7)
-    for y, style, text in (
-        (ba.bias, "-", f"bias {ba.bias:+.2f}"),
-        (ba.loa_low, "--", f"-1.96 SD {ba.loa_low:+.2f}"),
-        (ba.loa_high, "--", f"+1.96 SD {ba.loa_high:+.2f}"),
+    for y, ci, style, text in (
+        (ba.bias, ba.bias_ci, "-", "bias"),
+        (ba.loa_low, ba.loa_low_ci, "--", "-1.96 SD"),
+        (ba.loa_high, ba.loa_high_ci, "--", "+1.96 SD"),
     ):
+        ax.axhspan(ci[0], ci[1], color="#1f5fa8", alpha=0.12, lw=0)
         ax.axhline(y, color="#333333", ls=style, lw=1)
-        ax.annotate(text, (1.0, y), xycoords=("axes fraction", "data"), ha="right", va="bottom",
-                    fontsize=8)  # fmt: skip
+        label = f"{text} {y:+.2f} (95% CI {ci[0]:+.2f} to {ci[1]:+.2f})"
+        ax.annotate(label, (1.0, y), xycoords=("axes fraction", "data"), ha="right",
+                    va="bottom", fontsize=7.5)  # fmt: skip
     ax.set_xlabel("mean of automatic and manual count")
     ax.set_ylabel("automatic - manual")
-    ax.set_title(f"Bland-Altman, n = {ba.n}, ICC(A,1) = {summary.icc_a1:.3f}", fontsize=10)
+    low, high = summary.icc_a1_ci
+    ax.set_title(
+        f"Bland-Altman, n = {ba.n}; ICC(A,1) = {summary.icc_a1:.3f} "
+        f"(95% CI {low:.3f} to {high:.3f})",
+        fontsize=9.5,
+    )
     ax.grid(alpha=0.3)
     return _png(fig)
