@@ -186,9 +186,7 @@ def icc_a1_ci(ratings: ArrayLike, *, confidence: float = CONFIDENCE) -> tuple[fl
         p = 1.0 - 1e-12
     a = k * p / (n * (1.0 - p))
     b = 1.0 + k * p * (n - 1) / (n * (1.0 - p))
-    v = (a * msc + b * mse) ** 2 / (
-        (a * msc) ** 2 / (k - 1) + (b * mse) ** 2 / ((n - 1) * (k - 1))
-    )
+    v = (a * msc + b * mse) ** 2 / ((a * msc) ** 2 / (k - 1) + (b * mse) ** 2 / ((n - 1) * (k - 1)))
     f1 = float(stats.f.ppf(1.0 - alpha / 2.0, n - 1, v))
     f2 = float(stats.f.ppf(1.0 - alpha / 2.0, v, n - 1))
     rest = k * msc + (k * n - k - n) * mse
