@@ -15,7 +15,7 @@ from ienfd.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from ienfd.workflow import SectionOutcome
+    from ienfd.workflow import SectionOutcome, SectionRun
 
 _ANALYZE_EPILOG = """\
 outputs, in DIR, for each IMAGE:
@@ -113,56 +113,7 @@ def register(subparsers: Subparsers) -> None:
     p.set_defaults(func=_run_analyze)
 
 
-def _load_parameters(path: str) -> object:
-    """Read ``--params``: AnalysisParameters from a JSON object (or its 'parameters')."""
-    import json
-
-    from ienfd.core import AnalysisParameters
-
-    with open(path, encoding="utf-8") as fh:
-        values = json.load(fh)
-    if isinstance(values, dict) and isinstance(values.get("parameters"), dict):
-        values = values["parameters"]
-    if not isinstance(values, dict):
-        raise ValueError(f"expected a JSON object of parameters, got {type(values).__name__}")
-    return AnalysisParameters.from_dict(values)
-
-
-def _analyze_one(
-    path: str, args: argparse.Namespace, parameters: object, out: str, stem: str
-) -> SectionOutcome:
-    """Read, analyse, draw and write one image; return what was written and the notes.
-
-    The work is :func:`ienfd.workflow.run_section` (shared with ``batch``);
-    this only builds the job. Raises what it raises.
-    """
-    from ienfd.core import AnalysisParameters
-    from ienfd.workflow import ReaderOptions, SectionJob, run_section
-
-    if parameters is None:
-        parameters = AnalysisParameters()
-    if not isinstance(parameters, AnalysisParameters):
-        raise TypeError(f"parameters must be AnalysisParameters, got {type(parameters).__name__}")
-    job = SectionJob(
-        image=path,
-        path=path,
-        out_dir=out,
-        stem=stem,
-        reader=ReaderOptions(
-            modality=args.modality,
-            pixel_size_um=args.pixel_size,
-            fibre_channel=args.fibre_channel,
-            membrane_channel=args.membrane_channel,
-        ),
-        parameters=parameters,
-        length_basis=args.length_basis,
-        overlay=not args.no_overlay,
-        consistency=args.consistency,
-    )
-    return run_section(job)
-
-
-def _status(outcome: SectionOutcome) -> str:
+def _status(outcome: SectionOutcome | SectionRun) -> str:
     """The status column: ``ok``, ``ok (N notes)``, or ``review: <first reason> (+N more)``."""
     quality = outcome.quality
     if quality.needs_review:
@@ -183,10 +134,16 @@ def _table_cells(record: Mapping[str, Any]) -> str:
 
 def _run_analyze(args: argparse.Namespace) -> int:
     """Analyse every IMAGE; print the table; return 0, or 1 if any image failed."""
-    import traceback
     from pathlib import Path
 
-    from ienfd.workflow import image_stem, output_stems
+    from ienfd.workflow import (
+        ReaderOptions,
+        SectionEvent,
+        analysis_jobs,
+        image_stem,
+        read_parameters,
+        run_sections,
+    )
 
     def note(text: str) -> None:
         if not args.quiet:
@@ -195,72 +152,73 @@ def _run_analyze(args: argparse.Namespace) -> int:
     parameters = None
     if args.params is not None:
         try:
-            parameters = _load_parameters(args.params)
+            parameters = read_parameters(args.params)
         except (OSError, ValueError, TypeError) as exc:
             print(f"ienfd analyze: error: --params {args.params}: {exc}", file=sys.stderr)
             return 2
-    out_dir = Path(args.out)
+    reader = ReaderOptions(
+        modality=args.modality,
+        pixel_size_um=args.pixel_size,
+        fibre_channel=args.fibre_channel,
+        membrane_channel=args.membrane_channel,
+    )
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        jobs = analysis_jobs(
+            args.images,
+            args.out,
+            reader=reader,
+            parameters=parameters,
+            length_basis=args.length_basis,
+            overlay=not args.no_overlay,
+            consistency=args.consistency,
+        )
     except OSError as exc:
         print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)
         return 2
-    paths: list[str] = list(args.images)
-    stems = output_stems(paths)
-    for path, stem in zip(paths, stems, strict=True):
-        if stem != image_stem(path):
-            note(f"note: {path} shares its stem with another input; written as {stem}.json")
+    for job in jobs:
+        if job.stem != image_stem(job.image):
+            note(
+                f"note: {job.image} shares its stem with another input; written as {job.stem}.json"
+            )
 
-    width = max(5, *(len(p) for p in paths))
+    width = max(5, *(len(job.image) for job in jobs))
     if not args.quiet:
         print(
             f"{'image':<{width}}  {'modality':<12} {'px µm':>6} {'count':>5} "
             f"{'DEJ mm':>7} {'surf mm':>7} {'/mm':>6}  status",
             flush=True,
         )
-    failed = review = 0
-    for path, stem in zip(paths, stems, strict=True):
-        try:
-            outcome = _analyze_one(path, args, parameters, str(out_dir), stem)
-        except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
-            reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
-            message = reason if reason.startswith(path) else f"{path}: {reason}"
-            print(f"ienfd analyze: error: {message}", file=sys.stderr)
-            failed += 1
-            status = f"error: {type(exc).__name__}"
-        except Exception as exc:  # a bug: say so, with the traceback, and go on
-            print(
-                f"ienfd analyze: error: {path}: unexpected {type(exc).__name__}: {exc} "
-                "(please report this, with the traceback below)",
-                file=sys.stderr,
-            )
-            traceback.print_exc(file=sys.stderr)
-            failed += 1
-            status = f"error: {type(exc).__name__}"
-        else:
-            cells = _table_cells(outcome.record)
-            for text in outcome.notes:
+
+    def show(event: SectionEvent) -> None:
+        run = event.run
+        path = run.job.image
+        if run.status == "ok" and run.record is not None:
+            cells = _table_cells(run.record)
+            for text in run.notes:
                 note(f"note: {path}: {text}")
-            status = _status(outcome)
-            if outcome.quality.needs_review:  # not an error: the count is there, to be checked
-                review += 1
-                for reason in outcome.quality.reasons:
-                    note(f"review: {path}: {reason}")
-        if status.startswith("error"):
-            for stale in (out_dir / f"{stem}.json", out_dir / f"{stem}.overlay.png"):
-                if stale.exists():
-                    stale.unlink()
-                    note(f"note: removed {stale}, left by an earlier run")
+            status = _status(run)
+            for reason in run.quality.reasons if run.quality.needs_review else []:
+                note(f"review: {path}: {reason}")
+        else:
+            print(f"ienfd analyze: error: {run.error}", file=sys.stderr)
+            if run.traceback:
+                print(run.traceback, end="", file=sys.stderr)
+            for stale in run.removed:
+                note(f"note: removed {stale}, left by an earlier run")
+            status = f"error: {run.error_type}"
             cells = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
         if not args.quiet:
             print(f"{path:<{width}}  {cells}  {status}", flush=True)
+
+    runs = run_sections(jobs, show)
     if not args.quiet:
-        done = len(paths) - failed
+        failed = sum(run.status == "error" for run in runs)
+        review = sum(run.status == "ok" and run.quality.needs_review for run in runs)
         print(
-            f"{done} of {len(paths)} image(s) analysed"
+            f"{len(runs) - failed} of {len(runs)} image(s) analysed"
             + (f", {failed} failed (see the errors above)" if failed else "")
             + (f", {review} need{'s' if review == 1 else ''} review (see above)" if review else "")
             + f"; density per mm of {'DEJ' if args.length_basis == 'dej' else 'surface'}; "
-            f"results in {out_dir}"
+            f"results in {Path(args.out)}"
         )
-    return 1 if failed else 0
+    return 1 if any(run.status == "error" for run in runs) else 0

@@ -123,6 +123,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         BatchInputError,
         PipelineError,
         ReaderOptions,
+        SectionEvent,
         collect_inputs,
         default_pipeline,
         read_pipeline,
@@ -136,10 +137,8 @@ def _run_batch(args: argparse.Namespace) -> int:
         print(f"ienfd batch: error: {text}", file=sys.stderr)
         return 2
 
-    from ienfd.io import result_quality
-
     try:
-        from ienfd.parallel import BatchEvent, batch_client, run_batch
+        from ienfd.parallel import batch_client, run_batch
     except ModuleNotFoundError as exc:
         return fail(f"{exc}; install the dask extra: pip install 'ienfd[dask]'")
     if args.workers is not None and args.workers < 1:
@@ -170,20 +169,21 @@ def _run_batch(args: argparse.Namespace) -> int:
         f"density per mm of {'DEJ' if pipeline.length_basis == 'dej' else 'surface'}"
     )
 
-    def progress(event: BatchEvent) -> None:
-        e = event.entry
-        label = e.image + (f" [section {e.section_index}]" if e.section_index else "")
-        if event.status == "ok" and event.record is not None:
-            r = event.record
-            quality = result_quality(r)
+    def progress(event: SectionEvent) -> None:
+        run = event.run
+        region = run.job.region
+        label = run.job.image + (f" [section {region.index}]" if region else "")
+        if run.status == "ok" and run.record is not None:
+            r = run.record
+            quality = run.quality
             word = "review" if quality.needs_review else "ok"
             state = f"{word}  count {r['count']}  {r['density_per_mm']:.2f}/mm"
             if quality.needs_review:
                 first, *more = quality.reasons
                 state += f"  ({first}" + (f"; +{len(more)} more)" if more else ")")
-            elif event.notes:
-                state += f" ({len(event.notes)} note{'s' if len(event.notes) > 1 else ''})"
-        elif event.status == "skipped":
+            elif run.notes:
+                state += f" ({len(run.notes)} note{'s' if len(run.notes) > 1 else ''})"
+        elif run.status == "skipped":
             state = "skipped (done earlier, same input and parameters)"
         else:
             state = "FAILED"

@@ -1,17 +1,18 @@
 """Dask layer: the batch graph on a dask.distributed cluster, and whole-slide images.
 
-The core stays free of dask; this package only schedules it. One task per
-input plans (hashes the file, finds the sections of a whole-slide image at
-low resolution) and one task per section analyses it with
-:func:`ienfd.workflow.run_section`. Requires the ``dask`` extra.
+The core and the workflow stay free of dask; this package only schedules
+them. One task per input finds out about it (hashes the file, finds the
+sections of a whole-slide image at low resolution), then
+:func:`ienfd.workflow.plan_jobs` expands the inputs into jobs and
+:func:`ienfd.workflow.run_sections` runs them, one task per section
+(:func:`cluster_runner`). Requires the ``dask`` extra.
 """
 
 from ienfd.parallel._batch import (
     DEFAULT_SLIDE_BYTES,
-    BatchEvent,
     BatchReport,
-    InputPlan,
     analyse_section,
+    cluster_runner,
     finish_batch,
     plan_input,
     run_batch,
@@ -22,13 +23,12 @@ from ienfd.parallel._slide import SlideRegion, SlideSections, find_sections, rea
 __all__ = [
     "DEFAULT_SLIDE_BYTES",
     "SINGLE_THREAD_ENV",
-    "BatchEvent",
     "BatchReport",
-    "InputPlan",
     "SlideRegion",
     "SlideSections",
     "analyse_section",
     "batch_client",
+    "cluster_runner",
     "default_workers",
     "find_sections",
     "finish_batch",

@@ -1,43 +1,52 @@
-"""The batch graph: plan every input, analyse every section, one dask task per section.
+"""The batch graph on dask: find out about every input, then run every section's job.
 
 Two kinds of task run on the workers: :func:`plan_input` (hash the file, read
 its metadata and, for a whole-slide image, find its sections at low
-resolution) and :func:`analyse_section` (read one section, analyse it, write
-its overlay and JSON with :func:`ienfd.workflow.run_section`). The client
-only schedules, skips sections already done, and writes the tables and the
-run record. Workers must see the input and output paths.
+resolution) and :func:`analyse_section` (read one section and run its job
+with :func:`ienfd.workflow.attempt_section`). Everything between is the
+workflow's, and runs without a cluster: :func:`ienfd.workflow.plan_jobs`
+expands the inputs into jobs and decides which to skip, and
+:func:`ienfd.workflow.run_sections` reports each section as it finishes,
+here through :func:`cluster_runner`. The client then writes the tables and
+the run record. Workers must see the input and output paths.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import platform
 import socket
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ienfd import __version__
 from ienfd.clinical import ClinicalInputError
-from ienfd.io import ImageReadError, probe_image, result_quality, write_json
+from ienfd.io import ImageReadError, SectionImage, probe_image, write_json
 from ienfd.parallel._slide import SlideRegion, find_sections, read_region
 from ienfd.workflow import (
+    InputPlan,
     InputRow,
     Pipeline,
     ReaderOptions,
+    Runner,
     SectionEntry,
+    SectionEvent,
     SectionJob,
+    SectionRun,
+    attempt_section,
     biopsy_table,
-    output_stems,
-    remove_outputs,
-    run_section,
+    decided_runs,
+    failed_section,
+    plan_jobs,
+    reader_for_row,
+    run_sections,
     section_table,
+    settle_entries,
     write_table,
 )
 
@@ -46,10 +55,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SLIDE_BYTES",
-    "BatchEvent",
     "BatchReport",
-    "InputPlan",
     "analyse_section",
+    "cluster_runner",
+    "finish_batch",
     "plan_input",
     "run_batch",
 ]
@@ -60,30 +69,6 @@ logger = logging.getLogger(__name__)
 #: images: their sections are found at low resolution and analysed one by one.
 DEFAULT_SLIDE_BYTES = 64 * 2**20
 _HASH_CHUNK = 8 * 2**20
-
-
-@dataclass(frozen=True)
-class InputPlan:
-    """What :func:`plan_input` found out about one input file."""
-
-    row: InputRow
-    sha256: str = ""
-    size_bytes: int = 0
-    slide_shape: tuple[int, int] | None = None
-    regions: list[SlideRegion] = field(default_factory=list)
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class BatchEvent:
-    """A section finished (``status`` ``ok``/``skipped``/``error``), for progress display."""
-
-    done: int
-    total: int
-    entry: SectionEntry
-    status: str
-    record: dict[str, Any] | None
-    notes: list[str]
 
 
 @dataclass
@@ -115,21 +100,14 @@ def _sha256(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _reader(row: InputRow, defaults: ReaderOptions) -> ReaderOptions:
-    return ReaderOptions(
-        modality=defaults.modality,
-        pixel_size_um=row.pixel_size_um
-        if row.pixel_size_um is not None
-        else defaults.pixel_size_um,
-        fibre_channel=row.fibre_channel or defaults.fibre_channel,
-        membrane_channel=row.membrane_channel or defaults.membrane_channel,
-    )
-
-
-def plan_input(row: InputRow, reader: ReaderOptions, slide_bytes: int) -> InputPlan:
+def plan_input(
+    row: InputRow, reader: ReaderOptions, slide_bytes: int
+) -> tuple[InputPlan, list[SlideRegion]]:
     """Hash one input and, if it is a whole-slide image, find its sections (a dask task).
 
-    Never raises for a bad file: the reason goes into ``error``.
+    Returns the plan and, for a whole-slide image, each section's box with
+    its tissue mask (what :func:`analyse_section` reads). Never raises for a
+    bad file: the reason goes into the plan's ``error``.
     """
     try:
         sha, size = _sha256(row.path)
@@ -141,85 +119,73 @@ def plan_input(row: InputRow, reader: ReaderOptions, slide_bytes: int) -> InputP
                 f"image (axes {info.axes!r}); choose the {info.modality} pipeline",
             )
         if info.nbytes <= slide_bytes:
-            return InputPlan(row=row, sha256=sha, size_bytes=size)
+            return InputPlan(row=row, sha256=sha, size_bytes=size), []
         slide = find_sections(row.path, reader=reader, info=info)
-        return InputPlan(
-            row=row, sha256=sha, size_bytes=size, slide_shape=slide.shape, regions=slide.regions
+        plan = InputPlan(
+            row=row,
+            sha256=sha,
+            size_bytes=size,
+            slide_shape=slide.shape,
+            regions=tuple(r.region for r in slide.regions),
         )
+        return plan, list(slide.regions)
     except (ValueError, OSError, MemoryError) as exc:  # ImageReadError is a ValueError
         reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
-        return InputPlan(row=row, error=_named(row.image, reason, exc))
+        text = reason if reason.startswith(row.image) else f"{row.image}: {reason}"
+        if isinstance(exc, OSError) and not isinstance(exc, ImageReadError):
+            text += f" ({type(exc).__name__})"
+        return InputPlan(row=row, error=text), []
 
 
-def _named(image: str, reason: str, exc: BaseException) -> str:
-    text = reason if reason.startswith(image) else f"{image}: {reason}"
-    if isinstance(exc, OSError) and not isinstance(exc, ImageReadError):
-        text += f" ({type(exc).__name__})"
-    return text
+def analyse_section(job: SectionJob, region: SlideRegion | None) -> SectionRun:
+    """Read one section (a region of a slide, or the whole file) and run its job (a dask task).
 
-
-def analyse_section(job: SectionJob, region: SlideRegion | None) -> dict[str, Any]:
-    """Analyse one section and write its outputs (a dask task).
-
-    Returns ``{"status": "ok", "record": ..., "notes": [...]}`` or
-    ``{"status": "error", "error": message}``; on error any JSON or overlay
-    an earlier run left under the same name is removed. Never raises.
+    Never raises for the section's own failure (:func:`ienfd.workflow.attempt_section`).
     """
-    try:
-        image = None
-        if region is not None:
-            image = read_region(job.path, region, image=job.image, reader=job.reader)
-        outcome = run_section(job, image)
-        return {"status": "ok", "record": outcome.record, "notes": outcome.notes}
-    except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
-        reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
-        message = _named(job.image, reason, exc)
-    except Exception as exc:  # a bug: keep the traceback in the row, carry on
-        message = (
-            f"{job.image}: unexpected {type(exc).__name__}: {exc} (please report this)\n"
-            + traceback.format_exc()
-        )
-    if job.region is not None:
-        message = message.replace(job.image, f"{job.image} section {job.region.index}", 1)
-    try:
-        remove_outputs(job)
-    except OSError as exc:
-        message += f"; could not remove the stale result: {exc}"
-    return {"status": "error", "error": message}
+
+    def load(job: SectionJob) -> SectionImage:
+        assert region is not None
+        return read_region(job.path, region, image=job.image, reader=job.reader)
+
+    return attempt_section(job, None if region is None else load)
 
 
-def _job_key(sha256: str, job: SectionJob) -> str:
-    """What makes a result reusable: same input bytes, parameters, basis, reader, region."""
-    key = {
-        "input_sha256": sha256,
-        "parameters": job.parameters.to_dict(),
-        "length_basis": job.length_basis,
-        "reader": job.reader.to_dict(),
-        "region": None if job.region is None else job.region.to_dict(),
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+def cluster_runner(client: Client, slides: Mapping[str, SlideRegion]) -> Runner:
+    """A runner for :func:`ienfd.workflow.run_sections` that runs each job as a dask task.
 
-
-def _done_already(job: SectionJob) -> bool:
-    """True when the job's JSON exists for the same key (and its overlay, if wanted).
-
-    A JSON without quality checks (written by an older ienfd) is not done: it
-    cannot say whether its count needs review. Nor is one without the
-    consistency runs when the job asks for them; one with them serves a job
-    that does not (the same analysis, checked more).
+    ``slides`` maps a job's stem to its region of a whole-slide image. A job
+    whose worker died (out of memory, killed) is reported as failed, with
+    any earlier result removed, rather than lost.
     """
-    try:
-        rec = json.loads(job.json_path.read_text(encoding="utf-8"))
-        checked = isinstance(rec, dict) and result_quality(rec).checked
-    except (OSError, ValueError):
-        return False
-    if not checked or rec.get("batch_key") != job.extra["batch_key"]:
-        return False
-    if job.consistency and not isinstance(rec.get("consistency"), list):
-        return False
-    return not job.overlay or (
-        rec.get("overlay") is not None and (job.json_path.parent / rec["overlay"]).exists()
-    )
+    from distributed import as_completed
+
+    def run(jobs: Sequence[SectionJob]) -> Iterator[tuple[int, SectionRun]]:
+        futures: dict[Any, int] = {}
+        for k, job in enumerate(jobs):
+            fut: Any = client.submit(
+                analyse_section,
+                job,
+                slides.get(job.stem),
+                pure=False,
+                key=f"section-{job.stem}-{k}",
+            )
+            futures[fut] = k
+        for fut in as_completed(list(futures)):
+            k = futures.pop(fut)
+            job = jobs[k]
+            try:
+                run = fut.result()
+            except Exception as exc:  # KilledWorker: the section took down its worker(s)
+                run = failed_section(
+                    job,
+                    f"{job.image}: the worker analysing {job.stem} died "
+                    f"({type(exc).__name__}: {exc}); out of memory?",
+                    error_type=type(exc).__name__,
+                )
+            fut.release()
+            yield k, run
+
+    return run
 
 
 def _remove_temporaries(out: Path) -> None:
@@ -231,12 +197,6 @@ def _remove_temporaries(out: Path) -> None:
         if ".correction.json." not in tmp.name and tmp.is_file():
             tmp.unlink(missing_ok=True)
             logger.info("removed %s, left by an interrupted run", tmp)
-
-
-def _section_label(row: InputRow, index: int | None, n: int) -> str:
-    if index is None or n == 1:
-        return row.section
-    return f"{row.section}.{index}" if row.section else str(index)
 
 
 def _now() -> str:
@@ -255,7 +215,7 @@ def run_batch(
     consistency: bool = False,
     slide_bytes: int = DEFAULT_SLIDE_BYTES,
     extra_sites: tuple[str, ...] = (),
-    on_event: Callable[[BatchEvent], None] | None = None,
+    on_event: Callable[[SectionEvent], None] | None = None,
     command: list[str] | None = None,
 ) -> BatchReport:
     """Analyse every section of every input on a dask cluster; write tables and run record.
@@ -288,7 +248,7 @@ def run_batch(
     extra_sites : tuple of str
         Site names accepted besides the clinical module's.
     on_event : callable, optional
-        Called with a :class:`BatchEvent` as each section finishes.
+        Called with a :class:`ienfd.workflow.SectionEvent` as each section finishes.
     command : list of str, optional
         The command line, recorded in the run record.
 
@@ -296,145 +256,56 @@ def run_batch(
     -------
     BatchReport
     """
-    from distributed import as_completed
-
     started = _now()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _remove_temporaries(out)
-    defaults = replace(reader or ReaderOptions(), modality=pipeline.modality)
-    draw = pipeline.overlay if overlay is None else overlay
-
-    readers = [_reader(row, defaults) for row in rows]
+    defaults = reader or ReaderOptions()
+    readers = [reader_for_row(row, pipeline, defaults) for row in rows]
     plan_futures = [
         client.submit(plan_input, row, rd, slide_bytes, pure=False, key=f"plan-{i}-{row.image}")
         for i, (row, rd) in enumerate(zip(rows, readers, strict=True))
     ]
     plans: list[InputPlan] = []
-    for row, plan_future in zip(rows, plan_futures, strict=True):
+    slides: dict[tuple[int, int], SlideRegion] = {}
+    for i, (row, plan_future) in enumerate(zip(rows, plan_futures, strict=True)):
         try:
-            plans.append(plan_future.result())
+            plan, regions = plan_future.result()
         except Exception as exc:  # the worker died (KilledWorker) or the cluster went away
-            plans.append(InputPlan(row=row, error=f"{row.image}: planning failed: {exc!r}"))
-    stems = output_stems([row.image for row in rows])
+            plan, regions = InputPlan(row=row, error=f"{row.image}: planning failed: {exc!r}"), []
+        plans.append(plan)
+        slides.update({(i, r.region.index): r for r in regions})
 
-    entries: list[SectionEntry] = []
-    jobs: list[tuple[int, SectionJob, SlideRegion | None]] = []
-    inputs_record = []
-    for plan, stem, rd in zip(plans, stems, readers, strict=True):
-        row = plan.row
-        inputs_record.append(
-            {
-                "image": row.image,
-                "sha256": plan.sha256 or None,
-                "size_bytes": plan.size_bytes or None,
-                "sections": len(plan.regions) if plan.slide_shape else 1,
-                "whole_slide": plan.slide_shape is not None,
-                "error": plan.error or None,
-            }
-        )
-        base = SectionEntry(
-            image=row.image,
-            stem=stem,
-            patient_id=row.patient_id,
-            site=row.site,
-            section=row.section,
-            age=row.age,
-            sex=row.sex,
-        )
-        if plan.error:
-            entries.append(replace(base, error=plan.error))
-            remove_outputs(SectionJob(image=row.image, path=row.path, out_dir=str(out), stem=stem))
-            continue
-        regions: list[SlideRegion | None] = list(plan.regions) if plan.slide_shape else [None]
-        for slide_region in regions:
-            index = None if slide_region is None else slide_region.region.index
-            entry = replace(
-                base,
-                stem=stem if index is None else f"{stem}_s{index:02d}",
-                section=_section_label(row, index, len(regions)),
-                section_index=index,
-            )
-            job = SectionJob(
-                image=row.image,
-                path=row.path,
-                out_dir=str(out),
-                stem=entry.stem,
-                reader=rd,
-                parameters=pipeline.parameters,
-                length_basis=pipeline.length_basis,
-                overlay=draw,
-                region=None if slide_region is None else slide_region.region,
-                slide_shape=plan.slide_shape,
-                consistency=consistency,
-            )
-            extra = {
-                "patient_id": row.patient_id or None,
-                "site": row.site or None,
-                "section": entry.section or None,
-                "input_sha256": plan.sha256,
-                "batch_key": _job_key(plan.sha256, job),
-                "pipeline": pipeline.record(),
-                "reader_options": rd.to_dict(),
-            }
-            job = replace(job, extra=extra)
-            jobs.append((len(entries), job, slide_region))
-            entries.append(entry)
-
-    total = len(entries)
-    done = 0
-
-    def report(i: int, status: str, record: dict[str, Any] | None, notes: list[str]) -> None:
-        nonlocal done
-        done += 1
-        if on_event is not None:
-            on_event(BatchEvent(done, total, entries[i], status, record, notes))
-
-    for i, entry in enumerate(entries):
-        if entry.error:
-            report(i, "error", None, [])
-    futures: dict[Any, tuple[int, SectionJob]] = {}
-    n_skipped = 0
-    for i, job, slide_region in jobs:
-        if not force and _done_already(job):
-            entries[i] = replace(entries[i], skipped=True)
-            n_skipped += 1
-            report(i, "skipped", None, [])
-            continue
-        fut: Any = client.submit(
-            analyse_section, job, slide_region, pure=False, key=f"section-{job.stem}-{i}"
-        )
-        futures[fut] = (i, job)
-    n_analysed = 0
-    for fut in as_completed(list(futures)):
-        i, job = futures.pop(fut)
-        try:
-            outcome = fut.result()
-        except Exception as exc:  # KilledWorker: the section took down its worker(s)
-            outcome = {
-                "status": "error",
-                "error": f"{job.image}: the worker analysing {job.stem} died "
-                f"({type(exc).__name__}: {exc}); out of memory?",
-            }
-            remove_outputs(job)
-        if outcome["status"] == "ok":
-            n_analysed += 1
-            report(i, "ok", outcome["record"], outcome["notes"])
-        else:
-            entries[i] = replace(entries[i], error=outcome["error"])
-            report(i, "error", None, [])
-        fut.release()
-
+    batch = plan_jobs(
+        plans,
+        out,
+        pipeline=pipeline,
+        reader=defaults,
+        overlay=overlay,
+        consistency=consistency,
+        force=force,
+    )
+    by_stem = {
+        s.job.stem: slides[(s.input_index, s.job.region.index)]
+        for s in batch.sections
+        if s.job.region is not None
+    }
+    runs = run_sections(
+        batch.jobs,
+        on_event,
+        runner=cluster_runner(client, by_stem),
+        decided=decided_runs(batch),
+    )
     return finish_batch(
-        entries,
+        settle_entries(batch, runs),
         out,
         pipeline=pipeline,
         extra_sites=extra_sites,
         run={
             "started_at": started,
-            "inputs": inputs_record,
-            "n_analysed": n_analysed,
-            "n_skipped": n_skipped,
+            "inputs": list(batch.inputs),
+            "n_analysed": sum(r.status == "ok" for r in runs),
+            "n_skipped": sum(r.status == "skipped" for r in runs),
             "cluster": {
                 "scheduler": client.scheduler.address if client.scheduler else None,
                 "dashboard": client.dashboard_link,

@@ -1,7 +1,11 @@
 """Workflows above the core, free of dask: one section end to end, pipelines, batch tables.
 
-:func:`run_section` reads, analyses and writes one section (``ienfd analyze``
-calls it in a loop; :mod:`ienfd.parallel` calls it inside dask tasks).
+:func:`run_section` reads, analyses and writes one section;
+:func:`attempt_section` runs it with the one error path (a failure becomes a
+:class:`SectionRun` with status ``'error'``), and :func:`run_sections` runs
+many, serially for ``ienfd analyze`` or through a runner that
+:mod:`ienfd.parallel` gives for ``ienfd batch``. :func:`plan_jobs` turns a
+batch's inputs into sections, jobs, keys and resume decisions.
 :func:`read_pipeline` / :func:`write_pipeline` handle pipeline files,
 :func:`collect_inputs` turns a folder, glob or manifest into input rows, and
 :func:`section_table` / :func:`biopsy_table` build the batch tables from the
@@ -15,9 +19,33 @@ from ienfd.workflow._pipeline import (
     Pipeline,
     PipelineError,
     default_pipeline,
+    read_parameters,
     read_pipeline,
     update_pipeline_file,
     write_pipeline,
+)
+from ienfd.workflow._plan import (
+    BatchPlan,
+    InputPlan,
+    PlanAction,
+    PlannedSection,
+    analysis_jobs,
+    decided_runs,
+    is_done,
+    job_key,
+    plan_jobs,
+    reader_for_row,
+    settle_entries,
+)
+from ienfd.workflow._run import (
+    Runner,
+    SectionEvent,
+    SectionRun,
+    SectionStatus,
+    attempt_section,
+    failed_section,
+    run_sections,
+    serial_runner,
 )
 from ienfd.workflow._section import (
     IMAGE_SUFFIXES,
@@ -44,23 +72,43 @@ __all__ = [
     "PIPELINE_FORMAT",
     "SECTION_COLUMNS",
     "BatchInputError",
+    "BatchPlan",
+    "InputPlan",
     "InputRow",
     "Pipeline",
     "PipelineError",
+    "PlanAction",
+    "PlannedSection",
     "ReaderOptions",
     "Region",
+    "Runner",
     "SectionEntry",
+    "SectionEvent",
     "SectionJob",
     "SectionOutcome",
+    "SectionRun",
+    "SectionStatus",
+    "analysis_jobs",
+    "attempt_section",
     "biopsy_table",
     "collect_inputs",
+    "decided_runs",
     "default_pipeline",
+    "failed_section",
     "image_stem",
+    "is_done",
+    "job_key",
     "output_stems",
+    "plan_jobs",
+    "read_parameters",
     "read_pipeline",
+    "reader_for_row",
     "remove_outputs",
     "run_section",
+    "run_sections",
     "section_table",
+    "serial_runner",
+    "settle_entries",
     "update_pipeline_file",
     "write_pipeline",
     "write_table",

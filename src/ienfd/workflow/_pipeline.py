@@ -32,6 +32,7 @@ __all__ = [
     "Pipeline",
     "PipelineError",
     "default_pipeline",
+    "read_parameters",
     "read_pipeline",
     "update_pipeline_file",
     "write_pipeline",
@@ -191,6 +192,41 @@ def read_pipeline(path: str | os.PathLike[str]) -> Pipeline:
         source=str(p),
         sha256=hashlib.sha256(raw).hexdigest(),
     )
+
+
+def read_parameters(path: str | os.PathLike[str]) -> AnalysisParameters:
+    """Read analysis parameters from a JSON file (``ienfd analyze --params``).
+
+    Unlike a pipeline, the file may give only some parameters; the others
+    keep their defaults. A file with a ``parameters`` object (a pipeline, or
+    an earlier result JSON) gives those.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON file.
+
+    Returns
+    -------
+    AnalysisParameters
+
+    Raises
+    ------
+    ValueError
+        The file is not JSON, not a JSON object, or names an unknown
+        parameter or a bad value.
+    TypeError
+        A value of the wrong kind.
+    OSError
+        The file cannot be opened.
+    """
+    with open(path, encoding="utf-8") as fh:
+        values = json.load(fh)
+    if isinstance(values, dict) and isinstance(values.get("parameters"), dict):
+        values = values["parameters"]
+    if not isinstance(values, dict):
+        raise ValueError(f"expected a JSON object of parameters, got {type(values).__name__}")
+    return AnalysisParameters.from_dict(values)
 
 
 def write_pipeline(path: str | os.PathLike[str], pipeline: Pipeline) -> Path:
