@@ -44,13 +44,10 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _run_synth(args: argparse.Namespace) -> int:
+    """Write the sections (:func:`ienfd.workflow.write_synthetic_sections`); print each."""
     import json
-    from pathlib import Path
 
-    import numpy as np
-
-    from ienfd.io import write_json, write_section_tiff
-    from ienfd.synthetic import generate_section, random_spec
+    from ienfd.workflow import write_synthetic_sections
 
     if args.n < 1:
         print(f"ienfd synth: error: --n {args.n}; accepted: >= 1", file=sys.stderr)
@@ -76,43 +73,30 @@ def _run_synth(args: argparse.Namespace) -> int:
             overrides[name.strip()] = json.loads(text)
         except json.JSONDecodeError:
             overrides[name.strip()] = text
-    try:  # validate the overrides before creating anything
-        random_spec(args.seed, **overrides)
+    try:
+        for written in write_synthetic_sections(
+            args.out_dir,
+            args.n,
+            seed=args.seed,
+            kinds=["ome", "tiff", "imagej"] if args.kind == "mixed" else [args.kind],
+            stem=args.stem,
+            pyramid_levels=args.pyramid_levels,
+            overrides=overrides,
+        ):
+            spec = written.spec
+            label = (
+                spec.modality
+                if spec.modality == "fluorescence"
+                else f"brightfield/{spec.chromogen}"
+            )
+            rows, cols = written.truth["shape"]
+            print(
+                f"{written.image_path}  {written.kind} {label} {rows}x{cols} px "
+                f"{spec.pixel_size_um:.3f} µm rot {spec.rotation_deg:.0f}"
+                f"{' flip' if spec.flip else ''} count {written.truth['count']}"
+            )
+            print(f"{written.truth_path}  truth")
     except (TypeError, ValueError) as exc:
         print(f"ienfd synth: error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    kinds = ["ome", "tiff", "imagej"] if args.kind == "mixed" else [args.kind]
-    for i in range(args.n):
-        try:
-            spec = random_spec(rng, **overrides)
-        except (TypeError, ValueError) as exc:
-            print(f"ienfd synth: error: {exc}", file=sys.stderr)
-            return 2
-        kind = kinds[i % len(kinds)]
-        stem = f"{args.stem}_{i:03d}" if args.n > 1 else args.stem
-        sec = generate_section(spec)
-        image_path = out / (f"{stem}.ome.tif" if kind == "ome" else f"{stem}.tif")
-        write_section_tiff(
-            image_path,
-            sec.image,
-            pixel_size_um=spec.pixel_size_um,
-            kind=kind,
-            channel_names=sec.channel_names if spec.modality == "fluorescence" else None,
-            pyramid_levels=args.pyramid_levels if kind == "ome" else 0,
-        )
-        truth = {"image": image_path.name, "kind": kind, **sec.truth}
-        truth_path = out / f"{stem}.truth.json"
-        write_json(truth_path, truth)
-        label = (
-            spec.modality if spec.modality == "fluorescence" else f"brightfield/{spec.chromogen}"
-        )
-        rows, cols = sec.truth["shape"]
-        print(
-            f"{image_path}  {kind} {label} {rows}x{cols} px {spec.pixel_size_um:.3f} µm "
-            f"rot {spec.rotation_deg:.0f}{' flip' if spec.flip else ''} count {sec.truth['count']}"
-        )
-        print(f"{truth_path}  truth")
     return 0

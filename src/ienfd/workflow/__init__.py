@@ -5,7 +5,8 @@
 :class:`SectionRun` with status ``'error'``), and :func:`run_sections` runs
 many, serially for ``ienfd analyze`` or through a runner that
 :mod:`ienfd.parallel` gives for ``ienfd batch``. :func:`plan_jobs` turns a
-batch's inputs into sections, jobs, keys and resume decisions.
+batch's inputs into sections, jobs, keys and resume decisions;
+:func:`write_synthetic_sections` writes generated sections with their truth.
 :func:`read_pipeline` / :func:`write_pipeline` handle pipeline files,
 :func:`collect_inputs` turns a folder, glob or manifest into input rows, and
 :func:`section_table` / :func:`biopsy_table` build the batch tables from the
@@ -58,6 +59,7 @@ from ienfd.workflow._section import (
     remove_outputs,
     run_section,
 )
+from ienfd.workflow._synth import TiffKind, WrittenSection, write_synthetic_sections
 from ienfd.workflow._tables import (
     SECTION_COLUMNS,
     SectionEntry,
@@ -88,6 +90,8 @@ __all__ = [
     "SectionOutcome",
     "SectionRun",
     "SectionStatus",
+    "TiffKind",
+    "WrittenSection",
     "analysis_jobs",
     "attempt_section",
     "biopsy_table",
@@ -111,5 +115,6 @@ __all__ = [
     "settle_entries",
     "update_pipeline_file",
     "write_pipeline",
+    "write_synthetic_sections",
     "write_table",
 ]
