@@ -1,8 +1,12 @@
-"""Plots (PNG bytes) and self-contained HTML reports.
+"""Plots (PNG bytes) and HTML reports a clinician reads in one pass, on screen or printed.
 
 Figures are built with :class:`matplotlib.figure.Figure` and rendered by the
 Agg canvas directly: no :mod:`matplotlib.pyplot`, no global figure state.
-HTML pages embed their plots as base64 PNG and need no other file.
+HTML pages embed their plots and the thumbnails of the sections' QC overlays
+(base64), so a page shows everything on its own; the thumbnails link to the
+full QC pictures and the cohort page links to every patient's report, by
+paths relative to the page. Counts print as integers, flags as yes/no, and
+the layout prints on A4 (``@media print``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import html
 import io
 import logging
 import math
-from collections.abc import Sequence
+import os
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +38,7 @@ from ienfd.clinical._norms import NormRow, NormsTable, site_label
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "overlay_thumbnail",
     "plot_bland_altman",
     "plot_norms_fit",
     "plot_patient_sites",
@@ -55,9 +63,46 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def _img(data_bytes: bytes, alt: str, mime: str = "image/png") -> str:
+    data = base64.b64encode(data_bytes).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{data}">'
+
+
+def _href(target: str | os.PathLike[str], base_dir: str | os.PathLike[str]) -> str:
+    """URL of `target` relative to a page in `base_dir` (quoted, forward slashes)."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(base_dir))
+    return urllib.parse.quote(Path(rel).as_posix())
+
+
+def overlay_thumbnail(path: str | os.PathLike[str], *, width: int = 360) -> bytes:
+    """A JPEG thumbnail of a QC overlay PNG, `width` pixels wide at most.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The overlay PNG (as written by :func:`ienfd.io.save_overlay`).
+    width : int, optional
+        Largest width of the thumbnail in pixels; the aspect ratio is kept.
+
+    Returns
+    -------
+    bytes
+        The JPEG file's bytes.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read or is not an image.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.draft("RGB", (width, width * 8))
+        rgb = im.convert("RGB")
+    rgb.thumbnail((width, width * 8), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    rgb.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
 
 
 def _norm_rows_for(
@@ -127,17 +172,43 @@ def _f(x: float | None, digits: int = 1) -> str:
     return f"{x:.{digits}f}"
 
 
+#: How each known column prints: counts as integers, flags as yes/no.
+_INTEGER_COLUMNS = {"count", "n_sections", "n_patients", "row", "section", "n_need_review"}
+_FLAG_COLUMNS = {"corrected", "needs_review"}
+_DIGITS = {"length_mm": 3, "density_per_mm": 1, "percent": 0, "age": 0}
+_HEADINGS = {
+    "count": "fibres",
+    "length_mm": "length (mm)",
+    "density_per_mm": "IENFD (/mm)",
+    "corrected": "corrected by hand",
+    "needs_review": "needs review",
+    "review_reasons": "why",
+    "n_patients": "patients",
+    "percent": "% of patients",
+}
+
+
+def _value(column: str, v: object) -> str:
+    """One table cell, formatted by its column."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return "" if column in _FLAG_COLUMNS else "&ndash;"
+    if column in _FLAG_COLUMNS:
+        if isinstance(v, str):
+            return html.escape(v)
+        return "yes" if bool(v) else "no"
+    if column in _INTEGER_COLUMNS and isinstance(v, (int, float, np.integer, np.floating)):
+        return str(round(float(v)))
+    if isinstance(v, (float, np.floating)):
+        return _f(float(v), _DIGITS.get(column, 2))
+    return html.escape(str(v))
+
+
 def _table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    head = "".join(f"<th>{html.escape(_HEADINGS.get(str(c), str(c)))}</th>" for c in frame.columns)
     body = []
     for _, rec in frame.iterrows():
-        cells = []
-        for v in rec:
-            if isinstance(v, float):
-                cells.append(f"<td>{_f(v, 2)}</td>")
-            else:
-                cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        cells = "".join(f"<td>{_value(str(c), v)}</td>" for c, v in rec.items())
+        body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -148,7 +219,7 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', Arial, sans-serif; fon
 h1 { font-size: 15pt; margin: 0 0 2mm 0; }
 h2 { font-size: 11.5pt; margin: 4mm 0 1mm 0; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; width: 100%; font-size: 9pt; margin-bottom: 2mm; }
-th, td { border: 1px solid #ccc; padding: 1px 4px; text-align: left; }
+th, td { border: 1px solid #ccc; padding: 1px 4px; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
 .pattern { font-size: 13pt; font-weight: bold; padding: 2mm; border: 2px solid #333;
            margin: 2mm 0; }
@@ -157,7 +228,63 @@ th { background: #f2f2f2; }
 .review { font-weight: bold; color: #8a4b00; background: #fff4e0; border: 2px solid #b26a00;
           padding: 1.5mm; margin: 2mm 0; }
 img { max-width: 100%; }
+.overlays { display: grid; grid-template-columns: repeat(3, 1fr); gap: 3mm; }
+.overlays figure { margin: 0; border: 1px solid #ccc; padding: 1mm; }
+.overlays figcaption { font-size: 8.5pt; }
+.overlays .flag { color: #8a4b00; font-weight: bold; }
+.overlays .missing { font-size: 8.5pt; color: #555; padding: 4mm 1mm; }
+@media print {
+  body { max-width: none; font-size: 9.5pt; }
+  a { color: inherit; text-decoration: none; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  tr, figure, .pattern, .review, img { break-inside: avoid; page-break-inside: avoid; }
+  .review, th, .pattern { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  .noprint { display: none; }
+}
 """
+
+
+def _overlay_cards(
+    sections: pd.DataFrame,
+    overlays: Mapping[int, str | os.PathLike[str]],
+    base_dir: str | os.PathLike[str],
+) -> str:
+    """One figure per section: the overlay's thumbnail linking to the full picture."""
+    cards = []
+    for _, rec in sections.iterrows():
+        where = site_label(str(rec["site"]))
+        if str(rec.get("section", "")):
+            where += f", section {html.escape(str(rec['section']))}"
+        count = rec.get("count")
+        caption = where
+        if isinstance(count, (int, float)) and not math.isnan(float(count)):
+            caption += f": {round(float(count))} fibres"
+        if bool(rec.get("needs_review", False)) is True:
+            caption += " <span class='flag'>needs review</span>"
+        target = overlays.get(int(rec["row"]))
+        if target is None:
+            body = "<div class='missing'>no QC picture named in the input table</div>"
+        elif not Path(target).is_file():
+            body = (
+                f"<div class='missing'>QC picture not found: {html.escape(Path(target).name)}</div>"
+            )
+        else:
+            try:
+                thumb = overlay_thumbnail(target)
+            except OSError as exc:
+                logger.warning("QC picture %s could not be read: %s", target, exc)
+                body = (
+                    "<div class='missing'>QC picture unreadable: "
+                    f"{html.escape(Path(target).name)}</div>"
+                )
+            else:
+                alt = f"QC overlay, {where}"
+                body = (
+                    f"<a href='{_href(target, base_dir)}' title='open the full QC picture'>"
+                    f"{_img(thumb, alt, 'image/jpeg')}</a>"
+                )
+        cards.append(f"<figure>{body}<figcaption>{caption}</figcaption></figure>")
+    return f"<div class='overlays'>{''.join(cards)}</div>"
 
 
 def render_patient_html(
@@ -169,8 +296,10 @@ def render_patient_html(
     rules: ClassificationRules | None = None,
     input_name: str = "",
     version: str = "",
+    overlays: Mapping[int, str | os.PathLike[str]] | None = None,
+    base_dir: str | os.PathLike[str] = ".",
 ) -> str:
-    """One-page, self-contained HTML report for one patient.
+    """One-page HTML report for one patient, readable in one pass and printable.
 
     Parameters
     ----------
@@ -183,6 +312,18 @@ def render_patient_html(
     rules : ClassificationRules, optional
     input_name, version : str
         Shown in the footer.
+    overlays : mapping of int to path, optional
+        QC overlay PNG of each section, by its data row (``sections["row"]``);
+        each is shown as a thumbnail (embedded) that links to the full picture.
+        A section without one says so. None (default): no QC pictures section.
+    base_dir : str or os.PathLike, optional
+        The folder the page will be written to: links are relative to it.
+
+    Returns
+    -------
+    str
+        The page. Counts are integers, flags yes/no; plots and thumbnails are
+        embedded, so only the links to the full QC pictures leave the page.
     """
     rules = rules or ClassificationRules()
     site_modality = {
@@ -210,15 +351,24 @@ def render_patient_html(
             f"{'need' if pending > 1 else 'needs'} review)"
         )
     sec = sections.copy()
-    if "needs_review" in sec.columns:
-        sec["needs_review"] = sec["needs_review"].map({True: "yes", False: ""})
+    if "image" in sec.columns:
+        sec["image"] = [Path(str(v).replace("\\", "/")).name if v else "" for v in sec["image"]]
     show = ["site", "section", "image", "count", "length_mm", "density_per_mm", "corrected",
             "needs_review", "review_reasons"]  # fmt: skip
     sec = sec[[c for c in show if c in sec.columns]]
+    sec["site"] = [site_label(str(v)) for v in sec["site"]]
+    if "review_reasons" in sec.columns and not sec["review_reasons"].astype(bool).any():
+        sec = sec.drop(columns="review_reasons")
     if sec["section"].eq("").all():
         sec = sec.drop(columns="section")
     if sec["image"].eq("").all():
         sec = sec.drop(columns="image")
+    cards_html = ""
+    if overlays is not None and not sections.empty:
+        cards_html = (
+            "<h2>QC pictures (click a picture to open it at full size)</h2>"
+            + _overlay_cards(sections, overlays, base_dir)
+        )
     excl_html = ""
     if not excluded.empty:
         excl_html = "<h2>Excluded sections (analysis failed or not accepted)</h2>" + _table(
@@ -252,6 +402,7 @@ Excluded sections: {result.excluded}.</div>
 shaded: below the limit. Point: this biopsy, bar: 95% CI across sections.</div>
 <h2>Sections</h2>
 {_table(sec)}
+{cards_html}
 {excl_html}
 <h2>Normal limits used</h2><ul class="small">{src_html}</ul>
 <p class="small">Density = total fibres / total epidermal length over the sections. 95% CI:
@@ -282,32 +433,107 @@ def _site_row(s: SiteResult) -> str:
 
 
 def plot_ratio_distribution(results: Sequence[PatientResult]) -> bytes:
-    """Histogram-style strip plot of distal/proximal ratios, by pattern."""
-    fig = Figure(figsize=(6.0, 3.0), layout="constrained")
+    """Strip plot of distal/proximal ratios, one column per pattern.
+
+    Every pattern has its column (with its number of patients under its
+    name), inside the axes rather than on their edges; the y axis starts at 0
+    and shows the ratio 1 (equal densities) as a dashed line.
+    """
+    return _png(_ratio_figure(results))
+
+
+def _ratio_figure(results: Sequence[PatientResult]) -> Figure:
+    fig = Figure(figsize=(6.4, 3.2), layout="constrained")
     ax = fig.subplots()
     patterns = ["normal", "length-dependent", "non-length-dependent", "indeterminate"]
+    colours = ["#1a7f37", "#c62828", "#6a1b9a", "#555555"]
     rng = np.random.default_rng(0)
+    top = 1.2
+    labels = []
     for i, p in enumerate(patterns):
         vals = [
             r.ratio_distal_proximal
             for r in results
             if r.pattern == p and r.ratio_distal_proximal is not None
         ]
+        name = p.replace("-", "-\n", 1) if len(p) > 12 else p  # two lines for the long ones
+        labels.append(f"{name}\n(n = {len(vals)})")
         if vals:
-            jitter = rng.uniform(-0.15, 0.15, len(vals))
-            ax.plot(np.full(len(vals), i) + jitter, vals, "o", alpha=0.7)
-    ax.set_xticks(range(len(patterns)), patterns, fontsize=8)
+            jitter = rng.uniform(-0.18, 0.18, len(vals))
+            ax.plot(np.full(len(vals), i) + jitter, vals, "o", alpha=0.75, color=colours[i])
+            top = max(top, 1.1 * max(vals))
+    ax.set_xticks(range(len(patterns)), labels, fontsize=8)
+    ax.set_xlim(-0.6, len(patterns) - 0.4)
+    ax.set_ylim(0, top)
     ax.axhline(1.0, color="#999999", lw=0.8, ls="--")
     ax.set_ylabel("distal / proximal IENFD")
-    ax.set_title("Distal/proximal ratio by pattern", fontsize=10)
+    ax.set_title("Distal/proximal ratio by pattern (dashed: equal densities)", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    return _png(fig)
+    return fig
+
+
+def _cohort_rows(
+    results: Sequence[PatientResult],
+    reports: Mapping[str, str | os.PathLike[str]] | None,
+    base_dir: str | os.PathLike[str],
+    rules: ClassificationRules,
+) -> str:
+    rows = []
+    for r in results:
+        pid = html.escape(r.patient_id)
+        target = None if reports is None else reports.get(r.patient_id)
+        name = f"<a href='{_href(target, base_dir)}'>{pid}</a>" if target is not None else pid
+        cells = [name, "&ndash;" if r.age is None else f"{r.age:g}", html.escape(r.sex or "")]
+        for site in (rules.distal_site, rules.proximal_site):
+            s = r.sites.get(site)
+            if s is None or s.density_per_mm is None:
+                cells.append("&ndash;")
+            else:
+                cells.append(
+                    f"<span class='{s.status}'>{_f(s.density_per_mm)} "
+                    f"({html.escape(s.status.replace('_', ' '))})</span>"
+                )
+        cells += [
+            _f(r.ratio_distal_proximal, 2),
+            f"<b>{html.escape(r.pattern)}</b>",
+            str(r.n_need_review) if r.n_need_review else "",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = (
+        "<tr><th>patient (report)</th><th>age</th><th>sex</th>"
+        f"<th>{site_label(rules.distal_site)} /mm</th>"
+        f"<th>{site_label(rules.proximal_site)} /mm</th><th>ratio</th><th>pattern</th>"
+        "<th>sections to review</th></tr>"
+    )
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def render_cohort_html(
-    results: Sequence[PatientResult], summary: pd.DataFrame, *, input_name: str = ""
+    results: Sequence[PatientResult],
+    summary: pd.DataFrame,
+    *,
+    input_name: str = "",
+    reports: Mapping[str, str | os.PathLike[str]] | None = None,
+    base_dir: str | os.PathLike[str] = ".",
+    rules: ClassificationRules | None = None,
 ) -> str:
-    """Cohort summary page: counts per pattern and the ratio distribution."""
+    """Cohort page: every patient (linked to their report), counts per pattern, ratios.
+
+    Parameters
+    ----------
+    results : sequence of PatientResult
+    summary : pandas.DataFrame
+        :func:`ienfd.clinical.cohort_summary` of `results`.
+    input_name : str
+        Shown in the heading.
+    reports : mapping of str to path, optional
+        Each patient's report page, by patient id; linked from the patients table.
+    base_dir : str or os.PathLike, optional
+        The folder the page will be written to: links are relative to it.
+    rules : ClassificationRules, optional
+        Which sites are distal and proximal (the table's two density columns).
+    """
+    rules = rules or ClassificationRules()
     ratios = np.array(
         [r.ratio_distal_proximal for r in results if r.ratio_distal_proximal is not None]
     )
@@ -328,6 +554,10 @@ def render_cohort_html(
 <style>{_CSS}</style></head><body>
 <h1>Cohort summary</h1><div>Input {html.escape(input_name)}: {len(results)} patient(s).</div>
 {review}
+<h2>Patients</h2>
+{_cohort_rows(results, reports, base_dir, rules)}
+<div class="small">IENFD in fibres/mm with the site's status against its normal limit; ratio:
+distal/proximal IENFD. Click a patient for the full report.</div>
 <h2>Patients per pattern</h2>{_table(summary)}
 <h2>Distal/proximal ratio</h2><div>{stats}</div>
 {_img(plot_ratio_distribution(results), "distal/proximal ratio by pattern")}
