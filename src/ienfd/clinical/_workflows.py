@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from ienfd.clinical._agreement import (
     AgreementSummary,
     AgreementTable,
@@ -90,8 +92,11 @@ def run_classify(
     """Read a section/biopsy table, classify every patient, write tables and reports.
 
     Writes ``patients.csv``, ``sites.csv``, ``cohort_summary.csv``,
-    ``cohort.html``, ``excluded.csv`` (only if rows were excluded) and
-    ``reports/<patient_id>.html`` into ``out_dir``.
+    ``cohort.html`` (linking every patient's report), ``excluded.csv`` (only
+    if rows were excluded) and ``reports/<patient_id>.html`` into ``out_dir``.
+    When the input table has an ``overlay`` column (as ``ienfd batch``'s
+    ``sections.csv``: file names relative to the table's folder), each report
+    shows every section's QC overlay as a thumbnail linking to the picture.
 
     Raises
     ------
@@ -104,8 +109,15 @@ def run_classify(
     norms: NormsTable = (
         builtin_norms() if norms_path is None else read_norms(norms_path, extra_sites=extra)
     )
+    table = read_table(input_path)
+    # QC overlays named by the table (batch: relative to the table's folder), by data row
+    overlays = {
+        i: Path(src).parent / str(name).strip()
+        for i, name in enumerate(table.get("overlay", pd.Series(dtype=str)), start=1)
+        if isinstance(name, str) and name.strip()
+    }
     prepared = prepare_sections(
-        read_table(input_path),
+        table,
         source=src,
         length_basis=length_basis,
         extra_sites=extra,
@@ -118,13 +130,25 @@ def run_classify(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = cohort_summary(results)
+    taken: set[str] = set()
+    report_paths = {
+        r.patient_id: out / "reports" / f"{_safe_name(r.patient_id, taken)}.html" for r in results
+    }
     outputs = ClassifyOutputs(
         results=results,
         patients_csv=write_csv_atomic(patients_frame(results, rules=rules), out / "patients.csv"),
         sites_csv=write_csv_atomic(sites_frame(results), out / "sites.csv"),
         cohort_csv=write_csv_atomic(summary, out / "cohort_summary.csv"),
         cohort_html=write_text_atomic(
-            render_cohort_html(results, summary, input_name=Path(src).name), out / "cohort.html"
+            render_cohort_html(
+                results,
+                summary,
+                input_name=Path(src).name,
+                reports=report_paths if reports else None,
+                base_dir=out,
+                rules=rules,
+            ),
+            out / "cohort.html",
         ),
         excluded_csv=(
             write_csv_atomic(prepared.excluded, out / "excluded.csv")
@@ -134,14 +158,21 @@ def run_classify(
         n_excluded=len(prepared.excluded),
     )
     if reports:
-        taken: set[str] = set()
         for r in results:
             rows = prepared.rows[prepared.rows["patient_id"] == r.patient_id]
             excl = prepared.excluded[prepared.excluded["patient_id"] == r.patient_id]
+            path = report_paths[r.patient_id]
             page = render_patient_html(
-                r, rows, excl, norms, rules=rules, input_name=Path(src).name, version=version
+                r,
+                rows,
+                excl,
+                norms,
+                rules=rules,
+                input_name=Path(src).name,
+                version=version,
+                overlays=overlays if "overlay" in table.columns else None,
+                base_dir=path.parent,
             )
-            path = out / "reports" / f"{_safe_name(r.patient_id, taken)}.html"
             outputs.reports[r.patient_id] = write_text_atomic(page, path)
     return outputs
 
@@ -226,8 +257,6 @@ def run_agreement(
     unmatched += [("only_in_manual", k) for k in table.only_manual]
     unmatched += [("auto_status_not_ok", k) for k in table.not_ok_auto]
     if unmatched:
-        import pandas as pd
-
         paths["unmatched"] = write_csv_atomic(
             pd.DataFrame(unmatched, columns=["why", "section"]), out / "agreement_unmatched.csv"
         )
