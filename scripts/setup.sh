@@ -4,9 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
-# System libraries the napari tests need (Xvfb and two xcb libraries Qt loads; see
-# docs/napari.md). Installed only when missing; a failure to install stops the setup.
-APT_PACKAGES=(xvfb xauth libxcb-icccm4 libxcb-keysyms1)
+# System packages the tests need: Xvfb and two xcb libraries Qt loads for the napari tests
+# (docs/napari.md); Chromium, the headless browser that opens and prints every HTML report
+# (docs/clinical.md). Installed only when missing; a failure to install stops the setup.
+APT_PACKAGES=(xvfb xauth libxcb-icccm4 libxcb-keysyms1 chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
@@ -21,7 +22,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     if ! { $SUDO apt-get update -qq && \
            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"; }; then
-        echo "setup.sh: error: could not install ${missing[*]} (needed by the napari tests)" >&2
+        echo "setup.sh: error: could not install ${missing[*]} (needed by the tests)" >&2
         exit 1
     fi
 fi
