@@ -30,3 +30,31 @@ def pixel_size_argument(text: str) -> float:
     if not (0.01 <= value < 100.0):  # also rejects NaN; the range the reader and core take
         raise argparse.ArgumentTypeError(f"{text} µm; accepted: a pixel size in [0.01, 100) µm")
     return value
+
+
+#: What the reader says a caller can pass, and the option that passes it on the command line.
+_FLAG_WORDS = (
+    ("pass pixel_size_um", "pass --pixel-size UM"),
+    ("pass modality='fluorescence'", "pass --modality fluorescence"),
+    ("pass fibre_channel", "pass --fibre-channel"),
+    ("pass membrane_channel", "pass --membrane-channel"),
+    (
+        "read whole-slide images region by region (open_lazy)",
+        "use `ienfd batch` for whole-slide images",
+    ),
+)
+
+
+def in_flag_words(text: str) -> str:
+    """A reader's message or note with its argument names turned into this CLI's options.
+
+    ``ienfd.io`` names the :func:`ienfd.io.read_section` argument that fixes a
+    file ("...; pass pixel_size_um"); printed by a command, the option is named
+    instead ("...; pass --pixel-size UM").
+
+    >>> in_flag_words("x.png: no pixel size: PNG files do not record it; pass pixel_size_um")
+    'x.png: no pixel size: PNG files do not record it; pass --pixel-size UM'
+    """
+    for words, flag in _FLAG_WORDS:
+        text = text.replace(words, flag)
+    return text

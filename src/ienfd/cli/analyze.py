@@ -11,6 +11,7 @@ from ienfd.cli._common import (
     CONSISTENCY_HELP,
     LENGTH_BASIS_HELP,
     Subparsers,
+    in_flag_words,
     pixel_size_argument,
 )
 
@@ -195,12 +196,12 @@ def _run_analyze(args: argparse.Namespace) -> int:
         if run.status == "ok" and run.record is not None:
             cells = _table_cells(run.record)
             for text in run.notes:
-                note(f"note: {path}: {text}")
+                note(f"note: {path}: {in_flag_words(text)}")
             status = _status(run)
             for reason in run.quality.reasons if run.quality.needs_review else []:
                 note(f"review: {path}: {reason}")
         else:
-            print(f"ienfd analyze: error: {run.error}", file=sys.stderr)
+            print(f"ienfd analyze: error: {in_flag_words(run.error)}", file=sys.stderr)
             if run.traceback:
                 print(run.traceback, end="", file=sys.stderr)
             for stale in run.removed:

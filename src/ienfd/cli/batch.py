@@ -6,7 +6,12 @@ import argparse
 import logging
 import sys
 
-from ienfd.cli._common import CONSISTENCY_HELP, Subparsers, pixel_size_argument
+from ienfd.cli._common import (
+    CONSISTENCY_HELP,
+    Subparsers,
+    in_flag_words,
+    pixel_size_argument,
+)
 
 _BATCH_EPILOG = """\
 INPUT:
@@ -214,7 +219,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     except OSError as exc:  # scheduler unreachable (TimeoutError is an OSError)
         return fail(f"dask cluster: {exc}")
     for failure in report.failures:
-        print(f"ienfd batch: error: {failure['error']}", file=sys.stderr)
+        print(f"ienfd batch: error: {in_flag_words(failure['error'])}", file=sys.stderr)
     total = len(report.entries)
     say(
         f"{total - report.n_failed} of {total} section(s) done "
