@@ -130,6 +130,11 @@ def _decode(path: str, kind: str, shape: tuple[int, ...], dtype: str) -> np.ndar
 
     with open(path, "rb") as fh:
         raw = fh.read()
+    if kind == "JPEG" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        # libjpeg only warns on a premature end and fills the rest: refuse it here
+        raise ImageReadError(
+            path, "corrupt or truncated JPEG: the file does not end with the end-of-image marker"
+        )
     try:
         if kind == "PNG":
             data = imagecodecs.png_decode(raw)

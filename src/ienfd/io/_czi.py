@@ -167,7 +167,7 @@ class CziSource(ImageSource):
         )
         if rgb:
             self.channel_names = ("red", "green", "blue")
-        self.pixel_size = self._pixel_size(root)
+        self.pixel_size = self.metadata_pixel_size(lambda: self._pixel_size(root))
 
     def _pixel_size(self, root: ET.Element) -> PixelSize | None:
         values: dict[str, float] = {}
@@ -197,8 +197,7 @@ class CziSource(ImageSource):
             raise ImageReadError(
                 self.path,
                 f"implausible pixel size from {where}: {row_um:g} x {col_um:g} µm; the file "
-                "may give µm where CZI expects metres (a writer's error); give the pixel size "
-                "explicitly",
+                "may give µm where CZI expects metres (a writer's error); pass pixel_size_um",
                 remedy="pixel_size_um",
             )
         check_pixel_size(self.path, row_um, col_um, "czi-scaling", where)

@@ -126,7 +126,13 @@ def open_source(path: str, scene: int | str | None = None) -> ImageSource:
             f"{_NOT_READ[suffix]} files are not read by ienfd; convert the image to OME-TIFF "
             "(e.g. with Bio-Formats' bfconvert or QuPath) and read that",
         )
-    name = EXTENSIONS.get(suffix, "TIFF")
+    if suffix not in EXTENSIONS:
+        raise ImageReadError(
+            path,
+            f"not an image format ienfd reads (its first bytes are {head[:8]!r}); it reads "
+            f"{READ_FORMATS}",
+        )
+    name = EXTENSIONS[suffix]
     if name in _TIFF_FAMILY:
         return TiffSource(path)  # tifffile says what is wrong ("not a TIFF file, or a corrupt one")
     what = "the file is empty" if not head else f"its first bytes are not a {name} header"

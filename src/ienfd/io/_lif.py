@@ -12,7 +12,9 @@ index. Mosaics (tile scans) and time series are refused.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,19 +32,24 @@ __all__: list[str] = []  # private module
 MAGIC = b"\x70\x00\x00\x00"
 
 
-def _open(path: str) -> Any:
+@contextlib.contextmanager
+def _open(path: str) -> Iterator[Any]:
+    """A readlif ``LifFile`` over a handle closed on leaving (readlif leaves its own open)."""
     try:
         from readlif.reader import LifFile
     except ImportError:
         raise ImageReadError(
             path, f"reading LIF files needs the readlif package: {FORMATS_EXTRA}"
         ) from None
-    try:
-        return LifFile(path)
-    except Exception as exc:  # readlif raises ValueError and struct errors on damaged files
-        raise ImageReadError(
-            path, f"corrupt or truncated LIF: readlif cannot open it ({type(exc).__name__}: {exc})"
-        ) from exc
+    with open(path, "rb") as fh:
+        try:
+            lif = LifFile(fh)
+        except Exception as exc:  # readlif raises ValueError and struct errors on damage
+            raise ImageReadError(
+                path,
+                f"corrupt or truncated LIF: readlif cannot open it ({type(exc).__name__}: {exc})",
+            ) from exc
+        yield lif
 
 
 class LifSource(ImageSource):
@@ -53,7 +60,11 @@ class LifSource(ImageSource):
     def __init__(self, path: str, scene: int | str | None) -> None:
         self.path = path
         self.notes = []
-        lif = _open(path)
+        with _open(path) as lif:
+            self._describe(lif, scene)
+
+    def _describe(self, lif: Any, scene: int | str | None) -> None:
+        path = self.path
         infos = list(lif.image_list)
         if not infos:
             raise ImageReadError(path, "the LIF file holds no image")
@@ -78,7 +89,7 @@ class LifSource(ImageSource):
         self._shape = tuple(shape[i] for i in keep)
         self.level_shapes = (self._shape,)
         self.channel_names = ()
-        self.pixel_size = self._pixel_size(image.scale)
+        self.pixel_size = self.metadata_pixel_size(lambda: self._pixel_size(image.scale))
 
     def _pixel_size(self, scale: Any) -> PixelSize | None:
         try:
@@ -126,16 +137,17 @@ def _read_box(
     box: tuple[tuple[int, int], ...],
 ) -> np.ndarray:
     sizes = dict(zip(axes, shape, strict=True))
-    image = _open(path).get_image(scene)
     planes = []
-    try:
-        for t in range(sizes.get("T", 1)):
-            for c in range(sizes.get("C", 1)):
-                for z in range(sizes.get("Z", 1)):
-                    planes.append(np.asarray(image.get_frame(z=z, t=t, c=c)))
-    except Exception as exc:
-        raise ImageReadError(
-            path, f"corrupt or truncated LIF: {type(exc).__name__}: {exc}"
-        ) from exc
+    with _open(path) as lif:
+        try:
+            image = lif.get_image(scene)
+            for t in range(sizes.get("T", 1)):
+                for c in range(sizes.get("C", 1)):
+                    for z in range(sizes.get("Z", 1)):
+                        planes.append(np.asarray(image.get_frame(z=z, t=t, c=c)))
+        except Exception as exc:
+            raise ImageReadError(
+                path, f"corrupt or truncated LIF: {type(exc).__name__}: {exc}"
+            ) from exc
     full = np.stack(planes).reshape(shape).astype(np.dtype(dtype), copy=False)
     return full[tuple(slice(a, b) for a, b in box)]

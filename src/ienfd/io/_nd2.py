@@ -67,7 +67,15 @@ class Nd2Source(ImageSource):
             self._dtype = np.dtype(self._file.dtype)
             self._rgb = bool(self._file.is_rgb)
             self.channel_names = self._names(int(sizes.get("C", 1)))
-            self.pixel_size = self._pixel_size()
+            self.pixel_size = self.metadata_pixel_size(self._pixel_size)
+        except ImageReadError:
+            self._file.close()
+            raise
+        except Exception as exc:  # nd2 parses lazily: a damaged file fails here
+            self._file.close()
+            raise ImageReadError(
+                path, f"corrupt or truncated ND2: {type(exc).__name__}: {exc}"
+            ) from exc
         except BaseException:
             self._file.close()
             raise

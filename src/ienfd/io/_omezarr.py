@@ -239,8 +239,10 @@ class OmeZarrSource(ImageSource):
             self.channel_names = ()
 
         y, x = codes.index("Y"), codes.index("X")
-        self.pixel_size = self._pixel_size(
-            scales[0][y] * outer_scale[y], scales[0][x] * outer_scale[x], units[y], units[x]
+        self.pixel_size = self.metadata_pixel_size(
+            lambda: self._pixel_size(
+                scales[0][y] * outer_scale[y], scales[0][x] * outer_scale[x], units[y], units[x]
+            )
         )
 
     def _scale(self, transforms: Any, n: int, key: str) -> list[float]:
@@ -272,7 +274,7 @@ class OmeZarrSource(ImageSource):
                 raise ImageReadError(
                     self.path,
                     f"OME-Zarr axis unit {unit!r} is not a length unit of the NGFF "
-                    "specification; give the pixel size explicitly",
+                    "specification; pass pixel_size_um",
                     remedy="pixel_size_um",
                 )
             factors.append(_UNIT_UM[unit.lower()])

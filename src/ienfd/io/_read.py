@@ -45,9 +45,8 @@ SceneSpec = int | str | None
 _MODALITIES = ("brightfield", "fluorescence")
 _FIBRE_NAME = re.compile(r"pgp|uchl1")
 _MEMBRANE_NAME = re.compile(r"col(?!o)")  # col, collagen, coliv, col4; not colour/color
-_NO_PIXEL_SIZE = (
-    "no pixel size in the file (OME PhysicalSizeX, TIFF resolution tags or ImageJ "
-    "metadata); pass --pixel-size UM"
+_NO_PIXEL_SIZE_TIFF = (
+    "no pixel size in the file (OME PhysicalSizeX, TIFF resolution tags or ImageJ metadata)"
 )
 _NO_PIXEL_SIZE_IN = {
     "CZI": "no pixel size in the file (no CZI Scaling Distance X/Y)",
@@ -152,7 +151,8 @@ def read_section(
         red, green and blue samples as channels.
     pixel_size_um : float, optional
         Size of a full-resolution pixel in µm, overriding the file's metadata
-        (source ``'user'``); scaled like the metadata for ``level > 0``.
+        (source ``'user'``), also metadata that is unusable (an implausible
+        size, an unknown unit); scaled like the metadata for ``level > 0``.
     fibre_channel, membrane_channel : int or str, optional
         Fluorescence channels, by index (an int or a string of digits) or by
         OME/ImageJ channel name (case-insensitive). By default the names are
@@ -243,8 +243,9 @@ def read_section(
                 path,
                 f"image too large: the header claims shape {layout.shape} "
                 f"(axes {layout.axes!r}) of {layout.dtype}, {layout.nbytes:,} bytes, "
-                f"above the limit of {max_bytes:,} bytes; use `ienfd batch` "
-                "for whole-slide images, or read a lower pyramid level",
+                f"above the limit of {max_bytes:,} bytes; read whole-slide images region by "
+                "region (open_lazy), or read a lower pyramid level",
+                remedy="level",
             )
         source.check_data(level)
         before = len(source.notes)
@@ -262,7 +263,8 @@ def read_section(
                 path,
                 "greyscale image: bright-field analysis needs an RGB image, and this "
                 "image has a bright background like a bright-field slide; pass "
-                "--modality fluorescence if this is a fluorescence image",
+                "modality='fluorescence' if this is a fluorescence image",
+                remedy="modality",
             )
         chosen = "fluorescence"
 
@@ -343,6 +345,8 @@ def probe_image(path: str | os.PathLike[str], *, scene: SceneSpec = None) -> Ima
     _check_scene(scene)
     with open_source(path, scene) as source:
         layout = source.layout(0)
+        if source.pixel_size_error is not None:
+            raise source.pixel_size_error
         return ImageInfo(
             path=path,
             shapes=source.level_shapes,
@@ -499,7 +503,8 @@ def _modality_from_layout(path: str, layout: Layout, requested: Modality | None)
             raise ImageReadError(
                 path,
                 f"a {layout.dtype} RGB image: bright-field analysis needs 8- or 16-bit "
-                "RGB; pass --modality fluorescence to analyse its samples as channels",
+                "RGB; pass modality='fluorescence' to analyse its samples as channels",
+                remedy="modality",
             )
         if layout.n_z > 1:
             raise ImageReadError(
@@ -513,13 +518,15 @@ def _modality_from_layout(path: str, layout: Layout, requested: Modality | None)
             raise ImageReadError(
                 path,
                 "a greyscale image passed as bright-field: bright-field analysis needs "
-                "an RGB image; pass --modality fluorescence if this is a fluorescence image",
+                "an RGB image; pass modality='fluorescence' if this is a fluorescence image",
+                remedy="modality",
             )
         raise ImageReadError(
             path,
             f"a {layout.n_channels}-channel non-RGB image (axes {layout.axes!r}) passed as "
-            "bright-field: bright-field analysis needs an RGB image; pass --modality "
-            "fluorescence if this is a fluorescence image",
+            "bright-field: bright-field analysis needs an RGB image; pass "
+            "modality='fluorescence' if this is a fluorescence image",
+            remedy="modality",
         )
     if layout.kind == "channels":
         return "fluorescence"
@@ -540,9 +547,11 @@ def _pixel_size(
     if pixel_size_um is not None:
         value = float(pixel_size_um)
         return scale_pixel_size(PixelSize(value, value, "user"), scale)
+    if source.pixel_size_error is not None:
+        raise source.pixel_size_error
     if source.pixel_size is None:
-        reason = _NO_PIXEL_SIZE_IN.get(source.format_name, _NO_PIXEL_SIZE)
-        raise ImageReadError(source.path, reason)
+        reason = _NO_PIXEL_SIZE_IN.get(source.format_name, _NO_PIXEL_SIZE_TIFF)
+        raise ImageReadError(source.path, f"{reason}; pass pixel_size_um", remedy="pixel_size_um")
     return scale_pixel_size(source.pixel_size, scale)
 
 
@@ -646,7 +655,7 @@ def choose_channels(
             notes.append(
                 f"fibre channel assumed to be channel {fibre}"
                 + (f" ({names[fibre]!r})" if names else "")
-                + ": no channel name says PGP 9.5; pass --fibre-channel to choose"
+                + ": no channel name says PGP 9.5; pass fibre_channel to choose"
             )
     if membrane is None and membrane_spec is None:
         free = [i for i in range(n) if i != fibre]
@@ -658,7 +667,7 @@ def choose_channels(
             notes.append(
                 f"membrane (collagen IV) channel assumed to be channel {membrane}"
                 + (f" ({names[membrane]!r})" if names else "")
-                + ": no channel name says collagen; pass --membrane-channel to choose"
+                + ": no channel name says collagen; pass membrane_channel to choose"
             )
     return fibre, membrane
 

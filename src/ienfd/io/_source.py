@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,10 @@ class ImageSource(abc.ABC):
         Names from the metadata (empty when the file names none).
     pixel_size : PixelSize or None
         Size of a full-resolution pixel from the metadata.
+    pixel_size_error : ImageReadError or None
+        Why the metadata's pixel size cannot be used (implausible, unknown
+        unit), raised when the pixel size is needed and not given; None if
+        it can be used or is absent.
     notes : list of str
         What the reader noticed and the user should know.
     """
@@ -59,6 +64,7 @@ class ImageSource(abc.ABC):
     level_shapes: tuple[tuple[int, ...], ...]
     channel_names: tuple[str, ...]
     pixel_size: PixelSize | None
+    pixel_size_error: ImageReadError | None = None
     notes: list[str]
 
     @abc.abstractmethod
@@ -103,9 +109,13 @@ class ImageSource(abc.ABC):
                 f"level {level} requested but the file has {n} resolution level(s) (0-{n - 1})",
             )
 
-    def error(self, reason: str) -> ImageReadError:
-        """An :class:`ImageReadError` naming the file, whose reason names the format."""
-        return ImageReadError(self.path, reason)
+    def metadata_pixel_size(self, read: Callable[[], PixelSize | None]) -> PixelSize | None:
+        """``read()``, or None with ``pixel_size_error`` set when it raises ImageReadError."""
+        try:
+            return read()
+        except ImageReadError as exc:
+            self.pixel_size_error = exc
+            return None
 
 
 def make_layout(

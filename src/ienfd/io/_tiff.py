@@ -55,6 +55,7 @@ class TiffSource(ImageSource):
         self.level_shapes = self._base.level_shapes
         self.channel_names = self._base.channel_names
         self.pixel_size = self._base.base_pixel_size
+        self.pixel_size_error = self._base.pixel_size_error
         self.notes = list(self._base.notes)
 
     @contextlib.contextmanager

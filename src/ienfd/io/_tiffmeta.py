@@ -76,6 +76,8 @@ _CORRUPTION = re.compile(
     re.IGNORECASE,
 )
 
+_APERIO_MPP = re.compile(r"\|\s*MPP\s*=\s*([^|\r\n]*)")
+
 # TIFF ResolutionUnit codes to micrometres (1 = NONE is not a physical unit).
 _RESUNIT_UM: dict[int, float] = {2: 25400.0, 3: 1e4, 4: 1e3, 5: 1.0}
 _RESUNIT_NAME: dict[int, str] = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}
@@ -124,6 +126,8 @@ class FileMeta:
     scale: tuple[float, float]
     """Downsampling factor (rows, cols) of the requested level."""
     notes: list[str] = field(default_factory=list)
+    pixel_size_error: ImageReadError | None = None
+    """Why the metadata's pixel size is unusable (unknown unit, implausible...), or None."""
 
 
 _SCANNER_FORMATS = (
@@ -233,7 +237,10 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
         raise ImageReadError(path, "the TIFF file holds no image")
     series = all_series[0]
     if len(all_series) > 1:
-        notes.append(f"the file holds {len(all_series)} image series; read the first one")
+        listed = ", ".join(repr(str(s.name or k)) for k, s in enumerate(all_series))
+        notes.append(
+            f"the file holds {len(all_series)} image series ({listed}); read the first one"
+        )
     levels = series.levels
     if level >= len(levels):
         raise ImageReadError(
@@ -248,7 +255,11 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
     scale = (base.rows / layout.rows, base.cols / layout.cols)
 
     names = _channel_names(tif, layout)
-    base_size = _metadata_pixel_size(tif, series, path, notes)
+    size_error: ImageReadError | None = None
+    try:
+        base_size = _metadata_pixel_size(tif, series, path, notes)
+    except ImageReadError as exc:  # unusable metadata: an error unless the user gives the size
+        base_size, size_error = None, exc
     size = _scaled(base_size, scale) if base_size is not None else None
     return FileMeta(
         path=path,
@@ -261,6 +272,7 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
         base_pixel_size=base_size,
         scale=scale,
         notes=notes,
+        pixel_size_error=size_error,
     )
 
 
@@ -468,7 +480,8 @@ def _ome_pixel_size(
             raise ImageReadError(
                 path,
                 f"OME PhysicalSize{ax}Unit={unit!r} is not a length unit ienfd knows; "
-                "pass --pixel-size UM",
+                "pass pixel_size_um",
+                remedy="pixel_size_um",
             ) from None
         if factor is None:
             notes.append(f"OME PhysicalSize{ax} is in {unit!r}, not a physical unit; ignored")
@@ -508,7 +521,9 @@ def _imagej_pixel_size(
         factor = _unit_um(unit)
     except KeyError:
         raise ImageReadError(
-            path, f"ImageJ unit {unit!r} is not a length unit ienfd knows; pass --pixel-size UM"
+            path,
+            f"ImageJ unit {unit!r} is not a length unit ienfd knows; pass pixel_size_um",
+            remedy="pixel_size_um",
         ) from None
     if factor is None:
         return None
@@ -528,14 +543,15 @@ def _aperio_pixel_size(
     """Aperio SVS: ``MPP = 0.2520`` (µm per pixel) in the ImageDescription."""
     if not tif.pages.first.is_svs:
         return None
-    meta = tif.svs_metadata or {}
-    raw = meta.get("MPP")
-    if raw is None:
+    # key = value fields separated by "|" after a header line (the Aperio convention)
+    match = _APERIO_MPP.search(tif.pages.first.description)
+    if match is None:
         notes.append("Aperio SVS description without an MPP field")
         return None
+    raw = match.group(1).strip()
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except ValueError:
         raise ImageReadError(path, f"Aperio SVS MPP = {raw!r} is not a number") from None
     return value, value, "aperio-mpp", f"Aperio SVS MPP = {value:g}"
 
@@ -597,7 +613,8 @@ def check_pixel_size(
             raise ImageReadError(
                 path,
                 f"implausible pixel size {row_um:.6g} x {col_um:.6g} µm (rows x cols) "
-                f"from {where}; expected {lo}-{hi} µm; pass --pixel-size UM",
+                f"from {where}; expected {lo}-{hi} µm; pass pixel_size_um",
+                remedy="pixel_size_um",
             )
     if abs(row_um - col_um) > MAX_ANISOTROPY * min(row_um, col_um):
         raise ImageReadError(
