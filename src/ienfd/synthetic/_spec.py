@@ -111,6 +111,13 @@ class SectionSpec:
     Poisson draws, reported in the truth).  The instance is validated on
     construction.
 
+    The appearance parameters (Other Parameters below: domain randomisation)
+    reproduce generator 1.0.0 exactly at their defaults; none of them moves a
+    counted fibre, a crossing, the DEJ or the surface (``fibre_width_um``
+    changes fibre radii and hence the swelling count; ``rete_width_factor``
+    is geometry).  Bright-field-only parameters are ignored for fluorescence
+    and vice versa.
+
     Parameters
     ----------
     modality : {'brightfield', 'fluorescence'}
@@ -185,12 +192,8 @@ class SectionSpec:
     seed : int
         Seed of every random draw; the same spec gives the same section.
 
-    Appearance parameters (domain randomisation).  Their defaults reproduce
-    generator 1.0.0 exactly; none of them moves a counted fibre, a crossing,
-    the DEJ or the surface (``fibre_width_um`` changes fibre radii and hence
-    the swelling count; ``rete_width_factor`` is geometry).  Bright-field-only
-    parameters are ignored for fluorescence and vice versa.
-
+    Other Parameters
+    ----------------
     chromogen_hue_deg : float
         Bright-field: rotation of the chromogen's optical-density colour about
         the grey axis, -40 to 40 degrees (SG towards violet or green-grey, DAB
