@@ -31,4 +31,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dask,napari,test,formats]"
+.venv/bin/python -m pip install --quiet -e ".[dask,napari,test,formats,docs]"
