@@ -121,6 +121,25 @@ class ImageInfo:
         """Bytes needed to hold the full-resolution level in memory."""
         return math.prod(self.shapes[0]) * self.dtype.itemsize
 
+    def to_dict(self) -> dict[str, Any]:
+        """The description as JSON-ready values (what ``ienfd info --json`` prints)."""
+        size = self.pixel_size
+        return {
+            "path": self.path,
+            "format": self.format_name,
+            "scene": self.scene,
+            "scene_name": self.scenes[self.scene],
+            "n_scenes": len(self.scenes),
+            "levels": [list(shape) for shape in self.shapes],
+            "axes": self.axes,
+            "dtype": str(self.dtype),
+            "channel_names": list(self.channel_names),
+            "pixel_size_um": None if size is None else [size.row_um, size.col_um],
+            "pixel_size_source": None if size is None else size.source,
+            "modality": self.modality,
+            "notes": list(self.notes),
+        }
+
 
 def read_section(
     path: str | os.PathLike[str],
