@@ -491,17 +491,19 @@ def _number_crossings(
     normals = _dermis_normals(crossings, dej, surface)
     font = _font(max(11, font_px - 2), True)
     radius = max(4, font_px // 3)
+    placed: list[tuple[float, float, float, float]] = []
     for k, ((x, y), (nr, nc)) in enumerate(zip(xy, normals, strict=True), start=1):
-        reach = 2.2 * font_px if k % 2 else 3.6 * font_px  # alternate: neighbours stay legible
-        lx, ly = x + nc * reach, y + nr * reach
+        # out along the normal, further out while the box would cover an earlier number
+        for step in range(6):
+            reach = 2.2 * font_px + step * 1.4 * font_px
+            lx, ly = x + nc * reach, y + nr * reach
+            box = draw.textbbox((lx, ly), str(k), font=font, anchor="mm")
+            box = (box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2)
+            if not any(_overlap(box, other) for other in placed):
+                break
+        placed.append(box)
         draw.line((x, y, lx, ly), fill=_IDX["black"], width=1)
-        box = draw.textbbox((lx, ly), str(k), font=font, anchor="mm")
-        draw.rectangle(
-            (box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2),
-            fill=_IDX["crossing"],
-            outline=_IDX["black"],
-            width=1,
-        )
+        draw.rectangle(box, fill=_IDX["crossing"], outline=_IDX["black"], width=1)
         draw.text((lx, ly), str(k), fill=_IDX["black"], font=font, anchor="mm")
     for x, y in xy:  # discs last: they stay on top of the leaders
         draw.ellipse(
@@ -510,6 +512,11 @@ def _number_crossings(
             outline=_IDX["black"],
             width=1,
         )
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...], gap: float = 3.0) -> bool:
+    """True when boxes (x0, y0, x1, y1) overlap or come closer than `gap` pixels."""
+    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
 
 
 def _dermis_normals(
@@ -572,7 +579,7 @@ def _legend(
             if kind == "dej":
                 _polyline(draw, np.array([[g0, y], [g1, y]]), _IDX["dej"], width=3)
             elif kind == "surface":
-                _dashed(draw, np.array([[g0, y], [g1 + 4, y]]), _IDX["surface"], on=9, off=5)
+                _dashed(draw, np.array([[g0, y], [g1, y]]), _IDX["surface"], on=9, off=5)
             elif kind == "crossing":
                 r = max(4, font_px // 3)
                 draw.ellipse((mid - r, y - r, mid + r, y + r), fill=_IDX["crossing"],
