@@ -10,6 +10,7 @@ from ienfd.io._correction import (
     read_correction,
     write_correction,
 )
+from ienfd.io._formats import READ_SUFFIXES
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._quality import UNCHECKED_REASON, ResultQuality, result_quality
 from ienfd.io._read import (
@@ -33,6 +34,7 @@ from ienfd.io._write import write_json, write_section_tiff
 __all__ = [
     "CORRECTION_FORMAT",
     "CORRECTION_SUFFIX",
+    "READ_SUFFIXES",
     "UNCHECKED_REASON",
     "Correction",
     "CorrectionError",

@@ -32,7 +32,7 @@ from ienfd.io._source import ImageSource, choose_scene
 from ienfd.io._tiff import TiffSource, is_tiff
 from ienfd.io._types import ImageReadError
 
-__all__: list[str] = []  # private module
+__all__ = ["READ_SUFFIXES", "open_source"]
 
 #: File name endings and the format each promises, for errors on unrecognised bytes.
 EXTENSIONS: dict[str, str] = {
@@ -52,6 +52,10 @@ EXTENSIONS: dict[str, str] = {
     ".nd2": "ND2",
     ".zarr": "OME-Zarr",
 }
+READ_SUFFIXES: tuple[str, ...] = tuple(EXTENSIONS)
+"""File name endings of the formats ienfd reads (``.zarr`` also ends ``.ome.zarr`` folders);
+for finding inputs in a folder. The reader itself goes by the content, not the name."""
+
 _NOT_READ = {
     ".mrxs": "3DHistech MRXS",
     ".vsi": "Olympus/Evident VSI",
