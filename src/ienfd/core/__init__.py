@@ -2,7 +2,8 @@
 
 The steps, each usable on its own: :func:`segment_tissue`, the epidermis
 (:func:`segment_epidermis_brightfield`, :func:`segment_epidermis_fluorescence`),
-:func:`trace_junction`, :func:`enhance_fibres` / :func:`segment_fibres`,
+:func:`trace_junction` (or a junction drawn by a person,
+:class:`GivenJunction`), :func:`enhance_fibres` / :func:`segment_fibres`,
 :func:`count_crossings`; :func:`analyze_section` chains them and checks its
 own result (``qc``, ``needs_review``); :func:`assess_consistency` analyses a
 section turned, flipped and rescaled, and compares.
@@ -13,6 +14,7 @@ from ienfd.core._consistency import ConsistencyReport, assess_consistency, with_
 from ienfd.core._counting import CrossingCount, count_crossings
 from ienfd.core._epidermis import segment_epidermis_brightfield, segment_epidermis_fluorescence
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
+from ienfd.core._given import GivenJunction
 from ienfd.core._junction import JunctionTrace, trace_junction
 from ienfd.core._polyline import polyline_length
 from ienfd.core._tissue import segment_tissue
@@ -22,6 +24,7 @@ __all__ = [
     "AnalysisParameters",
     "ConsistencyReport",
     "CrossingCount",
+    "GivenJunction",
     "JunctionTrace",
     "SectionResult",
     "analyze_section",

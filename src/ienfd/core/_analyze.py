@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from skimage import measure
 from ienfd.core._counting import count_crossings
 from ienfd.core._epidermis import segment_epidermis_brightfield, segment_epidermis_fluorescence
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
+from ienfd.core._given import GivenJunction, given_geometry
 from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
 from ienfd.core._polyline import polyline_length
 from ienfd.core._preprocess import (
@@ -164,6 +166,7 @@ class SectionResult:
     parameters: AnalysisParameters = field(default_factory=AnalysisParameters)
     qc: dict[str, float | int | None] = field(default_factory=dict)
     qc_reasons: list[str] = field(default_factory=list)
+    junction_source: str = ""
 
     @property
     def needs_review(self) -> bool:
@@ -199,6 +202,7 @@ class SectionResult:
             "short_fibres": [{"row": float(r), "col": float(c)} for r, c in self.short_fibres],
             "n_secondary_branches": self.secondary_branches,
             "junction_method": self.junction_method,
+            **({"junction_source": self.junction_source} if self.junction_source else {}),
             "n_junction_pieces": len(self.dej),
             "epidermis_area_mm2": round(self.epidermis_area_mm2, 5),
             "mean_epidermal_thickness_um": round(self.mean_epidermal_thickness_um, 1),
@@ -224,6 +228,7 @@ def analyze_section(
     membrane: np.ndarray | None = None,
     length_basis: LengthBasis = "dej",
     parameters: AnalysisParameters | None = None,
+    junction: GivenJunction | None = None,
 ) -> SectionResult:
     """Count the intraepidermal nerve fibres of one section.
 
@@ -241,6 +246,9 @@ def analyze_section(
     length_basis : {'dej', 'surface'}
         Which length the density is per mm of. Default 'dej' (see docs).
     parameters : AnalysisParameters, optional
+    junction : GivenJunction, optional
+        A junction drawn by a person: the junction search is skipped and the
+        fibres are counted across this one (``junction_method`` "given").
 
     Returns
     -------
@@ -279,9 +287,10 @@ def analyze_section(
         )
         tissue = _brightfield_tissue(od_rgb_lr, spacing_lr, params)
         od_clean = suppress_fibres(od_rgb_lr, tissue, spacing=spacing_lr)
-        epidermis = segment_epidermis_brightfield(
-            od_clean, tissue, spacing=spacing_lr, opening_um=params.epidermis_opening_um
-        )
+        if junction is None:
+            epidermis = segment_epidermis_brightfield(
+                od_clean, tissue, spacing=spacing_lr, opening_um=params.epidermis_opening_um
+            )
         method = "tissue"
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
@@ -303,60 +312,47 @@ def analyze_section(
             signal, spacing=spacing_lr, smooth_um=params.tissue_smooth_um, background_fraction=0.1
         )
         _require_tissue(tissue)
-        epidermis, method = segment_epidermis_fluorescence(
-            membrane_lr,
-            fibre_lr,
-            tissue,
-            spacing=spacing_lr,
-            opening_um=params.epidermis_opening_fluorescence_um,
-        )
-        if membrane is not None and method == "tissue":
-            warnings.append("membrane channel too weak for the junction; found from the tissue")
+        method = "tissue"
+        if junction is None:
+            epidermis, method = segment_epidermis_fluorescence(
+                membrane_lr,
+                fibre_lr,
+                tissue,
+                spacing=spacing_lr,
+                opening_um=params.epidermis_opening_fluorescence_um,
+            )
+            if membrane is not None and method == "tissue":
+                warnings.append("membrane channel too weak for the junction; found from the tissue")
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(image[rows, cols], dtype=np.float32)
 
-    # A hole inside the epidermis is a pale patch the segmentation missed, not
-    # dermis: its rim would otherwise be traced as a closed loop of junction.
-    epidermis = ndi.binary_fill_holes(epidermis)
+    if junction is None:
+        epidermis, dej, surface, inside = _search_junction(
+            epidermis,
+            tissue,
+            od_clean if modality == "brightfield" else None,
+            membrane,
+            factor=factor,
+            spacing_lr=spacing_lr,
+            params=params,
+        )
+    else:
+        given = given_geometry(
+            junction,
+            tissue,
+            factor=factor,
+            spacing=spacing,
+            shape=shape,
+            min_junction_um=params.min_junction_um,
+            smooth_um=params.junction_smooth_um,
+        )
+        epidermis, dej, surface, inside = given.epidermis_lr, given.dej, given.surface, given.inside
+        warnings.extend(given.warnings)
+        method = "given"
     haematoxylin = (
         counterstain_index(od_clean, epidermis, tissue) if modality == "brightfield" else None
     )
-    traces = trace_junction(
-        epidermis,
-        tissue,
-        spacing=spacing_lr,
-        min_length_um=params.min_junction_um,
-        smooth_um=params.junction_smooth_um,
-    )
-    if not traces:
-        raise AnalysisError(
-            "no epidermis with a dermal-epidermal junction found in the tissue "
-            f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
-        )
-    if modality == "brightfield":
-        clean = od_clean.mean(axis=-1)
-        traces = [
-            refine_junction(t, clean, epidermis, spacing=spacing_lr, mode="edge") for t in traces
-        ]
-    elif membrane is not None:
-        traces = [
-            refine_junction(
-                t,
-                membrane,
-                epidermis,
-                spacing=spacing_lr,
-                mode="ridge",
-                search_um=params.membrane_search_um,
-                scale=factor,
-            )
-            for t in traces
-        ]
-    to_full = _lr_to_full(factor)
-    traces = [
-        JunctionTrace(dej=to_full(t.dej), surface=to_full(t.surface), outline=to_full(t.outline))
-        for t in traces
-    ]
 
     band = epidermis | (
         ndi.binary_dilation(epidermis, iterations=max(1, round(params.dermal_band_um / spacing_lr)))
@@ -387,15 +383,12 @@ def analyze_section(
     del response
     # The counting rule needs the epidermis only where the skeleton is.
     skel_points = np.argwhere(skeleton)
-    inside = np.zeros(len(skel_points), dtype=bool)
-    for trace in traces:
-        inside ^= _in_outline(skel_points + origin, trace.outline)
     epidermis_full = np.zeros(region_shape, dtype=bool)
-    epidermis_full[skel_points[:, 0], skel_points[:, 1]] = inside
+    epidermis_full[skel_points[:, 0], skel_points[:, 1]] = inside(skel_points + origin)
     found = count_crossings(
         skeleton,
         epidermis_full,
-        [t.dej - origin for t in traces],
+        [line - origin for line in dej],
         spacing=spacing,
         min_depth_um=params.min_depth_um,
         min_dermal_um=params.min_dermal_um,
@@ -406,15 +399,15 @@ def analyze_section(
         min_fragment_um=params.min_fragment_um,
         end_margin_um=params.end_margin_um,
     )
-    dej_length = sum(polyline_length(t.dej) for t in traces) * spacing
-    surface_length = sum(polyline_length(t.surface) for t in traces) * spacing
+    dej_length = sum(polyline_length(line) for line in dej) * spacing
+    surface_length = sum(polyline_length(line) for line in surface) * spacing
     basis_length = dej_length if length_basis == "dej" else surface_length
     count = len(found.crossings)
-    if len(traces) > 1:
-        warnings.append(f"epidermis in {len(traces)} pieces; lengths and counts are summed")
+    if len(dej) > 1:
+        warnings.append(f"epidermis in {len(dej)} pieces; lengths and counts are summed")
     qc, qc_reasons = assess_section(
-        [t.dej for t in traces],
-        [t.surface for t in traces],
+        dej,
+        surface,
         tissue,
         spacing=spacing,
         tissue_spacing=spacing_lr,
@@ -432,8 +425,8 @@ def analyze_section(
         fragments=found.fragments + origin,
         short_fibres=found.short_fibres + origin,
         secondary_branches=found.secondary_branches,
-        dej=[t.dej for t in traces],
-        surface=[t.surface for t in traces],
+        dej=dej,
+        surface=surface,
         dej_length_um=float(dej_length),
         surface_length_um=float(surface_length),
         length_basis=length_basis,
@@ -444,7 +437,72 @@ def analyze_section(
         parameters=params,
         qc=qc,
         qc_reasons=qc_reasons,
+        junction_source=junction.source if junction is not None else "",
     )
+
+
+def _search_junction(
+    epidermis: np.ndarray,
+    tissue: np.ndarray,
+    od_clean: np.ndarray | None,
+    membrane: np.ndarray | None,
+    *,
+    factor: int,
+    spacing_lr: float,
+    params: AnalysisParameters,
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """Trace and refine the junction of a found epidermis (low resolution in).
+
+    Returns the epidermis with its holes filled, the DEJ and surface polylines
+    at full resolution, and the test of which full-resolution points lie in
+    the epidermis (its traced outlines, even-odd).
+    """
+    # A hole inside the epidermis is a pale patch the segmentation missed, not
+    # dermis: its rim would otherwise be traced as a closed loop of junction.
+    epidermis = ndi.binary_fill_holes(epidermis)
+    traces = trace_junction(
+        epidermis,
+        tissue,
+        spacing=spacing_lr,
+        min_length_um=params.min_junction_um,
+        smooth_um=params.junction_smooth_um,
+    )
+    if not traces:
+        raise AnalysisError(
+            "no epidermis with a dermal-epidermal junction found in the tissue "
+            f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
+        )
+    if od_clean is not None:
+        clean = od_clean.mean(axis=-1)
+        traces = [
+            refine_junction(t, clean, epidermis, spacing=spacing_lr, mode="edge") for t in traces
+        ]
+    elif membrane is not None:
+        traces = [
+            refine_junction(
+                t,
+                membrane,
+                epidermis,
+                spacing=spacing_lr,
+                mode="ridge",
+                search_um=params.membrane_search_um,
+                scale=factor,
+            )
+            for t in traces
+        ]
+    to_full = _lr_to_full(factor)
+    traces = [
+        JunctionTrace(dej=to_full(t.dej), surface=to_full(t.surface), outline=to_full(t.outline))
+        for t in traces
+    ]
+
+    def inside(points: np.ndarray) -> np.ndarray:
+        result = np.zeros(len(points), dtype=bool)
+        for trace in traces:
+            result ^= _in_outline(points, trace.outline)
+        return result
+
+    return epidermis, [t.dej for t in traces], [t.surface for t in traces], inside
 
 
 def _check_inputs(
