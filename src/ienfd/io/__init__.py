@@ -11,6 +11,7 @@ from ienfd.io._correction import (
     write_correction,
 )
 from ienfd.io._formats import READ_SUFFIXES
+from ienfd.io._junction import JunctionFileError, read_junction
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._quality import UNCHECKED_REASON, ResultQuality, result_quality
 from ienfd.io._read import (
@@ -42,6 +43,7 @@ __all__ = [
     "FileError",
     "ImageInfo",
     "ImageReadError",
+    "JunctionFileError",
     "Modality",
     "OverlayInfo",
     "PixelSize",
@@ -54,6 +56,7 @@ __all__ = [
     "parse_format_json",
     "probe_image",
     "read_correction",
+    "read_junction",
     "read_section",
     "result_quality",
     "save_overlay",
