@@ -10,14 +10,10 @@ from napari.layers import Image, Layer
 
 from ienfd.core import AnalysisParameters
 from ienfd.io import PixelSize, SectionImage
+from ienfd.napari._layers import layer_info as _info
 from ienfd.workflow import SectionJob, image_stem, run_section
 
 __all__ = ["default_results_folder", "run_analysis", "section_from_layers"]
-
-
-def _info(layer: Layer) -> dict[str, Any]:
-    info = layer.metadata.get("ienfd") if isinstance(layer.metadata, dict) else None
-    return info if isinstance(info, dict) else {}
 
 
 def default_results_folder(layer: Layer) -> Path:

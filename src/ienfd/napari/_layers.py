@@ -17,7 +17,7 @@ import pandas as pd
 from ienfd.io import SectionImage
 from ienfd.workflow import image_stem
 
-__all__ = ["ROLE_COLOURS", "image_layers", "result_layers"]
+__all__ = ["ROLE_COLOURS", "image_layers", "layer_info", "result_layers"]
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 
@@ -33,6 +33,12 @@ ROLE_COLOURS = {
 #: Marker size and line width on screen, in µm.
 POINT_UM = 9.0
 LINE_UM = 2.0
+
+
+def layer_info(layer: Any) -> dict[str, Any]:
+    """What ienfd wrote into a layer's ``metadata["ienfd"]`` (empty for another layer)."""
+    info = layer.metadata.get("ienfd") if isinstance(layer.metadata, dict) else None
+    return info if isinstance(info, dict) else {}
 
 
 def _spatial(pixel_size_um: float) -> dict[str, Any]:

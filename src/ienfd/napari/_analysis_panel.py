@@ -1,0 +1,161 @@
+"""The analysis panel: choose an image, a results folder and a length basis; analyse it.
+
+The analysis runs in a worker thread (:func:`ienfd.napari._analysis.run_analysis`);
+its result JSON is opened as layers by the host widget.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from napari.layers import Image, Layer
+from napari.qt.threading import FunctionWorker, create_worker
+from napari.utils.notifications import show_error
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ienfd.napari._analysis import default_results_folder, run_analysis, section_from_layers
+from ienfd.napari._layers import layer_info
+from ienfd.review._session import default_user
+
+if TYPE_CHECKING:
+    from ienfd.napari._widget import ReviewWidget
+
+__all__ = ["AnalysisPanel"]
+
+
+class AnalysisPanel(QWidget):
+    """Image, results folder, length basis and user; the Analyse button and its progress."""
+
+    def __init__(self, host: ReviewWidget) -> None:
+        super().__init__()
+        self.host = host
+        self.worker: FunctionWorker[Path] | None = None
+        self.image_combo = QComboBox()
+        self.basis_combo = QComboBox()
+        self.basis_combo.addItems(["dej", "surface"])
+        self.basis_combo.currentTextChanged.connect(self._basis_changed)
+        self.out_edit = QLineEdit()
+        self.out_edit.setPlaceholderText("default: ienfd_results beside the image")
+        self.user_edit = QLineEdit(default_user())
+        self.user_edit.textChanged.connect(self._user_changed)
+        self.analyse_button = QPushButton("Analyse")
+        self.analyse_button.clicked.connect(self.analyse)
+        # Progress: elapsed seconds, repainted once a second. (An animated busy bar
+        # repaints the whole window many times a second, which with software OpenGL
+        # doubled the analysis time on a 2-core machine.)
+        self.progress = QLabel("")
+        self.progress.setVisible(False)
+        self._started = 0.0
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._show_elapsed)
+
+        form = QFormLayout()
+        form.addRow("Image", self.image_combo)
+        form.addRow("Results folder", self.out_edit)
+        form.addRow("Density per mm of", self.basis_combo)
+        form.addRow("User", self.user_edit)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addWidget(self.analyse_button)
+        layout.addWidget(self.progress)
+
+    @property
+    def user(self) -> str | None:
+        """The reviewer's name as typed (None when empty)."""
+        return self.user_edit.text() or None
+
+    def refresh_images(self) -> None:
+        """List the viewer's image layers that can be analysed (not membrane channels)."""
+        names = [
+            layer.name
+            for layer in self.host.viewer.layers
+            if isinstance(layer, Image) and layer_info(layer).get("role") != "membrane"
+        ]
+        current = self.image_combo.currentText()
+        self.image_combo.clear()
+        self.image_combo.addItems(names)
+        if current in names:
+            self.image_combo.setCurrentText(current)
+
+    def show_basis(self, basis: str) -> None:
+        """Show a section's length basis without treating it as the user's change."""
+        self.basis_combo.blockSignals(True)
+        self.basis_combo.setCurrentText(basis)
+        self.basis_combo.blockSignals(False)
+
+    def analyse(self) -> FunctionWorker[Path] | None:
+        """Analyse the chosen image layer in a worker thread; returns the worker."""
+        viewer = self.host.viewer
+        name = self.image_combo.currentText()
+        if name not in viewer.layers:
+            self.host.say("no image layer to analyse")
+            return None
+        layer = viewer.layers[name]
+        try:
+            section = section_from_layers(layer, viewer.layers)
+        except ValueError as exc:
+            show_error(str(exc))
+            self.host.say(str(exc))
+            return None
+        out_dir = (
+            Path(self.out_edit.text()) if self.out_edit.text() else default_results_folder(layer)
+        )
+        basis = "surface" if self.basis_combo.currentText() == "surface" else "dej"
+        self.worker = create_worker(
+            run_analysis,
+            section,
+            out_dir,
+            length_basis=basis,
+            _progress=False,  # no animated bar in napari's activity dock (see above)
+        )
+        self.worker.returned.connect(lambda path: self._done(path, layer))
+        self.worker.errored.connect(self._failed)
+        self.worker.finished.connect(self._finished)
+        self.analyse_button.setEnabled(False)
+        self._started = time.perf_counter()
+        self._show_elapsed()
+        self.progress.setVisible(True)
+        self._tick.start()
+        self.host.say(f"analysing {layer.name} ...")
+        self.worker.start()
+        return self.worker
+
+    def _show_elapsed(self) -> None:
+        seconds = time.perf_counter() - self._started
+        self.progress.setText(f"analysing ... {seconds:.0f} s")
+
+    def _done(self, result_json: Path, image_layer: Layer) -> None:
+        self.host.show_result(result_json, image_layer)
+
+    def _failed(self, exc: BaseException) -> None:
+        show_error(f"ienfd: {exc}")
+        self.host.say(f"analysis failed: {exc}")
+
+    def _finished(self) -> None:
+        self.analyse_button.setEnabled(True)
+        self._tick.stop()
+        self.progress.setVisible(False)
+
+    def _user_changed(self, text: str) -> None:
+        if self.host.current is not None:
+            self.host.current.session.user = text or default_user()
+
+    def _basis_changed(self, basis: str) -> None:
+        current = self.host.current
+        if current is not None:
+            current.session.length_basis = "surface" if basis == "surface" else "dej"
+            current.save()
+            self.host.review_panel.show_measurement(current.measure())
