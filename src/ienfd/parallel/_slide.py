@@ -160,6 +160,8 @@ def find_sections(
         data = da.coarsen(np.mean, data.astype(np.float32), {0: extra, 1: extra}, trim_excess=True)
     try:
         low = np.asarray(data.compute(scheduler="synchronous"), dtype=np.float32)
+    except ImageReadError:  # a reader's own error already names the file and the format
+        raise
     except (ValueError, OSError, RuntimeError) as exc:  # tifffile/codec errors on corrupt tiles
         raise ImageReadError(
             path, f"corrupt or truncated TIFF: {type(exc).__name__}: {exc}"
@@ -287,6 +289,8 @@ def read_region(
         block = np.asarray(
             data[reg.row0 : reg.row1, reg.col0 : reg.col1].compute(scheduler="synchronous")
         )
+    except ImageReadError:  # a reader's own error already names the file and the format
+        raise
     except (ValueError, OSError, RuntimeError) as exc:
         raise ImageReadError(
             name, f"corrupt or truncated TIFF: {type(exc).__name__}: {exc}"
