@@ -412,3 +412,28 @@ def test_docstring_examples_run() -> None:
 
     failed, tried = doctest.testmod(ienfd.io._read, optionflags=doctest.ELLIPSIS)
     assert tried >= 3 and failed == 0
+
+
+def test_czi_mosaic_lazy_in_small_chunks_equals_eager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CZI written as four tiles, read lazily in 48-pixel regions (across tile edges)."""
+    from pylibCZIrw import czi
+
+    import ienfd.io._czi
+
+    rng = np.random.default_rng(5)
+    whole = rng.integers(0, 4000, size=(2, 150, 170), dtype=np.uint16)
+    f = tmp_path / "mosaic.czi"
+    with czi.create_czi(str(f), exist_ok=True) as writer:
+        for r0, c0 in ((0, 0), (0, 85), (75, 0), (75, 85)):
+            for c in range(2):
+                tile = whole[c, r0 : r0 + 75, c0 : c0 + 85]
+                writer.write(np.ascontiguousarray(tile), plane={"C": c}, location=(c0, r0))
+        writer.write_metadata(scale_x=0.5e-6, scale_y=0.5e-6)
+    monkeypatch.setattr(ienfd.io._czi, "_CHUNK", 48)
+    lazy, axes = open_lazy(f)
+    assert axes == "CYX" and lazy.chunks[1][0] == 48
+    np.testing.assert_array_equal(lazy.compute(), whole)
+    image = read_section(f, fibre_channel=0, membrane_channel=1)
+    np.testing.assert_array_equal(image.fibre, whole[0])
