@@ -10,7 +10,7 @@ from ienfd.io._correction import (
     read_correction,
     write_correction,
 )
-from ienfd.io._formats import READ_SUFFIXES
+from ienfd.io._formats import READ_SUFFIXES, is_image_folder
 from ienfd.io._junction import JunctionFileError, read_junction
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._quality import UNCHECKED_REASON, ResultQuality, result_quality
@@ -52,6 +52,7 @@ __all__ = [
     "choose_channels",
     "correction_path",
     "describe_image",
+    "is_image_folder",
     "open_lazy",
     "parse_format_json",
     "probe_image",

@@ -32,7 +32,7 @@ from ienfd.io._source import ImageSource, choose_scene
 from ienfd.io._tiff import TiffSource, is_tiff
 from ienfd.io._types import ImageReadError
 
-__all__ = ["READ_SUFFIXES", "open_source"]
+__all__ = ["READ_SUFFIXES", "is_image_folder", "open_source"]
 
 #: File name endings and the format each promises, for errors on unrecognised bytes.
 EXTENSIONS: dict[str, str] = {
@@ -70,6 +70,18 @@ READ_FORMATS = (
     "TIFF, OME-TIFF, ImageJ TIFF, Aperio SVS, Hamamatsu NDPI, Leica SCN, Philips TIFF, "
     "Ventana BIF, Akoya QPTIFF, CZI, OME-Zarr, PNG, JPEG, LIF, ND2"
 )
+
+
+def is_image_folder(path: str | os.PathLike[str]) -> bool:
+    """True for a folder that is one image (an OME-Zarr), not a folder of images.
+
+    For finding inputs: such a folder is read as one file, not searched.
+
+    >>> import tempfile
+    >>> is_image_folder(tempfile.mkdtemp())
+    False
+    """
+    return is_zarr(os.fspath(path))
 
 
 def _suffix(path: str) -> str:
