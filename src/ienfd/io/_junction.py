@@ -109,6 +109,8 @@ def _read_labels(path: Path, shape: tuple[int, int]) -> GivenJunction:
     except Exception as exc:  # tifffile raises many types for a bad file
         raise JunctionFileError(path, f"not a readable label TIFF ({exc})") from None
     labels = np.squeeze(labels)
+    if labels.size == 0:
+        raise JunctionFileError(path, "not a readable label TIFF (no image in the file)")
     if labels.shape != tuple(shape):
         raise JunctionFileError(
             path,
