@@ -437,3 +437,31 @@ def test_czi_mosaic_lazy_in_small_chunks_equals_eager(
     np.testing.assert_array_equal(lazy.compute(), whole)
     image = read_section(f, fibre_channel=0, membrane_channel=1)
     np.testing.assert_array_equal(image.fibre, whole[0])
+
+
+# -- OpenSlide (MRXS): the reader class on an SVS, which OpenSlide reads too ---------
+
+
+def test_openslide_reader_matches_tifffile_on_an_svs(tmp_path: Path) -> None:
+    """MRXS cannot be written here; the same OpenSlide reader is checked on an SVS."""
+    from ienfd.io._openslide import OpenSlideSource
+
+    rgb = _big_rgb()
+    f = write_svs(tmp_path / "slide.svs", rgb, 0.2520, compression="zlib")
+    with OpenSlideSource(str(f), "3DHistech MRXS", None) as source:
+        assert source.pixel_size is not None
+        assert source.pixel_size.col_um == pytest.approx(0.252)
+        assert source.pixel_size.source == "openslide-mpp"
+        assert source.level_shapes[0] == rgb.shape
+        np.testing.assert_array_equal(source.read(0), rgb)
+        level = len(source.level_shapes) - 1
+        lazy = source.lazy(level).compute()
+        np.testing.assert_array_equal(lazy, source.read(level))
+        np.testing.assert_array_equal(lazy, read_section(f, level=level).rgb)
+
+
+def test_mrxs_garbage_names_file_and_format(tmp_path: Path) -> None:
+    f = tmp_path / "slide.mrxs"
+    f.write_text("[GENERAL]\nnothing=here\n")
+    with pytest.raises(ImageReadError, match=r"corrupt or truncated 3DHistech MRXS: OpenSlide"):
+        read_section(f, pixel_size_um=0.5)

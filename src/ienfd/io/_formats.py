@@ -14,6 +14,7 @@ OME-Zarr                  a directory with zarr.json,  zarr
 PNG, JPEG                 their signatures             imagecodecs
 LIF                       ``0x70 00 00 00``            readlif
 ND2                       ``0xDACEBE0A``               nd2
+3DHistech MRXS            the ``.mrxs`` name           openslide-python
 ========================  ===========================  ==================
 """
 
@@ -28,6 +29,7 @@ from ienfd.io._lif import LifSource
 from ienfd.io._nd2 import MAGICS as ND2_MAGICS
 from ienfd.io._nd2 import Nd2Source
 from ienfd.io._omezarr import OmeZarrSource, is_zarr
+from ienfd.io._openslide import OpenSlideSource
 from ienfd.io._source import ImageSource, choose_scene
 from ienfd.io._tiff import TiffSource, is_tiff
 from ienfd.io._types import ImageReadError
@@ -51,13 +53,13 @@ EXTENSIONS: dict[str, str] = {
     ".lif": "LIF",
     ".nd2": "ND2",
     ".zarr": "OME-Zarr",
+    ".mrxs": "3DHistech MRXS",
 }
 READ_SUFFIXES: tuple[str, ...] = tuple(EXTENSIONS)
 """File name endings of the formats ienfd reads (``.zarr`` also ends ``.ome.zarr`` folders);
 for finding inputs in a folder. The reader itself goes by the content, not the name."""
 
 _NOT_READ = {
-    ".mrxs": "3DHistech MRXS",
     ".vsi": "Olympus/Evident VSI",
     ".oir": "Olympus/Evident OIR",
     ".oib": "Olympus OIB",
@@ -68,7 +70,7 @@ _TIFF_FAMILY = frozenset(
 )
 READ_FORMATS = (
     "TIFF, OME-TIFF, ImageJ TIFF, Aperio SVS, Hamamatsu NDPI, Leica SCN, Philips TIFF, "
-    "Ventana BIF, Akoya QPTIFF, CZI, OME-Zarr, PNG, JPEG, LIF, ND2"
+    "Ventana BIF, Akoya QPTIFF, CZI, OME-Zarr, PNG, JPEG, LIF, ND2, 3DHistech MRXS"
 )
 
 
@@ -121,6 +123,8 @@ def open_source(path: str, scene: int | str | None = None) -> ImageSource:
     except OSError as exc:
         raise ImageReadError(path, f"cannot open the file: {exc}") from exc
 
+    if suffix == ".mrxs":  # an INI-style index beside its data folder: OpenSlide reads it
+        return OpenSlideSource(path, "3DHistech MRXS", scene)
     if is_tiff(head):
         source: ImageSource = TiffSource(path)
         choose_scene(path, source.scenes, scene)

@@ -20,6 +20,7 @@ PixelSizeSource = Literal[
     "ome-zarr",
     "lif",
     "nd2",
+    "openslide-mpp",
     "user",
 ]
 """Where a pixel size came from: the metadata field read, or the user."""
