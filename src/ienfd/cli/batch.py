@@ -13,6 +13,11 @@ from ienfd.cli._common import (
     pixel_size_argument,
 )
 
+#: What the help says ``--slide-mb`` defaults to; the default itself is
+#: :data:`ienfd.parallel.DEFAULT_SLIDE_BYTES` (a test checks that they agree; importing
+#: ienfd.parallel here would load dask for every command).
+SLIDE_MB_DEFAULT = 64.0
+
 _BATCH_EPILOG = """\
 INPUT:
   a folder (its TIFF files, recursively), a quoted glob ("slides/*.ome.tif"),
@@ -111,10 +116,10 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--slide-mb",
         type=float,
-        default=64.0,
+        default=None,
         metavar="MB",
         help="files whose full-resolution image needs more MiB are whole-slide images, "
-        "split into sections found at low resolution (default 64)",
+        f"split into sections found at low resolution (default {SLIDE_MB_DEFAULT:g})",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_run_batch)
@@ -122,8 +127,6 @@ def register(subparsers: Subparsers) -> None:
 
 def _run_batch(args: argparse.Namespace) -> int:
     """Run a batch; print progress, failures and a summary; 0, 1 (some failed) or 2."""
-    from pathlib import Path
-
     from ienfd.workflow import (
         BatchInputError,
         PipelineError,
@@ -131,6 +134,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         SectionEvent,
         collect_inputs,
         default_pipeline,
+        output_folder,
         read_pipeline,
     )
 
@@ -148,16 +152,15 @@ def _run_batch(args: argparse.Namespace) -> int:
         return fail(f"{exc}; install the dask extra: pip install 'ienfd[dask]'")
     if args.workers is not None and args.workers < 1:
         return fail(f"--workers {args.workers}; accepted: >= 1")
-    if not args.slide_mb > 0:
+    if args.slide_mb is not None and not args.slide_mb > 0:
         return fail(f"--slide-mb {args.slide_mb}; accepted: > 0")
     try:
         pipeline = read_pipeline(args.pipeline) if args.pipeline else default_pipeline()
     except (PipelineError, OSError) as exc:
         return fail(f"--pipeline: {exc}")
-    out_dir = Path(args.out)
     try:
-        rows = collect_inputs(args.input, extra_sites=tuple(args.site), exclude=str(out_dir))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        rows = collect_inputs(args.input, extra_sites=tuple(args.site), exclude=str(args.out))
+        out_dir = output_folder(args.out)
     except BatchInputError as exc:
         for problem in exc.problems:
             print(f"ienfd batch: error: {problem}", file=sys.stderr)
@@ -211,7 +214,7 @@ def _run_batch(args: argparse.Namespace) -> int:
                 force=args.force,
                 overlay=False if args.no_overlay else None,
                 consistency=args.consistency,
-                slide_bytes=int(args.slide_mb * 2**20),
+                **({} if args.slide_mb is None else {"slide_bytes": int(args.slide_mb * 2**20)}),
                 extra_sites=tuple(args.site),
                 on_event=progress,
                 command=["ienfd", *sys.argv[1:]],

@@ -42,6 +42,7 @@ from ienfd.workflow import (
     biopsy_table,
     decided_runs,
     failed_section,
+    output_folder,
     plan_jobs,
     reader_for_row,
     run_sections,
@@ -257,8 +258,7 @@ def run_batch(
     BatchReport
     """
     started = _now()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir)
     _remove_temporaries(out)
     defaults = reader or ReaderOptions()
     readers = [reader_for_row(row, pipeline, defaults) for row in rows]

@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from ienfd.core import AnalysisParameters
@@ -29,6 +28,7 @@ from ienfd.workflow._section import (
     ReaderOptions,
     Region,
     SectionJob,
+    output_folder,
     output_stems,
 )
 from ienfd.workflow._tables import SectionEntry
@@ -141,7 +141,7 @@ def analysis_jobs(
     >>> [job.stem for job in jobs]
     ['x__a', 'x__b']
     """
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir)
     parameters = AnalysisParameters() if parameters is None else parameters
     if not isinstance(parameters, AnalysisParameters):
         raise TypeError(f"parameters must be AnalysisParameters, got {type(parameters).__name__}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ __all__ = [
     "SectionJob",
     "SectionOutcome",
     "image_stem",
+    "output_folder",
     "output_stems",
     "remove_outputs",
     "run_section",
@@ -215,6 +217,19 @@ def output_stems(paths: list[str]) -> list[str]:
         used.add(candidate.casefold())
         result.append(candidate)
     return result
+
+
+def output_folder(path: str | os.PathLike[str]) -> Path:
+    """The output folder ``path``, created with its parents if missing.
+
+    Raises
+    ------
+    OSError
+        It cannot be created (a file of that name, no permission...).
+    """
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def remove_outputs(job: SectionJob) -> list[Path]:
