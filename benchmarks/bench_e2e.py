@@ -1,0 +1,268 @@
+"""``ienfd analyze`` of one ~10-megapixel bright-field section, end to end, on one core.
+
+Phases (read, analyse, write, overlay) and the peak resident memory, for this
+checkout and for another one ("before", e.g. the code before a change), in
+one table. Each version runs in its own processes (``PYTHONPATH`` pointing at
+its ``src``) with one thread (``--pin`` also keeps it on one CPU: fair only on an
+idle machine); the two versions alternate, so that a busy machine slows both
+alike. The load average before and after the run is recorded with the table.
+
+Run, for the code as of a revision REV against the working tree::
+
+    git worktree add --detach /tmp/ienfd_before REV
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_e2e.py --before /tmp/ienfd_before
+    git worktree remove /tmp/ienfd_before
+
+Without ``--before`` only this checkout is measured. Writes the table to
+``benchmarks/results/e2e.md`` and every figure to ``benchmarks/results/e2e.json``.
+
+What is measured:
+
+* phases, in one process, the median of 3 runs after a warm-up run:
+  ``read`` = :func:`ienfd.io.read_section`; ``analyse`` =
+  :func:`ienfd.core.analyze_section` with the file's pixel size;
+  ``write`` = :func:`ienfd.io.write_json` of the result;
+  ``overlay`` = :func:`ienfd.io.save_overlay`;
+* ``analyze`` end to end: the command ``ienfd analyze IMAGE --out DIR`` in a
+  fresh interpreter (imports included), wall-clock median of 3, with and
+  without ``--no-overlay``, and its peak RSS (the process's ``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+PHASES = ("read", "analyse", "write", "overlay")
+
+
+def _one_cpu() -> None:
+    """With ``--pin``: keep the calling process on one CPU (``IENFD_BENCH_PIN=1``).
+
+    Every run is single-threaded anyway (``OMP_NUM_THREADS=1`` and the like);
+    pinning is only fair on an idle machine, where it shows the one-core time.
+    """
+    if os.environ.get("IENFD_BENCH_PIN") == "1" and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[-1]})
+
+
+def _env(src: Path) -> dict[str, str]:
+    return {**os.environ, **THREADS, "PYTHONPATH": str(src)}
+
+
+def make_section(folder: Path) -> Path:
+    """A 2327 x 4180 (9.7 MP) bright-field SG section at 0.5 µm, as an OME-TIFF."""
+    cmd = [sys.executable, "-m", "ienfd.cli", "synth", str(folder), "--n", "1", "--seed", "7",
+           "--modality", "brightfield", "--chromogen", "sg", "--pixel-size", "0.5",
+           "--kind", "ome", "--length", "2000", "--rotation", "20", "--flip", "no",
+           "--set", "dermis_depth_um=300", "--stem", "bf10"]  # fmt: skip
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_env(ROOT / "src"))
+    return folder / "bf10.ome.tif"
+
+
+def worker(image: Path, out: Path, repeats: int) -> dict[str, Any]:
+    """The phases in this process (``ienfd`` from ``PYTHONPATH``)."""
+    import ienfd
+    from ienfd.core import analyze_section
+    from ienfd.io import read_section, save_overlay, write_json
+
+    _one_cpu()
+    runs: dict[str, list[float]] = {p: [] for p in PHASES}
+    count = None
+    for k in range(repeats + 1):
+        t0 = time.perf_counter()
+        section = read_section(image)
+        t1 = time.perf_counter()
+        pixels = section.rgb if section.rgb is not None else section.fibre
+        result = analyze_section(
+            pixels,
+            spacing=section.pixel_size_um,
+            membrane=section.membrane,
+            modality=section.modality,
+        )
+        t2 = time.perf_counter()
+        write_json(out / "bf10.json", {"image": str(image), **result.to_dict()})
+        t3 = time.perf_counter()
+        save_overlay(out / "bf10.overlay.png", section, result, title=str(image))
+        t4 = time.perf_counter()
+        count = int(result.count)
+        if k:  # the first run warms up (imports, caches)
+            for phase, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                runs[phase].append(seconds)
+    return {
+        "ienfd_file": ienfd.__file__,
+        "count": count,
+        "runs": runs,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "overlay_png_mb": (out / "bf10.overlay.png").stat().st_size / 1e6,
+    }
+
+
+def run_worker(src: Path, image: Path, repeats: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, __file__, "--worker", str(image), "--out", out,
+               "--repeats", str(repeats)]  # fmt: skip
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=_env(src))
+    record: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if not record["ienfd_file"].startswith(str(src)):
+        raise RuntimeError(f"imported {record['ienfd_file']}, not the code under {src}")
+    return record
+
+
+def run_cli(src: Path, image: Path, *, overlay: bool) -> tuple[float, float]:
+    """Wall-clock seconds and peak RSS (MB) of ``ienfd analyze`` in a fresh interpreter."""
+    with tempfile.TemporaryDirectory() as out:
+        code = "import sys; from ienfd.cli import main; sys.exit(main(sys.argv[1:]))"
+        cmd = [sys.executable, "-c", code, "analyze", str(image), "--out", out]
+        if not overlay:
+            cmd.append("--no-overlay")
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, env=_env(src), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=_one_cpu,
+        )  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ienfd analyze failed ({proc.returncode}) with {src}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def measure(versions: dict[str, Path], image: Path, rounds: int = 2) -> dict[str, Any]:
+    """Alternate the versions: `rounds` worker processes and 3 CLI runs of each kind each."""
+    found: dict[str, dict[str, Any]] = {
+        name: {
+            "runs": {p: [] for p in PHASES},
+            "cli": [],
+            "cli_no_overlay": [],
+            "peak_rss_mb": 0.0,
+            "cli_peak_rss_mb": 0.0,
+        }
+        for name in versions
+    }
+    for _ in range(rounds):
+        for name, src in versions.items():
+            rec = run_worker(src, image, repeats=3 // rounds + 1)
+            for phase in PHASES:
+                found[name]["runs"][phase] += rec["runs"][phase]
+            found[name]["peak_rss_mb"] = max(found[name]["peak_rss_mb"], rec["peak_rss_mb"])
+            found[name]["count"] = rec["count"]
+            found[name]["overlay_png_mb"] = rec["overlay_png_mb"]
+    for _ in range(3):
+        for name, src in versions.items():
+            seconds, rss = run_cli(src, image, overlay=True)
+            found[name]["cli"].append(seconds)
+            found[name]["cli_peak_rss_mb"] = max(found[name]["cli_peak_rss_mb"], rss)
+            found[name]["cli_no_overlay"].append(run_cli(src, image, overlay=False)[0])
+    for rec in found.values():
+        rec["median_s"] = {p: statistics.median(v) for p, v in rec["runs"].items()}
+        rec["median_s"]["analyze"] = statistics.median(rec["cli"])
+        rec["median_s"]["analyze_no_overlay"] = statistics.median(rec["cli_no_overlay"])
+    return found
+
+
+def table(found: dict[str, dict[str, Any]]) -> str:
+    names = list(found)
+    rows = [
+        ("read (s)", "read"),
+        ("analyse (s)", "analyse"),
+        ("write JSON (s)", "write"),
+        ("overlay (s)", "overlay"),
+        ("`ienfd analyze`, end to end (s)", "analyze"),
+        ("`ienfd analyze --no-overlay` (s)", "analyze_no_overlay"),
+    ]
+    head = "| | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names) + "\n"
+    body = ""
+    for label, key in rows:
+        body += f"| {label} | " + " | ".join(f"{found[n]['median_s'][key]:.3f}" for n in names)
+        body += " |\n"
+    body += (
+        "| peak RSS, phases process (MB) | "
+        + " | ".join(f"{found[n]['peak_rss_mb']:.0f}" for n in names)
+        + " |\n"
+    )
+    body += (
+        "| peak RSS, `ienfd analyze` (MB) | "
+        + " | ".join(f"{found[n]['cli_peak_rss_mb']:.0f}" for n in names)
+        + " |\n"
+    )
+    body += (
+        "| overlay PNG (MB) | "
+        + " | ".join(f"{found[n]['overlay_png_mb']:.2f}" for n in names)
+        + " |\n"
+    )
+    body += "| count | " + " | ".join(str(found[n]["count"]) for n in names) + " |\n"
+    return head + body
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", type=Path, help="another checkout to compare with")
+    parser.add_argument("--pin", action="store_true", help="pin every run to one CPU")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, args.out, args.repeats)))
+        return 0
+    if args.pin:
+        os.environ["IENFD_BENCH_PIN"] = "1"
+    versions = {}
+    if args.before is not None:
+        versions["before"] = (args.before / "src").resolve()
+    versions["this checkout"] = (ROOT / "src").resolve()
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="ienfd-e2e-") as tmp:
+        image = make_section(Path(tmp))
+        found = measure(versions, image)
+    load_after = os.getloadavg()[0]
+    revs = {}
+    for name, src in versions.items():
+        git = ["git", "-C", str(src)]
+        rev = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=False).stdout.strip()  # fmt: skip
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, check=False).stdout.strip()  # fmt: skip
+        revs[name] = rev + (" + uncommitted changes" if dirty else "")
+    text = table(found)
+    header = (
+        "One 2327 x 4180 (9.7 MP) bright-field section, one thread"
+        + (", pinned to one CPU" if args.pin else "")
+        + f"; medians ({platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {load_before:.1f} before and {load_after:.1f} after; "
+        + "; ".join(f"{n}: {r}" for n, r in revs.items())
+        + ").\n\n"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "e2e.md").write_text(header + text, encoding="utf-8")
+    record = {
+        "revisions": revs,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "pinned": bool(args.pin),
+        "load_average": [load_before, load_after],
+        "results": found,
+    }
+    (RESULTS / "e2e.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(header + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
