@@ -53,6 +53,7 @@ def test_svs_pixel_size_from_mpp_and_levels(tmp_path: Path) -> None:
     image = read_section(f)
     assert image.modality == "brightfield" and image.pixel_size_um == pytest.approx(0.252)
     np.testing.assert_array_equal(image.rgb, _big_rgb())  # zlib: lossless
+    assert not any("image series" in w for w in image.warnings)  # a thumbnail is no section
     low = read_section(f, level=1)
     assert low.shape == (150, 200) and low.pixel_size_um == pytest.approx(0.504)
 

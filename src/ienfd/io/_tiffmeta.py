@@ -130,6 +130,9 @@ class FileMeta:
     """Why the metadata's pixel size is unusable (unknown unit, implausible...), or None."""
 
 
+# Images a slide scanner stores beside the slide (tifffile's series names): not sections.
+_SCANNER_EXTRAS = frozenset({"thumbnail", "label", "macro", "overview"})
+
 _SCANNER_FORMATS = (
     ("svs", "Aperio SVS"),
     ("ndpi", "Hamamatsu NDPI"),
@@ -236,7 +239,8 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
     if not all_series:
         raise ImageReadError(path, "the TIFF file holds no image")
     series = all_series[0]
-    if len(all_series) > 1:
+    others = {str(s.name).casefold() for s in all_series[1:]}
+    if len(all_series) > 1 and not others <= _SCANNER_EXTRAS:
         listed = ", ".join(repr(str(s.name or k)) for k, s in enumerate(all_series))
         notes.append(
             f"the file holds {len(all_series)} image series ({listed}); read the first one"
