@@ -53,3 +53,19 @@ def test_slide_mb_default_in_the_help_is_the_library_default() -> None:
     from ienfd.parallel import DEFAULT_SLIDE_BYTES
 
     assert SLIDE_MB_DEFAULT * 2**20 == DEFAULT_SLIDE_BYTES
+
+
+def test_clinical_defaults_in_the_command_are_the_library_defaults() -> None:
+    import inspect
+
+    from ienfd.cli import clinical as command
+    from ienfd.clinical import ClassificationRules, run_norms_build
+
+    rules = ClassificationRules()
+    assert (command.MIN_SECTIONS, command.DEFICIT_MARGIN) == (
+        rules.min_sections,
+        rules.deficit_margin,
+    )
+    build = inspect.signature(run_norms_build).parameters
+    assert command.QUANTILE == build["quantile"].default
+    assert command.MIN_CONTROLS == build["min_controls"].default

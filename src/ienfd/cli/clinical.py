@@ -8,6 +8,17 @@ import sys
 from ienfd import __version__
 from ienfd.cli._common import Subparsers
 
+# The library's defaults, repeated so that the help can show them without importing
+# ienfd.clinical (pandas) for every command; tests/cli/test_structure.py checks they agree.
+#: ``ClassificationRules.min_sections`` (EFNS/PNS guideline: at least three sections).
+MIN_SECTIONS = 3
+#: ``ClassificationRules.deficit_margin``.
+DEFICIT_MARGIN = 0.0
+#: ``run_norms_build(quantile=...)``: the 5th percentile (Lauria et al. 2010).
+QUANTILE = 0.05
+#: ``run_norms_build(min_controls=...)``.
+MIN_CONTROLS = 20
+
 
 def register(subparsers: Subparsers) -> None:
     """Register ``classify``, ``norms {build,show,check}`` and ``agreement``."""
@@ -39,17 +50,18 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--min-sections",
         type=int,
-        default=3,
+        default=MIN_SECTIONS,
         metavar="N",
-        help="fewer sections make the pattern indeterminate (default 3, EFNS/PNS guideline)",
+        help="fewer sections make the pattern indeterminate "
+        f"(default {MIN_SECTIONS}, EFNS/PNS guideline)",
     )
     p.add_argument(
         "--deficit-margin",
         type=float,
-        default=0.0,
+        default=DEFICIT_MARGIN,
         metavar="F",
         help="both sites abnormal: relative deficits closer than F are indeterminate "
-        "(default 0: the larger deficit decides)",
+        f"(default {DEFICIT_MARGIN:g}: the larger deficit decides)",
     )
     p.add_argument(
         "--site",
@@ -74,10 +86,14 @@ def register(subparsers: Subparsers) -> None:
     )
     b.add_argument("controls", metavar="CONTROLS.csv")
     b.add_argument("--out", required=True, metavar="DIR")
-    b.add_argument("--quantile", type=float, default=0.05, help="default 0.05")
+    b.add_argument("--quantile", type=float, default=QUANTILE, help=f"default {QUANTILE:g}")
     b.add_argument("--pooled-sex", action="store_true", help="one line for both sexes")
     b.add_argument(
-        "--min-controls", type=int, default=20, metavar="N", help="per group (default 20)"
+        "--min-controls",
+        type=int,
+        default=MIN_CONTROLS,
+        metavar="N",
+        help=f"per group (default {MIN_CONTROLS})",
     )
     b.add_argument("--length-basis", choices=("dej", "surface"), default=None, help=length_help)
     b.add_argument("--modality", choices=("brightfield", "fluorescence"), default=None)
