@@ -50,6 +50,7 @@ def test_one_section_per_file_and_one_per_region_of_a_slide(tmp_path: Path) -> N
     assert [s.entry.section for s in plan.sections] == ["1", "2.1", "2.2", "2.3", "4"]
     assert [s.input_index for s in plan.sections] == [0, 1, 1, 1, 2]
     assert [s.action for s in plan.sections] == ["run"] * 5
+    assert (plan.count("run"), plan.count("skip"), plan.count("error")) == (5, 0, 0)
     regions = [s.job.region for s in plan.sections]
     assert regions[0] is None and [r.index for r in regions[1:4]] == [1, 2, 3]
     assert plan.sections[1].job.slide_shape == (1000, 800)

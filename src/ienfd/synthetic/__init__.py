@@ -7,7 +7,9 @@ analysis with the truth.  ``random_spec(seed, appearance="wide")`` widens the
 look (stains, counterstains, epidermis, fibres, artefacts, optics) for tuning;
 ``appearance="stress"`` pushes one to three factors beyond that, and
 :func:`stress_factors` names them.  Write the results with
-:func:`ienfd.io.write_section_tiff` and :func:`ienfd.io.write_json`.
+:func:`ienfd.io.write_section_tiff` and :func:`ienfd.io.write_json`, or many
+sections with their truth files at once with
+:func:`ienfd.workflow.write_synthetic_sections` (what ``ienfd synth`` runs).
 """
 
 from ienfd.synthetic._appearance import STRESS_FACTORS, WIDE_RANGES, stress_factors
