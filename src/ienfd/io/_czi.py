@@ -132,21 +132,24 @@ class CziSource(ImageSource):
         dtype, rgb = _DTYPES[kind]
         self._rgb = rgb
         self._dtype = np.dtype(dtype)
-        n_c = box.get("C", (0, 1))[1] - box.get("C", (0, 1))[0]
-        n_z = box.get("Z", (0, 1))[1] - box.get("Z", (0, 1))[0]
-        self._n_c, self._n_z = max(1, n_c), max(1, n_z)
-        self._planes = {dim: rng for dim, rng in box.items() if dim not in "XY" and dim not in "CZ"}
+        (c0, c1), (z0, z1) = box.get("C", (0, 1)), box.get("Z", (0, 1))
+        self._n_c, self._n_z = max(1, c1 - c0), max(1, z1 - z0)
+        self._first = {"C": c0, "Z": z0}  # plane indices may start elsewhere than 0
+        self._planes = {dim: rng for dim, rng in box.items() if dim not in "XYCZ"}
         for dim, (lo, hi) in self._planes.items():
-            if hi - lo > 1:
-                axis = "T" if dim == "T" else dim
-                make_layout(  # raises for a time axis or an unknown dimension
+            if hi - lo <= 1:
+                continue
+            if dim == "T":
+                raise ImageReadError(
                     path,
-                    f"{axis}YX",
-                    (hi - lo, 64, 64),
-                    self._dtype,
-                    rgb=False,
-                    format_name="CZI",
+                    f"a CZI time series with {hi - lo} time points; ienfd analyses a single "
+                    "time point: save one time point as its own file",
                 )
+            raise ImageReadError(
+                path,
+                f"unsupported layout: a CZI dimension {dim!r} of length {hi - lo}; ienfd reads "
+                "channels (C), Z planes and scenes",
+            )
         rows, cols = self._rect[3], self._rect[2]
         if rgb:
             axes, shape = "ZYXS", (self._n_z, rows, cols, 3)
@@ -215,6 +218,7 @@ class CziSource(ImageSource):
             "scene": self._scene_index,
             "rect": self._rect,
             "planes": {d: lo for d, (lo, _) in self._planes.items()},
+            "first": self._first,
             "rgb": self._rgb,
             "full_axes": self._full_axes,
             "axes": self._axes,
@@ -241,6 +245,7 @@ def _read_box(
     scene: int | None,
     rect: tuple[int, int, int, int],
     planes: dict[str, int],
+    first: dict[str, int],
     rgb: bool,
     full_axes: str,
     axes: str,
@@ -260,7 +265,7 @@ def _read_box(
         planes_out = []
         for c in cs if not rgb else [0]:
             for z in zs:
-                plane = {**planes, "C": c, "Z": z}
+                plane = {**planes, "C": first["C"] + c, "Z": first["Z"] + z}
                 try:
                     tile = reader.read(roi=roi, plane=plane, scene=scene)
                 except Exception as exc:
