@@ -1,12 +1,14 @@
-"""Plan a batch: input files to sections to jobs, each with its key and resume decision.
+"""Plan the work: input files to sections to jobs, each with its key and resume decision.
 
-Pure bookkeeping, testable without a cluster: :func:`plan_jobs` takes what
-was found out about each input (:class:`InputPlan`: its hash, and for a
-whole-slide image the boxes of its sections) and returns one
-:class:`PlannedSection` per section, with the job that analyses it, the key
-that makes an earlier result reusable (:func:`job_key`) and whether to run
-it, skip it (:func:`is_done`) or report it failed. :mod:`ienfd.parallel`
-finds out about the inputs on the cluster and runs the jobs there.
+Bookkeeping that needs no cluster, tested in ``tests/workflow``:
+:func:`plan_jobs` takes what was found out about each input of a batch
+(:class:`InputPlan`: its hash, and for a whole-slide image the boxes of its
+sections) and returns one :class:`PlannedSection` per section, with the job
+that analyses it, the key that makes an earlier result reusable
+(:func:`job_key`) and whether to run it, skip it (:func:`is_done`, which reads
+the earlier result JSON) or report it failed. :func:`analysis_jobs` is the
+plan of ``ienfd analyze``: one job per file. :mod:`ienfd.parallel` finds out
+about a batch's inputs on the cluster and runs the jobs there.
 """
 
 from __future__ import annotations
