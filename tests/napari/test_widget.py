@@ -352,3 +352,44 @@ def test_autosave_survives_a_crash(tmp_path, results_folder):
     assert [e.action for e in saved.events] == ["add_fibre", "remove_fibre"]
     assert saved.final_count == record["count"]
     assert [c["source"] for c in saved.crossings].count("manual") == 1
+
+
+def test_the_panels_act_on_the_one_section_under_review(
+    make_napari_viewer, qtbot, results_folder, tmp_path
+):
+    """Analysis, review, export and queue panels share the widget's section and session."""
+    import shutil
+
+    folder = tmp_path / "batch"
+    shutil.copytree(results_folder, folder)
+    for sidecar in folder.glob("*.correction.json"):  # left by other tests of the session
+        sidecar.unlink()
+    viewer = make_napari_viewer(show=True)
+    widget = _dock(viewer, qtbot)
+    panels = (widget.analysis_panel, widget.review_panel, widget.export_panel, widget.queue_panel)
+    assert all(panel.parent() is widget and panel.host is widget for panel in panels)
+    widget.open_folder(folder)
+    qtbot.waitUntil(lambda: widget.current is not None)
+    session = widget.current.session
+    assert widget.queue_panel.index == 0 and widget.queue_list.currentRow() == 0
+    # the analysis panel's length basis goes to the session, the review panel and the sidecar
+    widget.basis_combo.setCurrentText("surface")
+    assert session.length_basis == "surface"
+    assert "/mm of surface" in widget.numbers.text()
+    sidecar = session.result_json.with_name(session.result_json.stem + ".correction.json")
+    assert read_correction(sidecar).length_basis == "surface"
+    # the review panel's Accept updates the queue panel's row
+    widget.review_panel.accept_button.click()
+    assert read_correction(sidecar).status == "accepted"
+    assert "[accepted]" in widget.queue_list.item(0).text()
+    # the export panel exports the same section
+    exported = widget.export_panel.export(tmp_path / "s.csv")
+    count = widget.current.measure().count
+    assert exported is not None and exported.read_text().count("\nfibre,") == count
+    # with nothing under review, the panels say so instead of acting
+    viewer.layers.clear()
+    assert widget.current is None and widget.numbers.text() == "no section"
+    assert widget.review_panel.save() is None
+    assert "nothing to save" in widget.status.text()
+    assert widget.export_panel.export(tmp_path / "x.csv") is None
+    assert widget.status.text() == "no section to export"
