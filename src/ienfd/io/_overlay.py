@@ -23,6 +23,7 @@ What is drawn, and where it comes from:
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import textwrap
@@ -429,14 +430,15 @@ def _font(size: int, bold: bool) -> Any:
     """DejaVu Sans (shipped with matplotlib), else Pillow's own font."""
     from PIL import ImageFont
 
-    try:
-        import matplotlib
-
+    spec = importlib.util.find_spec("matplotlib")  # located, not imported (saves its start-up)
+    if spec is not None and spec.origin is not None:
         name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-        ttf = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / name
-        return ImageFont.truetype(str(ttf), size)
-    except (ImportError, OSError):
-        return ImageFont.load_default(size)
+        ttf = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / name
+        try:
+            return ImageFont.truetype(str(ttf), size)
+        except OSError:
+            pass
+    return ImageFont.load_default(size)
 
 
 def _polyline(draw: Any, xy: np.ndarray, ink: int, *, width: int) -> None:
