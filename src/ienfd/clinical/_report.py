@@ -21,11 +21,10 @@ import os
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ienfd.clinical._agreement import AgreementSummary, AgreementTable
 from ienfd.clinical._classify import (
@@ -34,6 +33,9 @@ from ienfd.clinical._classify import (
     SiteResult,
 )
 from ienfd.clinical._norms import NormRow, NormsTable, site_label
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,16 @@ _STATUS_COLOUR = {
 }
 
 
+def _figure(**kwargs: object) -> Figure:
+    """A matplotlib Figure (imported here: ``ienfd analyze`` never pays for matplotlib)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)  # type: ignore[arg-type]
+
+
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -123,7 +134,7 @@ def plot_patient_sites(
     """One panel per site: the limit for this sex and modality across age, and
     the patient's density with its 95% CI at the patient's age."""
     sites = list(result.sites.values())
-    fig = Figure(figsize=(3.6 * max(len(sites), 1), 3.0), layout="constrained")
+    fig = _figure(figsize=(3.6 * max(len(sites), 1), 3.0), layout="constrained")
     axes = fig.subplots(1, max(len(sites), 1), squeeze=False)[0]
     for ax, s in zip(axes, sites, strict=False):
         rows = _norm_rows_for(norms, s.site, result.sex, site_modality.get(s.site))
@@ -443,7 +454,7 @@ def plot_ratio_distribution(results: Sequence[PatientResult]) -> bytes:
 
 
 def _ratio_figure(results: Sequence[PatientResult]) -> Figure:
-    fig = Figure(figsize=(6.4, 3.2), layout="constrained")
+    fig = _figure(figsize=(6.4, 3.2), layout="constrained")
     ax = fig.subplots()
     patterns = ["normal", "length-dependent", "non-length-dependent", "indeterminate"]
     colours = ["#1a7f37", "#c62828", "#6a1b9a", "#555555"]
@@ -568,7 +579,7 @@ distal/proximal IENFD. Click a patient for the full report.</div>
 def plot_norms_fit(controls: pd.DataFrame, norms: NormsTable) -> bytes:
     """Controls' densities against age with the fitted lower-limit lines, per site."""
     sites = list(dict.fromkeys(controls["site"]))
-    fig = Figure(figsize=(4.2 * max(len(sites), 1), 3.4), layout="constrained")
+    fig = _figure(figsize=(4.2 * max(len(sites), 1), 3.4), layout="constrained")
     axes = fig.subplots(1, max(len(sites), 1), squeeze=False)[0]
     colours = {"female": "#b0306a", "male": "#2c6fbb", "any": "#333333"}
     for ax, site in zip(axes, sites, strict=False):
@@ -605,7 +616,7 @@ def plot_bland_altman(table: AgreementTable, summary: AgreementSummary) -> bytes
     """
     m = table.matched
     ba = summary.bland_altman
-    fig = Figure(figsize=(5.5, 3.8), layout="constrained")
+    fig = _figure(figsize=(5.5, 3.8), layout="constrained")
     ax = fig.subplots()
     ax.plot(m["mean"], m["difference"], "o", alpha=0.7)
     for y, ci, style, text in (
