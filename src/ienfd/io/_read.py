@@ -1,6 +1,11 @@
-"""Read section images (TIFF, OME-TIFF, ImageJ TIFF) into :class:`SectionImage`.
+"""Read section images of every format ienfd reads into :class:`SectionImage`.
 
-Three entry points, from cheapest to most expensive:
+The format is told from the file's content by :func:`ienfd.io._formats.open_source`,
+which returns an :class:`~ienfd.io._source.ImageSource` (TIFF family, CZI,
+OME-Zarr, PNG/JPEG, LIF, ND2, MRXS); every decision made from it (modality,
+channels, projection, pixel size) is made here, the same for every format.
+
+Entry points, from cheapest to most expensive:
 
 - :func:`probe_image` reads metadata only (shape per level, axes, channels,
   pixel size) so that the batch layer can plan work on whole-slide images;
@@ -174,7 +179,8 @@ def read_section(
         size, an unknown unit); scaled like the metadata for ``level > 0``.
     fibre_channel, membrane_channel : int or str, optional
         Fluorescence channels, by index (an int or a string of digits) or by
-        OME/ImageJ channel name (case-insensitive). By default the names are
+        the channel name in the file's metadata (OME, ImageJ, CZI, OME-Zarr,
+        ND2; case-insensitive). By default the names are
         matched (fibre: ``pgp``, ``uchl1``; membrane: ``col``, ``collagen``,
         ``coliv``, ``col4``), else channels 0 and 1 are assumed (with a note in
         ``warnings``); a single channel gives ``membrane=None``. Ignored, with
@@ -200,16 +206,24 @@ def read_section(
     Raises
     ------
     TypeError
-        An argument of the wrong kind (e.g. ``level=1.5``, ``fibre_channel=[0]``).
+        An argument of the wrong kind (e.g. ``level=1.5``, ``fibre_channel=[0]``,
+        ``scene=1.0``).
     ValueError
         ``modality`` not one of the two names; ``pixel_size_um`` not finite or
-        outside (0, 100); ``level`` negative; ``max_bytes`` not positive.
+        outside (0, 100); ``level`` or ``scene`` negative; ``max_bytes`` not
+        positive.
     ImageReadError
-        Naming the file and the reason (a subclass of ValueError), when:
-        the file is missing or not a regular file; it is not a TIFF tifffile
-        can parse; it is truncated or corrupt (pages, strips or tiles missing
-        or beyond the end of the file, decoder errors, short reads, tifffile
-        warnings while reading pixels); ``level`` is not in the file; the
+        Naming the file and the reason (a subclass of ValueError; where an
+        argument would fix it, ``remedy`` names it), when:
+        the file is missing, not a regular file or OME-Zarr folder, or of a
+        format ienfd does not read; the optional package its reader needs is
+        not installed (the message names ``pip install 'ienfd[formats]'``);
+        its bytes are not those of the format its name says; it is truncated
+        or corrupt (the message names the format: pages, strips, tiles,
+        subblocks or chunks missing or beyond the end of the file, decoder
+        errors, short reads, tifffile warnings while reading pixels, metadata
+        that cannot be parsed); ``scene`` is not in the file; ``level`` is
+        not in the file; the
         layout is unsupported (a time axis > 1, an unlabelled page stack,
         palette/CMYK/inverted greyscale colour, RGB with extra channels, an
         RGB z-stack as bright-field); the dtype is bool, complex or not

@@ -11,7 +11,6 @@ same for every format and live in :mod:`ienfd.io._read`.
 from __future__ import annotations
 
 import abc
-import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -189,21 +188,6 @@ def make_layout(
     return Layout(
         axes, shape, dtype, "channels", channel_axis, sizes[channel_axis], n_z, rows, cols
     )
-
-
-def squeeze_axes(axes: str, shape: tuple[int, ...]) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
-    """Drop length-1 axes other than Y and X: ``(axes, shape, kept positions)``."""
-    keep = [i for i, (ax, n) in enumerate(zip(axes, shape, strict=True)) if n > 1 or ax in "YX"]
-    return (
-        "".join(axes[i] for i in keep),
-        tuple(int(shape[i]) for i in keep),
-        tuple(keep),
-    )
-
-
-def level_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
-    """Bytes of an array of ``shape`` and ``dtype``."""
-    return math.prod(shape) * dtype.itemsize
 
 
 def choose_scene(path: str, scenes: tuple[str, ...], scene: int | str | None) -> int:
