@@ -466,3 +466,43 @@ def test_mrxs_garbage_names_file_and_format(tmp_path: Path) -> None:
     f.write_text("[GENERAL]\nnothing=here\n")
     with pytest.raises(ImageReadError, match=r"corrupt or truncated 3DHistech MRXS: OpenSlide"):
         read_section(f, pixel_size_um=0.5)
+
+
+def test_ome_tiff_images_are_scenes(tmp_path: Path) -> None:
+    """A multi-image OME-TIFF: each image is a scene, with its own channel names and size."""
+    import tifffile
+
+    first, second = fluorescence_channels(2), fluorescence_channels(2)[::-1].copy()
+    f = tmp_path / "two.ome.tif"
+    with tifffile.TiffWriter(f, ome=True) as tif:
+        tif.write(
+            first,
+            metadata={
+                "axes": "CYX",
+                "Name": "leg",
+                "PhysicalSizeX": 0.5,
+                "PhysicalSizeY": 0.5,
+                "Channel": {"Name": ["PGP9.5", "ColIV"]},
+            },
+        )
+        tif.write(
+            second,
+            metadata={
+                "axes": "CYX",
+                "Name": "thigh",
+                "PhysicalSizeX": 0.4,
+                "PhysicalSizeY": 0.4,
+                "Channel": {"Name": ["ColIV", "PGP9.5"]},
+            },
+        )
+    infos = describe_image(f)
+    assert [i.scenes for i in infos] == [("leg", "thigh")] * 2
+    assert [i.channel_names for i in infos] == [("PGP9.5", "ColIV"), ("ColIV", "PGP9.5")]
+    assert [i.pixel_size.col_um for i in infos if i.pixel_size] == [0.5, 0.4]
+    image = read_section(f, scene="thigh")
+    assert image.scene == "thigh" and image.pixel_size_um == 0.4
+    np.testing.assert_array_equal(image.fibre, second[1])  # PGP9.5 is its channel 1
+    lazy, axes = open_lazy(f, scene=1)
+    assert axes == "CYX"
+    np.testing.assert_array_equal(lazy.compute(), second)
+    assert any("2 image series" in w for w in read_section(f).warnings)

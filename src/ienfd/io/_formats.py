@@ -30,7 +30,7 @@ from ienfd.io._nd2 import MAGICS as ND2_MAGICS
 from ienfd.io._nd2 import Nd2Source
 from ienfd.io._omezarr import OmeZarrSource, is_zarr
 from ienfd.io._openslide import OpenSlideSource
-from ienfd.io._source import ImageSource, choose_scene
+from ienfd.io._source import ImageSource
 from ienfd.io._tiff import TiffSource, is_tiff
 from ienfd.io._types import ImageReadError
 
@@ -126,9 +126,7 @@ def open_source(path: str, scene: int | str | None = None) -> ImageSource:
     if suffix == ".mrxs":  # an INI-style index beside its data folder: OpenSlide reads it
         return OpenSlideSource(path, "3DHistech MRXS", scene)
     if is_tiff(head):
-        source: ImageSource = TiffSource(path)
-        choose_scene(path, source.scenes, scene)
-        return source
+        return TiffSource(path, scene)
     if is_czi(head):
         return CziSource(path, scene)
     if head.startswith(PNG_MAGIC):

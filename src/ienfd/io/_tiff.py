@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ienfd.io._source import ImageSource
+from ienfd.io._source import ImageSource, choose_scene
 from ienfd.io._tiffmeta import (
     FileMeta,
     Layout,
     check_segments,
     describe,
+    image_series,
     open_tiff,
+    scene_series,
     tiff_format,
     tifffile_log,
 )
@@ -36,22 +38,26 @@ _PLAIN = ("TIFF", "OME-TIFF", "ImageJ TIFF")
 
 
 class TiffSource(ImageSource):
-    """The first image series of a TIFF-family file."""
+    """One image series of a TIFF-family file (a scanner's thumbnail, label, macro excepted)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, scene: int | str | None = None) -> None:
         opened: list[str] = []
         self.path = path
         self._tif = open_tiff(path, opened)
         try:
             self.format_name = tiff_format(self._tif)
             with self._named():
-                self._base = describe(self._tif, path, 0, opened)
+                all_series = image_series(self._tif, path)
+                kept = scene_series(all_series) if all_series else [0]
+                self.scenes = tuple(
+                    str(all_series[k].name or f"image {k}") if all_series else "image" for k in kept
+                )
+                self.scene = choose_scene(path, self.scenes, scene)
+                self._base = describe(self._tif, path, 0, opened, scene=self.scene)
         except BaseException:
             self._tif.close()
             raise
         self._metas: dict[int, FileMeta] = {0: self._base}
-        self.scenes = (self._base.series.name or "image",)
-        self.scene = 0
         self.level_shapes = self._base.level_shapes
         self.channel_names = self._base.channel_names
         self.pixel_size = self._base.base_pixel_size
@@ -74,7 +80,7 @@ class TiffSource(ImageSource):
         if level not in self._metas:
             self.check_level(level)
             with self._named():
-                self._metas[level] = describe(self._tif, self.path, level, [])
+                self._metas[level] = describe(self._tif, self.path, level, [], scene=self.scene)
         return self._metas[level]
 
     def layout(self, level: int) -> Layout:
@@ -113,14 +119,14 @@ class TiffSource(ImageSource):
     def lazy(self, level: int) -> dask.array.Array:
         import dask.array as da
 
-        self._meta(level)
+        index = self._meta(level).series_index
         notes: list[str] = []
         # A file handle of its own: the array may outlive this source.
         tif = open_tiff(self.path, notes)
         try:
             with tifffile_log(notes):
                 # the store tifffile.imread(path, aszarr=True, level=level) builds
-                store = tif.series[0].aszarr(level=level)
+                store = tif.series[index].aszarr(level=level)
             data = da.from_zarr(store)
         except BaseException:
             tif.close()

@@ -128,6 +128,8 @@ class FileMeta:
     notes: list[str] = field(default_factory=list)
     pixel_size_error: ImageReadError | None = None
     """Why the metadata's pixel size is unusable (unknown unit, implausible...), or None."""
+    series_index: int = 0
+    """Position of the image's series in ``tif.series``."""
 
 
 # Images a slide scanner stores beside the slide (tifffile's series names): not sections.
@@ -209,8 +211,47 @@ def tifffile_log(messages: list[str]) -> Iterator[None]:
         messages.extend(recorder.messages)
 
 
-def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) -> FileMeta:
+def image_series(tif: tifffile.TiffFile, path: str) -> list[tifffile.TiffPageSeries]:
+    """The file's series, corruption reported by tifffile turned into an error.
+
+    Raises
+    ------
+    ImageReadError
+        tifffile cannot parse the series or reported corruption while doing so.
+    """
+    notes: list[str] = []
+    with tifffile_log(notes):
+        try:
+            all_series = list(tif.series)
+        except Exception as exc:
+            raise ImageReadError(
+                path, f"corrupt TIFF: cannot parse the image series ({exc})"
+            ) from exc
+    fatal = [note for note in notes if _CORRUPTION.search(note)]
+    if fatal:
+        raise ImageReadError(
+            path, "corrupt or truncated TIFF: tifffile reported: " + "; ".join(fatal[:3])
+        )
+    return all_series
+
+
+def scene_series(all_series: list[tifffile.TiffPageSeries]) -> list[int]:
+    """Indices of the series that are images to analyse: not a scanner's thumbnail,
+    label or macro image (all of them if nothing else is left)."""
+    kept = [
+        k
+        for k, series in enumerate(all_series)
+        if str(series.name).casefold() not in _SCANNER_EXTRAS
+    ]
+    return kept or list(range(len(all_series)))
+
+
+def describe(
+    tif: tifffile.TiffFile, path: str, level: int, notes: list[str], scene: int = 0
+) -> FileMeta:
     """Read the layout, channel names and pixel size of ``level`` from metadata.
+
+    ``scene`` counts the series :func:`scene_series` keeps (the first by default).
 
     Raises
     ------
@@ -238,13 +279,12 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
         )
     if not all_series:
         raise ImageReadError(path, "the TIFF file holds no image")
-    series = all_series[0]
-    others = {str(s.name).casefold() for s in all_series[1:]}
-    if len(all_series) > 1 and not others <= _SCANNER_EXTRAS:
-        listed = ", ".join(repr(str(s.name or k)) for k, s in enumerate(all_series))
-        notes.append(
-            f"the file holds {len(all_series)} image series ({listed}); read the first one"
-        )
+    scenes = scene_series(all_series)
+    index = scenes[scene]
+    series = all_series[index]
+    if len(scenes) > 1 and scene == 0:
+        listed = ", ".join(repr(str(all_series[k].name or k)) for k in scenes)
+        notes.append(f"the file holds {len(scenes)} image series ({listed}); read the first one")
     levels = series.levels
     if level >= len(levels):
         raise ImageReadError(
@@ -258,7 +298,7 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
     base = _layout(levels[0], path) if level else layout
     scale = (base.rows / layout.rows, base.cols / layout.cols)
 
-    names = _channel_names(tif, layout)
+    names = _channel_names(tif, layout, index)
     size_error: ImageReadError | None = None
     try:
         base_size = _metadata_pixel_size(tif, series, path, notes)
@@ -277,6 +317,7 @@ def describe(tif: tifffile.TiffFile, path: str, level: int, notes: list[str]) ->
         scale=scale,
         notes=notes,
         pixel_size_error=size_error,
+        series_index=index,
     )
 
 
@@ -386,8 +427,8 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _ome_pixels(tif: tifffile.TiffFile) -> ET.Element | None:
-    """The ``Pixels`` element of the first OME ``Image``, or None."""
+def _ome_pixels(tif: tifffile.TiffFile, index: int = 0) -> ET.Element | None:
+    """The ``Pixels`` element of the ``index``-th OME ``Image``, or None."""
     xml = tif.ome_metadata
     if not xml:
         return None
@@ -395,22 +436,29 @@ def _ome_pixels(tif: tifffile.TiffFile) -> ET.Element | None:
         root = ET.fromstring(xml)
     except ET.ParseError:
         return None
-    for image in root:
-        if _local(image.tag) != "Image":
-            continue
-        for child in image:
-            if _local(child.tag) == "Pixels":
-                return child
+    images = [image for image in root if _local(image.tag) == "Image"]
+    if index >= len(images):
         return None
+    for child in images[index]:
+        if _local(child.tag) == "Pixels":
+            return child
     return None
 
 
-def _channel_names(tif: tifffile.TiffFile, layout: Layout) -> tuple[str, ...]:
+def _series_index(tif: tifffile.TiffFile, series: tifffile.TiffPageSeries) -> int:
+    """Position of ``series`` among the file's series (its OME ``Image``), 0 if not found."""
+    for k, candidate in enumerate(tif.series):
+        if candidate is series:
+            return k
+    return 0
+
+
+def _channel_names(tif: tifffile.TiffFile, layout: Layout, index: int = 0) -> tuple[str, ...]:
     """Channel names from OME ``Channel/@Name`` or ImageJ ``Labels``, if complete."""
     n = 1 if layout.kind == "grey" else layout.n_channels
     if layout.kind == "rgb":
         return ("red", "green", "blue")
-    pixels = _ome_pixels(tif)
+    pixels = _ome_pixels(tif, index)
     if pixels is not None:
         names = [ch.get("Name", "").strip() for ch in pixels if _local(ch.tag) == "Channel"]
         if len(names) == n and all(names):
@@ -465,7 +513,7 @@ _Found = tuple[float, float, PixelSizeSource, str]
 def _ome_pixel_size(
     tif: tifffile.TiffFile, series: tifffile.TiffPageSeries, path: str, notes: list[str]
 ) -> _Found | None:
-    pixels = _ome_pixels(tif)
+    pixels = _ome_pixels(tif, _series_index(tif, series))
     if pixels is None:
         return None
     values: dict[str, float] = {}
