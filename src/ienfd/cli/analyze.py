@@ -45,6 +45,7 @@ examples:
   ienfd analyze stack.ome.tif --out results --fibre-channel PGP9.5 \\
       --membrane-channel 1 --length-basis surface
   ienfd analyze leg_s1.tif --out results --consistency   # slow: about 16x the time
+  ienfd analyze leg_s1.tif --out results --junction leg_s1.geojson  # a QuPath-drawn DEJ
 """
 
 
@@ -100,6 +101,15 @@ def register(subparsers: Subparsers) -> None:
     )
     p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
     p.add_argument("--consistency", action="store_true", help=CONSISTENCY_HELP)
+    p.add_argument(
+        "--junction",
+        metavar="FILE",
+        default=None,
+        help="count across this drawn junction instead of searching for one (one IMAGE): a "
+        "QuPath GeoJSON with a line classified DEJ (and optionally Surface) or a polygon "
+        "classified Epidermis, in full-resolution pixels (x = column, y = row), or a label "
+        "TIFF of the image's shape with the epidermis > 0 (docs/output.md)",
+    )
     p.add_argument(
         "--params",
         metavar="FILE",
@@ -157,6 +167,17 @@ def _run_analyze(args: argparse.Namespace) -> int:
         except (OSError, ValueError, TypeError) as exc:
             print(f"ienfd analyze: error: --params {args.params}: {exc}", file=sys.stderr)
             return 2
+    if args.junction is not None:
+        problem = None
+        if len(args.images) != 1:
+            problem = f"a drawn junction belongs to one image; {len(args.images)} were given"
+        elif args.consistency:
+            problem = "--consistency checks the junction search; with --junction there is none"
+        elif not Path(args.junction).is_file():
+            problem = "no such file"
+        if problem is not None:
+            print(f"ienfd analyze: error: --junction {args.junction}: {problem}", file=sys.stderr)
+            return 2
     reader = ReaderOptions(
         modality=args.modality,
         pixel_size_um=args.pixel_size,
@@ -172,6 +193,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
             length_basis=args.length_basis,
             overlay=not args.no_overlay,
             consistency=args.consistency,
+            junction=args.junction,
         )
     except OSError as exc:
         print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)

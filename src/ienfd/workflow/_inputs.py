@@ -18,7 +18,14 @@ logger = logging.getLogger(__name__)
 
 #: Required and optional manifest columns.
 MANIFEST_COLUMNS = ("image", "patient_id", "site", "section")
-OPTIONAL_COLUMNS = ("pixel_size_um", "fibre_channel", "membrane_channel", "age", "sex")
+OPTIONAL_COLUMNS = (
+    "pixel_size_um",
+    "fibre_channel",
+    "membrane_channel",
+    "age",
+    "sex",
+    "junction",
+)
 
 
 class BatchInputError(ValueError):
@@ -48,6 +55,7 @@ class InputRow:
     pixel_size_um: float | None = None
     fibre_channel: str | None = None
     membrane_channel: str | None = None
+    junction: str | None = None
     row: int | None = None
 
 
@@ -67,7 +75,8 @@ def collect_inputs(
         A folder (its TIFF files, recursively, sorted), a glob pattern
         (``"slides/*.tif"``, ``**`` allowed) or a manifest ``.csv`` with
         columns ``image, patient_id, site, section`` and optional
-        ``pixel_size_um, fibre_channel, membrane_channel, age, sex``.
+        ``pixel_size_um, fibre_channel, membrane_channel, age, sex, junction``
+        (a drawn junction file, :func:`ienfd.io.read_junction`).
     extra_sites : tuple of str
         Site names accepted besides the clinical module's
         (``distal_leg``, ``distal_thigh``, ``proximal_thigh``).
@@ -158,6 +167,14 @@ def _read_manifest(spec: str, extra_sites: tuple[str, ...]) -> list[InputRow]:
         pixel = _number(
             cell.get("pixel_size_um", ""), where, "pixel_size_um", problems, lo=0.01, hi=100.0
         )
+        junction = cell.get("junction") or None
+        if junction is not None and not os.path.isabs(junction):
+            junction = str(base / junction)
+        if junction is not None and not os.path.isfile(junction):
+            problems.append(
+                f"{where}, column 'junction': no such file {cell['junction']!r} (looked for "
+                f"{junction}; manifest paths are relative to the manifest's folder)"
+            )
         key = (image, cell["patient_id"], site, cell["section"])
         if image and key in seen:
             problems.append(
@@ -178,6 +195,7 @@ def _read_manifest(spec: str, extra_sites: tuple[str, ...]) -> list[InputRow]:
                 pixel_size_um=pixel,
                 fibre_channel=cell.get("fibre_channel") or None,
                 membrane_channel=cell.get("membrane_channel") or None,
+                junction=junction,
                 row=i,
             )
         )

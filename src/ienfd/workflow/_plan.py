@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from ienfd.core import AnalysisParameters
@@ -129,10 +130,12 @@ def analysis_jobs(
     length_basis: LengthBasis = "dej",
     overlay: bool = True,
     consistency: bool = False,
+    junction: str | None = None,
 ) -> list[SectionJob]:
     """One job per image file, each with its own output stem (``ienfd analyze``).
 
     Inputs that share a stem get distinct ones (:func:`~ienfd.workflow.output_stems`).
+    A drawn ``junction`` file belongs to one image: with it, ``images`` must be one.
     Creates ``out_dir`` if it is missing (raises ``OSError`` if it cannot).
 
     Examples
@@ -147,6 +150,10 @@ def analysis_jobs(
     parameters = AnalysisParameters() if parameters is None else parameters
     if not isinstance(parameters, AnalysisParameters):
         raise TypeError(f"parameters must be AnalysisParameters, got {type(parameters).__name__}")
+    if junction is not None and len(images) != 1:
+        raise ValueError(
+            f"a drawn junction ({junction}) belongs to one image; {len(images)} were given"
+        )
     return [
         SectionJob(
             image=image,
@@ -158,6 +165,7 @@ def analysis_jobs(
             length_basis=length_basis,
             overlay=overlay,
             consistency=consistency,
+            junction=junction,
         )
         for image, stem in zip(images, output_stems(list(images)), strict=True)
     ]
@@ -205,6 +213,8 @@ def job_key(sha256: str, job: SectionJob) -> str:
         "reader": job.reader.to_dict(),
         "region": None if job.region is None else job.region.to_dict(),
     }
+    if job.junction is not None:  # a redrawn junction is a new analysis
+        key["junction_sha256"] = hashlib.sha256(Path(job.junction).read_bytes()).hexdigest()
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -320,6 +330,7 @@ def plan_jobs(
                 region=region,
                 slide_shape=plan.slide_shape,
                 consistency=consistency,
+                junction=row.junction,
             )
             extra = {
                 "patient_id": row.patient_id or None,

@@ -35,6 +35,7 @@ from ienfd.io import (
     Modality,
     ResultQuality,
     SectionImage,
+    read_junction,
     read_section,
     result_quality,
     save_overlay,
@@ -122,6 +123,11 @@ class SectionJob:
         For a section of a whole-slide image: its box in level-0 pixels.
     slide_shape : tuple of int or None
         (rows, cols) of the slide's level 0 when ``region`` is set.
+    junction : str or None
+        A junction drawn elsewhere (QuPath GeoJSON or label TIFF,
+        :func:`ienfd.io.read_junction`), counted across instead of searching
+        for one; for whole images only (not with ``region``), and not with
+        ``consistency`` (which checks the search).
     consistency : bool
         Also analyse the section in its eight orientations at its own pixel
         size and at 1.5 times it (:func:`ienfd.core.assess_consistency`:
@@ -143,6 +149,7 @@ class SectionJob:
     region: Region | None = None
     slide_shape: tuple[int, int] | None = None
     consistency: bool = False
+    junction: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -267,13 +274,23 @@ def _pixels(image: SectionImage) -> tuple[np.ndarray, np.ndarray | None, Modalit
 def _analysis_arguments(image: SectionImage, job: SectionJob) -> tuple[Any, dict[str, Any]]:
     """The pixels and keyword arguments of one section's analysis, whichever is run."""
     pixels, membrane, modality = _pixels(image)
-    return pixels, {
+    arguments: dict[str, Any] = {
         "spacing": image.pixel_size_um,
         "modality": modality,
         "membrane": membrane,
         "length_basis": job.length_basis,
         "parameters": job.parameters,
     }
+    if job.junction is not None:
+        if job.region is not None:
+            raise ValueError(
+                f"{job.junction}: a drawn junction is read for a whole image, not for a "
+                f"section of the whole-slide image {job.image}"
+            )
+        arguments["junction"] = read_junction(
+            job.junction, shape=pixels.shape[:2], pixel_size_um=image.pixel_size_um
+        )
+    return pixels, arguments
 
 
 def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
@@ -343,6 +360,11 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
         The outputs cannot be written.
     """
     start = time.perf_counter()
+    if job.junction is not None and job.consistency:
+        raise ValueError(
+            f"{job.image}: the consistency check tests the junction search, and with a drawn "
+            f"junction ({job.junction}) there is none; ask for one or the other"
+        )
     if image is None:
         image = _read(job)
     result = _analyse(image, job)
@@ -391,6 +413,8 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
     for key, value in summary.items():  # the rest of the result; strict JSON: no NaN
         if key not in record:
             record[key] = _finite(value)
+    if job.junction is not None:
+        record["junction_file"] = job.junction
     if consistency is not None:  # every turned, flipped or rescaled analysis of the section
         record["consistency"] = [_finite(dict(run)) for run in consistency.runs]
     shape = list(job.slide_shape) if job.region is not None and job.slide_shape else image.shape
