@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -43,12 +44,18 @@ def _open(path: str) -> Iterator[Any]:
         ) from None
     with open(path, "rb") as fh:
         try:
-            lif = LifFile(fh)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                lif = LifFile(fh)
         except Exception as exc:  # readlif raises ValueError and struct errors on damage
             raise ImageReadError(
                 path,
                 f"corrupt or truncated LIF: readlif cannot open it ({type(exc).__name__}: {exc})",
             ) from exc
+        # readlif only warns on a truncated file, and then reads its missing images as blank
+        damage = [str(w.message) for w in caught if "truncat" in str(w.message).lower()]
+        if damage:
+            raise ImageReadError(path, "corrupt or truncated LIF: readlif reported: " + damage[0])
         yield lif
 
 
