@@ -116,8 +116,9 @@ class Nd2Source(ImageSource):
 
     def lazy(self, level: int) -> dask.array.Array:
         self.layout(level)
-        # a handle of its own: the array may outlive this source (nd2 reopens it as needed)
-        return _open(self.path).to_dask()[self._index()]
+        # wrapper=False: each chunk opens and closes the file itself, so the array may
+        # outlive this source (nd2's documented behaviour)
+        return self._file.to_dask(wrapper=False)[self._index()]
 
     def read(self, level: int) -> np.ndarray:
         try:
