@@ -506,3 +506,23 @@ def test_ome_tiff_images_are_scenes(tmp_path: Path) -> None:
     assert axes == "CYX"
     np.testing.assert_array_equal(lazy.compute(), second)
     assert any("2 image series" in w for w in read_section(f).warnings)
+
+
+def test_czi_levels_read_at_a_zoom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CZI levels 4x apart, read by libCZI at a zoom; lazily in small regions as eagerly."""
+    import ienfd.io._czi
+
+    monkeypatch.setattr(ienfd.io._czi, "MIN_LEVEL_SIDE", 64)
+    monkeypatch.setattr(ienfd.io._czi, "_CHUNK", 24)
+    rows, cols = np.mgrid[0:300, 0:260]
+    smooth = (1000 + 3 * rows + 2 * cols).astype(np.uint16)  # a ramp: any fair zoom keeps it
+    data = np.stack([smooth, smooth[::-1].copy()])
+    f = write_czi(tmp_path / "ramp.czi", data, pixel_um=0.5, channel_names=["PGP9.5", "ColIV"])
+    info = probe_image(f)
+    assert info.shapes == ((2, 300, 260), (2, 75, 65))
+    low = read_section(f, level=1)
+    assert low.pixel_size_um == pytest.approx(2.0)
+    assert np.abs(low.fibre.astype(int) - smooth[::4, ::4]).mean() < 8  # 4 px of ramp = 12-20
+    lazy, _ = open_lazy(f, level=1)
+    assert lazy.chunks[1] == (24, 24, 24, 3) and lazy.chunks[2] == (24, 24, 17)
+    np.testing.assert_array_equal(lazy.compute()[0], low.fibre)

@@ -15,6 +15,7 @@ CZI format keeps in metres.
 from __future__ import annotations
 
 import functools
+import math
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,10 @@ _DTYPES = {
     "Bgr48": (np.uint16, True),
 }
 _CHUNK = 4096
+LEVEL_STEP = 4
+"""Downsampling between the levels ienfd offers for a CZI (read by libCZI at a zoom)."""
+MIN_LEVEL_SIDE = 512
+"""Levels stop before the shorter side falls below this many pixels."""
 
 
 def _czi_module(path: str) -> Any:
@@ -159,7 +164,18 @@ class CziSource(ImageSource):
         self._axes = "".join(axes[i] for i in keep)
         self._full_axes = axes
         self._shape = tuple(shape[i] for i in keep)
-        self.level_shapes = (self._shape,)
+        # Levels 4x apart, read by libCZI at a zoom (from the file's pyramid tiles where it
+        # has them, else by downscaling full-resolution tiles), down to ~512 pixels a side.
+        self._factors = [1]
+        while min(rows, cols) // (self._factors[-1] * LEVEL_STEP) >= MIN_LEVEL_SIDE:
+            self._factors.append(self._factors[-1] * LEVEL_STEP)
+        self.level_shapes = tuple(
+            tuple(
+                math.ceil(n / f) if a in "YX" else n
+                for a, n in zip(self._axes, self._shape, strict=True)
+            )
+            for f in self._factors
+        )
 
         names_c = [
             (e.get("Name") or "").strip()
@@ -209,7 +225,12 @@ class CziSource(ImageSource):
     def layout(self, level: int) -> Layout:
         self.check_level(level)
         return make_layout(
-            self.path, self._axes, self._shape, self._dtype, rgb=self._rgb, format_name="CZI"
+            self.path,
+            self._axes,
+            self.level_shapes[level],
+            self._dtype,
+            rgb=self._rgb,
+            format_name="CZI",
         )
 
     def _reader_args(self) -> dict[str, Any]:
@@ -229,13 +250,14 @@ class CziSource(ImageSource):
 
     def read(self, level: int) -> np.ndarray:
         self.layout(level)
-        box = tuple((0, n) for n in self._shape)
-        return _read_box(box, **self._reader_args())
+        box = tuple((0, n) for n in self.level_shapes[level])
+        return _read_box(box, factor=self._factors[level], **self._reader_args())
 
     def lazy(self, level: int) -> dask.array.Array:
         self.layout(level)
-        read = functools.partial(_read_box, **self._reader_args())
-        return block_array(self._shape, self._dtype, self._axes, read, chunk=_CHUNK)
+        read = functools.partial(_read_box, factor=self._factors[level], **self._reader_args())
+        shape = self.level_shapes[level]
+        return block_array(shape, self._dtype, self._axes, read, chunk=_CHUNK)
 
 
 def _read_box(
@@ -252,14 +274,22 @@ def _read_box(
     n_c: int,
     n_z: int,
     dtype: str,
+    factor: int = 1,
 ) -> np.ndarray:
-    """The pixels of ``box`` (one (start, stop) per axis of ``axes``) of a scene."""
+    """The pixels of ``box`` (one (start, stop) per axis of ``axes``) of a scene's level.
+
+    The level is ``factor`` times smaller than level 0; its box is read as the level-0
+    region it covers (cut at the scene's edge) at zoom ``1 / factor``.
+    """
     ranges = dict(zip(axes, box, strict=True))
     y0, y1 = ranges["Y"]
     x0, x1 = ranges["X"]
     cs = range(*ranges.get("C", (0, n_c)))
     zs = range(*ranges.get("Z", (0, n_z)))
-    roi = (rect[0] + x0, rect[1] + y0, x1 - x0, y1 - y0)
+    width = min(x1 * factor, rect[2]) - x0 * factor
+    height = min(y1 * factor, rect[3]) - y0 * factor
+    roi = (rect[0] + x0 * factor, rect[1] + y0 * factor, width, height)
+    zoom = None if factor == 1 else 1.0 / factor
     reader = _open(path)
     try:
         planes_out = []
@@ -267,14 +297,14 @@ def _read_box(
             for z in zs:
                 plane = {**planes, "C": first["C"] + c, "Z": first["Z"] + z}
                 try:
-                    tile = reader.read(roi=roi, plane=plane, scene=scene)
+                    tile = reader.read(roi=roi, plane=plane, scene=scene, zoom=zoom)
                 except Exception as exc:
                     raise ImageReadError(
                         path,
                         f"corrupt or truncated CZI: cannot decode the tiles of plane {plane} "
                         f"({type(exc).__name__}: {exc})",
                     ) from exc
-                planes_out.append(tile)
+                planes_out.append(_fit(tile, y1 - y0, x1 - x0))
     finally:
         reader.close()
     out = np.stack(planes_out).astype(np.dtype(dtype), copy=False)  # (C*Z, Y, X, 1|3)
@@ -288,6 +318,13 @@ def _read_box(
     # drop the axes the squeezed layout does not have
     drop = tuple(i for i, a in enumerate(full_axes) if a not in axes)
     return np.ascontiguousarray(data.squeeze(axis=drop) if drop else data)
+
+
+def _fit(tile: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``tile`` cut or edge-padded to ``rows`` x ``cols`` (a zoomed read may differ by one)."""
+    tile = tile[:rows, :cols]
+    pad = ((0, rows - tile.shape[0]), (0, cols - tile.shape[1]), (0, 0))
+    return np.pad(tile, pad, mode="edge") if any(p[1] for p in pad) else tile
 
 
 def is_czi(head: bytes) -> bool:
