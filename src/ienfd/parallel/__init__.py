@@ -10,15 +10,14 @@ sections of a whole-slide image at low resolution), then
 
 from ienfd.parallel._batch import (
     DEFAULT_SLIDE_BYTES,
-    BatchReport,
     analyse_section,
     cluster_runner,
-    finish_batch,
     plan_input,
     run_batch,
 )
 from ienfd.parallel._cluster import SINGLE_THREAD_ENV, batch_client, default_workers
 from ienfd.parallel._slide import SlideRegion, SlideSections, find_sections, read_region
+from ienfd.workflow import BatchReport, finish_batch  # what run_batch returns, and its last step
 
 __all__ = [
     "DEFAULT_SLIDE_BYTES",

@@ -8,47 +8,41 @@ workflow's, and runs without a cluster: :func:`ienfd.workflow.plan_jobs`
 expands the inputs into jobs and decides which to skip, and
 :func:`ienfd.workflow.run_sections` reports each section as it finishes,
 here through :func:`cluster_runner`. The client then writes the tables and
-the run record. Workers must see the input and output paths.
+the run record (:func:`ienfd.workflow.finish_batch`). Workers must see the
+input and output paths.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import os
-import platform
-import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ienfd import __version__
-from ienfd.clinical import ClinicalInputError
-from ienfd.io import ImageReadError, SectionImage, probe_image, write_json
+from ienfd.io import ImageReadError, SectionImage, probe_image
 from ienfd.parallel._slide import SlideRegion, find_sections, read_region
 from ienfd.workflow import (
+    BatchReport,
     InputPlan,
     InputRow,
     Pipeline,
     ReaderOptions,
     Runner,
-    SectionEntry,
     SectionEvent,
     SectionJob,
     SectionRun,
     attempt_section,
-    biopsy_table,
     decided_runs,
     failed_section,
+    finish_batch,
+    now_utc,
     output_folder,
     plan_jobs,
     reader_for_row,
+    remove_temporaries,
     run_sections,
-    section_table,
     settle_entries,
-    write_table,
 )
 
 if TYPE_CHECKING:
@@ -56,10 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SLIDE_BYTES",
-    "BatchReport",
     "analyse_section",
     "cluster_runner",
-    "finish_batch",
     "plan_input",
     "run_batch",
 ]
@@ -70,25 +62,6 @@ logger = logging.getLogger(__name__)
 #: images: their sections are found at low resolution and analysed one by one.
 DEFAULT_SLIDE_BYTES = 64 * 2**20
 _HASH_CHUNK = 8 * 2**20
-
-
-@dataclass
-class BatchReport:
-    """What a batch did, and where it wrote it."""
-
-    out_dir: Path
-    entries: list[SectionEntry]
-    n_analysed: int
-    n_skipped: int
-    n_failed: int
-    n_corrected: int
-    n_need_review: int
-    sections_csv: Path
-    sections_parquet: Path
-    biopsies_csv: Path | None
-    biopsy_note: str
-    run_json: Path
-    failures: list[dict[str, str]]
 
 
 def _sha256(path: str) -> tuple[str, int]:
@@ -189,21 +162,6 @@ def cluster_runner(client: Client, slides: Mapping[str, SlideRegion]) -> Runner:
     return run
 
 
-def _remove_temporaries(out: Path) -> None:
-    """Remove temporaries a killed run left (``.<name>.<random>.tmp``; never trusted).
-
-    Sidecar temporaries (``*.correction.json``) belong to the review plugin and are left.
-    """
-    for tmp in out.glob(".*.tmp"):
-        if ".correction.json." not in tmp.name and tmp.is_file():
-            tmp.unlink(missing_ok=True)
-            logger.info("removed %s, left by an interrupted run", tmp)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def run_batch(
     rows: list[InputRow],
     out_dir: str | os.PathLike[str],
@@ -257,9 +215,9 @@ def run_batch(
     -------
     BatchReport
     """
-    started = _now()
+    started = now_utc()
     out = output_folder(out_dir)
-    _remove_temporaries(out)
+    remove_temporaries(out)
     defaults = reader or ReaderOptions()
     readers = [reader_for_row(row, pipeline, defaults) for row in rows]
     plan_futures = [
@@ -316,67 +274,4 @@ def run_batch(
             "consistency": consistency,
             "slide_bytes": slide_bytes,
         },
-    )
-
-
-def finish_batch(
-    entries: list[SectionEntry],
-    out: Path,
-    *,
-    pipeline: Pipeline,
-    extra_sites: tuple[str, ...],
-    run: dict[str, Any],
-) -> BatchReport:
-    """Write the section and biopsy tables from the folder's JSONs and sidecars, and run.json."""
-    table = section_table(entries, out)
-    sections_csv, sections_parquet = write_table(table, out / "sections")
-    biopsies_csv: Path | None = None
-    note = ""
-    try:
-        biopsies = biopsy_table(table, extra_sites=extra_sites, source=str(sections_csv))
-    except ClinicalInputError as exc:
-        note = f"no biopsy table: {exc}"
-        for stale in (out / "biopsies.csv", out / "biopsies.parquet"):
-            stale.unlink(missing_ok=True)
-    else:
-        biopsies_csv, _ = write_table(biopsies, out / "biopsies")
-    n_need_review = int(table["needs_review"].sum())  # error rows (empty) not counted
-    failed = table[table["status"] != "ok"]
-    failures = [
-        {"image": r.image, "section": r.section, "error": r.error} for r in failed.itertuples()
-    ]
-    record = {
-        "ienfd_version": __version__,
-        **run,
-        "finished_at": _now(),
-        "host": socket.gethostname(),
-        "python": platform.python_version(),
-        "pipeline": pipeline.record(),
-        "n_sections": len(table),
-        "n_failed": len(failures),
-        "n_corrected": int(table["corrected"].sum()),
-        "n_need_review": n_need_review,
-        "failures": failures,
-        "outputs": {
-            "sections": [sections_csv.name, sections_parquet.name],
-            "biopsies": None if biopsies_csv is None else [biopsies_csv.name, "biopsies.parquet"],
-            "biopsy_note": note or None,
-        },
-    }
-    run_json = out / "run.json"
-    write_json(run_json, record)
-    return BatchReport(
-        out_dir=out,
-        entries=entries,
-        n_analysed=int(run.get("n_analysed", 0)),
-        n_skipped=int(run.get("n_skipped", 0)),
-        n_failed=len(failures),
-        n_corrected=int(table["corrected"].sum()),
-        n_need_review=n_need_review,
-        sections_csv=sections_csv,
-        sections_parquet=sections_parquet,
-        biopsies_csv=biopsies_csv,
-        biopsy_note=note,
-        run_json=run_json,
-        failures=failures,
     )

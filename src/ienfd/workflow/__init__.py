@@ -6,7 +6,8 @@
 many, serially for ``ienfd analyze`` or through a runner that
 :mod:`ienfd.parallel` gives for ``ienfd batch``. :func:`plan_jobs` turns a
 batch's inputs into sections, jobs, keys and resume decisions;
-:func:`write_synthetic_sections` writes generated sections with their truth.
+:func:`write_synthetic_sections` writes generated sections with their truth;
+:func:`finish_batch` writes a batch's tables and run record.
 :func:`read_pipeline` / :func:`write_pipeline` handle pipeline files,
 :func:`collect_inputs` turns a folder, glob or manifest into input rows, and
 :func:`section_table` / :func:`biopsy_table` build the batch tables from the
@@ -14,6 +15,7 @@ result JSONs (and correction sidecars) in an output folder. ``io`` and
 ``core`` never import this package.
 """
 
+from ienfd.workflow._finish import BatchReport, finish_batch, now_utc, remove_temporaries
 from ienfd.workflow._inputs import MANIFEST_COLUMNS, BatchInputError, InputRow, collect_inputs
 from ienfd.workflow._pipeline import (
     PIPELINE_FORMAT,
@@ -76,6 +78,7 @@ __all__ = [
     "SECTION_COLUMNS",
     "BatchInputError",
     "BatchPlan",
+    "BatchReport",
     "InputPlan",
     "InputRow",
     "Pipeline",
@@ -100,9 +103,11 @@ __all__ = [
     "decided_runs",
     "default_pipeline",
     "failed_section",
+    "finish_batch",
     "image_stem",
     "is_done",
     "job_key",
+    "now_utc",
     "output_folder",
     "output_stems",
     "plan_jobs",
@@ -110,6 +115,7 @@ __all__ = [
     "read_pipeline",
     "reader_for_row",
     "remove_outputs",
+    "remove_temporaries",
     "run_section",
     "run_sections",
     "section_table",
