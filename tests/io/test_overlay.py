@@ -265,3 +265,21 @@ def test_scale_bar_when_the_pixel_size_is_known(tmp_path: Path) -> None:
     assert with_bar.png_shape == info.png_shape
     right = slice(info.png_shape[1] // 2, None)
     assert _count(b[:, right], "#000000") > _count(a[:, right], "#000000") + 100
+
+
+@pytest.mark.parametrize("shape", [(12, 17), (16, 16), (13, 16), (16, 13), (9, 10, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_block_mean_matches_a_plain_loop(shape: tuple[int, ...], dtype: type) -> None:
+    """Whole and partial blocks at the far edges: each output pixel is its block's mean."""
+    from ienfd.io._overlay import _block_mean
+
+    rng = np.random.default_rng(1)
+    plane = (rng.random(shape) * 1000).astype(dtype)
+    factor = 4
+    got = _block_mean(plane, factor)
+    rows, cols = -(-shape[0] // factor), -(-shape[1] // factor)
+    assert got.shape == (rows, cols, *shape[2:]) and got.dtype == np.float32
+    for r in range(rows):
+        for c in range(cols):
+            block = plane[r * factor : (r + 1) * factor, c * factor : (c + 1) * factor]
+            np.testing.assert_allclose(got[r, c], block.mean(axis=(0, 1)), rtol=1e-5)
