@@ -504,7 +504,8 @@ def _number_crossings(
             if not any(_overlap(box, other) for other in placed):
                 break
         placed.append(box)
-        draw.line((x, y, lx, ly), fill=_IDX["black"], width=1)
+        draw.line((x, y, lx, ly), fill=_IDX["black"], width=3)  # a yellow leader, outlined
+        draw.line((x, y, lx, ly), fill=_IDX["crossing"], width=1)
         draw.rectangle(box, fill=_IDX["crossing"], outline=_IDX["black"], width=1)
         draw.text((lx, ly), str(k), fill=_IDX["black"], font=font, anchor="mm")
     for x, y in xy:  # discs last: they stay on top of the leaders
