@@ -610,8 +610,8 @@ def plot_norms_fit(controls: pd.DataFrame, norms: NormsTable) -> bytes:
 def plot_bland_altman(table: AgreementTable, summary: AgreementSummary) -> bytes:
     """Bland-Altman plot of automatic minus manual counts, with 95 % CIs.
 
-    Lines: the bias and the limits of agreement; shaded bands: their 95 %
-    confidence intervals (Bland & Altman 1999). The title gives ICC(A,1)
+    Lines: the bias and the limits of agreement; error bars right of the
+    points: their 95 % confidence intervals (Bland & Altman 1999). The title gives ICC(A,1)
     with its 95 % CI (McGraw & Wong 1996).
     """
     m = table.matched
@@ -619,16 +619,21 @@ def plot_bland_altman(table: AgreementTable, summary: AgreementSummary) -> bytes
     fig = _figure(figsize=(5.5, 3.8), layout="constrained")
     ax = fig.subplots()
     ax.plot(m["mean"], m["difference"], "o", alpha=0.7)
-    for y, ci, style, text in (
-        (ba.bias, ba.bias_ci, "-", "bias"),
-        (ba.loa_low, ba.loa_low_ci, "--", "-1.96 SD"),
-        (ba.loa_high, ba.loa_high_ci, "--", "+1.96 SD"),
+    lo, hi = float(m["mean"].min()), float(m["mean"].max())
+    span = max(hi - lo, 1.0)
+    # each 95 % CI as an error bar right of the points: the bias's, then the limits'
+    for y, ci, style, text, colour, x in (
+        (ba.bias, ba.bias_ci, "-", "bias", "#1f5fa8", hi + 0.12 * span),
+        (ba.loa_low, ba.loa_low_ci, "--", "-1.96 SD", "#c62828", hi + 0.22 * span),
+        (ba.loa_high, ba.loa_high_ci, "--", "+1.96 SD", "#c62828", hi + 0.22 * span),
     ):
-        ax.axhspan(ci[0], ci[1], color="#1f5fa8", alpha=0.12, lw=0)
         ax.axhline(y, color="#333333", ls=style, lw=1)
+        ax.errorbar([x], [y], yerr=[[y - ci[0]], [ci[1] - y]], fmt="_", color=colour,
+                    capsize=4, lw=2, ms=10)  # fmt: skip
         label = f"{text} {y:+.2f} (95% CI {ci[0]:+.2f} to {ci[1]:+.2f})"
-        ax.annotate(label, (1.0, y), xycoords=("axes fraction", "data"), ha="right",
+        ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"), ha="left",
                     va="bottom", fontsize=7.5)  # fmt: skip
+    ax.set_xlim(lo - 0.05 * span, hi + 0.3 * span)
     ax.set_xlabel("mean of automatic and manual count")
     ax.set_ylabel("automatic - manual")
     low, high = summary.icc_a1_ci
