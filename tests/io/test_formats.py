@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,6 +29,10 @@ from tests.io._formats import (
 from tests.io._tiffs import brightfield_rgb, fluorescence_channels
 
 ROOT = Path(__file__).resolve().parents[2]
+Sample = tuple[dict[str, Any], np.ndarray]
+"""A sample's TIFF result and its pixels."""
+Writer = Callable[[Path, np.ndarray, float], tuple[Path, list[str]]]
+"""Writes pixels at a pixel size; returns the file and the extra ``ienfd analyze`` options."""
 SAMPLES = ROOT / "sample_images"
 
 
@@ -302,7 +308,9 @@ DAMAGED = [
 @pytest.mark.parametrize(
     ("make", "message"), [pytest.param(m, msg, id=name) for name, m, msg in DAMAGED]
 )
-def test_damaged_files_name_file_and_format(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_files_name_file_and_format(
+    tmp_path: Path, make: Callable[[Path], Path], message: str
+) -> None:
     path = make(tmp_path)
     with pytest.raises(ImageReadError, match=message) as info:
         read_section(path, pixel_size_um=0.5)
@@ -321,7 +329,7 @@ def test_missing_reader_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monk
 # -- the same sections through `ienfd analyze`, format by format --------------------
 
 
-def _analyze(path: Path, out: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+def _analyze(path: Path, out: Path, *extra: str) -> dict[str, Any]:
     from ienfd.cli import main
 
     assert main(["analyze", str(path), "--out", str(out), "--no-overlay", "-q", *extra]) == 0
@@ -330,7 +338,7 @@ def _analyze(path: Path, out: Path, *extra: str) -> dict:  # type: ignore[type-a
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, np.ndarray]]:  # type: ignore[type-arg]
+def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sample]:
     """The TIFF results and the pixels of a bright-field and a fluorescence sample."""
     out = tmp_path_factory.mktemp("tiff")
     found = {}
@@ -390,9 +398,9 @@ WRITTEN = [
 )
 def test_analyze_counts_as_the_tiff(
     tmp_path: Path,
-    samples: dict[str, tuple[dict, np.ndarray]],  # type: ignore[type-arg]
+    samples: dict[str, Sample],
     kind: str,
-    write,  # type: ignore[no-untyped-def]
+    write: Writer,
     source: str,
 ) -> None:
     tiff_record, pixels = samples[kind]
