@@ -146,11 +146,42 @@ def test_a_failed_fibre_stain_needs_review_not_a_plain_zero() -> None:
     # the collagen IV channel still shows the tissue and the junction.
     spec = random_spec(5, modality="fluorescence", length_um=500, pixel_size_um=0.7)
     section = generate_section(spec)
-    flat = np.full_like(section.image[0], 120)
-    result = analyze_section(flat, spacing=0.7, membrane=section.image[1])
-    assert result.count == 0
-    assert result.needs_review
-    assert any("no fibre counted" in r for r in result.qc_reasons)
+    for fibre in (np.full_like(section.image[0], 120), np.zeros_like(section.image[0])):
+        result = analyze_section(fibre, spacing=0.7, membrane=section.image[1])
+        assert result.count == 0
+        assert result.needs_review
+        assert result.qc["fibre_trace_per_junction"] < 0.05
+        assert any(
+            "almost no fibre signal" in r and "failed PGP 9.5 stain or wrong channel?" in r
+            for r in result.qc_reasons
+        ), result.qc_reasons
+
+
+def test_a_saturated_fibre_channel_needs_review() -> None:
+    spec = random_spec(5, modality="fluorescence", length_um=500, pixel_size_um=0.7)
+    section = generate_section(spec)
+    fibre = section.image[0].copy()
+    clean = analyze_section(fibre, spacing=0.7, membrane=section.image[1])
+    assert clean.qc["saturated_fraction"] == 0.0
+    assert "saturated" not in " ".join(clean.qc_reasons)
+    # Over-exposed 16 times: the fibres clip at the top of the 16-bit range.
+    top = np.iinfo(fibre.dtype).max
+    fibre = np.clip(fibre.astype(np.float64) * 16, 0, top).astype(fibre.dtype)
+    result = analyze_section(fibre, spacing=0.7, membrane=section.image[1])
+    assert result.qc["saturated_fraction"] > 0.25
+    assert any("saturated in" in r for r in result.qc_reasons), result.qc_reasons
+    assert result.count >= 1  # still analysed: a reason to look, not an error
+
+
+def test_a_fibre_trace_far_denser_than_fibres_needs_review() -> None:
+    dej_um = sum(float(np.hypot(*np.diff(d, axis=0).T).sum()) for d in DEJ)
+    qc, reasons = _assess(fibre_trace_um=30 * dej_um)
+    assert qc["fibre_trace_per_junction"] == pytest.approx(30, rel=0.01)
+    assert "implausibly dense fibre signal" in reasons
+    qc, reasons = _assess(fibre_trace_um=3 * dej_um)
+    assert "fibre signal" not in reasons
+    qc, reasons = _assess(fibre_trace_um=0.01 * dej_um)
+    assert "almost no fibre signal" in reasons
 
 
 def test_a_haematoxylin_counterstain_needs_review() -> None:
@@ -175,3 +206,20 @@ def test_counterstain_check_on_generated_sections(counterstain: str) -> None:
     result = analyze_section(generate_section(spec).image, spacing=spec.pixel_size_um)
     flagged = any("counterstain" in r for r in result.qc_reasons)
     assert flagged == (counterstain == "haematoxylin"), result.qc
+
+
+def test_a_strip_of_garbage_bytes_needs_review() -> None:
+    # A damaged file: a band of random bytes across the section. The fibre
+    # trace finds "fibres" in it; the count is wrong and must say so.
+    section = generate_section(random_spec(1003))
+    image = section.image.copy()
+    assert image.ndim == 3
+    clean = analyze_section(image, spacing=section.truth["pixel_size_um"])
+    assert clean.qc["pixel_jump_fraction"] < 0.005
+    assert "corrupt pixels" not in " ".join(clean.qc_reasons)
+    rng = np.random.default_rng(0)
+    start = image.shape[0] // 3
+    image[start : start + 200] = rng.integers(0, 256, image[start : start + 200].shape)
+    result = analyze_section(image, spacing=section.truth["pixel_size_um"])
+    assert result.needs_review
+    assert any("corrupt pixels" in r for r in result.qc_reasons), result.qc_reasons

@@ -277,6 +277,7 @@ def analyze_section(
     shape = (int(image.shape[0]), int(image.shape[1]))
     warnings: list[str] = []
 
+    saturated = None
     if modality == "brightfield":
         rgb_lr = block_mean(image, factor)
         # Any dtype or scale: clip at one 8-bit quantum of the white level before logs.
@@ -326,6 +327,8 @@ def analyze_section(
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(image[rows, cols], dtype=np.float32)
+
+        saturated = _saturated_fraction(image, tissue, factor)
 
     if junction is None:
         epidermis, dej, surface, inside = _search_junction(
@@ -415,6 +418,9 @@ def analyze_section(
         n_short_fibres=len(found.short_fibres),
         n_fragments=len(found.fragments),
         haematoxylin_index=haematoxylin,
+        fibre_trace_um=float(len(skel_points)) * spacing,
+        saturated_fraction=saturated,
+        pixel_jump_fraction=_pixel_jump_fraction(image),
         limits=_QC_LIMITS[modality],
     )
     return SectionResult(
@@ -651,6 +657,41 @@ def _tissue_signal(od_rgb: np.ndarray) -> np.ndarray:
     0 in every channel after the illumination fit.
     """
     return np.asarray(od_rgb.max(axis=-1))
+
+
+def _pixel_jump_fraction(image: np.ndarray, *, step: int = 4) -> float:
+    """Fraction of neighbouring pixels (every ``step``-th row) that jump by half the range.
+
+    The range is the image's 0.5-99.5 percentile span; a jump is the largest
+    of the channels' absolute differences between two pixels side by side.
+    Micrographs change smoothly at the pixel scale (a fibre's edge is one of
+    the few sharp steps); random bytes, from a damaged file or a transfer or
+    scanner fault, jump half the range about half the time.
+    """
+    rows = np.asarray(image[::step], dtype=np.float32)
+    low, high = np.percentile(rows[:, ::step], [0.5, 99.5])
+    jumps = np.abs(np.diff(rows, axis=1))
+    if jumps.ndim == 3:
+        jumps = jumps.max(axis=-1)
+    return float(np.mean(jumps > 0.5 * max(float(high - low), 1e-6)))
+
+
+def _saturated_fraction(channel: np.ndarray, tissue: np.ndarray, factor: int) -> float | None:
+    """Fraction of the tissue's brightest 2 % where an integer channel is at its type's maximum.
+
+    Fibres are a few per cent of the tissue, so it is among its brightest
+    pixels that over-exposure shows: there clipped fibres merge into blobs.
+    One pixel of every ``factor`` x ``factor`` block, on the tissue's grid.
+    """
+    if not np.issubdtype(channel.dtype, np.integer) or not tissue.any():
+        return None
+    sample = channel[::factor, ::factor]
+    rows, cols = min(sample.shape[0], tissue.shape[0]), min(sample.shape[1], tissue.shape[1])
+    values = sample[:rows, :cols][tissue[:rows, :cols]]
+    if not values.size:
+        return None
+    brightest = values[values >= np.percentile(values, 98)]
+    return float(np.mean(brightest == np.iinfo(channel.dtype).max))
 
 
 def _normalise(channel: np.ndarray) -> np.ndarray:

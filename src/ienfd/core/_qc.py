@@ -86,6 +86,23 @@ class QualityLimits:
         follicle or a fold can split a section's epidermis in two; three or
         more pieces mean the band search broke it up (no correct section of
         the tuning and development sets had more than two).
+    fibre_trace : (float, float)
+        Plausible µm of traced fibre (epidermis and the dermal band under it)
+        per µm of junction. Below: no fibre signal at all, a failed stain or
+        the wrong channel (a count of 0 then means nothing). Above: the trace
+        follows noise, garbage pixels or texture, not fibres. Calibration in
+        docs/algorithm.md "Quality checks".
+    saturated_fraction : float
+        Largest fraction of the tissue's brightest 2 % (the fibres) where the
+        fibre channel sits at its largest value (fluorescence, integer
+        types): over-exposed fibres merge into blobs. Unexposed sections of the
+        tuning sets have 0.
+    pixel_jumps : float
+        Largest fraction of neighbouring pixels that may jump by more than
+        half the image's range. Clean sections of the classic, wide and
+        stress tuning sets (JPEG, noise and vignetting included) reach 0.005;
+        a strip of random bytes over a tenth of the image gives 0.015-0.054.
+        A smaller corrupt patch goes unseen by this check.
     """
 
     thickness_um: tuple[float, float] = (20.0, 200.0)
@@ -100,6 +117,9 @@ class QualityLimits:
     counterstain_index: float = 0.02
     max_density_per_mm: float = 40.0
     max_pieces: int = 2
+    fibre_trace: tuple[float, float] = (0.05, 20.0)
+    saturated_fraction: float = 0.25
+    pixel_jumps: float = 0.01
 
 
 def assess_section(
@@ -113,6 +133,9 @@ def assess_section(
     n_short_fibres: int,
     n_fragments: int,
     haematoxylin_index: float | None = None,
+    fibre_trace_um: float | None = None,
+    saturated_fraction: float | None = None,
+    pixel_jump_fraction: float | None = None,
     limits: QualityLimits | None = None,
 ) -> tuple[dict[str, float | int | None], list[str]]:
     """Run every quality check on one section's result.
@@ -131,6 +154,14 @@ def assess_section(
         What the counting rule found.
     haematoxylin_index : float, optional
         Bright-field: :func:`counterstain_index` of the section.
+    fibre_trace_um : float, optional
+        Length of the traced fibre skeleton, in µm.
+    saturated_fraction : float, optional
+        Fraction of the tissue's brightest 2 % where the fibre channel is at
+        its largest value.
+    pixel_jump_fraction : float, optional
+        Fraction of neighbouring pixels that jump by more than half the
+        image's range (corrupt pixels).
     limits : QualityLimits, optional
 
     Returns
@@ -158,9 +189,36 @@ def assess_section(
     surface_um = sum(polyline_length(s) for s in surface) * spacing
     scale = spacing / tissue_spacing  # image pixels -> tissue-mask pixels
 
-    if count == 0:
+    trace = fibre_trace_um / dej_um if fibre_trace_um is not None and dej_um > 0 else None
+    qc["fibre_trace_per_junction"] = None if trace is None else round(trace, 3)
+    if trace is not None and trace < lim.fibre_trace[0]:
+        reasons.append(
+            f"almost no fibre signal in the tissue ({trace * 1000:.0f} µm of fibre traced per mm "
+            "of junction): failed PGP 9.5 stain or wrong channel?"
+        )
+    elif count == 0:
         reasons.append(
             "no fibre counted: confirm by eye that the stain worked and the junction is right"
+        )
+    if trace is not None and trace > lim.fibre_trace[1]:
+        reasons.append(
+            f"implausibly dense fibre signal ({trace:.0f} µm of fibre traced per µm of "
+            "junction): noise, garbage pixels or texture traced as fibres?"
+        )
+    qc["pixel_jump_fraction"] = (
+        None if pixel_jump_fraction is None else round(pixel_jump_fraction, 4)
+    )
+    if pixel_jump_fraction is not None and pixel_jump_fraction > lim.pixel_jumps:
+        reasons.append(
+            f"{pixel_jump_fraction:.1%} of neighbouring pixels jump by more than half the "
+            "image's range: corrupt pixels (a damaged file, a scanner or transfer fault)? "
+            "What is traced there is not fibres"
+        )
+    qc["saturated_fraction"] = None if saturated_fraction is None else round(saturated_fraction, 4)
+    if saturated_fraction is not None and saturated_fraction > lim.saturated_fraction:
+        reasons.append(
+            f"the fibre channel is saturated in {saturated_fraction:.0%} of its brightest pixels: "
+            "over-exposed fibres merge; image again with a shorter exposure"
         )
 
     thickness = _thickness_profile(dej, surface) * spacing
