@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ienfd.clinical import ClinicalInputError, normalize_sex, normalize_site, read_table
+from ienfd.io import is_image_folder
 from ienfd.workflow._section import IMAGE_SUFFIXES
 
 __all__ = ["MANIFEST_COLUMNS", "BatchInputError", "InputRow", "collect_inputs"]
@@ -60,8 +61,29 @@ class InputRow:
 
 
 def _is_image(path: Path) -> bool:
+    """A file of a format ienfd reads, or an image folder (OME-Zarr); not hidden, not an
+    overlay ienfd drew."""
     name = path.name.lower()
-    return path.is_file() and not name.startswith(".") and name.endswith(IMAGE_SUFFIXES)
+    if name.startswith(".") or name.endswith(".overlay.png") or not name.endswith(IMAGE_SUFFIXES):
+        return False
+    return path.is_file() or is_image_folder(path)
+
+
+def _search(folder: str) -> list[Path]:
+    """The images in ``folder`` and below, sorted; an image folder is one input, not searched."""
+    found: list[Path] = []
+    for parent, dirs, files in os.walk(folder):
+        here = Path(parent)
+        images = [d for d in dirs if is_image_folder(here / d)]
+        found.extend(here / d for d in images if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in images)
+        found.extend(here / f for f in files if _is_image(here / f))
+    return sorted(found)
+
+
+def _is_input(path: str) -> bool:
+    """An image file or an image folder (an OME-Zarr)."""
+    return os.path.isfile(path) or is_image_folder(path)
 
 
 def collect_inputs(
@@ -72,8 +94,10 @@ def collect_inputs(
     Parameters
     ----------
     spec : str
-        A folder (its TIFF files, recursively, sorted), a glob pattern
-        (``"slides/*.tif"``, ``**`` allowed) or a manifest ``.csv`` with
+        A folder (its image files, recursively, sorted: every ending in
+        :data:`ienfd.io.READ_SUFFIXES`; an OME-Zarr folder in it is one input,
+        not searched), a glob pattern (``"slides/*.tif"``, ``**`` allowed) or a
+        manifest ``.csv`` with
         columns ``image, patient_id, site, section`` and optional
         ``pixel_size_um, fibre_channel, membrane_channel, age, sex, junction``
         (a drawn junction file, :func:`ienfd.io.read_junction`).
@@ -98,18 +122,18 @@ def collect_inputs(
     if spec.lower().endswith(".csv"):
         return _read_manifest(spec, extra_sites)
     skip = Path(exclude).resolve() if exclude else None
-    if os.path.isdir(spec):
-        found = sorted(p for p in Path(spec).rglob("*") if _is_image(p))
+    if os.path.isdir(spec) and not is_image_folder(spec):
+        found = _search(spec)
         paths = [str(p) for p in found if skip is None or skip not in p.resolve().parents]
         if not paths:
             raise BatchInputError(
-                [f"{spec}: no TIFF files in this folder ({', '.join(IMAGE_SUFFIXES)})"]
+                [f"{spec}: no image files in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})"]
             )
     elif glob.has_magic(spec):
-        paths = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+        paths = sorted(p for p in glob.glob(spec, recursive=True) if _is_input(p))
         if not paths:
             raise BatchInputError([f"{spec}: the pattern matches no file"])
-    elif os.path.isfile(spec):
+    elif _is_input(spec):
         paths = [spec]
     else:
         raise BatchInputError(
@@ -146,10 +170,10 @@ def _read_manifest(spec: str, extra_sites: tuple[str, ...]) -> list[InputRow]:
         bad = len(problems)
         if not image:
             problems.append(f"{where}, column 'image': empty")
-        elif not os.path.isfile(path):
+        elif not _is_input(path):
             problems.append(
-                f"{where}, column 'image': no such file {image!r} (looked for {path}; "
-                "manifest paths are relative to the manifest's folder)"
+                f"{where}, column 'image': no such file or OME-Zarr folder {image!r} "
+                f"(looked for {path}; manifest paths are relative to the manifest's folder)"
             )
         if not cell["patient_id"]:
             problems.append(f"{where}, column 'patient_id': empty")

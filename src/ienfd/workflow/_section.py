@@ -32,6 +32,7 @@ from ienfd.core import (
     with_consistency,
 )
 from ienfd.io import (
+    READ_SUFFIXES,
     Modality,
     ResultQuality,
     SectionImage,
@@ -58,8 +59,15 @@ logger = logging.getLogger(__name__)
 
 LengthBasis = Literal["dej", "surface"]
 
-#: Suffixes removed from an input's name to give the output stem (longest first).
-IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".tf8", ".tf2", ".svs")
+#: Endings of the inputs found in a folder, removed from an input's name to give the output
+#: stem (longest first): every format :func:`ienfd.io.read_section` reads
+#: (:data:`ienfd.io.READ_SUFFIXES`), with the compound OME endings and the BigTIFF variants.
+IMAGE_SUFFIXES: tuple[str, ...] = tuple(
+    sorted(
+        {*READ_SUFFIXES, ".ome.tiff", ".ome.tif", ".ome.zarr", ".tf8", ".tf2"},
+        key=lambda s: (-len(s), s),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,9 @@ class ReaderOptions:
     pixel_size_um: float | None = None
     fibre_channel: int | str | None = None
     membrane_channel: int | str | None = None
+    scene: int | str | None = None
+    """For a file of several scenes (CZI, LIF, ND2, OME-Zarr, multi-image OME-TIFF): which,
+    by index or name (None: the first)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy (every field)."""
@@ -177,12 +188,14 @@ class SectionOutcome:
 
 
 def image_stem(path: str) -> str:
-    """File name without its image suffix: ``a/b/x.ome.tif`` -> ``x``.
+    """File (or OME-Zarr folder) name without its format's ending: ``a/b/x.ome.tif`` -> ``x``.
 
     Examples
     --------
     >>> image_stem("a/b/leg_1.ome.tif")
     'leg_1'
+    >>> image_stem("b.ome.zarr/"), image_stem("a.czi")
+    ('b', 'a')
     """
     name = Path(path).name
     lower = name.lower()
@@ -260,6 +273,7 @@ def _read(job: SectionJob) -> SectionImage:
         pixel_size_um=job.reader.pixel_size_um,
         fibre_channel=job.reader.fibre_channel,
         membrane_channel=job.reader.membrane_channel,
+        scene=job.reader.scene,
     )
 
 
@@ -415,6 +429,8 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
             record[key] = _finite(value)
     if job.junction is not None:
         record["junction_file"] = job.junction
+    if job.reader.scene is not None:  # the scene asked for, by the name the file gives it
+        record["scene"] = image.scene or str(job.reader.scene)
     if consistency is not None:  # every turned, flipped or rescaled analysis of the section
         record["consistency"] = [_finite(dict(run)) for run in consistency.runs]
     shape = list(job.slide_shape) if job.region is not None and job.slide_shape else image.shape
