@@ -1,8 +1,9 @@
 """Reading and writing clinical files: CSV tables, norms files, correction sidecars.
 
 The only module of :mod:`ienfd.clinical` (with :mod:`._report`) that touches
-files. Every write is atomic: the data go to a temporary file in the target
-directory, which then replaces the target with :func:`os.replace`.
+files. Every write goes through ienfd's one atomic writer
+(:func:`ienfd.io.atomic_path`): synced to disk, never a partial file, with the
+permissions the user's umask gives.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from ienfd.clinical._errors import ClinicalInputError
 from ienfd.clinical._norms import NormsTable, validate_norms
+from ienfd.io import write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -63,25 +64,14 @@ def read_norms(path: str | os.PathLike[str], *, extra_sites: tuple[str, ...] = (
     return validate_norms(read_table(path), source=str(path), extra_sites=extra_sites)
 
 
-def _atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> Path:
-    """Write ``data`` to ``path`` atomically; return the path."""
+    """Write ``data`` to ``path`` atomically (:func:`ienfd.io.write_bytes`); return the path.
+
+    The folder is created if missing.
+    """
     p = Path(path)
-    _atomic(p, data)
-    return p
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return write_bytes(p, data)
 
 
 def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:

@@ -30,7 +30,7 @@ from ienfd.io._types import (
     SectionImage,
     parse_format_json,
 )
-from ienfd.io._write import write_json, write_section_tiff
+from ienfd.io._write import atomic_path, write_bytes, write_json, write_section_tiff, write_text
 
 __all__ = [
     "CORRECTION_FORMAT",
@@ -49,6 +49,7 @@ __all__ = [
     "PixelSize",
     "ResultQuality",
     "SectionImage",
+    "atomic_path",
     "choose_channels",
     "correction_path",
     "describe_image",
@@ -61,7 +62,9 @@ __all__ = [
     "read_section",
     "result_quality",
     "save_overlay",
+    "write_bytes",
     "write_correction",
     "write_json",
     "write_section_tiff",
+    "write_text",
 ]

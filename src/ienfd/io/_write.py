@@ -1,8 +1,9 @@
 """Writers: section images as TIFF (OME, plain, ImageJ) and results as JSON.
 
-Every writer is atomic: it writes a temporary file in the target folder and
-moves it into place with :func:`os.replace`, so a crash never leaves a
-half-written target.
+Every writer is atomic (:func:`atomic_path`, the one atomic writer of ienfd):
+it writes a temporary file in the target folder, syncs it to disk and moves it
+into place with :func:`os.replace`, so a crash never leaves a half-written
+target; the file's permissions follow the user's umask.
 """
 
 from __future__ import annotations
@@ -19,28 +20,112 @@ from typing import Any
 import numpy as np
 import tifffile
 
-__all__ = ["write_json", "write_section_tiff"]
+__all__ = [
+    "atomic_path",
+    "current_umask",
+    "write_bytes",
+    "write_json",
+    "write_section_tiff",
+    "write_text",
+]
 
 TIFF_KINDS = ("ome", "tiff", "imagej")
 
 
+def current_umask() -> int:
+    """The process's file-mode creation mask, read without changing it when possible.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read by setting
+    and restoring it (:func:`os.umask` has no read-only form).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems do not sync folders
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextmanager
-def _atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; move it onto `path` only on success."""
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it onto `path` only on success.
+
+    The one atomic writer of ienfd: every output file goes through it. Whatever
+    the caller writes to the temporary path is flushed to disk (``fsync``)
+    before it replaces `path` with :func:`os.replace`, and the rename itself is
+    synced, so a crash leaves the old file or the new one, never part of one.
+    The file gets the permissions any program's new file gets (``0666`` less
+    the user's umask), not the ``0600`` of a private temporary file. On an
+    error the temporary file is removed and `path` is left as it was.
+
+    Raises
+    ------
+    OSError
+        If the folder does not exist or is not writable.
+    """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
     try:
+        os.chmod(tmp_path, 0o666 & ~current_umask())  # mkstemp makes 0600
         yield tmp_path
+        with open(tmp_path, "rb") as fh:  # the writer may have closed its own handle
+            os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+    _fsync_folder(folder)
+
+
+_atomic_path = atomic_path  # the name the overlay writer imports
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` atomically (:func:`atomic_path`); return the path.
+
+    Raises
+    ------
+    TypeError
+        If `data` is not bytes; nothing is written.
+    OSError
+        If the folder does not exist or is not writable.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return target
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write `text` as UTF-8 to `path` atomically (:func:`atomic_path`); return the path.
+
+    Line endings are written as given (no translation).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    return write_bytes(path, text.encode("utf-8"))
 
 
 def _json_default(obj: Any) -> Any:
@@ -75,8 +160,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
         If the folder does not exist or is not writable.
     """
     text = json.dumps(obj, indent=2, default=_json_default) + "\n"
-    with _atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_text(path, text)
 
 
 def _validate_image(image: np.ndarray) -> str:
@@ -185,7 +269,7 @@ def write_section_tiff(
     # horizontal differencing makes zlib/LZW much smaller on images; still lossless
     predictor = compression in ("zlib", "deflate", "lzw", "zstd") and image.dtype.kind in "ui"
 
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         if kind == "ome":
             _write_ome(
                 tmp,

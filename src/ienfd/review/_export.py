@@ -12,14 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ienfd.io import write_json
+from ienfd.io import write_json, write_text
 from ienfd.review._measure import polylines_length_px
 
 __all__ = ["export_csv", "export_geojson", "to_geojson"]
@@ -93,14 +92,7 @@ def export_csv(
             [kind, piece, index, source, f"{r:.2f}", f"{c:.2f}",
              f"{r * pixel_size_um:.3f}", f"{c * pixel_size_um:.3f}"]
         )  # fmt: skip
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buffer.getvalue())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(target, buffer.getvalue())
     return target
 
 
