@@ -11,6 +11,7 @@ from ienfd.io._correction import (
     write_correction,
 )
 from ienfd.io._formats import READ_SUFFIXES, is_image_folder
+from ienfd.io._hash import file_sha256
 from ienfd.io._junction import JunctionFileError, read_junction
 from ienfd.io._overlay import OverlayInfo, save_overlay
 from ienfd.io._quality import UNCHECKED_REASON, ResultQuality, result_quality
@@ -53,6 +54,7 @@ __all__ = [
     "choose_channels",
     "correction_path",
     "describe_image",
+    "file_sha256",
     "is_image_folder",
     "open_lazy",
     "parse_format_json",
