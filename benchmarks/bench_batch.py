@@ -28,30 +28,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
+from _measure import load, machine, own_peak_rss_mb, run_sampled, slide_sections
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.parallel._slides: the tile-by-tile slide writer
 
 from tests.parallel._slides import write_slide  # noqa: E402
 
-from ienfd import __version__  # noqa: E402
 from ienfd.io import write_section_tiff  # noqa: E402
 from ienfd.synthetic import SectionSpec, generate_section  # noqa: E402
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def write_sections(folder: Path, n: int) -> list[Path]:
@@ -102,7 +94,7 @@ def bench_speed(tmp: Path, n_sections: int, repeats: int, max_load: float | None
     for _ in range(repeats):
         for workers in (1, 2):
             _wait_for_quiet(max_load)
-            load_before = _load()
+            load_before = load()
             t0 = time.perf_counter()
             with batch_client(workers=workers) as client:
                 started = time.perf_counter()
@@ -124,7 +116,7 @@ def bench_speed(tmp: Path, n_sections: int, repeats: int, max_load: float | None
                     "sections_per_minute": round(60 * len(rows) / seconds, 2),
                     "cluster_start_and_stop_s": round(time.perf_counter() - t0 - seconds, 2),
                     "load_before": load_before,
-                    "load_after": _load(),
+                    "load_after": load(),
                 }
             )
             print(json.dumps(runs[-1]), flush=True)
@@ -145,26 +137,7 @@ def bench_speed(tmp: Path, n_sections: int, repeats: int, max_load: float | None
 
 def make_slide(path: Path, side: int, n_sections: int) -> dict[str, Any]:
     """A side x side RGB slide with n_sections bright-field sections, written tile by tile."""
-    sections, corners = [], []
-    per_row = 2
-    for k in range(n_sections):
-        spec = SectionSpec(
-            modality="brightfield",
-            length_um=2000,
-            pixel_size_um=0.5,
-            seed=200 + k,
-            rotation_deg=0.0,
-            illumination_gradient=0.0,
-        )
-        img = generate_section(spec).image
-        row, col = divmod(k, per_row)
-        corners.append(
-            (
-                2000 + row * (side - 4000) // max(1, (n_sections - 1) // per_row),
-                2000 + col * (side // 2),
-            )
-        )
-        sections.append(img)
+    sections, corners = slide_sections(side, n_sections, 0.5)
     t0 = time.perf_counter()
     write_slide(path, (side, side), sections, corners, pixel_size_um=0.5, tile=512, levels=5)
     return {
@@ -178,16 +151,6 @@ def make_slide(path: Path, side: int, n_sections: int) -> dict[str, Any]:
     }
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:  # exited between listing and reading
-            pass
-    return total
-
-
 def bench_wsi(
     tmp: Path, side: int, n_sections: int, workers: int, slide_mb: float
 ) -> dict[str, Any]:
@@ -195,9 +158,7 @@ def bench_wsi(
     slide = tmp / "slide.ome.tif"
     info = make_slide(slide, side, n_sections)
     # peak RSS of this process so far (Linux: KiB): bounds what writing the slide needed
-    info["generator_process_peak_rss_mb"] = round(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-    )
+    info["generator_process_peak_rss_mb"] = own_peak_rss_mb()
     out = tmp / "wsi_out"
     cmd = [
         str(Path(sys.executable).parent / "ienfd"),
@@ -211,40 +172,21 @@ def bench_wsi(
         str(slide_mb),
         "-q",
     ]
-    load_before = _load()
-    proc = psutil.Popen(cmd)
-    peak = 0
-    samples = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak, samples
-        while not stop.is_set():
-            peak = max(peak, _tree_rss(proc))
-            samples += 1
-            time.sleep(0.05)
-
-    t = threading.Thread(target=sample)
-    t0 = time.perf_counter()
-    t.start()
-    code = proc.wait()
-    stop.set()
-    t.join()
-    seconds = time.perf_counter() - t0
+    sampled = run_sampled(cmd)
     run = json.loads((out / "run.json").read_text())
     table = (out / "sections.csv").read_text().splitlines()
     return {
         "slide": info,
         "command": " ".join(cmd),
-        "exit_code": code,
+        "exit_code": sampled.exit_code,
         "workers": workers,
-        "seconds": round(seconds, 1),
+        "seconds": round(sampled.seconds, 1),
         "sections_found": run["n_sections"],
         "sections_failed": run["n_failed"],
-        "peak_rss_process_tree_mb": round(peak / 2**20, 1),
-        "rss_samples": samples,
-        "load_before": load_before,
-        "load_after": _load(),
+        "peak_rss_process_tree_mb": round(sampled.peak_rss_bytes / 2**20, 1),
+        "rss_samples": sampled.rss_samples,
+        "load_before": sampled.load_before,
+        "load_after": sampled.load_after,
         "sections_csv_head": table[:4],
     }
 
@@ -278,14 +220,7 @@ def main() -> int:
     out = Path(args.out)
     if out.exists():
         result = json.loads(out.read_text())
-    result.update(
-        {
-            "ienfd_version": __version__,
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        }
-    )
+    result.update(machine())
     try:
         if args.part in ("speed", "both"):
             result["speed"] = bench_speed(tmp, args.sections, args.repeats, args.max_load)

@@ -22,48 +22,28 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
-import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import tifffile
+from _measure import machine, own_peak_rss_mb, run_sampled, slide_sections
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.parallel._slides: the tile composer
 
 from tests.parallel._slides import _tiles, downsample2  # noqa: E402
 
-from ienfd import __version__  # noqa: E402
 from ienfd.io import probe_image  # noqa: E402
-from ienfd.synthetic import SectionSpec, generate_section  # noqa: E402
 
 TILE = 256  # Aperio's usual tile
 PROCESS_OVERHEAD_GB = 0.8  # docs/batch.md: CLI, scheduler, nannies and 2 workers
 ANALYSIS_FACTOR = 11  # docs/batch.md / algorithm.md: analysis working memory per box byte
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:  # exited between listing and reading
-            pass
-    return total
 
 
 def _description(shape: tuple[int, int], mpp: float | None, note: str = "") -> str:
@@ -137,25 +117,7 @@ def write_svs_slide(
 
 
 def make_slide(path: Path, side: int, n_sections: int, mpp: float) -> dict[str, Any]:
-    sections, corners = [], []
-    per_row = 2
-    for k in range(n_sections):
-        spec = SectionSpec(
-            modality="brightfield",
-            length_um=2000,
-            pixel_size_um=mpp,
-            seed=200 + k,
-            rotation_deg=0.0,
-            illumination_gradient=0.0,
-        )
-        sections.append(generate_section(spec).image)
-        row, col = divmod(k, per_row)
-        corners.append(
-            (
-                2000 + row * (side - 4000) // max(1, (n_sections - 1) // per_row),
-                2000 + col * (side // 2),
-            )
-        )
+    sections, corners = slide_sections(side, n_sections, mpp)
     t0 = time.perf_counter()
     write_svs_slide(path, side, sections, corners, mpp=mpp)
     info = probe_image(path)
@@ -178,9 +140,7 @@ def bench(tmp: Path, side: int, n_sections: int, workers: int) -> dict[str, Any]
     tmp.mkdir(parents=True, exist_ok=True)
     slide = tmp / "slide.svs"
     info = make_slide(slide, side, n_sections, mpp=0.5)
-    info["generator_process_peak_rss_mb"] = round(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-    )
+    info["generator_process_peak_rss_mb"] = own_peak_rss_mb()
     out = tmp / "out"
     cmd = [
         str(Path(sys.executable).parent / "ienfd"),
@@ -192,26 +152,7 @@ def bench(tmp: Path, side: int, n_sections: int, workers: int) -> dict[str, Any]
         str(workers),
         "-q",
     ]
-    load_before = _load()
-    proc = psutil.Popen(cmd)
-    peak = 0
-    samples = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak, samples
-        while not stop.is_set():
-            peak = max(peak, _tree_rss(proc))
-            samples += 1
-            time.sleep(0.05)
-
-    t = threading.Thread(target=sample)
-    t0 = time.perf_counter()
-    t.start()
-    code = proc.wait()
-    stop.set()
-    t.join()
-    seconds = time.perf_counter() - t0
+    sampled = run_sampled(cmd)
     run = json.loads((out / "run.json").read_text())
     boxes = []
     for result in sorted(out.glob("*.json")):
@@ -223,22 +164,22 @@ def bench(tmp: Path, side: int, n_sections: int, workers: int) -> dict[str, Any]
             boxes.append((region["row1"] - region["row0"]) * (region["col1"] - region["col0"]) * 3)
     largest = max(boxes) if boxes else 0
     bound_gb = workers * ANALYSIS_FACTOR * largest / 1e9 + PROCESS_OVERHEAD_GB
-    peak_gb = peak / 1e9
+    peak_gb = sampled.peak_rss_bytes / 1e9
     return {
         "slide": info,
         "command": " ".join(cmd),
-        "exit_code": code,
+        "exit_code": sampled.exit_code,
         "workers": workers,
-        "seconds": round(seconds, 1),
+        "seconds": round(sampled.seconds, 1),
         "sections_found": run.get("n_sections"),
         "sections_failed": run.get("n_failed"),
         "largest_box_mb": round(largest / 1e6, 1),
         "bound_gb": round(bound_gb, 2),
         "peak_rss_process_tree_gb": round(peak_gb, 2),
         "within_bound": bool(peak_gb <= bound_gb),
-        "rss_samples": samples,
-        "load_before": load_before,
-        "load_after": _load(),
+        "rss_samples": sampled.rss_samples,
+        "load_before": sampled.load_before,
+        "load_after": sampled.load_after,
     }
 
 
@@ -251,13 +192,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "svs.json"))
     args = ap.parse_args()
     tmp = Path(args.tmp or tempfile.mkdtemp(prefix="ienfd-bench-svs-"))
-    result: dict[str, Any] = {
-        "ienfd_version": __version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "runs": [],
-    }
+    result: dict[str, Any] = {**machine(), "runs": []}
     try:
         for side in args.side:
             run = bench(tmp / f"svs{side}", side, args.sections, args.workers)
