@@ -211,15 +211,20 @@ def tifffile_log(messages: list[str]) -> Iterator[None]:
         messages.extend(recorder.messages)
 
 
-def image_series(tif: tifffile.TiffFile, path: str) -> list[tifffile.TiffPageSeries]:
+def image_series(
+    tif: tifffile.TiffFile, path: str, notes: list[str] | None = None
+) -> list[tifffile.TiffPageSeries]:
     """The file's series, corruption reported by tifffile turned into an error.
+
+    tifffile's warnings while parsing are appended to ``notes`` when it is
+    given; a corruption warning among all of ``notes`` is an error.
 
     Raises
     ------
     ImageReadError
         tifffile cannot parse the series or reported corruption while doing so.
     """
-    notes: list[str] = []
+    notes = [] if notes is None else notes
     with tifffile_log(notes):
         try:
             all_series = list(tif.series)
@@ -265,18 +270,7 @@ def describe(
         present but unusable (unknown unit, implausible value, anisotropic).
     """
     notes = list(notes)
-    with tifffile_log(notes):
-        try:
-            all_series = tif.series
-        except Exception as exc:
-            raise ImageReadError(
-                path, f"corrupt TIFF: cannot parse the image series ({exc})"
-            ) from exc
-    fatal = [note for note in notes if _CORRUPTION.search(note)]
-    if fatal:
-        raise ImageReadError(
-            path, "corrupt or truncated TIFF: tifffile reported: " + "; ".join(fatal[:3])
-        )
+    all_series = image_series(tif, path, notes)
     if not all_series:
         raise ImageReadError(path, "the TIFF file holds no image")
     scenes = scene_series(all_series)
