@@ -13,12 +13,15 @@ import pytest
 from ienfd.io import is_image_folder
 from ienfd.workflow import (
     BatchInputError,
+    InputRow,
     ReaderOptions,
     SectionJob,
     collect_inputs,
+    default_pipeline,
     image_stem,
     job_key,
     output_stems,
+    reader_for_row,
 )
 from tests.io._formats import write_czi, write_ome_zarr, write_png
 
@@ -106,3 +109,9 @@ def test_the_scene_is_part_of_the_reader_options_and_the_key() -> None:
     named = replace(job, reader=ReaderOptions(scene="1"))
     keys = {job_key("0" * 64, j) for j in (job, other, named)}
     assert len(keys) == 3
+
+
+def test_the_batch_scene_reaches_every_input_reader() -> None:
+    row = InputRow(image="a.czi", path="a.czi", pixel_size_um=0.5)
+    rd = reader_for_row(row, default_pipeline(), ReaderOptions(scene="thigh"))
+    assert rd.scene == "thigh" and rd.pixel_size_um == 0.5

@@ -32,6 +32,25 @@ def pixel_size_argument(text: str) -> float:
     return value
 
 
+SCENE_HELP = (
+    "for a file of several scenes (CZI scenes, LIF images, ND2 positions, OME-Zarr images, "
+    "the images of an OME-TIFF): the one to analyse, by index (0-based) or name (default: "
+    "the first; `ienfd info FILE` lists them)"
+)
+
+
+def scene_argument(text: str) -> int | str:
+    """Parse ``--scene``: an index (digits, as int) or a scene name.
+
+    >>> scene_argument("2"), scene_argument("thigh")
+    (2, 'thigh')
+    """
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("empty; give a scene index (0-based) or name")
+    return int(name) if name.isdigit() else name
+
+
 #: What the reader says a caller can pass, and the option that passes it on the command line.
 _FLAG_WORDS = (
     ("pass pixel_size_um", "pass --pixel-size UM"),

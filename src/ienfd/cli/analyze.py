@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 from ienfd.cli._common import (
     CONSISTENCY_HELP,
     LENGTH_BASIS_HELP,
+    SCENE_HELP,
     Subparsers,
     in_flag_words,
     pixel_size_argument,
+    scene_argument,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ examples:
       --membrane-channel 1 --length-basis surface
   ienfd analyze leg_s1.tif --out results --consistency   # slow: about 16x the time
   ienfd analyze leg_s1.tif --out results --junction leg_s1.geojson  # a QuPath-drawn DEJ
+  ienfd analyze biopsy.czi --out results --scene 1      # the second scene of the file
+  ienfd analyze camera.png --out results --pixel-size 0.5  # PNG/JPEG record no pixel size
 """
 
 
@@ -59,15 +63,21 @@ def register(subparsers: Subparsers) -> None:
             "(DEJ) in each section image by the EFNS/PNS rule (Lauria et al. 2010), measure "
             "the DEJ and epidermal-surface lengths, and write DIR/<stem>.json and a QC "
             "overlay DIR/<stem>.overlay.png per image. A summary table goes to stdout. "
-            "Reads TIFF, OME-TIFF and ImageJ TIFF, bright-field RGB or multichannel "
-            "fluorescence; the pixel size comes from the file's metadata (OME "
-            "PhysicalSizeX/Y, TIFF resolution tags, ImageJ) or --pixel-size, never from a "
+            "Reads the formats of docs/reading-images.md: the TIFF family (TIFF, OME-TIFF, "
+            "ImageJ TIFF, Aperio SVS, Hamamatsu NDPI, Leica SCN, Philips TIFF, Ventana BIF, "
+            "Akoya QPTIFF), Zeiss CZI, OME-Zarr folders, PNG, JPEG, Leica LIF, Nikon ND2 and "
+            "3DHistech MRXS (the last three untested here), bright-field RGB or multichannel "
+            "fluorescence; `ienfd info FILE` shows what is seen in a file, and --scene picks "
+            "one scene of a multi-scene file. The pixel size comes from the file's metadata "
+            "or --pixel-size (needed for PNG and JPEG, which record none), never from a "
             "guess."
         ),
         epilog=_ANALYZE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="section image file(s)")
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="section image file(s) or OME-Zarr folder(s)"
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument(
         "--pixel-size",
@@ -90,6 +100,7 @@ def register(subparsers: Subparsers) -> None:
         help="fluorescence: collagen IV channel, index or name (default: a channel named "
         "Col*, else channel 1 when there is one)",
     )
+    p.add_argument("--scene", type=scene_argument, default=None, metavar="N|NAME", help=SCENE_HELP)
     p.add_argument(
         "--modality",
         choices=("brightfield", "fluorescence"),
@@ -183,6 +194,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         pixel_size_um=args.pixel_size,
         fibre_channel=args.fibre_channel,
         membrane_channel=args.membrane_channel,
+        scene=args.scene,
     )
     try:
         jobs = analysis_jobs(

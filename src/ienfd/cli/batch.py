@@ -8,9 +8,11 @@ import sys
 
 from ienfd.cli._common import (
     CONSISTENCY_HELP,
+    SCENE_HELP,
     Subparsers,
     in_flag_words,
     pixel_size_argument,
+    scene_argument,
 )
 
 #: What the help says ``--slide-mb`` defaults to; the default itself is
@@ -108,6 +110,13 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--membrane-channel", default=None, metavar="C", help="fluorescence collagen IV channel"
     )
+    p.add_argument(
+        "--scene",
+        type=scene_argument,
+        default=None,
+        metavar="N|NAME",
+        help=SCENE_HELP + "; the same for every input",
+    )
     p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
     p.add_argument("--consistency", action="store_true", help=CONSISTENCY_HELP)
     p.add_argument(
@@ -171,6 +180,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         pixel_size_um=args.pixel_size,
         fibre_channel=args.fibre_channel,
         membrane_channel=args.membrane_channel,
+        scene=args.scene,
     )
     say(
         f"ienfd batch: {len(rows)} input(s), pipeline {pipeline.name} {pipeline.version}, "

@@ -114,7 +114,7 @@ def find_sections(
     path : str or os.PathLike
         The slide (TIFF/OME-TIFF, ideally tiled with a pyramid).
     reader : ReaderOptions, optional
-        Pixel size and modality when the metadata does not say.
+        Pixel size and modality when the metadata does not say, and the scene.
     target_um : float
         Pixel size of the image the sections are found on. The coarsest
         pyramid level at most this coarse is read; without a pyramid, level 0
@@ -124,7 +124,8 @@ def find_sections(
     min_area_um2 : float
         Smaller tissue pieces (dust, fragments) are not sections.
     info : ImageInfo, optional
-        :func:`ienfd.io.probe_image` of the file, when already known.
+        :func:`ienfd.io.probe_image` of the file, when already known (probed
+        again when ``reader.scene`` is set, for that scene).
 
     Returns
     -------
@@ -142,7 +143,8 @@ def find_sections(
 
     path = os.fspath(path)
     reader = reader or ReaderOptions()
-    info = info or probe_image(path)
+    if info is None or reader.scene is not None:  # a given info may describe another scene
+        info = probe_image(path, scene=reader.scene)
     size = _pixel_size(info, reader)
     modality = _modality(info, reader)
     y0 = info.axes.index("Y")
@@ -152,7 +154,7 @@ def find_sections(
     for k, shape in enumerate(info.shapes):
         if size.isotropic_um * full[0] / shape[y0] <= target_um:
             level = k
-    data, axes = open_lazy(path, level=level)
+    data, axes = open_lazy(path, level=level, scene=reader.scene)
     data, axes = _yx_last(data, axes)
     level_scale = full[0] / data.shape[0]
     extra = max(1, int(target_um / (size.isotropic_um * level_scale)))
@@ -269,7 +271,7 @@ def read_region(
     path = os.fspath(path)
     name = image or path
     reader = reader or ReaderOptions()
-    info = probe_image(path)
+    info = probe_image(path, scene=reader.scene)
     size = _pixel_size(info, reader)
     modality = _modality(info, reader)
     reg = section.region
@@ -283,7 +285,7 @@ def read_region(
             f"section {reg.index} box {reg.shape} needs {nbytes:,} bytes, above the limit of "
             f"{max_bytes:,}; is it one section?",
         )
-    data, axes = open_lazy(path, level=0)
+    data, axes = open_lazy(path, level=0, scene=reader.scene)
     data, axes = _yx_last(data, axes)
     try:
         block = np.asarray(

@@ -189,7 +189,17 @@ def reader_for_row(row: InputRow, pipeline: Pipeline, defaults: ReaderOptions) -
         else defaults.pixel_size_um,
         fibre_channel=row.fibre_channel or defaults.fibre_channel,
         membrane_channel=row.membrane_channel or defaults.membrane_channel,
+        scene=defaults.scene,
     )
+
+
+def _reader_key(reader: ReaderOptions) -> dict[str, Any]:
+    """The reader options in a job key; without a scene as before scenes were chosen, so that
+    results written then are still reused."""
+    options = reader.to_dict()
+    if options["scene"] is None:
+        del options["scene"]
+    return options
 
 
 def job_key(sha256: str, job: SectionJob) -> str:
@@ -210,7 +220,7 @@ def job_key(sha256: str, job: SectionJob) -> str:
         "input_sha256": sha256,
         "parameters": job.parameters.to_dict(),
         "length_basis": job.length_basis,
-        "reader": job.reader.to_dict(),
+        "reader": _reader_key(job.reader),
         "region": None if job.region is None else job.region.to_dict(),
     }
     if job.junction is not None:  # a redrawn junction is a new analysis

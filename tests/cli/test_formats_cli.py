@@ -1,0 +1,150 @@
+"""``ienfd analyze`` on the formats beyond TIFF, run as a user runs it: a PNG with
+``--pixel-size``, an OME-Zarr folder, and ``--scene`` picking one image of a multi-scene file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pytest
+import tifffile
+
+from ienfd.io import write_section_tiff
+from ienfd.synthetic import SectionSpec, generate_section
+from tests.io._formats import write_czi, write_ome_zarr, write_png
+
+PIXEL_UM = 0.6
+
+pytestmark = pytest.mark.slow  # each test runs the command line a few times
+
+
+def _ienfd(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ienfd.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _section(
+    modality: Literal["brightfield", "fluorescence"], seed: int, length_um: float
+) -> np.ndarray:
+    spec = SectionSpec(
+        modality=modality, length_um=length_um, pixel_size_um=PIXEL_UM, noise=0.01, seed=seed
+    )
+    return np.asarray(generate_section(spec).image)
+
+
+def _record(out: Path, stem: str) -> dict[str, Any]:
+    return json.loads((out / f"{stem}.json").read_text())
+
+
+def _same_analysis(a: dict[str, Any], b: dict[str, Any]) -> None:
+    for key in ("modality", "pixel_size_um", "count", "dej_length_um", "image_shape"):
+        assert a[key] == b[key], key
+
+
+@pytest.fixture(scope="module")
+def fluorescence() -> tuple[np.ndarray, np.ndarray]:
+    """Two different (C, Y, X) sections: another seed and length, so another shape."""
+    return _section("fluorescence", 3, 250), _section("fluorescence", 4, 320)
+
+
+def test_analyze_a_png_with_pixel_size(tmp_path: Path) -> None:
+    rgb = _section("brightfield", 3, 250)
+    png = write_png(tmp_path / "camera.png", rgb)
+    tif = tmp_path / "camera_tiff.tif"
+    write_section_tiff(tif, rgb, pixel_size_um=PIXEL_UM, kind="tiff")
+
+    done = _ienfd("analyze", png, "--pixel-size", str(PIXEL_UM), "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    record = _record(tmp_path / "out", "camera")
+    assert record["image"] == str(png) and record["pixel_size_source"] == "user"
+    assert (tmp_path / "out" / "camera.overlay.png").is_file()
+    assert str(png) in done.stdout
+
+    ref = _ienfd("analyze", tif, "--out", tmp_path / "ref", "--no-overlay", "-q")
+    assert ref.returncode == 0, ref.stderr
+    _same_analysis(record, _record(tmp_path / "ref", "camera_tiff"))  # PNG is lossless
+
+    bare = _ienfd("analyze", png, "--out", tmp_path / "bare", "-q")
+    assert bare.returncode == 1
+    assert "camera.png" in bare.stderr and "--pixel-size UM" in bare.stderr
+    assert not (tmp_path / "bare" / "camera.json").exists()
+
+
+def test_analyze_an_ome_zarr_folder(
+    tmp_path: Path, fluorescence: tuple[np.ndarray, np.ndarray]
+) -> None:
+    zarr = write_ome_zarr(
+        tmp_path / "stack.ome.zarr", fluorescence[0], pixel_um=PIXEL_UM, labels=["PGP9.5", "ColIV"]
+    )
+    done = _ienfd("analyze", zarr, "--out", tmp_path / "out", "--no-overlay")
+    assert done.returncode == 0, done.stderr
+    record = _record(tmp_path / "out", "stack")  # the stem drops .ome.zarr
+    assert record["modality"] == "fluorescence" and record["pixel_size_source"] == "ome-zarr"
+    assert record["pixel_size_um"] == pytest.approx(PIXEL_UM)
+    assert record["channels"]["names"] == ["PGP9.5", "ColIV"]
+
+
+def test_scene_picks_one_image_of_an_ome_tiff(
+    tmp_path: Path, fluorescence: tuple[np.ndarray, np.ndarray]
+) -> None:
+    first, second = fluorescence
+    both = tmp_path / "two.ome.tif"
+    with tifffile.TiffWriter(both, ome=True) as tif:
+        for name, data in (("leg", first), ("thigh", second)):
+            tif.write(
+                data,
+                metadata={
+                    "axes": "CYX",
+                    "Name": name,
+                    "PhysicalSizeX": PIXEL_UM,
+                    "PhysicalSizeY": PIXEL_UM,
+                    "Channel": {"Name": ["PGP9.5", "ColIV"]},
+                },
+            )
+    alone = tmp_path / "thigh_alone.tif"
+    write_section_tiff(alone, second, pixel_size_um=PIXEL_UM, kind="ome")
+    ref = _ienfd("analyze", alone, "--out", tmp_path / "ref", "--no-overlay", "-q")
+    assert ref.returncode == 0, ref.stderr
+    thigh = _record(tmp_path / "ref", "thigh_alone")
+
+    runs = {}
+    for label, extra in (("name", ["--scene", "thigh"]), ("index", ["--scene", "1"]), ("none", [])):
+        out = tmp_path / label
+        done = _ienfd("analyze", both, "--out", out, "--no-overlay", "-q", *extra)
+        assert done.returncode == 0, done.stderr
+        runs[label] = _record(out, "two")
+    _same_analysis(runs["name"], thigh)
+    _same_analysis(runs["index"], thigh)
+    assert runs["name"]["scene"] == runs["index"]["scene"] == "thigh"
+    assert runs["none"]["image_shape"] == list(first.shape[1:]) != thigh["image_shape"]
+    assert "scene" not in runs["none"]  # only written when one was asked for
+
+    missing = _ienfd("analyze", both, "--out", tmp_path / "bad", "--scene", "2", "-q")
+    assert missing.returncode == 1
+    assert "two.ome.tif" in missing.stderr and "scene 2" in missing.stderr
+    empty = _ienfd("analyze", both, "--out", tmp_path / "bad", "--scene", " ")
+    assert empty.returncode == 2 and "--scene" in empty.stderr
+
+
+def test_scene_of_a_czi(tmp_path: Path, fluorescence: tuple[np.ndarray, np.ndarray]) -> None:
+    czi = write_czi(
+        tmp_path / "two.czi",
+        fluorescence[0],
+        pixel_um=PIXEL_UM,
+        channel_names=["PGP9.5", "ColIV"],
+        scenes=2,
+    )
+    done = _ienfd("analyze", czi, "--scene", "1", "--out", tmp_path / "out", "--no-overlay")
+    assert done.returncode == 0, done.stderr
+    record = _record(tmp_path / "out", "two")
+    assert record["scene"] and record["pixel_size_source"] == "czi-scaling"
+    assert record["image_shape"] == list(fluorescence[0].shape[1:])
