@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from ienfd.clinical._errors import ClinicalInputError
 from ienfd.clinical._sections import image_key
@@ -187,6 +186,8 @@ def icc_a1_ci(ratings: ArrayLike, *, confidence: float = CONFIDENCE) -> tuple[fl
     a = k * p / (n * (1.0 - p))
     b = 1.0 + k * p * (n - 1) / (n * (1.0 - p))
     v = (a * msc + b * mse) ** 2 / ((a * msc) ** 2 / (k - 1) + (b * mse) ** 2 / ((n - 1) * (k - 1)))
+    from scipy import stats  # here: importing ienfd.clinical stays light
+
     f1 = float(stats.f.ppf(1.0 - alpha / 2.0, n - 1, v))
     f2 = float(stats.f.ppf(1.0 - alpha / 2.0, v, n - 1))
     rest = k * msc + (k * n - k - n) * mse
@@ -283,6 +284,8 @@ def bland_altman(a: ArrayLike, b: ArrayLike) -> BlandAltman:
     n = int(d.size)
     bias = float(d.mean())
     sd = float(d.std(ddof=1))
+    from scipy import stats
+
     t = float(stats.t.ppf(0.5 + CONFIDENCE / 2.0, n - 1))
     se_bias = sd / float(np.sqrt(n))
     se_loa = sd * float(np.sqrt(1.0 / n + LOA_Z**2 / (2.0 * (n - 1))))
