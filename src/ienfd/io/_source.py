@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ienfd.io._tiffmeta import MIN_SIDE, Layout
+from ienfd.io._tiffmeta import (
+    Layout,
+    channel_axis_of,
+    check_array,
+    check_min_side,
+    check_rgb_samples,
+    plain_layout,
+    time_series_error,
+)
 from ienfd.io._types import ImageReadError, PixelSize
 
 if TYPE_CHECKING:
@@ -139,55 +147,26 @@ def make_layout(
         4 samples.
     """
     found = f"{format_name} axes {axes!r}, shape {shape}, dtype {dtype}"
-    if dtype.kind == "b":
-        raise ImageReadError(path, f"boolean images are not supported ({found})")
-    if dtype.kind == "c":
-        raise ImageReadError(path, f"complex-valued images are not supported ({found})")
-    if dtype.kind not in "uif":
-        raise ImageReadError(path, f"unsupported pixel type ({found})")
-    if "Y" not in axes or "X" not in axes or len(set(axes)) != len(axes):
-        raise ImageReadError(path, f"unsupported layout: no single Y and X axis ({found})")
+    check_array(path, axes, dtype, found)
     sizes = dict(zip(axes, shape, strict=True))
     for ax, n in sizes.items():
         if ax in "YXSCZ":
             continue
         if ax == "T":
-            raise ImageReadError(
-                path,
-                f"a time series with {n} time points ({found}); ienfd analyses a "
-                "single time point: save one time point as its own file",
-            )
+            raise time_series_error(path, n, found)
         raise ImageReadError(
             path,
             f"unsupported layout: an axis {ax!r} of length {n} ({found}); "
             "ienfd reads Y, X, channel and Z axes",
         )
     rows, cols = sizes["Y"], sizes["X"]
-    if rows < MIN_SIDE or cols < MIN_SIDE:
-        raise ImageReadError(
-            path,
-            f"image too small: {rows}x{cols} image (rows x cols); at least "
-            f"{MIN_SIDE} pixels on a side are needed",
-        )
-    if "C" in sizes and "S" in sizes:
-        raise ImageReadError(
-            path, f"unsupported layout: both a channel and a samples axis ({found})"
-        )
-    channel_axis = "C" if "C" in sizes else "S" if "S" in sizes else None
-    n_z = sizes.get("Z", 1)
+    check_min_side(path, rows, cols)
+    channel_axis = channel_axis_of(path, sizes, found)
     if rgb:
         assert channel_axis is not None
-        n = sizes[channel_axis]
-        if n not in (3, 4):
-            raise ImageReadError(
-                path, f"an RGB image with {n} samples per pixel ({found}); expected 3 or 4"
-            )
-        return Layout(axes, shape, dtype, "rgb", channel_axis, 3, n_z, rows, cols)
-    if channel_axis is None:
-        return Layout(axes, shape, dtype, "grey", None, 1, n_z, rows, cols)
-    return Layout(
-        axes, shape, dtype, "channels", channel_axis, sizes[channel_axis], n_z, rows, cols
-    )
+        check_rgb_samples(path, sizes[channel_axis], found)
+        return Layout(axes, shape, dtype, "rgb", channel_axis, 3, sizes.get("Z", 1), rows, cols)
+    return plain_layout(axes, shape, dtype, sizes, channel_axis)
 
 
 def choose_scene(path: str, scenes: tuple[str, ...], scene: int | str | None) -> int:

@@ -326,13 +326,11 @@ def scale_pixel_size(size: PixelSize, scale: tuple[float, float]) -> PixelSize:
     return _scaled(size, scale)
 
 
-def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
-    """Classify the axes of a series level; raise for what the core cannot use."""
-    axes = str(series.axes)
-    shape = tuple(int(n) for n in series.shape)
-    dtype = np.dtype(series.dtype)
-    found = f"axes {axes!r}, shape {shape}, dtype {dtype}"
+def check_array(path: str, axes: str, dtype: np.dtype, found: str) -> None:
+    """Raise for a pixel type the analysis cannot use or axes without a single Y and X.
 
+    ``found`` describes the array in the message.
+    """
     if dtype.kind == "b":
         raise ImageReadError(path, f"boolean images are not supported ({found})")
     if dtype.kind == "c":
@@ -341,6 +339,67 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
         raise ImageReadError(path, f"unsupported pixel type ({found})")
     if "Y" not in axes or "X" not in axes or len(set(axes)) != len(axes):
         raise ImageReadError(path, f"unsupported layout: no single Y and X axis ({found})")
+
+
+def time_series_error(path: str, n: int, found: str) -> ImageReadError:
+    """The error for a time axis of ``n`` points."""
+    return ImageReadError(
+        path,
+        f"a time series with {n} time points ({found}); ienfd analyses a "
+        "single time point: save one time point as its own file",
+    )
+
+
+def check_min_side(path: str, rows: int, cols: int) -> None:
+    """Raise for an image with fewer than :data:`MIN_SIDE` pixels on a side."""
+    if rows < MIN_SIDE or cols < MIN_SIDE:
+        raise ImageReadError(
+            path,
+            f"image too small: {rows}x{cols} image (rows x cols); at least "
+            f"{MIN_SIDE} pixels on a side are needed",
+        )
+
+
+def check_rgb_samples(path: str, n: int, found: str) -> None:
+    """Raise unless an RGB image has 3 or 4 samples per pixel."""
+    if n not in (3, 4):
+        raise ImageReadError(
+            path, f"an RGB image with {n} samples per pixel ({found}); expected 3 or 4"
+        )
+
+
+def channel_axis_of(path: str, sizes: dict[str, int], found: str) -> str | None:
+    """The axis holding channels (``'C'``, else ``'S'``, else None); raise if both are there."""
+    if "C" in sizes and "S" in sizes:
+        raise ImageReadError(
+            path, f"unsupported layout: both a channel and a samples axis ({found})"
+        )
+    return "C" if "C" in sizes else "S" if "S" in sizes else None
+
+
+def plain_layout(
+    axes: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    sizes: dict[str, int],
+    channel_axis: str | None,
+) -> Layout:
+    """The layout of a non-RGB array: grey without a channel axis, else channels."""
+    rows, cols, n_z = sizes["Y"], sizes["X"], sizes.get("Z", 1)
+    if channel_axis is None:
+        return Layout(axes, shape, dtype, "grey", None, 1, n_z, rows, cols)
+    return Layout(
+        axes, shape, dtype, "channels", channel_axis, sizes[channel_axis], n_z, rows, cols
+    )
+
+
+def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
+    """Classify the axes of a series level; raise for what the core cannot use."""
+    axes = str(series.axes)
+    shape = tuple(int(n) for n in series.shape)
+    dtype = np.dtype(series.dtype)
+    found = f"axes {axes!r}, shape {shape}, dtype {dtype}"
+    check_array(path, axes, dtype, found)
 
     sizes = dict(zip(axes, shape, strict=True))
     # A plain TIFF of a few same-shaped pages with no axis metadata (how many
@@ -356,11 +415,7 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
         if ax in "YXSCZ":
             continue
         if ax == "T":
-            raise ImageReadError(
-                path,
-                f"a time series with {n} time points ({found}); ienfd analyses a "
-                "single time point: save one time point as its own file",
-            )
+            raise time_series_error(path, n, found)
         if ax in "IQ":
             raise ImageReadError(
                 path,
@@ -377,21 +432,12 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
         )
 
     rows, cols = sizes["Y"], sizes["X"]
-    if rows < MIN_SIDE or cols < MIN_SIDE:
-        raise ImageReadError(
-            path,
-            f"image too small: {rows}x{cols} image (rows x cols); at least "
-            f"{MIN_SIDE} pixels on a side are needed",
-        )
+    check_min_side(path, rows, cols)
 
     photometric = int(series.keyframe.photometric)
     n_z = sizes.get("Z", 1)
     if photometric in (int(tifffile.PHOTOMETRIC.RGB), int(tifffile.PHOTOMETRIC.YCBCR)):
-        n_s = sizes.get("S", 1)
-        if n_s not in (3, 4):
-            raise ImageReadError(
-                path, f"an RGB image with {n_s} samples per pixel ({found}); expected 3 or 4"
-            )
+        check_rgb_samples(path, sizes.get("S", 1), found)
         if sizes.get("C", 1) > 1:
             raise ImageReadError(
                 path, f"unsupported layout: RGB samples with an extra channel axis ({found})"
@@ -404,16 +450,7 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
             f"photometric interpretation {name} is not supported ({found}); "
             "save the image as RGB (bright-field) or greyscale channels (fluorescence)",
         )
-    if "C" in sizes and "S" in sizes:
-        raise ImageReadError(
-            path, f"unsupported layout: both a channel and a samples axis ({found})"
-        )
-    channel_axis = "C" if "C" in sizes else "S" if "S" in sizes else None
-    if channel_axis is None:
-        return Layout(axes, shape, dtype, "grey", None, 1, n_z, rows, cols)
-    return Layout(
-        axes, shape, dtype, "channels", channel_axis, sizes[channel_axis], n_z, rows, cols
-    )
+    return plain_layout(axes, shape, dtype, sizes, channel_axis_of(path, sizes, found))
 
 
 def _local(tag: str) -> str:
