@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ienfd.io import ImageReadError, read_section
+from ienfd.io import READ_SUFFIXES, ImageReadError, is_image_folder, read_section
 from ienfd.napari._layers import LayerDataTuple, image_layers, result_layers
 from ienfd.review import ReviewSession, build_queue, find_image
 from ienfd.review._session import is_result_file
@@ -21,7 +21,11 @@ __all__ = ["get_reader", "read_image", "read_result_folder", "read_result_json"]
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".btf")
+#: Endings of the image files claimed: every format :func:`ienfd.io.read_section` reads but
+#: PNG and JPEG, which record no pixel size (so read_section, given none, refuses them; and
+#: napari opens them itself). An OME-Zarr folder is claimed too (:func:`ienfd.io.is_image_folder`).
+CAMERA_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = tuple(s for s in READ_SUFFIXES if s not in CAMERA_SUFFIXES)
 
 PathLike = str | os.PathLike[str]
 ReaderFunction = Callable[[Any], list[LayerDataTuple]]
@@ -34,15 +38,16 @@ def _is_image(path: Path) -> bool:
 def get_reader(path: PathLike | list[PathLike]) -> ReaderFunction | None:
     """napari reader contribution: a reader function, or None for what ienfd does not read.
 
-    Claimed: TIFF files (``.tif``, ``.tiff``, ``.btf``), JSON files that are
-    ienfd results (not sidecars, not other JSON), and folders holding ienfd
-    results. A claimed file that turns out to be broken raises an error
-    naming the file when it is read.
+    Claimed: image files of the formats ienfd reads that record a pixel size
+    (TIFF family, CZI, LIF, ND2, MRXS: ``IMAGE_SUFFIXES``; not PNG or JPEG),
+    OME-Zarr folders, JSON files that are ienfd results (not sidecars, not
+    other JSON), and folders holding ienfd results. A claimed file that turns
+    out to be broken raises an error naming the file when it is read.
     """
     paths = [Path(p) for p in path] if isinstance(path, list) else [Path(path)]
     if not paths:
         return None
-    if all(p.is_file() and _is_image(p) for p in paths):
+    if all((p.is_file() and _is_image(p)) or is_image_folder(p) for p in paths):
         return _read_images
     if len(paths) != 1:
         return None
