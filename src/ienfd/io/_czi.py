@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ienfd.io._blocks import block_array
-from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene, make_layout
+from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene
 from ienfd.io._tiffmeta import Layout, check_pixel_size
 from ienfd.io._types import ImageReadError, PixelSize
 
@@ -223,15 +223,7 @@ class CziSource(ImageSource):
         return PixelSize(row_um, col_um, "czi-scaling")
 
     def layout(self, level: int) -> Layout:
-        self.check_level(level)
-        return make_layout(
-            self.path,
-            self._axes,
-            self.level_shapes[level],
-            self._dtype,
-            rgb=self._rgb,
-            format_name="CZI",
-        )
+        return self.level_layout(level, self._axes, self._dtype, rgb=self._rgb)
 
     def _reader_args(self) -> dict[str, Any]:
         return {

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ienfd.io._blocks import block_array
-from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene, make_layout
+from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene
 from ienfd.io._tiffmeta import Layout, check_pixel_size
 from ienfd.io._types import ImageReadError, PixelSize
 
@@ -111,10 +111,7 @@ class LifSource(ImageSource):
         return PixelSize(row_um, col_um, "lif")
 
     def layout(self, level: int) -> Layout:
-        self.check_level(level)
-        return make_layout(
-            self.path, self._axes, self._shape, self._dtype, rgb=False, format_name="LIF"
-        )
+        return self.level_layout(level, self._axes, self._dtype, rgb=False)
 
     def read(self, level: int) -> np.ndarray:
         self.layout(level)

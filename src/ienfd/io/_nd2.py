@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene, make_layout
+from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene
 from ienfd.io._tiffmeta import Layout, check_pixel_size
 from ienfd.io._types import ImageReadError, PixelSize
 
@@ -102,10 +102,7 @@ class Nd2Source(ImageSource):
         return PixelSize(row_um, col_um, "nd2")
 
     def layout(self, level: int) -> Layout:
-        self.check_level(level)
-        return make_layout(
-            self.path, self._axes, self._shape, self._dtype, rgb=self._rgb, format_name="ND2"
-        )
+        return self.level_layout(level, self._axes, self._dtype, rgb=self._rgb)
 
     def _index(self) -> tuple[Any, ...]:
         sizes = dict(self._file.sizes)

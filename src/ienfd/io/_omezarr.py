@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene, make_layout
+from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene
 from ienfd.io._tiffmeta import Layout, check_pixel_size
 from ienfd.io._types import ImageReadError, PixelSize
 
@@ -284,15 +284,7 @@ class OmeZarrSource(ImageSource):
         return PixelSize(row_um, col_um, "ome-zarr")
 
     def layout(self, level: int) -> Layout:
-        self.check_level(level)
-        return make_layout(
-            self.path,
-            self._axes,
-            self.level_shapes[level],
-            self._dtype,
-            rgb=self._rgb,
-            format_name="OME-Zarr",
-        )
+        return self.level_layout(level, self._axes, self._dtype, rgb=self._rgb)
 
     def _index(self) -> tuple[Any, ...]:
         return tuple(slice(None) if i in self._keep else 0 for i in range(len(self._all_axes)))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ienfd.io._blocks import block_array
-from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene, make_layout
+from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene
 from ienfd.io._tiffmeta import Layout, check_pixel_size
 from ienfd.io._types import ImageReadError, PixelSize
 
@@ -89,15 +89,7 @@ class OpenSlideSource(ImageSource):
         return PixelSize(row_um, col_um, "openslide-mpp")
 
     def layout(self, level: int) -> Layout:
-        self.check_level(level)
-        return make_layout(
-            self.path,
-            "YXS",
-            self.level_shapes[level],
-            np.dtype(np.uint8),
-            rgb=True,
-            format_name=self.format_name,
-        )
+        return self.level_layout(level, "YXS", np.dtype(np.uint8), rgb=True)
 
     def read(self, level: int) -> np.ndarray:
         self.layout(level)

@@ -116,6 +116,18 @@ class ImageSource(abc.ABC):
                 f"level {level} requested but the file has {n} resolution level(s) (0-{n - 1})",
             )
 
+    def level_layout(self, level: int, axes: str, dtype: np.dtype, *, rgb: bool) -> Layout:
+        """:func:`make_layout` of ``level`` (shape from ``level_shapes``) once it is in the file."""
+        self.check_level(level)
+        return make_layout(
+            self.path,
+            axes,
+            self.level_shapes[level],
+            dtype,
+            rgb=rgb,
+            format_name=self.format_name,
+        )
+
     def metadata_pixel_size(self, read: Callable[[], PixelSize | None]) -> PixelSize | None:
         """``read()``, or None with ``pixel_size_error`` set when it raises ImageReadError."""
         try:
