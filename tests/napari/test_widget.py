@@ -12,6 +12,7 @@ import pytest
 from qtpy.QtCore import QPoint, Qt
 
 from ienfd.io import read_correction
+from ienfd.napari._widget import scale_bar
 from ienfd.review import build_queue, polylines_length_px, read_result
 
 from .conftest import wait_for_section
@@ -75,6 +76,10 @@ def test_analyse_correct_save_reopen(make_napari_viewer, qtbot, section_file, tm
     record = read_result(result_json)
     sec = widget.current
     px = record["pixel_size_um"]
+    # The section's physical size in view: a scale bar in µm over µm-scaled layers.
+    assert scale_bar(viewer).visible
+    assert tuple(sec.fibres.scale) == pytest.approx((px, px))
+    assert all(str(unit) == "micrometer" for unit in sec.fibres.units)
     assert len(sec.fibres.data) == record["count"] > 0
     np.testing.assert_allclose(sec.fibres.data, [[c["row"], c["col"]] for c in record["crossings"]])
     assert set(sec.sources()) == {"auto"}

@@ -132,6 +132,9 @@ class ReviewWidget(QWidget):
             schedule_save=self._schedule_save,
         )
         self.analysis_panel.show_basis(session.length_basis)
+        # Every layer is in µm (its scale is the pixel size): a scale bar in µm
+        # gives the section's physical size at a glance.
+        show_scale_bar(self.viewer)
         self.viewer.layers.selection.active = self.current.fibres
         restored = " (saved correction restored)" if session.correction is not None else ""
         self.say(f"reviewing {session.result_json}{restored}")
@@ -275,3 +278,18 @@ class ReviewWidget(QWidget):
     def previous_section(self) -> None:
         """Open the previous section of the queue."""
         self.queue_panel.previous_section()
+
+
+def scale_bar(viewer: Any) -> Any:
+    """The viewer's scale bar overlay (``viewer.canvas.overlays`` in newer napari)."""
+    overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
+    return overlays.scale_bar if overlays is not None else viewer.scale_bar
+
+
+def show_scale_bar(viewer: Any) -> None:
+    """Show the scale bar in µm: newer napari takes the unit from the layers' ``units``
+    (every ienfd layer has µm), older napari from the bar itself."""
+    bar = scale_bar(viewer)
+    bar.visible = True
+    if getattr(getattr(viewer, "canvas", None), "overlays", None) is None:
+        bar.unit = "um"
