@@ -12,7 +12,7 @@ import pytest
 
 from ienfd.cli import main
 from ienfd.clinical import density_ci
-from ienfd.io import Correction, write_correction
+from ienfd.io import Correction, bind_correction, write_correction
 from ienfd.workflow import BatchInputError, collect_inputs
 
 pytestmark = [pytest.mark.dask, pytest.mark.slow]
@@ -99,7 +99,7 @@ def test_corrections_are_used_without_reanalysis_and_bad_ones_are_errors(
     crossings += [{"row": 10.0, "col": float(k), "source": "manual"} for k in (1, 2)]
     write_correction(
         out / first.name.replace(".json", ".correction.json"),
-        Correction(
+        bind_correction(Correction(
             image=result["image"],
             auto_count=result["count"],
             final_count=final,
@@ -111,8 +111,8 @@ def test_corrections_are_used_without_reanalysis_and_bad_ones_are_errors(
             saved_at="2026-11-21T22:00:00+00:00",
             status="accepted",
             crossings=crossings,
-        ),
-    )
+        ), result),
+    )  # fmt: skip
     second = out / sections["result_json"].iloc[1]
     (out / second.name.replace(".json", ".correction.json")).write_text("{not json")
 

@@ -15,7 +15,13 @@ import pandas as pd
 import pytest
 
 from ienfd.cli import main
-from ienfd.io import UNCHECKED_REASON, Correction, write_correction, write_section_tiff
+from ienfd.io import (
+    UNCHECKED_REASON,
+    Correction,
+    bind_correction,
+    write_correction,
+    write_section_tiff,
+)
 from ienfd.synthetic import generate_section, random_spec
 from ienfd.workflow import SectionEntry, section_table
 from tests.parallel.conftest import PIXEL_UM, _spec
@@ -114,13 +120,13 @@ def test_an_accepted_correction_clears_the_need_for_review(
     def review(status: str) -> pd.Series:
         write_correction(
             sidecar,
-            Correction(
+            bind_correction(Correction(
                 image=result["image"], auto_count=0, final_count=0,
                 pixel_size_um=result["pixel_size_um"], length_basis="dej",
                 dej_length_um=result["dej_length_um"],
                 surface_length_um=result["surface_length_um"], user="tech1",
                 saved_at="2026-11-26T09:00:00+00:00", status=status,  # type: ignore[arg-type]
-            ),
+            ), result),
         )  # fmt: skip
         manifest = str(inputs / "manifest.csv")
         assert _batch([manifest, "--out", str(out), "--no-overlay", "-q"], client) == 0
