@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,6 +92,37 @@ def run_sampled(cmd: Sequence[str]) -> SampledRun:
     t.join()
     seconds = time.perf_counter() - t0
     return SampledRun(code, seconds, peak, samples, load_before, load())
+
+
+def run_batch_sampled(
+    slide: Path, out: Path, workers: int, *options: str
+) -> tuple[list[str], SampledRun]:
+    """``ienfd batch SLIDE --out OUT --workers N [options] -q`` through :func:`run_sampled`."""
+    cmd = [
+        str(Path(sys.executable).parent / "ienfd"),
+        "batch",
+        str(slide),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        *options,
+        "-q",
+    ]
+    return cmd, run_sampled(cmd)
+
+
+def slide_record(
+    path: Path, side: int, sections: Sequence[np.ndarray], started: float
+) -> dict[str, Any]:
+    """The size of a written side x side RGB slide, its sections, and seconds since ``started``."""
+    return {
+        "decoded_gb": round(side * side * 3 / 1e9, 2),
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+        "sections": len(sections),
+        "section_shapes": [list(s.shape) for s in sections],
+        "write_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def slide_sections(

@@ -35,7 +35,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _measure import load, machine, own_peak_rss_mb, run_sampled, slide_sections
+from _measure import (
+    load,
+    machine,
+    own_peak_rss_mb,
+    run_batch_sampled,
+    slide_record,
+    slide_sections,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.parallel._slides: the tile-by-tile slide writer
@@ -143,11 +150,7 @@ def make_slide(path: Path, side: int, n_sections: int) -> dict[str, Any]:
     return {
         "path": str(path),
         "shape": [side, side, 3],
-        "decoded_gb": round(side * side * 3 / 1e9, 2),
-        "file_mb": round(path.stat().st_size / 1e6, 1),
-        "sections": n_sections,
-        "section_shapes": [list(s.shape) for s in sections],
-        "write_s": round(time.perf_counter() - t0, 1),
+        **slide_record(path, side, sections, t0),
     }
 
 
@@ -160,19 +163,7 @@ def bench_wsi(
     # peak RSS of this process so far (Linux: KiB): bounds what writing the slide needed
     info["generator_process_peak_rss_mb"] = own_peak_rss_mb()
     out = tmp / "wsi_out"
-    cmd = [
-        str(Path(sys.executable).parent / "ienfd"),
-        "batch",
-        str(slide),
-        "--out",
-        str(out),
-        "--workers",
-        str(workers),
-        "--slide-mb",
-        str(slide_mb),
-        "-q",
-    ]
-    sampled = run_sampled(cmd)
+    cmd, sampled = run_batch_sampled(slide, out, workers, "--slide-mb", str(slide_mb))
     run = json.loads((out / "run.json").read_text())
     table = (out / "sections.csv").read_text().splitlines()
     return {

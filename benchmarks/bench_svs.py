@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
-from _measure import machine, own_peak_rss_mb, run_sampled, slide_sections
+from _measure import machine, own_peak_rss_mb, run_batch_sampled, slide_record, slide_sections
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.parallel._slides: the tile composer
@@ -128,11 +128,7 @@ def make_slide(path: Path, side: int, n_sections: int, mpp: float) -> dict[str, 
         "pixel_size_um": info.pixel_size.col_um,
         "pixel_size_source": info.pixel_size.source,
         "levels": [list(s) for s in info.shapes],
-        "decoded_gb": round(side * side * 3 / 1e9, 2),
-        "file_mb": round(path.stat().st_size / 1e6, 1),
-        "sections": n_sections,
-        "section_shapes": [list(s.shape) for s in sections],
-        "write_s": round(time.perf_counter() - t0, 1),
+        **slide_record(path, side, sections, t0),
     }
 
 
@@ -142,17 +138,7 @@ def bench(tmp: Path, side: int, n_sections: int, workers: int) -> dict[str, Any]
     info = make_slide(slide, side, n_sections, mpp=0.5)
     info["generator_process_peak_rss_mb"] = own_peak_rss_mb()
     out = tmp / "out"
-    cmd = [
-        str(Path(sys.executable).parent / "ienfd"),
-        "batch",
-        str(slide),
-        "--out",
-        str(out),
-        "--workers",
-        str(workers),
-        "-q",
-    ]
-    sampled = run_sampled(cmd)
+    cmd, sampled = run_batch_sampled(slide, out, workers)
     run = json.loads((out / "run.json").read_text())
     boxes = []
     for result in sorted(out.glob("*.json")):
