@@ -22,10 +22,12 @@ SLIDE_MB_DEFAULT = 64.0
 
 _BATCH_EPILOG = """\
 INPUT:
-  a folder (its TIFF files, recursively), a quoted glob ("slides/*.ome.tif"),
-  or a manifest CSV with columns image,patient_id,site,section and optional
-  pixel_size_um,fibre_channel,membrane_channel,age,sex (image paths relative
-  to the manifest's folder; sites as in `ienfd classify`: distal_leg,
+  a folder (its image files, recursively: every format ienfd reads, see
+  docs/reading-images.md; an OME-Zarr folder is one image), a quoted glob
+  ("slides/*.ome.tif"), or a manifest CSV with columns
+  image,patient_id,site,section and optional
+  pixel_size_um,fibre_channel,membrane_channel,age,sex,junction (image paths
+  relative to the manifest's folder; sites as in `ienfd classify`: distal_leg,
   distal_thigh, proximal_thigh, more with --site).
 
 outputs, in DIR:
