@@ -23,7 +23,7 @@ import numpy as np
 
 from ienfd.io._blocks import block_array
 from ienfd.io._source import FORMATS_EXTRA, ImageSource, choose_scene
-from ienfd.io._tiffmeta import Layout, check_pixel_size
+from ienfd.io._tiffmeta import Layout, check_pixel_size, local_tag
 from ienfd.io._types import ImageReadError, PixelSize
 
 if TYPE_CHECKING:
@@ -67,15 +67,11 @@ def _open(path: str) -> Any:
         ) from exc
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _find(root: ET.Element, *names: str) -> list[ET.Element]:
     """Elements reached by the local tag names ``names`` from ``root`` (any depth first)."""
-    found = [e for e in root.iter() if _local(e.tag) == names[0]]
+    found = [e for e in root.iter() if local_tag(e.tag) == names[0]]
     for name in names[1:]:
-        found = [c for e in found for c in e if _local(c.tag) == name]
+        found = [c for e in found for c in e if local_tag(c.tag) == name]
     return found
 
 
@@ -192,7 +188,7 @@ class CziSource(ImageSource):
         values: dict[str, float] = {}
         for item in _find(root, "Scaling", "Items", "Distance"):
             axis = item.get("Id")
-            text = next((c.text for c in item if _local(c.tag) == "Value"), None)
+            text = next((c.text for c in item if local_tag(c.tag) == "Value"), None)
             if axis in ("X", "Y") and text:
                 try:
                     values[axis] = float(text)

@@ -453,7 +453,7 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
     return plain_layout(axes, shape, dtype, sizes, channel_axis_of(path, sizes, found))
 
 
-def _local(tag: str) -> str:
+def local_tag(tag: str) -> str:
     """XML tag without its namespace."""
     return tag.rsplit("}", 1)[-1]
 
@@ -467,11 +467,11 @@ def _ome_pixels(tif: tifffile.TiffFile, index: int = 0) -> ET.Element | None:
         root = ET.fromstring(xml)
     except ET.ParseError:
         return None
-    images = [image for image in root if _local(image.tag) == "Image"]
+    images = [image for image in root if local_tag(image.tag) == "Image"]
     if index >= len(images):
         return None
     for child in images[index]:
-        if _local(child.tag) == "Pixels":
+        if local_tag(child.tag) == "Pixels":
             return child
     return None
 
@@ -491,7 +491,7 @@ def _channel_names(tif: tifffile.TiffFile, layout: Layout, index: int = 0) -> tu
         return ("red", "green", "blue")
     pixels = _ome_pixels(tif, index)
     if pixels is not None:
-        names = [ch.get("Name", "").strip() for ch in pixels if _local(ch.tag) == "Channel"]
+        names = [ch.get("Name", "").strip() for ch in pixels if local_tag(ch.tag) == "Channel"]
         if len(names) == n and all(names):
             return tuple(names)
         return ()
