@@ -17,7 +17,13 @@ import pandas as pd
 
 from ienfd.clinical._errors import ClinicalInputError
 from ienfd.clinical._norms import NormsTable, validate_norms
-from ienfd.io import write_bytes
+from ienfd.io import (
+    CorrectionError,
+    check_plausible,
+    correction_problem,
+    read_correction,
+    write_bytes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +95,32 @@ def write_norms(norms: NormsTable, path: str | os.PathLike[str]) -> Path:
     return write_csv_atomic(norms.to_frame(), path)
 
 
+def _check_against_result(sidecar: Path) -> None:
+    """Refuse a sidecar that does not belong to the result JSON beside it, if there is one."""
+    result_json = sidecar.with_name(sidecar.name[: -len(SIDECAR_SUFFIX)] + ".json")
+    if not result_json.is_file():
+        return
+    try:
+        record = json.loads(result_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ClinicalInputError(
+            f"its result {result_json.name} cannot be read ({exc})", source=str(sidecar)
+        ) from None
+    if not isinstance(record, dict) or "count" not in record:
+        return  # not an ienfd result: nothing to bind to
+    try:
+        correction = read_correction(sidecar)
+        problem = correction_problem(correction, record)
+        if problem is None:
+            check_plausible(correction, record, sidecar)
+    except CorrectionError as exc:
+        raise ClinicalInputError(exc.reason, source=str(sidecar)) from None
+    if problem is not None:
+        raise ClinicalInputError(
+            f"not applied to {result_json.name}: {problem}", source=str(sidecar)
+        )
+
+
 def read_correction_sidecars(folder: str | os.PathLike[str]) -> pd.DataFrame:
     """Read every ``*.correction.json`` in ``folder`` (napari correction sidecars).
 
@@ -102,7 +134,14 @@ def read_correction_sidecars(folder: str | os.PathLike[str]) -> pd.DataFrame:
     ------
     ClinicalInputError
         If the folder has no sidecars, a file is not valid JSON, or a sidecar
-        lacks ``image`` or ``final_count`` (naming the file and the key).
+        lacks ``image`` or ``final_count`` (naming the file and the key); or,
+        for a sidecar whose result JSON ``<stem>.json`` is beside it (a batch
+        or ``analyze`` output folder), if the correction was made on another
+        image or analysis, records no result (an older ienfd), or holds
+        values that cannot be right (:func:`ienfd.io.correction_problem`,
+        :func:`ienfd.io.check_plausible`; the message names the file and says
+        to review again). A folder of sidecars alone has no result to check
+        them against: they are read as they are.
     """
     d = Path(folder)
     if not d.is_dir():
@@ -121,6 +160,7 @@ def read_correction_sidecars(folder: str | os.PathLike[str]) -> pd.DataFrame:
         for key in ("image", "final_count"):
             if key not in data:
                 raise ClinicalInputError(f"missing key {key!r}", source=str(f), column=key)
+        _check_against_result(f)
         records.append(
             {
                 "image": str(data["image"]),

@@ -78,7 +78,11 @@ class ReviewPanel(QWidget):
             f"DEJ {m.dej_length_um / 1000:.3f} mm, surface {m.surface_length_um / 1000:.3f} mm"
             f" &nbsp; [{status}]"
         )
-        self._show_review(session.record if session else None, status)
+        self._show_review(
+            session.record if session else None,
+            status,
+            stale=session.stale_reason if session else None,
+        )
         if current and current.last_error:
             self.host.say(f"not saved: {current.last_error}")
 
@@ -86,8 +90,19 @@ class ReviewPanel(QWidget):
         """No section under review."""
         self.numbers.setText("no section")
 
-    def _show_review(self, record: dict[str, Any] | None, status: str) -> None:
-        """Say why the section needs review (its failed quality checks), or hide the line."""
+    def _show_review(
+        self, record: dict[str, Any] | None, status: str, *, stale: str | None = None
+    ) -> None:
+        """Say why the section needs review (its failed quality checks), or hide the line.
+
+        ``stale``: why the restored correction does not belong to this result;
+        it needs review again, whatever the checks say.
+        """
+        if stale is not None:
+            head = f"<b style='color:{REVIEW_COLOUR}'>Needs review:</b>"
+            self.review_label.setText(f"{head} {html.escape(stale)}")
+            self.review_label.setVisible(True)
+            return
         try:
             quality = result_quality(record) if record is not None else None
         except ValueError as exc:  # a result edited by hand

@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ienfd.io import CorrectionError, correction_path, read_correction, result_quality
+from ienfd.io import (
+    CorrectionError,
+    correction_path,
+    correction_problem,
+    read_correction,
+    result_quality,
+)
 from ienfd.review._session import is_result_file, read_result
 
 __all__ = ["QueueEntry", "build_queue", "section_uncertainty"]
@@ -87,7 +93,10 @@ class QueueEntry:
     """One section of a review queue.
 
     ``status`` is ``"new"`` (no sidecar), or the sidecar's ``in_review``,
-    ``accepted`` or ``flagged``; ``final_count`` is the sidecar's (None when new).
+    ``accepted`` or ``flagged``; ``"stale"`` when the sidecar was made on
+    another image or analysis (:func:`ienfd.io.correction_problem`: it needs
+    review again, and its reason comes first in ``qc_reasons``);
+    ``final_count`` is the sidecar's (None when new or stale).
     ``needs_review`` is the result's quality verdict
     (:func:`ienfd.io.result_quality`) as the reviewer left it: False once
     accepted, True once flagged. ``qc_reasons`` are the failed quality checks
@@ -129,6 +138,8 @@ class QueueEntry:
 
 
 _DONE = ("accepted", "flagged")
+#: Status of a section whose sidecar was made on another image or analysis.
+STALE = "stale"
 
 
 def build_queue(folder: str | os.PathLike[str]) -> list[QueueEntry]:
@@ -140,7 +151,8 @@ def build_queue(folder: str | os.PathLike[str]) -> list[QueueEntry]:
     first (:func:`section_uncertainty`), ties by name. Accepted and flagged
     ones follow, in the same order. JSON files that are not ienfd results
     (batch summaries, sidecars) are skipped; a broken sidecar marks its section
-    ``"sidecar error"``.
+    ``"sidecar error"``, and one made on another image or analysis ``"stale"``
+    (needs review).
 
     Raises
     ------
@@ -156,20 +168,25 @@ def build_queue(folder: str | os.PathLike[str]) -> list[QueueEntry]:
             continue
         record = read_result(path)
         score, reasons = section_uncertainty(record)
-        status, final = "new", None
+        status, final, stale = "new", None, None
         sidecar = correction_path(path)
         if sidecar.exists():
             try:
                 correction = read_correction(sidecar)
                 status, final = correction.status, correction.final_count
+                stale = correction_problem(correction, record)
             except (CorrectionError, OSError) as exc:
                 logger.warning("%s", exc)
                 status = "sidecar error"
+        if stale is not None:  # made on another image or analysis: to be reviewed again
+            status, final = STALE, None
         try:
             quality = result_quality(record)
             needs, qc_reasons = quality.after_review(status), list(quality.reasons)
         except ValueError as exc:  # edited by hand: look at it
             needs, qc_reasons = True, [f"quality checks unreadable: {exc}"]
+        if stale is not None:
+            needs, qc_reasons = True, [stale, *qc_reasons]
         entries.append(
             QueueEntry(
                 result_json=path,

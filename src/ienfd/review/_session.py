@@ -17,7 +17,9 @@ import numpy as np
 from ienfd.io import (
     Correction,
     CorrectionEvent,
+    bind_correction,
     correction_path,
+    correction_problem,
     read_correction,
     write_correction,
 )
@@ -158,12 +160,23 @@ class ReviewSession:
         self.correction = correction
         self.events: list[CorrectionEvent] = list(correction.events) if correction else []
         self.status: Status = correction.status if correction else "in_review"
+        #: Why the restored correction does not belong to this result (made on another
+        #: image or analysis), or None. Its edits are shown, and the review is open again.
+        self.stale_reason: str | None = (
+            None if correction is None else correction_problem(correction, record)
+        )
+        if self.stale_reason is not None:
+            self.status = "in_review"
         basis = record.get("length_basis", "dej")
         self.length_basis: Literal["dej", "surface"] = "surface" if basis == "surface" else "dej"
 
     @classmethod
     def open(cls, result_json: str | os.PathLike[str], *, user: str | None = None) -> ReviewSession:
         """Open a result JSON, restoring its correction sidecar when there is one.
+
+        A sidecar made on another image or analysis is restored too (its
+        edits shown, to be checked against the new result), with the review
+        reopened and :attr:`stale_reason` saying why.
 
         Raises
         ------
@@ -178,7 +191,10 @@ class ReviewSession:
         correction = read_correction(sidecar) if sidecar.exists() else None
         if correction is not None:
             logger.info("restored the correction %s", sidecar)
-        return cls(record, result_json, user=user, correction=correction)
+        session = cls(record, result_json, user=user, correction=correction)
+        if session.stale_reason is not None:
+            logger.warning("%s: %s", sidecar, session.stale_reason)
+        return session
 
     # -- the automatic result, or the restored correction --------------------------------
 
@@ -293,14 +309,14 @@ class ReviewSession:
         *,
         note: str = "",
     ) -> Correction:
-        """The correction for the current state (not written)."""
+        """The correction for the current state, bound to this result (not written)."""
         pts = np.reshape(np.asarray(points, dtype=float), (-1, 2))
         if len(sources) != len(pts):
             raise ValueError(f"{len(pts)} points but {len(sources)} sources")
         m = self.measure(len(pts), dej, surface)
         dej_pieces = [np.round(np.asarray(d, float), 2).tolist() for d in _polylines(dej)]
         surf_pieces = [np.round(np.asarray(s, float), 2).tolist() for s in _polylines(surface)]
-        return Correction(
+        correction = Correction(
             image=str(self.record["image"]),
             auto_count=self.auto_count,
             final_count=len(pts),
@@ -323,6 +339,7 @@ class ReviewSession:
             dej_pieces=dej_pieces if len(dej_pieces) > 1 else [],
             surface_pieces=surf_pieces if len(surf_pieces) > 1 else [],
         )
+        return bind_correction(correction, self.record)
 
     def save(
         self,
@@ -335,15 +352,21 @@ class ReviewSession:
     ) -> Path:
         """Write the sidecar atomically (checked by :func:`ienfd.io.write_correction`).
 
+        The sidecar is bound to this result and checked against it
+        (:func:`ienfd.io.check_plausible`); saving a restored stale
+        correction binds it to the result now under review.
+
         Raises
         ------
         ienfd.io.CorrectionError
-            The state cannot be saved (e.g. no junction left, so no length);
-            nothing is written.
+            The state cannot be saved (e.g. no junction left, so no length, a
+            length under 100 µm or far from the automatic one); nothing is
+            written.
         OSError
             The folder is not writable.
         """
         correction = self.build_correction(points, sources, dej, surface, note=note)
-        path = write_correction(self.sidecar_path, correction)
+        path = write_correction(self.sidecar_path, correction, result=self.record)
         self.correction = correction
+        self.stale_reason = None
         return path

@@ -21,10 +21,19 @@ import pandas as pd
 
 from ienfd.clinical import ClinicalInputError, aggregate_sections, prepare_sections
 from ienfd.clinical._io import write_bytes_atomic, write_csv_atomic
-from ienfd.io import CorrectionError, correction_path, read_correction, result_quality
+from ienfd.io import (
+    CorrectionError,
+    check_plausible,
+    correction_path,
+    correction_problem,
+    read_correction,
+    result_quality,
+)
 
 __all__ = [
+    "NO_NUMBERS",
     "SECTION_COLUMNS",
+    "STALE",
     "SectionEntry",
     "biopsy_table",
     "section_table",
@@ -66,6 +75,24 @@ SECTION_COLUMNS = (
     "pipeline",
     "skipped",
 )
+
+
+#: ``review_status`` of a section whose correction sidecar was made on another image or
+#: analysis: the correction is not applied and the section needs review again.
+STALE = "stale"
+
+#: The numbers an error row leaves empty: it has no result to give.
+NO_NUMBERS: dict[str, Any] = {
+    "count": None,
+    "count_auto": None,
+    "dej_length_um": None,
+    "surface_length_um": None,
+    "length_basis": "",
+    "density_per_mm": None,
+    "pixel_size_um": None,
+    "n_fragments": None,
+    "n_secondary_branches": None,
+}
 
 
 @dataclass(frozen=True)
@@ -123,28 +150,40 @@ def _row_from_json(entry: SectionEntry, out_dir: Path) -> dict[str, Any]:
         "pipeline": (rec.get("pipeline") or {}).get("name", ""),
     }
     sidecar = correction_path(result_json)
-    if sidecar.exists():
-        try:
-            c = read_correction(sidecar)
-        except (CorrectionError, OSError) as exc:
-            message = str(exc) if str(sidecar) in str(exc) else f"{sidecar}: {exc}"
-            return {
-                **row,
-                "status": "error",
-                "error": f"bad correction sidecar: {message}",
-                "needs_review": None,
-            }
+    if not sidecar.exists():
+        return row
+    try:
+        c = read_correction(sidecar)
+        problem = correction_problem(c, rec)
+        if problem is None:
+            check_plausible(c, rec, sidecar)
+    except (CorrectionError, OSError) as exc:
+        message = str(exc) if str(sidecar) in str(exc) else f"{sidecar}: {exc}"
+        return {
+            **row,
+            **NO_NUMBERS,
+            "status": "error",
+            "error": f"bad correction sidecar: {message}",
+            "needs_review": None,
+        }
+    if problem is not None:  # made on another image or analysis: not applied
         row.update(
-            count=int(c.final_count),
-            count_auto=int(rec["count"]),
-            corrected=True,
-            needs_review=quality.after_review(c.status),  # accepted by a human: reviewed
-            review_status=c.status,
-            dej_length_um=c.dej_length_um,
-            surface_length_um=c.surface_length_um,
-            length_basis=c.length_basis,
-            density_per_mm=c.density_per_mm,
+            needs_review=True,
+            qc_reasons="; ".join([*quality.reasons, f"{sidecar.name}: {problem}"]),
+            review_status=STALE,
         )
+        return row
+    row.update(
+        count=int(c.final_count),
+        count_auto=int(rec["count"]),
+        corrected=True,
+        needs_review=quality.after_review(c.status),  # accepted by a human: reviewed
+        review_status=c.status,
+        dej_length_um=c.dej_length_um,
+        surface_length_um=c.surface_length_um,
+        length_basis=c.length_basis,
+        density_per_mm=c.density_per_mm,
+    )
     return row
 
 
@@ -163,9 +202,16 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
     -------
     pandas.DataFrame
         Columns :data:`SECTION_COLUMNS`. ``count`` is the reviewed count when
-        a correction sidecar exists (``corrected`` True, ``count_auto`` the
-        automatic count, lengths and density from the sidecar); a sidecar that
-        cannot be read makes the row an error naming the file.
+        a correction sidecar made on this result exists (``corrected`` True,
+        ``count_auto`` the automatic count, lengths and density from the
+        sidecar). A sidecar made on another image or analysis
+        (:func:`ienfd.io.correction_problem`, also one from an older ienfd
+        that records no result) is not applied: the row keeps the automatic
+        result, ``review_status`` is ``'stale'``, ``needs_review`` True and
+        ``qc_reasons`` says why ("... review again"). A sidecar that cannot be
+        read, or whose values cannot be right (:func:`ienfd.io.check_plausible`),
+        makes the row an error naming the file and the field. Error rows
+        carry no count, length or density.
         ``needs_review`` (nullable boolean, empty for an error row) is the
         result's quality verdict (:func:`ienfd.io.result_quality`: a result
         without quality checks needs review) until a reviewer decides: False
