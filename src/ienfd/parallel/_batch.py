@@ -14,15 +14,15 @@ input and output paths.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ienfd.io import ImageReadError, SectionImage, probe_image
+from ienfd.io import ImageReadError, SectionImage, file_sha256, probe_image
 from ienfd.parallel._slide import SlideRegion, find_sections, read_region
 from ienfd.workflow import (
+    BatchPlan,
     BatchReport,
     InputPlan,
     InputRow,
@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_SLIDE_BYTES",
     "analyse_section",
     "cluster_runner",
+    "input_records",
     "plan_input",
     "run_batch",
 ]
@@ -61,17 +62,26 @@ logger = logging.getLogger(__name__)
 #: Files whose full-resolution level needs more bytes than this are whole-slide
 #: images: their sections are found at low resolution and analysed one by one.
 DEFAULT_SLIDE_BYTES = 64 * 2**20
-_HASH_CHUNK = 8 * 2**20
 
 
-def _sha256(path: str) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
+def input_records(batch: BatchPlan, runs: Sequence[SectionRun]) -> list[dict[str, Any]]:
+    """The run record's inputs, each with the error of every section of it that failed.
+
+    An input that could not be planned keeps its own error; one whose
+    sections failed in the analysis gets their errors (joined by ``"; "``),
+    so that ``inputs[].error`` is empty only for an input whose every
+    section has a result.
+    """
+    errors: dict[int, list[str]] = {}
+    for section, run in zip(batch.sections, runs, strict=True):
+        if run.status == "error" and run.error:
+            errors.setdefault(section.input_index, []).append(run.error)
+    records = []
+    for i, record in enumerate(batch.inputs):
+        if record.get("error") is None and i in errors:
+            record = {**record, "error": "; ".join(dict.fromkeys(errors[i]))}
+        records.append(record)
+    return records
 
 
 def plan_input(
@@ -84,7 +94,7 @@ def plan_input(
     bad file: the reason goes into the plan's ``error``.
     """
     try:
-        sha, size = _sha256(row.path)
+        sha, size = file_sha256(row.path)
         info = probe_image(row.path)
         if info.modality is not None and reader.modality not in (None, info.modality):
             raise ImageReadError(
@@ -261,7 +271,7 @@ def run_batch(
         extra_sites=extra_sites,
         run={
             "started_at": started,
-            "inputs": list(batch.inputs),
+            "inputs": input_records(batch, runs),
             "n_analysed": sum(r.status == "ok" for r in runs),
             "n_skipped": sum(r.status == "skipped" for r in runs),
             "cluster": {

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ienfd.io import ImageReadError, ResultQuality, SectionImage, result_quality
+from ienfd.io import ImageReadError, ResultQuality, SectionImage, file_sha256, result_quality
 from ienfd.workflow._section import SectionJob, remove_outputs, run_section
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "failed_section",
     "run_sections",
     "serial_runner",
+    "with_input_hash",
 ]
 
 #: What became of one section: analysed, skipped (its result was already there), or failed.
@@ -118,6 +119,24 @@ def failed_section(
     )
 
 
+def with_input_hash(job: SectionJob) -> SectionJob:
+    """The job with its input's SHA-256 in ``extra['input_sha256']`` (hashed if missing).
+
+    A batch hashes every input when it plans; ``ienfd analyze`` does not, so
+    its jobs are hashed here, where the file is read, and every result JSON
+    carries the hash of the bytes it was computed from. A file that cannot be
+    hashed is returned unchanged: reading it fails next, with the reader's
+    message.
+    """
+    if job.extra.get("input_sha256"):
+        return job
+    try:
+        sha, _ = file_sha256(job.path)
+    except OSError:
+        return job
+    return replace(job, extra={**job.extra, "input_sha256": sha})
+
+
 def attempt_section(
     job: SectionJob, load: Callable[[SectionJob], SectionImage] | None = None
 ) -> SectionRun:
@@ -142,6 +161,7 @@ def attempt_section(
         that a stale result cannot pass for a new one.
     """
     try:
+        job = with_input_hash(job)
         image = None if load is None else load(job)
         outcome = run_section(job, image)
     except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
