@@ -148,3 +148,29 @@ def test_scene_of_a_czi(tmp_path: Path, fluorescence: tuple[np.ndarray, np.ndarr
     record = _record(tmp_path / "out", "two")
     assert record["scene"] and record["pixel_size_source"] == "czi-scaling"
     assert record["image_shape"] == list(fluorescence[0].shape[1:])
+
+
+@pytest.mark.dask
+def test_batch_finds_png_and_czi_and_keys_the_scene(
+    tmp_path: Path, fluorescence: tuple[np.ndarray, np.ndarray]
+) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    write_png(inputs / "cam.png", _section("brightfield", 3, 250))
+    names = ["PGP9.5", "ColIV"]
+    write_czi(inputs / "two.czi", fluorescence[0], pixel_um=PIXEL_UM, channel_names=names, scenes=2)
+    batch = ("batch", inputs, "--out", out, "--pixel-size", str(PIXEL_UM), "--workers", "1")
+
+    first = _ienfd(*batch, "--no-overlay")
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in out.glob("*.json")) == ["cam.json", "run.json", "two.json"]
+    assert "scene" not in _record(out, "two")
+
+    (inputs / "cam.png").unlink()
+    again = _ienfd(*batch, "--no-overlay")
+    assert again.returncode == 0 and "two.czi  skipped (done earlier" in again.stdout
+    other = _ienfd(*batch, "--no-overlay", "--scene", "1")
+    assert other.returncode == 0, other.stderr
+    assert "two.czi  ok" in other.stdout  # another scene is another result, not skipped
+    record = _record(out, "two")
+    assert record["scene"] and record["reader_options"]["scene"] == 1
