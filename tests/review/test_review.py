@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ienfd.io import UNCHECKED_REASON, CorrectionError, read_correction, write_json
+from ienfd.io import (
+    UNCHECKED_REASON,
+    CorrectionError,
+    correction_problem,
+    read_correction,
+    write_json,
+)
 from ienfd.review import (
     ReviewSession,
     build_queue,
@@ -288,3 +294,49 @@ def test_a_real_section_without_fibres_heads_the_queue(tmp_path):
     zero = next(e for e in queue if e.stem == "zero")
     assert zero.qc_reasons == records["zero"]["qc_reasons"]
     assert zero.reasons[0].startswith("no fibre counted")
+
+
+def _reviewed(tmp_path, record):
+    write_json(tmp_path / "leg.json", record)
+    session = ReviewSession.open(tmp_path / "leg.json", user="tech1")
+    points, sources = session.initial_fibres()
+    session.set_status("accepted")
+    session.save(points[:1], sources[:1], session.initial_dej(), session.initial_surface())
+    return session
+
+
+def test_a_saved_correction_is_bound_to_the_result_under_review(tmp_path):
+    record = _record(input_sha256="ab" * 32, ienfd_version="0.1.0")
+    _reviewed(tmp_path, record)
+    saved = read_correction(tmp_path / "leg.correction.json")
+    assert saved.bound and saved.input_sha256 == "ab" * 32 and saved.ienfd_version == "0.1.0"
+    assert correction_problem(saved, record) is None
+    entry = build_queue(tmp_path)[0]
+    assert (entry.status, entry.final_count, entry.needs_review) == ("accepted", 1, False)
+
+
+def test_a_correction_of_a_replaced_image_is_reopened_with_its_old_edits(tmp_path):
+    _reviewed(tmp_path, _record(input_sha256="ab" * 32))
+    write_json(tmp_path / "leg.json", _record(input_sha256="cd" * 32, count=3,
+               crossings=[{"row": 10.0, "col": float(c)} for c in (100, 300, 500)]))  # fmt: skip
+    entry = build_queue(tmp_path)[0]
+    assert entry.status == "stale" and entry.needs_review and entry.final_count is None
+    assert entry.qc_reasons[0].startswith("correction made on a different image")
+    assert "REVIEW: correction made on a different image" in entry.describe()
+    session = ReviewSession.open(tmp_path / "leg.json")
+    assert session.status == "in_review" and "review again" in (session.stale_reason or "")
+    points, sources = session.initial_fibres()
+    assert points.tolist() == [[10.0, 100.0]] and sources == ["auto"]  # the old edits
+
+
+def test_saving_refuses_a_junction_redrawn_to_an_impossible_length(tmp_path):
+    write_json(tmp_path / "leg.json", _record())
+    session = ReviewSession.open(tmp_path / "leg.json")
+    points, sources = session.initial_fibres()
+    tiny = [np.array([[10.0, 0.0], [10.0, 100.0]])]  # 50 µm of DEJ against 500 found
+    with pytest.raises(CorrectionError, match=r"dej_length_um is 50\.0 µm; a corrected length"):
+        session.save(points, sources, tiny, session.initial_surface())
+    huge = [np.array([[10.0, 0.0], [10.0, 4000.0]])]  # 2000 µm against 500
+    with pytest.raises(CorrectionError, match="dej_length_um is 2000 µm against 500 µm"):
+        session.save(points, sources, huge, session.initial_surface())
+    assert not (tmp_path / "leg.correction.json").exists()
