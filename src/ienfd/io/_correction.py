@@ -338,14 +338,19 @@ def correction_problem(correction: Correction, record: dict[str, Any]) -> str | 
 
 
 def check_plausible(
-    correction: Correction, record: dict[str, Any], where: str | os.PathLike[str]
+    correction: Correction,
+    record: dict[str, Any],
+    where: str | os.PathLike[str],
+    *,
+    same_basis: bool = True,
 ) -> None:
     """Refuse corrected values that cannot be right for the result `record`.
 
     On top of the checks every sidecar passes (counts equal to the fibres
-    listed, lengths at least :data:`MIN_LENGTH_UM`): the same length basis as
-    the result, and each length within :data:`MAX_LENGTH_FACTOR` of the
-    automatic one.
+    listed, lengths at least :data:`MIN_LENGTH_UM`): each length within
+    :data:`MAX_LENGTH_FACTOR` of the automatic one and, with `same_basis`,
+    the same length basis as the result (a table of one run holds densities
+    on one basis).
 
     Raises
     ------
@@ -354,11 +359,12 @@ def check_plausible(
     """
     _check(correction, where)
     basis = record.get("length_basis")
-    if correction.length_basis != basis:
+    if same_basis and correction.length_basis != basis:
         raise CorrectionError(
             where,
             f"length_basis is {correction.length_basis!r} but the result's is {basis!r}; "
-            "a corrected density must be on the basis of the run",
+            "a corrected density must be on the basis of the run (review it on the "
+            f"{basis!r} basis and save again)",
         )
     for name in ("dej_length_um", "surface_length_um"):
         value, auto = getattr(correction, name), record.get(name)
@@ -389,7 +395,9 @@ def write_correction(
     result : dict, optional
         The result JSON it corrects: the correction must be bound to it
         (:func:`bind_correction`, :func:`correction_problem`) and plausible
-        for it (:func:`check_plausible`).
+        for it (:func:`check_plausible`). Its length basis may differ here (a
+        reviewer may look at the other basis); the batch tables and the
+        clinical module refuse it against the run.
 
     Raises
     ------
@@ -407,7 +415,7 @@ def write_correction(
         problem = correction_problem(correction, result)
         if problem is not None:
             raise CorrectionError(target, problem)
-        check_plausible(correction, result, target)
+        check_plausible(correction, result, target, same_basis=False)
     write_json(target, correction.to_dict())
     return target
 
