@@ -213,6 +213,7 @@ def test_a_format_1_sidecar_reads_as_unbound_and_applies_to_nothing(tmp_path):
         ({"length_basis": "surface"}, "length_basis is 'surface' but the result's is 'dej'"),
         ({"dej_length_um": 2500.0}, r"dej_length_um is 2500 µm against 780 µm found automatically"),
         ({"surface_length_um": 240.0}, r"surface_length_um is 240 µm against 750 µm"),
+        ({"pixel_size_um": 0.25}, "pixel_size_um is 0.25 but the result's is 0.5"),
     ],
 )
 def test_impossible_corrected_values_are_refused_naming_file_and_field(tmp_path, changes, message):

@@ -347,8 +347,8 @@ def check_plausible(
     """Refuse corrected values that cannot be right for the result `record`.
 
     On top of the checks every sidecar passes (counts equal to the fibres
-    listed, lengths at least :data:`MIN_LENGTH_UM`): each length within
-    :data:`MAX_LENGTH_FACTOR` of the automatic one and, with `same_basis`,
+    listed, lengths at least :data:`MIN_LENGTH_UM`): the result's pixel size,
+    each length within :data:`MAX_LENGTH_FACTOR` of the automatic one and, with `same_basis`,
     the same length basis as the result (a table of one run holds densities
     on one basis).
 
@@ -358,6 +358,15 @@ def check_plausible(
         Naming `where` (the sidecar) and the field.
     """
     _check(correction, where)
+    pixel = record.get("pixel_size_um")
+    if isinstance(pixel, int | float) and not math.isclose(
+        correction.pixel_size_um, pixel, rel_tol=1e-6
+    ):
+        raise CorrectionError(
+            where,
+            f"pixel_size_um is {correction.pixel_size_um:g} but the result's is {pixel:g}; "
+            "the corrected lengths were measured at another scale",
+        )
     basis = record.get("length_basis")
     if same_basis and correction.length_basis != basis:
         raise CorrectionError(
