@@ -156,6 +156,7 @@ def test_the_key_ignores_run_time_and_overlay_but_not_the_analysis():
         ("reader_options", {"pixel_size_um": 0.25}),
         ("region", {"row0": 0, "row1": 10, "col0": 0, "col1": 10, "index": 1}),
         ("dej_length_um", 781.0),
+        ("scene", 1),
     ):
         assert result_key(RESULT) != result_key({**RESULT, key: value}), key
 

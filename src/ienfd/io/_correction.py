@@ -227,6 +227,7 @@ _KEYED = (
     "modality",
     "channels",
     "region",
+    "scene",
     "junction_method",
     "junction_file",
     "count",
@@ -241,10 +242,10 @@ def result_key(record: dict[str, Any]) -> str:
 
     Covers the input's hash and name, the analysis parameters, the reader
     options, the length basis, pixel size, modality, channels, the region of a
-    whole-slide image, the junction used, and the automatic count, crossings
-    and lengths. Not covered: the run time, the overlay, the quality checks'
-    wording. A re-analysis of the same bytes with the same settings gives the
-    same key; anything else changes it.
+    whole-slide image, the scene of a multi-scene file, the junction used, and
+    the automatic count, crossings and lengths. Not covered: the run time, the
+    overlay, the quality checks' wording. A re-analysis of the same bytes with
+    the same settings gives the same key; anything else changes it.
 
     Examples
     --------
