@@ -172,8 +172,8 @@ def _read_manifest(spec: str, extra_sites: tuple[str, ...]) -> list[InputRow]:
             problems.append(f"{where}, column 'image': empty")
         elif not _is_input(path):
             problems.append(
-                f"{where}, column 'image': no such file or OME-Zarr folder {image!r} "
-                f"(looked for {path}; manifest paths are relative to the manifest's folder)"
+                f"{where}, column 'image': no such file {image!r} (looked for {path}, a file or "
+                "an OME-Zarr folder; manifest paths are relative to the manifest's folder)"
             )
         if not cell["patient_id"]:
             problems.append(f"{where}, column 'patient_id': empty")
