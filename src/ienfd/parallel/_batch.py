@@ -95,7 +95,7 @@ def plan_input(
     """
     try:
         sha, size = file_sha256(row.path)
-        info = probe_image(row.path)
+        info = probe_image(row.path, scene=reader.scene)
         if info.modality is not None and reader.modality not in (None, info.modality):
             raise ImageReadError(
                 row.image,
