@@ -15,7 +15,7 @@ from ienfd.core._counting import CrossingCount, count_crossings
 from ienfd.core._epidermis import segment_epidermis_brightfield, segment_epidermis_fluorescence
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
 from ienfd.core._given import GivenJunction
-from ienfd.core._junction import JunctionTrace, trace_junction
+from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
 from ienfd.core._polyline import polyline_length
 from ienfd.core._tissue import segment_tissue
 
@@ -33,6 +33,7 @@ __all__ = [
     "enhance_fibres",
     "iter_blocks",
     "polyline_length",
+    "refine_junction",
     "segment_epidermis_brightfield",
     "segment_epidermis_fluorescence",
     "segment_fibres",
