@@ -168,7 +168,8 @@ def test_agreement(
     # auto (count_auto) 2, 4, 6, 8 vs manual 3, 4, 8, 9: ICC(A,1) = 88/97 = 0.907,
     # bias -1, SD sqrt(2/3) = 0.816 (hand-computed in test_agreement_stats.py)
     assert "sections paired: 4" in printed
-    assert "ICC(A,1): 0.907" in printed
+    assert "ICC(A,1): 0.907 (95% CI " in printed
+    assert "limits of agreement" in printed and "(CI " in printed
     summary = json.loads((out / "agreement_summary.json").read_text())
     assert summary["icc_a1"] == pytest.approx(88 / 97)
     assert summary["bias"] == pytest.approx(-1.0)

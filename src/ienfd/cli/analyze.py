@@ -24,9 +24,10 @@ _ANALYZE_EPILOG = """\
 outputs, in DIR, for each IMAGE:
   <stem>.json          the result (keys described in docs/output.md)
   <stem>.overlay.png   quality-control picture: DEJ (orange), surface (cyan,
-                       dashed), counted crossings (numbered yellow discs),
-                       fragments (red squares), fibres ending below the DEJ
-                       (white triangles); skipped with --no-overlay
+                       dashed), counted crossings (yellow discs numbered along
+                       the DEJ), fragments (small red rings), fibres ending
+                       below the DEJ (white triangles), a banner with the
+                       reasons when it needs review; skipped with --no-overlay
   Inputs that share a stem get the parent folder's name appended
   (<stem>__<folder>.json); the command says so.
 

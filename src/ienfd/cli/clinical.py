@@ -239,9 +239,17 @@ def _run_agreement(args: argparse.Namespace) -> int:
         return _clinical_error("agreement", exc)
     ba = summary.bland_altman
     print(f"sections paired: {summary.n}")
-    print(f"ICC(A,1): {summary.icc_a1:.3f}")
-    print(f"Bland-Altman (auto - manual): bias {ba.bias:+.2f}, SD {ba.sd:.2f}")
-    print(f"  95% limits of agreement {ba.loa_low:+.2f} to {ba.loa_high:+.2f}")
+    low, high = summary.icc_a1_ci
+    print(f"ICC(A,1): {summary.icc_a1:.3f} (95% CI {low:.2f} to {high:.2f}, McGraw & Wong 1996)")
+    print(
+        f"Bland-Altman (auto - manual): bias {ba.bias:+.2f} "
+        f"(95% CI {ba.bias_ci[0]:+.2f} to {ba.bias_ci[1]:+.2f}), SD {ba.sd:.2f}"
+    )
+    print(
+        f"  95% limits of agreement {ba.loa_low:+.2f} "
+        f"(CI {ba.loa_low_ci[0]:+.2f} to {ba.loa_low_ci[1]:+.2f}) to {ba.loa_high:+.2f} "
+        f"(CI {ba.loa_high_ci[0]:+.2f} to {ba.loa_high_ci[1]:+.2f})"
+    )
     if table.only_auto or table.only_manual:
         print(
             f"unpaired: {len(table.only_auto)} only in AUTO, "
