@@ -14,7 +14,6 @@ import math
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.optimize import linprog
 
 from ienfd.clinical._norms import NormRow, NormsTable
 
@@ -86,6 +85,8 @@ def fit_quantile_line(
     c = np.concatenate([[0.0, 0.0], np.full(n, quantile), np.full(n, 1.0 - quantile)])
     a_eq = np.hstack([np.ones((n, 1)), xc[:, None], np.eye(n), -np.eye(n)])
     bounds = [(None, None), (None, None)] + [(0.0, None)] * (2 * n)
+    from scipy.optimize import linprog  # imported when norms are fitted, not with ienfd.clinical
+
     res = linprog(c, A_eq=a_eq, b_eq=y, bounds=bounds, method="highs")
     if not res.success:
         raise ValueError(f"quantile regression failed: {res.message}")

@@ -29,7 +29,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ienfd.clinical._errors import ClinicalInputError
 
@@ -775,6 +774,8 @@ def density_ci(
         return DensityEstimate(r, None, None, n, total_c, total_l)
     resid = c - r * length
     se = math.sqrt(float(np.sum(resid**2)) / (n - 1) / n) / float(length.mean())
+    from scipy import stats  # scipy.stats takes most of a second to import: only here
+
     t = float(stats.t.ppf(0.5 + confidence / 2.0, df=n - 1))
     return DensityEstimate(r, max(0.0, r - t * se), r + t * se, n, total_c, total_l)
 
