@@ -163,14 +163,26 @@ def test_batch_finds_png_and_czi_and_keys_the_scene(
 
     first = _ienfd(*batch, "--no-overlay")
     assert first.returncode == 0, first.stderr
-    assert sorted(p.name for p in out.glob("*.json")) == ["cam.json", "run.json", "two.json"]
-    assert "scene" not in _record(out, "two")
+    # Each scene of the two-scene CZI is a section of its own.
+    assert sorted(p.name for p in out.glob("*.json")) == [
+        "cam.json",
+        "run.json",
+        "two_scene01.json",
+        "two_scene02.json",
+    ]
+    scenes = [_record(out, f"two_scene0{k}") for k in (1, 2)]
+    assert [r["reader_options"]["scene"] for r in scenes] == [0, 1]
+    assert scenes[0]["section"] == "scene1" and scenes[1]["section"] == "scene2"
+    assert scenes[0]["batch_key"] != scenes[1]["batch_key"]
+    run = json.loads((out / "run.json").read_text())
+    assert [i.get("scene") for i in run["inputs"] if i["image"].endswith("two.czi")] == [0, 1]
 
     (inputs / "cam.png").unlink()
     again = _ienfd(*batch, "--no-overlay")
-    assert again.returncode == 0 and "two.czi  skipped (done earlier" in again.stdout
+    assert again.returncode == 0
+    assert again.stdout.count("skipped (done earlier") == 2, again.stdout
     other = _ienfd(*batch, "--no-overlay", "--scene", "1")
     assert other.returncode == 0, other.stderr
-    assert "two.czi  ok" in other.stdout  # another scene is another result, not skipped
+    assert "two.czi  ok" in other.stdout  # one scene asked for: the file's own stem
     record = _record(out, "two")
     assert record["scene"] and record["reader_options"]["scene"] == 1

@@ -217,3 +217,21 @@ def test_decided_runs_and_settled_entries(done_job: tuple[Path, BatchPlan]) -> N
     assert [e.error for e in entries] == ["", "bad.tif: not a TIFF", "new.tif: gone"]
     with pytest.raises(ValueError, match="2 runs for 3 planned sections"):
         settle_entries(batch, [ran, ran])
+
+
+def test_every_scene_of_a_multi_scene_file_is_a_section(tmp_path: Path) -> None:
+    single = InputPlan(_row("a/one.tif", section="1"), SHA, 10)
+    row = _row("a/two.czi", section="2")
+    scenes = [replace(InputPlan(row, SHA, 10, n_scenes=3), scene=k) for k in range(3)]
+    plan = plan_jobs([single, *scenes], tmp_path, pipeline=default_pipeline())
+    assert [s.job.stem for s in plan.sections] == [
+        "one",
+        "two_scene01",
+        "two_scene02",
+        "two_scene03",
+    ]
+    assert [s.job.reader.scene for s in plan.sections] == [None, 0, 1, 2]
+    assert [s.entry.section for s in plan.sections] == ["1", "2.scene1", "2.scene2", "2.scene3"]
+    keys = {s.job.extra["batch_key"] for s in plan.sections}
+    assert len(keys) == 4  # a scene is its own analysis
+    assert [r.get("scene") for r in plan.inputs] == [None, 0, 1, 2]

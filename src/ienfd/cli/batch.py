@@ -117,7 +117,7 @@ def register(subparsers: Subparsers) -> None:
         type=scene_argument,
         default=None,
         metavar="N|NAME",
-        help=SCENE_HELP + "; the same for every input",
+        help=SCENE_HELP + "; the same for every input (default: every scene, each a section)",
     )
     p.add_argument("--no-overlay", action="store_true", help="do not draw the QC overlay PNGs")
     p.add_argument("--consistency", action="store_true", help=CONSISTENCY_HELP)

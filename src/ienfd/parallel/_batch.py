@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ienfd.io import ImageReadError, SectionImage, file_sha256, probe_image
@@ -84,6 +85,14 @@ def input_records(batch: BatchPlan, runs: Sequence[SectionRun]) -> list[dict[str
     return records
 
 
+def _planned(row: InputRow, future: Any) -> tuple[InputPlan, list[SlideRegion]]:
+    """A planning task's result; a worker lost while planning is the input's error."""
+    try:
+        return future.result()
+    except Exception as exc:  # the worker died (KilledWorker) or the cluster went away
+        return InputPlan(row=row, error=f"{row.image}: planning failed: {exc!r}"), []
+
+
 def plan_input(
     row: InputRow, reader: ReaderOptions, slide_bytes: int
 ) -> tuple[InputPlan, list[SlideRegion]]:
@@ -102,8 +111,13 @@ def plan_input(
                 f"the pipeline is for {reader.modality} images but this is a {info.modality} "
                 f"image (axes {info.axes!r}); choose the {info.modality} pipeline",
             )
+        # Scene 0 of a multi-scene file with no scene asked for: the others are
+        # planned next, each a section of its own (the reader's scene is kept as asked).
+        scene = 0 if reader.scene is None and len(info.scenes) > 1 else None
+        n_scenes = len(info.scenes)
         if info.nbytes <= slide_bytes:
-            return InputPlan(row=row, sha256=sha, size_bytes=size), []
+            plan = InputPlan(row=row, sha256=sha, size_bytes=size, scene=scene, n_scenes=n_scenes)
+            return plan, []
         slide = find_sections(row.path, reader=reader, info=info)
         plan = InputPlan(
             row=row,
@@ -111,6 +125,8 @@ def plan_input(
             size_bytes=size,
             slide_shape=slide.shape,
             regions=tuple(r.region for r in slide.regions),
+            scene=scene,
+            n_scenes=n_scenes,
         )
         return plan, list(slide.regions)
     except (ValueError, OSError, MemoryError) as exc:  # ImageReadError is a ValueError
@@ -234,15 +250,29 @@ def run_batch(
         client.submit(plan_input, row, rd, slide_bytes, pure=False, key=f"plan-{i}-{row.image}")
         for i, (row, rd) in enumerate(zip(rows, readers, strict=True))
     ]
+    firsts = [_planned(row, future) for row, future in zip(rows, plan_futures, strict=True)]
+    # A multi-scene file asked for no scene: every scene is planned, each on its own.
+    more = {
+        i: [
+            client.submit(
+                plan_input, row, replace(rd, scene=k), slide_bytes, pure=False,
+                key=f"plan-{i}-scene{k}-{row.image}",
+            )
+            for k in range(1, first[0].n_scenes)
+        ]
+        for i, (row, rd, first) in enumerate(zip(rows, readers, firsts, strict=True))
+        if rd.scene is None and first[0].scene == 0
+    }  # fmt: skip
     plans: list[InputPlan] = []
     slides: dict[tuple[int, int], SlideRegion] = {}
-    for i, (row, plan_future) in enumerate(zip(rows, plan_futures, strict=True)):
-        try:
-            plan, regions = plan_future.result()
-        except Exception as exc:  # the worker died (KilledWorker) or the cluster went away
-            plan, regions = InputPlan(row=row, error=f"{row.image}: planning failed: {exc!r}"), []
-        plans.append(plan)
-        slides.update({(i, r.region.index): r for r in regions})
+    for i, row in enumerate(rows):
+        planned = [firsts[i]]
+        for k, future in enumerate(more.get(i, []), start=1):
+            plan, regions = _planned(row, future)
+            planned.append((replace(plan, scene=k), regions))
+        for plan, regions in planned:
+            slides.update({(len(plans), r.region.index): r for r in regions})
+            plans.append(plan)
 
     batch = plan_jobs(
         plans,

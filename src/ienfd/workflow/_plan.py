@@ -72,6 +72,11 @@ class InputPlan:
         The sections of a whole-slide image, numbered from 1.
     error : str
         Why the input cannot be analysed (names the file); empty if it can.
+    scene : int or None
+        The scene of a multi-scene file this plan is for (each scene is
+        planned on its own when no scene was asked for); None otherwise.
+    n_scenes : int
+        How many scenes the file holds.
     """
 
     row: InputRow
@@ -80,6 +85,8 @@ class InputPlan:
     slide_shape: tuple[int, int] | None = None
     regions: tuple[Region, ...] = ()
     error: str = ""
+    scene: int | None = None
+    n_scenes: int = 1
 
     def record(self) -> dict[str, Any]:
         """The input as the run record lists it."""
@@ -90,6 +97,7 @@ class InputPlan:
             "sections": len(self.regions) if self.slide_shape else 1,
             "whole_slide": self.slide_shape is not None,
             "error": self.error or None,
+            **({"scene": self.scene} if self.scene is not None else {}),
         }
 
 
@@ -251,10 +259,28 @@ def is_done(job: SectionJob) -> bool:
     )
 
 
-def _section_label(row: InputRow, index: int | None, n: int) -> str:
+def _section_label(row: InputRow, index: int | None, n: int, scene: int | None = None) -> str:
+    label = row.section
+    if scene is not None:  # scenes numbered from 1, as sections of a slide are
+        label = f"{label}.scene{scene + 1}" if label else f"scene{scene + 1}"
     if index is None or n == 1:
-        return row.section
-    return f"{row.section}.{index}" if row.section else str(index)
+        return label
+    return f"{label}.{index}" if label else str(index)
+
+
+def _plan_stems(plans: Sequence[InputPlan]) -> list[str]:
+    """Output stems: one per input, and ``<stem>_scene01``... for the scenes of one input.
+
+    The plans of one multi-scene input follow each other, its scene 0 first.
+    """
+    firsts = [i for i, plan in enumerate(plans) if not plan.scene]  # None or scene 0
+    base = dict(zip(firsts, output_stems([plans[i].row.image for i in firsts]), strict=True))
+    stems = []
+    stem = ""
+    for i, plan in enumerate(plans):
+        stem = base.get(i, stem)
+        stems.append(stem if plan.scene is None else f"{stem}_scene{plan.scene + 1:02d}")
+    return stems
 
 
 def plan_jobs(
@@ -301,11 +327,13 @@ def plan_jobs(
     out = str(out_dir)
     defaults = reader or ReaderOptions()
     draw = pipeline.overlay if overlay is None else overlay
-    stems = output_stems([plan.row.image for plan in plans])
+    stems = _plan_stems(plans)
     sections: list[PlannedSection] = []
     for input_index, (plan, stem) in enumerate(zip(plans, stems, strict=True)):
         row = plan.row
         rd = reader_for_row(row, pipeline, defaults)
+        if plan.scene is not None:
+            rd = replace(rd, scene=plan.scene)
         base = SectionEntry(
             image=row.image,
             stem=stem,
@@ -325,7 +353,7 @@ def plan_jobs(
             entry = replace(
                 base,
                 stem=stem if index is None else f"{stem}_s{index:02d}",
-                section=_section_label(row, index, len(regions)),
+                section=_section_label(row, index, len(regions), plan.scene),
                 section_index=index,
             )
             job = SectionJob(
