@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,19 +15,11 @@ from ienfd.io import write_section_tiff
 from ienfd.synthetic import SectionSpec, generate_section
 from tests.io._formats import write_czi, write_ome_zarr, write_png
 
+from ._run import run_ienfd
+
 PIXEL_UM = 0.6
 
 pytestmark = pytest.mark.slow  # each test runs the command line a few times
-
-
-def _ienfd(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ienfd.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def _section(
@@ -62,18 +52,18 @@ def test_analyze_a_png_with_pixel_size(tmp_path: Path) -> None:
     tif = tmp_path / "camera_tiff.tif"
     write_section_tiff(tif, rgb, pixel_size_um=PIXEL_UM, kind="tiff")
 
-    done = _ienfd("analyze", png, "--pixel-size", str(PIXEL_UM), "--out", tmp_path / "out")
+    done = run_ienfd("analyze", png, "--pixel-size", str(PIXEL_UM), "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     record = _record(tmp_path / "out", "camera")
     assert record["image"] == str(png) and record["pixel_size_source"] == "user"
     assert (tmp_path / "out" / "camera.overlay.png").is_file()
     assert str(png) in done.stdout
 
-    ref = _ienfd("analyze", tif, "--out", tmp_path / "ref", "--no-overlay", "-q")
+    ref = run_ienfd("analyze", tif, "--out", tmp_path / "ref", "--no-overlay", "-q")
     assert ref.returncode == 0, ref.stderr
     _same_analysis(record, _record(tmp_path / "ref", "camera_tiff"))  # PNG is lossless
 
-    bare = _ienfd("analyze", png, "--out", tmp_path / "bare", "-q")
+    bare = run_ienfd("analyze", png, "--out", tmp_path / "bare", "-q")
     assert bare.returncode == 1
     assert "camera.png" in bare.stderr and "--pixel-size UM" in bare.stderr
     assert not (tmp_path / "bare" / "camera.json").exists()
@@ -85,7 +75,7 @@ def test_analyze_an_ome_zarr_folder(
     zarr = write_ome_zarr(
         tmp_path / "stack.ome.zarr", fluorescence[0], pixel_um=PIXEL_UM, labels=["PGP9.5", "ColIV"]
     )
-    done = _ienfd("analyze", zarr, "--out", tmp_path / "out", "--no-overlay")
+    done = run_ienfd("analyze", zarr, "--out", tmp_path / "out", "--no-overlay")
     assert done.returncode == 0, done.stderr
     record = _record(tmp_path / "out", "stack")  # the stem drops .ome.zarr
     assert record["modality"] == "fluorescence" and record["pixel_size_source"] == "ome-zarr"
@@ -112,14 +102,14 @@ def test_scene_picks_one_image_of_an_ome_tiff(
             )
     alone = tmp_path / "thigh_alone.tif"
     write_section_tiff(alone, second, pixel_size_um=PIXEL_UM, kind="ome")
-    ref = _ienfd("analyze", alone, "--out", tmp_path / "ref", "--no-overlay", "-q")
+    ref = run_ienfd("analyze", alone, "--out", tmp_path / "ref", "--no-overlay", "-q")
     assert ref.returncode == 0, ref.stderr
     thigh = _record(tmp_path / "ref", "thigh_alone")
 
     runs = {}
     for label, extra in (("name", ["--scene", "thigh"]), ("index", ["--scene", "1"]), ("none", [])):
         out = tmp_path / label
-        done = _ienfd("analyze", both, "--out", out, "--no-overlay", "-q", *extra)
+        done = run_ienfd("analyze", both, "--out", out, "--no-overlay", "-q", *extra)
         assert done.returncode == 0, done.stderr
         runs[label] = _record(out, "two")
     _same_analysis(runs["name"], thigh)
@@ -128,10 +118,10 @@ def test_scene_picks_one_image_of_an_ome_tiff(
     assert runs["none"]["image_shape"] == list(first.shape[1:]) != thigh["image_shape"]
     assert "scene" not in runs["none"]  # only written when one was asked for
 
-    missing = _ienfd("analyze", both, "--out", tmp_path / "bad", "--scene", "2", "-q")
+    missing = run_ienfd("analyze", both, "--out", tmp_path / "bad", "--scene", "2", "-q")
     assert missing.returncode == 1
     assert "two.ome.tif" in missing.stderr and "scene 2" in missing.stderr
-    empty = _ienfd("analyze", both, "--out", tmp_path / "bad", "--scene", " ")
+    empty = run_ienfd("analyze", both, "--out", tmp_path / "bad", "--scene", " ")
     assert empty.returncode == 2 and "--scene" in empty.stderr
 
 
@@ -143,7 +133,7 @@ def test_scene_of_a_czi(tmp_path: Path, fluorescence: tuple[np.ndarray, np.ndarr
         channel_names=["PGP9.5", "ColIV"],
         scenes=2,
     )
-    done = _ienfd("analyze", czi, "--scene", "1", "--out", tmp_path / "out", "--no-overlay")
+    done = run_ienfd("analyze", czi, "--scene", "1", "--out", tmp_path / "out", "--no-overlay")
     assert done.returncode == 0, done.stderr
     record = _record(tmp_path / "out", "two")
     assert record["scene"] and record["pixel_size_source"] == "czi-scaling"
@@ -161,7 +151,7 @@ def test_batch_finds_png_and_czi_and_keys_the_scene(
     write_czi(inputs / "two.czi", fluorescence[0], pixel_um=PIXEL_UM, channel_names=names, scenes=2)
     batch = ("batch", inputs, "--out", out, "--pixel-size", str(PIXEL_UM), "--workers", "1")
 
-    first = _ienfd(*batch, "--no-overlay")
+    first = run_ienfd(*batch, "--no-overlay")
     assert first.returncode == 0, first.stderr
     # Each scene of the two-scene CZI is a section of its own.
     assert sorted(p.name for p in out.glob("*.json")) == [
@@ -178,10 +168,10 @@ def test_batch_finds_png_and_czi_and_keys_the_scene(
     assert [i.get("scene") for i in run["inputs"] if i["image"].endswith("two.czi")] == [0, 1]
 
     (inputs / "cam.png").unlink()
-    again = _ienfd(*batch, "--no-overlay")
+    again = run_ienfd(*batch, "--no-overlay")
     assert again.returncode == 0
     assert again.stdout.count("skipped (done earlier") == 2, again.stdout
-    other = _ienfd(*batch, "--no-overlay", "--scene", "1")
+    other = run_ienfd(*batch, "--no-overlay", "--scene", "1")
     assert other.returncode == 0, other.stderr
     assert "two.czi  ok" in other.stdout  # one scene asked for: the file's own stem
     record = _record(out, "two")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,8 @@ from ienfd.workflow import (
     job_key,
     plan_jobs,
 )
+
+from ._run import run_ienfd
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_images" / "brightfield_sg.ome.tif"
@@ -42,16 +42,6 @@ def _geojson(path: Path, *lines: tuple[str, Any]) -> Path:
     return path
 
 
-def _ienfd(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ienfd.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def truth() -> dict[str, Any]:
     return json.loads(TRUTH.read_text())
@@ -59,7 +49,7 @@ def truth() -> dict[str, Any]:
 
 def test_analyze_counts_across_the_given_junction(tmp_path: Path, truth: dict[str, Any]) -> None:
     drawn = _geojson(tmp_path / "sg.geojson", ("DEJ", truth["dej"]), ("Surface", truth["surface"]))
-    done = _ienfd("analyze", SAMPLE, "--out", tmp_path / "out", "--junction", drawn)
+    done = run_ienfd("analyze", SAMPLE, "--out", tmp_path / "out", "--junction", drawn)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "out" / "brightfield_sg.json").read_text())
     assert record["junction_method"] == "given"
@@ -73,18 +63,18 @@ def test_analyze_counts_across_the_given_junction(tmp_path: Path, truth: dict[st
 
 def test_analyze_refuses_junction_misuse(tmp_path: Path, truth: dict[str, Any]) -> None:
     drawn = _geojson(tmp_path / "sg.geojson", ("DEJ", truth["dej"]))
-    two = _ienfd("analyze", SAMPLE, SAMPLE, "--out", tmp_path, "--junction", drawn)
+    two = run_ienfd("analyze", SAMPLE, SAMPLE, "--out", tmp_path, "--junction", drawn)
     assert two.returncode == 2 and "belongs to one image; 2 were given" in two.stderr
-    both = _ienfd("analyze", SAMPLE, "--out", tmp_path, "--junction", drawn, "--consistency")
+    both = run_ienfd("analyze", SAMPLE, "--out", tmp_path, "--junction", drawn, "--consistency")
     assert both.returncode == 2 and "with --junction there is none" in both.stderr
-    missing = _ienfd("analyze", SAMPLE, "--out", tmp_path, "--junction", tmp_path / "no.geojson")
+    missing = run_ienfd("analyze", SAMPLE, "--out", tmp_path, "--junction", tmp_path / "no.geojson")
     assert missing.returncode == 2 and "no.geojson: no such file" in missing.stderr
 
 
 def test_a_bad_junction_file_is_an_error_naming_it(tmp_path: Path) -> None:
     drawn = tmp_path / "empty.geojson"
     drawn.write_text('{"type": "FeatureCollection", "features": []}')
-    done = _ienfd("analyze", SAMPLE, "--out", tmp_path / "out", "--junction", drawn)
+    done = run_ienfd("analyze", SAMPLE, "--out", tmp_path / "out", "--junction", drawn)
     assert done.returncode == 1
     assert f"{drawn}: no feature classified DEJ" in done.stderr
     assert not (tmp_path / "out" / "brightfield_sg.json").exists()

@@ -153,11 +153,15 @@ def given_geometry(
 
     else:
         polygon = given.epidermis
+        epidermis_lr = np.ones(tissue_lr.shape[:2], dtype=bool)
         if polygon is None:
+            # Derived from the DEJ: its side up to 250 µm deep, less the glass beyond
+            # the surface. A drawn outline is taken as it is.
             polygon = _epidermis_polygon(
                 given, tissue_lr, factor=factor, spacing=spacing, warnings=warnings
             )
-        epidermis_lr = _rasterise(polygon, factor, tissue_lr.shape) & tissue_lr
+            epidermis_lr = tissue_lr
+        epidermis_lr = _rasterise(polygon, factor, tissue_lr.shape) & epidermis_lr
         shapely.prepare(polygon)
 
         def inside(points: np.ndarray) -> np.ndarray:
