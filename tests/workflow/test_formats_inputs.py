@@ -80,7 +80,7 @@ def test_manifest_may_name_an_ome_zarr_folder(folder: Path, tmp_path: Path) -> N
     rows = collect_inputs(str(manifest))
     assert [Path(r.path).name for r in rows] == ["c.ome.zarr", "a.czi"]
     manifest.write_text(f"image,patient_id,site,section\n{folder / 'empty.zarr'},P1,distal_leg,1\n")
-    with pytest.raises(BatchInputError, match="no such file .* a file or an OME-Zarr folder"):
+    with pytest.raises(BatchInputError, match=r"no such file .* a file or an OME-Zarr folder"):
         collect_inputs(str(manifest))
 
 
