@@ -20,6 +20,7 @@ from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
 from ienfd.core._polyline import polyline_length
 from ienfd.core._preprocess import (
     block_mean,
+    block_to_full,
     expand_blocks,
     fit_background,
     lower_surface,
@@ -496,9 +497,12 @@ def _search_junction(
             )
             for t in traces
         ]
-    to_full = _lr_to_full(factor)
     traces = [
-        JunctionTrace(dej=to_full(t.dej), surface=to_full(t.surface), outline=to_full(t.outline))
+        JunctionTrace(
+            dej=block_to_full(t.dej, factor),
+            surface=block_to_full(t.surface, factor),
+            outline=block_to_full(t.outline, factor),
+        )
         for t in traces
     ]
 
@@ -697,13 +701,6 @@ def _saturated_fraction(channel: np.ndarray, tissue: np.ndarray, factor: int) ->
 def _normalise(channel: np.ndarray) -> np.ndarray:
     low, high = np.percentile(channel, [2, 99.5])
     return (channel - low) / max(float(high - low), 1e-6)
-
-
-def _lr_to_full(factor: int):  # type: ignore[no-untyped-def]
-    def convert(points: np.ndarray) -> np.ndarray:
-        return points * factor + (factor - 1) / 2.0
-
-    return convert
 
 
 def _in_outline(points: np.ndarray, outline: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import shapely
 import shapely.ops
 
 from ienfd.core._junction import trace_junction
-from ienfd.core._preprocess import block_mean
+from ienfd.core._preprocess import block_mean, block_to_full
 
 __all__ = ["GivenJunction"]
 
@@ -176,9 +176,8 @@ def given_geometry(
         min_length_um=min_junction_um,
         smooth_um=smooth_um,
     )
-    to_full = (lambda p: p * factor + (factor - 1) / 2.0) if factor > 1 else (lambda p: p)
-    dej = list(given.dej) or [to_full(t.dej) for t in traces]
-    surface = list(given.surface) or [to_full(t.surface) for t in traces]
+    dej = list(given.dej) or [block_to_full(t.dej, factor) for t in traces]
+    surface = list(given.surface) or [block_to_full(t.surface, factor) for t in traces]
     if not dej:
         raise ValueError(
             "the given epidermis has no outline facing the dermis of at least "
@@ -207,7 +206,7 @@ def _rasterise(geometry: shapely.Geometry, factor: int, shape_lr: tuple[int, ...
     out = np.zeros(shape_lr[:2], dtype=bool)
     if geometry.is_empty:
         return out
-    offset = (factor - 1) / 2.0
+    offset = (factor - 1) / 2.0  # the inverse of block_to_full
     r0, c0, r1, c1 = (np.asarray(geometry.bounds) - offset) / factor
     rows = np.arange(max(0, int(np.floor(r0))), min(out.shape[0], int(np.ceil(r1)) + 1))
     cols = np.arange(max(0, int(np.floor(c0))), min(out.shape[1], int(np.ceil(c1)) + 1))

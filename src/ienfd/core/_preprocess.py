@@ -7,6 +7,7 @@ from scipy import ndimage as ndi
 
 __all__ = [
     "block_mean",
+    "block_to_full",
     "expand_blocks",
     "fit_background",
     "lower_surface",
@@ -54,6 +55,20 @@ def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
             total += cropped[i::factor, j::factor]
     total /= factor * factor
     return total
+
+
+def block_to_full(points: np.ndarray, factor: int) -> np.ndarray:
+    """(row, col) points of a :func:`block_mean` copy in full-resolution pixels.
+
+    A block's centre: block ``k`` covers full-resolution pixels
+    ``k * factor .. k * factor + factor - 1``.
+
+    Examples
+    --------
+    >>> block_to_full(np.array([[0.0, 2.0]]), 3).tolist()
+    [[1.0, 7.0]]
+    """
+    return points * factor + (factor - 1) / 2.0
 
 
 def expand_blocks(reduced: np.ndarray, factor: int, rows: slice, cols: slice) -> np.ndarray:
