@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from scipy import ndimage as ndi
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -24,7 +25,7 @@ from scipy.spatial import cKDTree
 
 from ienfd.core._polyline import resample_polyline
 
-__all__ = ["CrossingCount", "count_crossings"]
+__all__ = ["CrossingCount", "count_crossings", "order_along_junction"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -36,7 +37,8 @@ class CrossingCount:
     Attributes
     ----------
     crossings : (K, 2) ndarray of float
-        (row, col) of each counted fibre where it crosses the DEJ.
+        (row, col) of each counted fibre where it crosses the DEJ, in order
+        along the junction (:func:`order_along_junction`).
     fragments : (F, 2) ndarray of float
         A point on each epidermal fragment that does not cross the DEJ.
     short_fibres : (S, 2) ndarray of float
@@ -279,6 +281,7 @@ def count_crossings(
         crossings.extend(r + origin for r in rising)
 
     crossings = [c for c in crossings if not _near_end(c, dense_dej, end_margin_um / spacing)]
+    crossings = [crossings[k] for k in order_along_junction(_points(crossings), dej)]
     counted_pieces = set(accepted)
     # Fragments: epidermal pieces not counted that reach into the epidermis.
     min_fragment_px = min_fragment_um / spacing
@@ -315,10 +318,59 @@ def count_crossings(
         {int(c) for c, o in zip(clusters, owners, strict=True) if int(o) in counted_pieces}
     )
 
-    def _arr(items: list[np.ndarray]) -> np.ndarray:
-        return np.asarray(items, dtype=float).reshape(-1, 2)
+    return CrossingCount(_points(crossings), _points(fragments), _points(short), secondary)
 
-    return CrossingCount(_arr(crossings), _arr(fragments), _arr(short), secondary)
+
+def _points(items: list[np.ndarray]) -> np.ndarray:
+    return np.asarray(items, dtype=float).reshape(-1, 2)
+
+
+def order_along_junction(points: np.ndarray, dej: list[np.ndarray]) -> np.ndarray:
+    """Order points along the junction, as a pathologist follows it.
+
+    The junction's pieces are put in order along the section's long axis (the
+    first principal axis of all junction vertices, pointing to increasing
+    column, or increasing row for a vertical section), each piece run in that
+    direction; a point belongs to its nearest piece and is placed at the arc
+    length of its projection onto it. Ties keep the given order.
+
+    Parameters
+    ----------
+    points : (K, 2) array_like
+        (row, col) of each point, e.g. the crossings.
+    dej : list of (M, 2) array_like
+        The junction's polylines, (row, col), in the same frame.
+
+    Returns
+    -------
+    (K,) ndarray of int
+        Indices into ``points``, first along the junction first. Without a
+        junction, ``arange(K)``.
+
+    Examples
+    --------
+    >>> dej = [np.array([[50.0, 0.0], [50.0, 100.0]]), np.array([[50.0, 300.0], [50.0, 200.0]])]
+    >>> order_along_junction(np.array([[50.0, 250.0], [50.0, 10.0], [49.0, 90.0]]), dej).tolist()
+    [1, 2, 0]
+    """
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    lines = [np.asarray(line, dtype=float).reshape(-1, 2) for line in dej]
+    lines = [line for line in lines if len(line) >= 2]
+    if len(pts) < 2 or not lines:
+        return np.arange(len(pts))
+    vertices = np.concatenate(lines)
+    _, _, vt = np.linalg.svd(vertices - vertices.mean(axis=0), full_matrices=False)
+    axis = vt[0]
+    # Point the axis to increasing column (increasing row for a vertical section).
+    key = axis[1] if abs(axis[1]) > 1e-9 else axis[0]
+    axis = axis if key > 0 else -axis
+    oriented = [line if float((line[-1] - line[0]) @ axis) >= 0 else line[::-1] for line in lines]
+    oriented.sort(key=lambda line: float(line[0] @ axis))
+    geoms = shapely.linestrings([line[:, ::-1] for line in oriented])  # x = col, y = row
+    located = shapely.points(pts[:, ::-1])
+    piece = np.argmin(shapely.distance(geoms[:, None], located[None, :]), axis=0)
+    arc = shapely.line_locate_point(geoms[piece], located)
+    return np.lexsort((np.arange(len(pts)), arc, piece))
 
 
 def _near_end(point: np.ndarray, dense_dej: list[np.ndarray], margin: float) -> bool:
