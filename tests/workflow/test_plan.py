@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -29,13 +30,18 @@ from ienfd.workflow import (
 SHA = "a" * 64
 
 
+def _sha(image: str) -> str:
+    """A made-up hash of its own for each image (one hash twice is one image twice)."""
+    return hashlib.sha256(image.encode()).hexdigest()
+
+
 def _row(image: str, **kw: object) -> InputRow:
     return InputRow(image=image, path=image, **kw)
 
 
 def _slide(image: str, n: int, **kw: object) -> InputPlan:
     regions = tuple(Region(i, 100 * i, 0, 100 * i + 50, 80) for i in range(1, n + 1))
-    return InputPlan(_row(image, **kw), SHA, 10, slide_shape=(1000, 800), regions=regions)
+    return InputPlan(_row(image, **kw), _sha(image), 10, slide_shape=(1000, 800), regions=regions)
 
 
 def test_one_section_per_file_and_one_per_region_of_a_slide(tmp_path: Path) -> None:
@@ -57,7 +63,7 @@ def test_one_section_per_file_and_one_per_region_of_a_slide(tmp_path: Path) -> N
     assert [s.job.json_path for s in plan.sections] == [tmp_path / f"{s}.json" for s in stems]
     assert plan.inputs[1] == {
         "image": "b/slide.ome.tif",
-        "sha256": SHA,
+        "sha256": _sha("b/slide.ome.tif"),
         "size_bytes": 10,
         "sections": 3,
         "whole_slide": True,
@@ -72,7 +78,7 @@ def test_sections_of_a_slide_without_a_section_label_are_numbered(tmp_path: Path
 
 
 def test_inputs_sharing_a_name_get_distinct_stems(tmp_path: Path) -> None:
-    plans = [InputPlan(_row(f"{d}/x.tif"), SHA) for d in ("p1", "p2")]
+    plans = [InputPlan(_row(f"{d}/x.tif"), _sha(d)) for d in ("p1", "p2")]
     plan = plan_jobs(plans, tmp_path, pipeline=default_pipeline())
     assert [s.job.stem for s in plan.sections] == ["x__p1", "x__p2"]
 
@@ -200,7 +206,7 @@ def test_decided_runs_and_settled_entries(done_job: tuple[Path, BatchPlan]) -> N
     plans = [
         InputPlan(InputRow(image=first.job.image, path=first.job.path), SHA),
         InputPlan(_row("bad.tif"), error="bad.tif: not a TIFF"),
-        InputPlan(_row("new.tif"), SHA),
+        InputPlan(_row("new.tif"), _sha("new.tif")),
     ]
     batch = plan_jobs(plans, out, pipeline=default_pipeline())
     assert [s.action for s in batch.sections] == ["skip", "error", "run"]
