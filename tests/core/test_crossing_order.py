@@ -56,7 +56,7 @@ def test_order_follows_the_arc_length_of_a_winding_junction() -> None:
 def test_pieces_are_taken_in_order_along_the_section() -> None:
     # The longer piece, listed first, lies on the right: the left piece's
     # crossings come first, each piece run left to right.
-    right = np.array([[50.0, 500.0], [52.0, 300.0]])
+    right = np.array([[50.0, 500.0], [51.0, 400.0], [52.0, 300.0]])  # vertex counts differ
     left = np.array([[48.0, 0.0], [50.0, 200.0]])
     points = np.array([[51.0, 450.0], [49.0, 20.0], [51.0, 350.0], [49.0, 150.0]])
     assert order_along_junction(points, [right, left]).tolist() == [1, 3, 2, 0]

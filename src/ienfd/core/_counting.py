@@ -366,7 +366,7 @@ def order_along_junction(points: np.ndarray, dej: list[np.ndarray]) -> np.ndarra
     axis = axis if key > 0 else -axis
     oriented = [line if float((line[-1] - line[0]) @ axis) >= 0 else line[::-1] for line in lines]
     oriented.sort(key=lambda line: float(line[0] @ axis))
-    geoms = shapely.linestrings([line[:, ::-1] for line in oriented])  # x = col, y = row
+    geoms = np.array([shapely.LineString(line[:, ::-1]) for line in oriented])  # x=col, y=row
     located = shapely.points(pts[:, ::-1])
     piece = np.argmin(shapely.distance(geoms[:, None], located[None, :]), axis=0)
     arc = shapely.line_locate_point(geoms[piece], located)
