@@ -202,7 +202,7 @@ def crossing_order(crossings: np.ndarray, dej: Sequence[np.ndarray]) -> np.ndarr
             line = line[::-1]
         oriented.append(line)
     oriented.sort(key=lambda line: float(line[0] @ axis))
-    geoms = shapely.linestrings([line[:, ::-1] for line in oriented])  # x = col, y = row
+    geoms = np.array([shapely.LineString(line[:, ::-1]) for line in oriented])  # x=col, y=row
     points = shapely.points(pts[:, ::-1])
     distance = shapely.distance(geoms[:, None], points[None, :])
     piece = np.argmin(distance, axis=0)
