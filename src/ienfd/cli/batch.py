@@ -19,6 +19,9 @@ from ienfd.cli._common import (
 #: :data:`ienfd.parallel.DEFAULT_SLIDE_BYTES` (a test checks that they agree; importing
 #: ienfd.parallel here would load dask for every command).
 SLIDE_MB_DEFAULT = 64.0
+#: What the help says ``--worker-timeout`` defaults to
+#: (:data:`ienfd.parallel.DEFAULT_WORKER_TIMEOUT_S`, checked by a test).
+WORKER_TIMEOUT_DEFAULT = 60.0
 
 _BATCH_EPILOG = """\
 INPUT:
@@ -49,9 +52,19 @@ A section whose quality checks failed is shown as "review" (not "ok") and
 counted in the summary; it is not a failure. A result JSON without quality
 checks (older ienfd) is analysed again.
 
+On an existing scheduler (--scheduler), input paths and DIR are made
+absolute here, and every worker is first asked whether it sees them (the
+same folder, writable); a worker that does not is named with the path and
+nothing runs. With no worker for --worker-timeout seconds (none joined, or
+all lost mid-run) the batch stops with an error naming the scheduler; the
+sections finished are kept and the same command resumes.
+
 exit status: 0 all sections analysed or skipped (some may need review);
-1 some failed (listed); 2 bad command line, manifest or pipeline (nothing
-analysed).
+1 some failed (listed); 2 bad command line, manifest or pipeline, or a dask
+cluster that cannot run the batch (unreachable within 5 s, no worker, a
+worker that does not see the paths; nothing analysed); 3 the cluster was
+lost mid-run (no worker for --worker-timeout s; run again to resume);
+130 interrupted (Ctrl-C; run again to resume).
 
 examples:
   ienfd batch slides/ --out results --pipeline pipelines/brightfield_pgp95.json
@@ -94,8 +107,17 @@ def register(subparsers: Subparsers) -> None:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="address of a running dask scheduler (tcp://host:8786) instead of a LocalCluster; "
-        "its workers must see the same paths",
+        help="address of a running dask scheduler (tcp://host:8786, as `dask scheduler` prints "
+        "it) instead of a LocalCluster; its workers must see INPUT and DIR under the same paths "
+        "(checked before the run)",
+    )
+    p.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop with an error after S seconds without any worker (none joined, or all lost "
+        f"mid-run) instead of waiting (default {WORKER_TIMEOUT_DEFAULT:g})",
     )
     p.add_argument("--force", action="store_true", help="analyse again sections already done")
     p.add_argument(
@@ -158,9 +180,22 @@ def _run_batch(args: argparse.Namespace) -> int:
         return 2
 
     try:
-        from ienfd.parallel import batch_client, run_batch
+        from ienfd.parallel import (
+            ClusterError,
+            ClusterLostError,
+            batch_client,
+            check_scheduler_address,
+            run_batch,
+        )
     except ModuleNotFoundError as exc:
         return fail(f"{exc}; install the dask extra: pip install 'ienfd[dask]'")
+    if args.scheduler is not None:
+        try:
+            check_scheduler_address(args.scheduler)
+        except ValueError as exc:
+            return fail(f"--scheduler: {exc}")
+    if args.worker_timeout is not None and not args.worker_timeout > 0:
+        return fail(f"--worker-timeout {args.worker_timeout}; accepted: > 0 (seconds)")
     if args.workers is not None and args.workers < 1:
         return fail(f"--workers {args.workers}; accepted: >= 1")
     if args.slide_mb is not None and not args.slide_mb > 0:
@@ -230,9 +265,26 @@ def _run_batch(args: argparse.Namespace) -> int:
                 extra_sites=tuple(args.site),
                 on_event=progress,
                 command=["ienfd", *sys.argv[1:]],
+                **({} if args.worker_timeout is None else {"worker_timeout": args.worker_timeout}),
             )
-    except OSError as exc:  # scheduler unreachable (TimeoutError is an OSError)
+    except ClusterLostError as exc:
+        print(
+            f"ienfd batch: error: {exc}; the sections finished are kept in {args.out}, the "
+            "tables were not written: run the same command again to finish the rest",
+            file=sys.stderr,
+        )
+        return 3
+    except ClusterError as exc:  # unreachable, no worker, a worker not seeing the paths
+        return fail(str(exc))
+    except OSError as exc:  # the LocalCluster could not start
         return fail(f"dask cluster: {exc}")
+    except KeyboardInterrupt:
+        print(
+            f"ienfd batch: interrupted; the sections finished are kept in {args.out}: run the "
+            "same command again to finish the rest",
+            file=sys.stderr,
+        )
+        return 130
     for failure in report.failures:
         print(f"ienfd batch: error: {in_flag_words(failure['error'])}", file=sys.stderr)
     total = len(report.entries)
