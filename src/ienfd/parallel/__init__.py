@@ -5,7 +5,10 @@ them. One task per input finds out about it (hashes the file, finds the
 sections of a whole-slide image at low resolution), then
 :func:`ienfd.workflow.plan_jobs` expands the inputs into jobs and
 :func:`ienfd.workflow.run_sections` runs them, one task per section
-(:func:`cluster_runner`). Requires the ``dask`` extra.
+(:func:`cluster_runner`). On an existing scheduler, :func:`check_workers`
+first asks every worker whether it sees the inputs and the output folder,
+and no wait lasts longer than ``worker_timeout`` seconds without a worker
+(:class:`ClusterLostError`). Requires the ``dask`` extra.
 """
 
 from ienfd.parallel._batch import (
@@ -15,18 +18,36 @@ from ienfd.parallel._batch import (
     plan_input,
     run_batch,
 )
-from ienfd.parallel._cluster import SINGLE_THREAD_ENV, batch_client, default_workers
+from ienfd.parallel._cluster import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_WORKER_TIMEOUT_S,
+    SINGLE_THREAD_ENV,
+    ClusterError,
+    ClusterLostError,
+    as_finished,
+    batch_client,
+    check_scheduler_address,
+    check_workers,
+    default_workers,
+)
 from ienfd.parallel._slide import SlideRegion, SlideSections, find_sections, read_region
 from ienfd.workflow import BatchReport, finish_batch  # what run_batch returns, and its last step
 
 __all__ = [
+    "CONNECT_TIMEOUT_S",
     "DEFAULT_SLIDE_BYTES",
+    "DEFAULT_WORKER_TIMEOUT_S",
     "SINGLE_THREAD_ENV",
     "BatchReport",
+    "ClusterError",
+    "ClusterLostError",
     "SlideRegion",
     "SlideSections",
     "analyse_section",
+    "as_finished",
     "batch_client",
+    "check_scheduler_address",
+    "check_workers",
     "cluster_runner",
     "default_workers",
     "find_sections",

@@ -8,8 +8,14 @@ workflow's, and runs without a cluster: :func:`ienfd.workflow.plan_jobs`
 expands the inputs into jobs and decides which to skip, and
 :func:`ienfd.workflow.run_sections` reports each section as it finishes,
 here through :func:`cluster_runner`. The client then writes the tables and
-the run record (:func:`ienfd.workflow.finish_batch`). Workers must see the
-input and output paths.
+the run record (:func:`ienfd.workflow.finish_batch`).
+
+Workers must see the input and output paths: every path is made absolute on
+the client before a task is sent (a worker's working folder is not the
+client's), and :func:`ienfd.parallel.check_workers` asks every worker, before
+the run, whether it sees them. No wait is unbounded: with no worker for
+``worker_timeout`` seconds the run stops (:class:`ienfd.parallel.ClusterLostError`),
+keeping what was finished.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ienfd.io import ImageReadError, SectionImage, file_sha256, probe_image
+from ienfd.parallel._cluster import DEFAULT_WORKER_TIMEOUT_S, as_finished, check_workers
 from ienfd.parallel._slide import SlideRegion, find_sections, read_region
 from ienfd.workflow import (
     BatchPlan,
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SLIDE_BYTES",
+    "absolute_rows",
     "analyse_section",
     "cluster_runner",
     "input_records",
@@ -85,6 +94,44 @@ def input_records(batch: BatchPlan, runs: Sequence[SectionRun]) -> list[dict[str
     return records
 
 
+def absolute_rows(rows: Sequence[InputRow]) -> list[InputRow]:
+    """The rows with ``path`` and ``junction`` made absolute (resolved) here, on the client.
+
+    A worker resolves a relative path against its own working folder, which
+    is not the client's; ``image`` (the name reported) stays as given.
+    """
+    return [
+        replace(
+            row,
+            path=str(Path(row.path).resolve()),
+            junction=None if row.junction is None else str(Path(row.junction).resolve()),
+        )
+        for row in rows
+    ]
+
+
+def _worker_name() -> str:
+    """This worker's address, for messages ("this process" outside a dask worker)."""
+    try:
+        from distributed import get_worker
+
+        return f"worker {get_worker().address}"
+    except (ImportError, ValueError):
+        return "this process"
+
+
+def _unseen(image: str, path: str, out_dir: str | None = None) -> str | None:
+    """Why this worker cannot do the task (an input or output folder it does not see), or None."""
+    if out_dir is not None and not os.path.isdir(out_dir):
+        return f"{image}: {_worker_name()} cannot see the output folder {out_dir}"
+    if not os.path.exists(path):
+        return (
+            f"{image}: {_worker_name()} cannot see {path}: no such file there "
+            "(is the file system shared under the same path?)"
+        )
+    return None
+
+
 def _planned(row: InputRow, future: Any) -> tuple[InputPlan, list[SlideRegion]]:
     """A planning task's result; a worker lost while planning is the input's error."""
     try:
@@ -102,6 +149,9 @@ def plan_input(
     its tissue mask (what :func:`analyse_section` reads). Never raises for a
     bad file: the reason goes into the plan's ``error``.
     """
+    unseen = _unseen(row.image, row.path)
+    if unseen is not None:
+        return InputPlan(row=row, error=unseen), []
     try:
         sha, size = file_sha256(row.path)
         info = probe_image(row.path, scene=reader.scene)
@@ -141,7 +191,12 @@ def analyse_section(job: SectionJob, region: SlideRegion | None) -> SectionRun:
     """Read one section (a region of a slide, or the whole file) and run its job (a dask task).
 
     Never raises for the section's own failure (:func:`ienfd.workflow.attempt_section`).
+    A worker that does not see the input or the output folder writes nothing
+    and says so (an error row naming the worker and the path).
     """
+    unseen = _unseen(job.image, job.path, str(job.out_dir))
+    if unseen is not None:
+        return SectionRun(job=job, status="error", error=unseen, error_type="FileNotFoundError")
 
     def load(job: SectionJob) -> SectionImage:
         assert region is not None
@@ -150,14 +205,21 @@ def analyse_section(job: SectionJob, region: SlideRegion | None) -> SectionRun:
     return attempt_section(job, None if region is None else load)
 
 
-def cluster_runner(client: Client, slides: Mapping[str, SlideRegion]) -> Runner:
+def cluster_runner(
+    client: Client,
+    slides: Mapping[str, SlideRegion],
+    *,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S,
+) -> Runner:
     """A runner for :func:`ienfd.workflow.run_sections` that runs each job as a dask task.
 
     ``slides`` maps a job's stem to its region of a whole-slide image. A job
     whose worker died (out of memory, killed) is reported as failed, with
-    any earlier result removed, rather than lost.
+    any earlier result removed, rather than lost. With no worker for
+    ``worker_timeout`` seconds the runner raises
+    :class:`ienfd.parallel.ClusterLostError` (sections not finished stay
+    undone, for a later run).
     """
-    from distributed import as_completed
 
     def run(jobs: Sequence[SectionJob]) -> Iterator[tuple[int, SectionRun]]:
         futures: dict[Any, int] = {}
@@ -170,7 +232,7 @@ def cluster_runner(client: Client, slides: Mapping[str, SlideRegion]) -> Runner:
                 key=f"section-{job.stem}-{k}",
             )
             futures[fut] = k
-        for fut in as_completed(list(futures)):
+        for fut in as_finished(client, list(futures), worker_timeout=worker_timeout):
             k = futures.pop(fut)
             job = jobs[k]
             try:
@@ -202,6 +264,7 @@ def run_batch(
     extra_sites: tuple[str, ...] = (),
     on_event: Callable[[SectionEvent], None] | None = None,
     command: list[str] | None = None,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S,
 ) -> BatchReport:
     """Analyse every section of every input on a dask cluster; write tables and run record.
 
@@ -236,13 +299,30 @@ def run_batch(
         Called with a :class:`ienfd.workflow.SectionEvent` as each section finishes.
     command : list of str, optional
         The command line, recorded in the run record.
+    worker_timeout : float
+        Seconds to wait with no worker (none joined, or all lost) before
+        giving up.
 
     Returns
     -------
     BatchReport
+
+    Raises
+    ------
+    ClusterError
+        Before anything is analysed: no worker within ``worker_timeout``
+        seconds, or a worker that does not see an input or the output folder
+        (:func:`ienfd.parallel.check_workers`).
+    ClusterLostError
+        During the run: no worker for ``worker_timeout`` seconds. The
+        sections finished are kept in ``out_dir``; the tables are not
+        written; the same call again finishes the rest.
     """
     started = now_utc()
-    out = output_folder(out_dir)
+    given = output_folder(out_dir)  # the client's tables, and what it reports, as given
+    out = given.resolve()  # what the workers are sent
+    rows = absolute_rows(rows)
+    check_workers(client, out, [row.path for row in rows], worker_timeout=worker_timeout)
     remove_temporaries(out)
     defaults = reader or ReaderOptions()
     readers = [reader_for_row(row, pipeline, defaults) for row in rows]
@@ -250,6 +330,8 @@ def run_batch(
         client.submit(plan_input, row, rd, slide_bytes, pure=False, key=f"plan-{i}-{row.image}")
         for i, (row, rd) in enumerate(zip(rows, readers, strict=True))
     ]
+    for _ in as_finished(client, plan_futures, worker_timeout=worker_timeout):
+        pass
     firsts = [_planned(row, future) for row, future in zip(rows, plan_futures, strict=True)]
     # A multi-scene file asked for no scene: every scene is planned, each on its own.
     more = {
@@ -263,6 +345,10 @@ def run_batch(
         for i, (row, rd, first) in enumerate(zip(rows, readers, firsts, strict=True))
         if rd.scene is None and first[0].scene == 0
     }  # fmt: skip
+    for _ in as_finished(
+        client, [f for futures in more.values() for f in futures], worker_timeout=worker_timeout
+    ):
+        pass
     plans: list[InputPlan] = []
     slides: dict[tuple[int, int], SlideRegion] = {}
     for i, row in enumerate(rows):
@@ -291,12 +377,12 @@ def run_batch(
     runs = run_sections(
         batch.jobs,
         on_event,
-        runner=cluster_runner(client, by_stem),
+        runner=cluster_runner(client, by_stem, worker_timeout=worker_timeout),
         decided=decided_runs(batch),
     )
     return finish_batch(
         settle_entries(batch, runs),
-        out,
+        given,
         pipeline=pipeline,
         extra_sites=extra_sites,
         run={
