@@ -9,7 +9,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ienfd.clinical import ClinicalInputError, normalize_sex, normalize_site, read_table
 from ienfd.io import is_image_folder
 from ienfd.workflow._section import IMAGE_SUFFIXES
 
@@ -143,6 +142,9 @@ def collect_inputs(
 
 
 def _read_manifest(spec: str, extra_sites: tuple[str, ...]) -> list[InputRow]:
+    # Here, not with the module: ienfd.clinical loads pandas, which analyze never needs.
+    from ienfd.clinical import ClinicalInputError, normalize_sex, normalize_site, read_table
+
     try:
         table = read_table(spec)
     except ClinicalInputError as exc:

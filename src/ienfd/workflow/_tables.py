@@ -15,12 +15,8 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from ienfd.clinical import ClinicalInputError, aggregate_sections, prepare_sections
-from ienfd.clinical._io import write_bytes_atomic, write_csv_atomic
 from ienfd.io import (
     CorrectionError,
     check_plausible,
@@ -29,6 +25,9 @@ from ienfd.io import (
     read_correction,
     result_quality,
 )
+
+if TYPE_CHECKING:  # pandas and ienfd.clinical are imported where used: analyze needs neither
+    import pandas as pd
 
 __all__ = [
     "NO_NUMBERS",
@@ -249,6 +248,8 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
                     result_json="",
                 )
         rows.append(base)
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(SECTION_COLUMNS))
     frame["count"] = frame["count"].astype("Int64")
     frame["count_auto"] = frame["count_auto"].astype("Int64")
@@ -261,6 +262,8 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """The table as ``ienfd classify`` reads it from CSV: every cell text, blanks empty."""
+    import pandas as pd
+
     return pd.read_csv(io.StringIO(frame.to_csv(index=False)), dtype=str, keep_default_na=False)
 
 
@@ -283,6 +286,8 @@ def biopsy_table(
         The table has no patient or site (a folder or glob input without a
         manifest), or the clinical checks fail (the message names the row).
     """
+    from ienfd.clinical import ClinicalInputError, aggregate_sections, prepare_sections
+
     ok = sections[sections["status"] == "ok"]
     if ok.empty:
         raise ClinicalInputError("no section was analysed", source=source)
@@ -304,6 +309,8 @@ def biopsy_table(
 
 def write_table(frame: pd.DataFrame, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write ``<stem>.csv`` and ``<stem>.parquet`` atomically; return both paths."""
+    from ienfd.clinical._io import write_bytes_atomic, write_csv_atomic
+
     base = Path(stem)
     csv_path = write_csv_atomic(frame, base.with_name(base.name + ".csv"))
     parquet = frame.to_parquet(index=False)
