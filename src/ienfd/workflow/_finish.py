@@ -21,7 +21,13 @@ from ienfd import __version__
 from ienfd.clinical import ClinicalInputError
 from ienfd.io import write_json
 from ienfd.workflow._pipeline import Pipeline
-from ienfd.workflow._tables import SectionEntry, biopsy_table, section_table, write_table
+from ienfd.workflow._tables import (
+    SectionEntry,
+    biopsy_table,
+    section_table,
+    split_notes,
+    write_table,
+)
 
 __all__ = ["BatchReport", "finish_batch", "now_utc", "remove_temporaries"]
 
@@ -45,6 +51,7 @@ class BatchReport:
     biopsy_note: str
     run_json: Path
     failures: list[dict[str, str]]
+    notes: list[dict[str, Any]]
 
 
 def remove_temporaries(out: Path) -> None:
@@ -71,7 +78,12 @@ def finish_batch(
     extra_sites: tuple[str, ...],
     run: dict[str, Any],
 ) -> BatchReport:
-    """Write the section and biopsy tables from the folder's JSONs and sidecars, and run.json."""
+    """Write the section and biopsy tables from the folder's JSONs and sidecars, and run.json.
+
+    ``run.json`` lists the failed sections with their errors (``failures``) and
+    every note of every section that has any (``notes``: image, section,
+    result JSON and the notes, as in the ``warnings`` column).
+    """
     table = section_table(entries, out)
     sections_csv, sections_parquet = write_table(table, out / "sections")
     biopsies_csv: Path | None = None
@@ -89,6 +101,16 @@ def finish_batch(
     failures = [
         {"image": r.image, "section": r.section, "error": r.error} for r in failed.itertuples()
     ]
+    notes = [
+        {
+            "image": r.image,
+            "section": r.section,
+            "result_json": r.result_json,
+            "notes": split_notes(r.warnings),
+        }
+        for r in table.itertuples()
+        if isinstance(r.warnings, str) and r.warnings
+    ]
     record = {
         "ienfd_version": __version__,
         **run,
@@ -101,6 +123,8 @@ def finish_batch(
         "n_corrected": int(table["corrected"].sum()),
         "n_need_review": n_need_review,
         "failures": failures,
+        "n_with_notes": len(notes),
+        "notes": notes,
         "outputs": {
             "sections": [sections_csv.name, sections_parquet.name],
             "biopsies": None if biopsies_csv is None else [biopsies_csv.name, "biopsies.parquet"],
@@ -123,4 +147,5 @@ def finish_batch(
         biopsy_note=note,
         run_json=run_json,
         failures=failures,
+        notes=notes,
     )

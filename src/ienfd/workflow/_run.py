@@ -11,6 +11,9 @@ cluster (``ienfd batch``). No dask here.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -72,6 +75,17 @@ class SectionRun:
     removed: tuple[Path, ...] = ()
 
     @property
+    def reason(self) -> str:
+        """Why it failed, without the file's name in front (``'error'`` only; else ``''``).
+
+        What a table that names the file in another column shows.
+        """
+        for prefix in _prefixes(self.job):
+            if self.error.startswith(prefix):
+                return self.error[len(prefix) :]
+        return self.error
+
+    @property
     def quality(self) -> ResultQuality:
         """Whether the count needs review by eye, and why (``'ok'`` runs only)."""
         if self.record is None:
@@ -87,6 +101,51 @@ class SectionEvent:
     total: int
     index: int
     run: SectionRun
+
+
+def _prefixes(job: SectionJob) -> tuple[str, ...]:
+    """What :func:`_named` puts in front of a reason, longest first."""
+    if job.region is None:
+        return (f"{job.image}: ",)
+    return (f"{job.image} section {job.region.index}: ", f"{job.image}: ")
+
+
+class _Recorder(logging.Handler):
+    """Keep the messages of WARNING and above that one thread logs."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _tifffile_messages() -> Iterator[list[str]]:
+    """What tifffile logs in this thread inside the block (its warnings and errors).
+
+    tifffile reports a damaged header or tag only in its log, then reads on;
+    when the section then fails, what it said is often the real reason (a
+    truncated file whose OME metadata is cut off reads as "no pixel size").
+    """
+    recorder = _Recorder()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(recorder)
+    try:
+        yield recorder.messages
+    finally:
+        logger.removeHandler(recorder)
+
+
+def _with_tifffile(message: str, logged: list[str]) -> str:
+    """``message`` and what tifffile logged that it does not already say."""
+    new = list(dict.fromkeys(text for text in logged if text not in message))
+    if not new:
+        return message
+    return f"{message} (tifffile reported: {'; '.join(new[:3])})"
 
 
 def _named(job: SectionJob, reason: str) -> str:
@@ -156,27 +215,31 @@ def attempt_section(
         ``'ok'`` with the record and notes, or ``'error'`` with a message
         that names the file: the reason for an unreadable file, a failed
         analysis, a full disk or exhausted memory, and for any other
-        exception (a bug) its type and traceback. On error, a JSON and
+        exception (a bug) its type and traceback; what tifffile logged
+        while the section was read (a damaged tag, a short file) and the
+        message does not already say is added to it. On error, a JSON and
         overlay an earlier run left under the job's stem are removed, so
         that a stale result cannot pass for a new one.
     """
-    try:
-        job = with_input_hash(job)
-        image = None if load is None else load(job)
-        outcome = run_section(job, image)
-    except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
-        reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
-        message = _named(job, reason)
-        if isinstance(exc, OSError) and not isinstance(exc, ImageReadError):
-            message += f" ({type(exc).__name__})"
-        return failed_section(job, message, error_type=type(exc).__name__)
-    except Exception as exc:  # a bug: keep the traceback, carry on with the others
-        message = _named(
-            job, f"{job.image}: unexpected {type(exc).__name__}: {exc} (please report this)"
-        )
-        return failed_section(
-            job, message, error_type=type(exc).__name__, trace=traceback.format_exc()
-        )
+    with _tifffile_messages() as logged:
+        try:
+            job = with_input_hash(job)
+            image = None if load is None else load(job)
+            outcome = run_section(job, image)
+        except (ValueError, OSError, MemoryError) as exc:  # ImageReadError, AnalysisError too
+            reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
+            message = _named(job, reason)
+            if isinstance(exc, OSError) and not isinstance(exc, ImageReadError):
+                message += f" ({type(exc).__name__})"
+            message = _with_tifffile(message, logged)
+            return failed_section(job, message, error_type=type(exc).__name__)
+        except Exception as exc:  # a bug: keep the traceback, carry on with the others
+            message = _named(
+                job, f"{job.image}: unexpected {type(exc).__name__}: {exc} (please report this)"
+            )
+            return failed_section(
+                job, message, error_type=type(exc).__name__, trace=traceback.format_exc()
+            )
     return SectionRun(job=job, status="ok", record=outcome.record, notes=tuple(outcome.notes))
 
 

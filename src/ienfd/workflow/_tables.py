@@ -30,18 +30,22 @@ if TYPE_CHECKING:  # pandas and ienfd.clinical are imported where used: analyze 
     import pandas as pd
 
 __all__ = [
+    "NOTE_SEPARATOR",
     "NO_NUMBERS",
     "SECTION_COLUMNS",
     "STALE",
     "SectionEntry",
     "biopsy_table",
+    "join_notes",
+    "result_notes",
     "section_table",
+    "split_notes",
     "write_table",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the section table, in order. The first 20 are what ``ienfd classify`` reads.
+#: Columns of the section table, in order. ``ienfd classify`` reads them by name.
 SECTION_COLUMNS = (
     "image",
     "patient_id",
@@ -62,6 +66,7 @@ SECTION_COLUMNS = (
     "sex",
     "needs_review",
     "qc_reasons",
+    "warnings",
     "review_status",
     "section_index",
     "region",
@@ -92,6 +97,41 @@ NO_NUMBERS: dict[str, Any] = {
     "n_fragments": None,
     "n_secondary_branches": None,
 }
+
+
+#: Between two notes in the ``warnings`` column.
+NOTE_SEPARATOR = " | "
+
+
+def result_notes(record: dict[str, Any]) -> list[str]:
+    """Every note of a result JSON: the reader's (``reader_warnings``), then the analysis's.
+
+    The notes ``ienfd analyze`` prints for the section, in the same order.
+
+    >>> result_notes({"reader_warnings": ["z-stack reduced"], "warnings": ["membrane weak"]})
+    ['z-stack reduced', 'membrane weak']
+    """
+    return [str(n) for key in ("reader_warnings", "warnings") for n in record.get(key) or []]
+
+
+def join_notes(notes: list[str]) -> str:
+    """The notes as one ``warnings`` cell, split again by :func:`split_notes`.
+
+    A ``|`` inside a note becomes ``/``, so that the cell splits back into the notes.
+
+    >>> join_notes(["a", "b | c"])
+    'a | b / c'
+    """
+    return NOTE_SEPARATOR.join(note.replace("|", "/") for note in notes)
+
+
+def split_notes(cell: str) -> list[str]:
+    """The notes of a ``warnings`` cell (none for an empty one).
+
+    >>> split_notes("a | b"), split_notes("")
+    (['a', 'b'], [])
+    """
+    return cell.split(NOTE_SEPARATOR) if cell else []
 
 
 @dataclass(frozen=True)
@@ -128,6 +168,7 @@ def _row_from_json(entry: SectionEntry, out_dir: Path) -> dict[str, Any]:
         "corrected": False,
         "needs_review": quality.needs_review,
         "qc_reasons": "; ".join(quality.reasons),
+        "warnings": join_notes(result_notes(rec)),
         "review_status": "",
         "dej_length_um": rec["dej_length_um"],
         "surface_length_um": rec["surface_length_um"],
@@ -216,7 +257,10 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
         without quality checks needs review) until a reviewer decides: False
         once the sidecar's status is ``accepted``, True when ``flagged``.
         ``qc_reasons`` keeps the automatic reasons, joined by ``"; "``, also
-        after acceptance.
+        after acceptance. ``warnings`` holds the result's notes (the reader's,
+        then the analysis's: :func:`result_notes`) joined by ``" | "``
+        (:func:`join_notes`; :func:`split_notes` undoes it), empty for an
+        error row.
     """
     out = Path(out_dir)
     rows = []
@@ -233,7 +277,12 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
         }
         if e.error:
             base.update(
-                status="error", error=e.error, corrected=False, qc_reasons="", result_json=""
+                status="error",
+                error=e.error,
+                corrected=False,
+                qc_reasons="",
+                warnings="",
+                result_json="",
             )
         else:
             try:
@@ -245,6 +294,7 @@ def section_table(entries: list[SectionEntry], out_dir: str | os.PathLike[str]) 
                     corrected=False,
                     needs_review=None,
                     qc_reasons="",
+                    warnings="",
                     result_json="",
                 )
         rows.append(base)
