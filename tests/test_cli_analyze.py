@@ -168,11 +168,28 @@ def test_status_names_the_first_reason_and_how_many_more() -> None:
 
     two = SectionOutcome({"needs_review": True, "qc_reasons": ["a b", "c"]}, notes=["n"])
     assert _status(two) == "review: a b (+1 more)"
-    assert (
-        _status(SectionOutcome({"needs_review": False, "qc_reasons": []}, ["n"])) == "ok (1 note)"
-    )
+    ok = {"needs_review": False, "qc_reasons": []}
+    assert _status(SectionOutcome(ok, ["membrane weak"])) == "ok, note: membrane weak"
+    assert _status(SectionOutcome(ok, ["a", "b", "c"])) == "ok, note: a (+2 more)"
+    long = SectionOutcome(ok, ["no pixel size; pass pixel_size_um " + "x" * 100])
+    shown = _status(long)  # shortened, in the command line's words
+    assert shown.startswith("ok, note: no pixel size; pass --pixel-size UM x") and len(shown) < 90
+    assert shown.endswith("…")
     old = SectionOutcome({"count": 3}, [])  # a record without checks is never plain ok
     assert _status(old).startswith("review: no quality checks")
+
+
+def test_the_status_of_a_failed_image_is_its_reason_not_the_exception_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _not_tiff(tmp_path)
+    code, out, err = _run(capsys, path, "--out", tmp_path / "out")
+    assert code == 1
+    (row,) = [line for line in out.splitlines() if line.startswith(str(path))]
+    status = row.split("  ")[-1]
+    assert status.startswith("error: not a TIFF file"), row  # the file is named in column 1
+    assert "ImageReadError" not in out
+    assert f"error: {path}: not a TIFF file" in err  # in full on stderr
 
 
 def test_non_finite_quality_values_are_written_as_null(

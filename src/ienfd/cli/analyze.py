@@ -11,10 +11,14 @@ from ienfd.cli._common import (
     CONSISTENCY_HELP,
     LENGTH_BASIS_HELP,
     SCENE_HELP,
+    Progress,
     Subparsers,
+    add_output_options,
     in_flag_words,
+    notes_status,
     pixel_size_argument,
     scene_argument,
+    shorten,
 )
 
 if TYPE_CHECKING:
@@ -130,20 +134,24 @@ def register(subparsers: Subparsers) -> None:
         "missing ones keep their defaults); an earlier result JSON works too: its "
         "'parameters' are used",
     )
-    p.add_argument(
-        "-q", "--quiet", action="store_true", help="print nothing but errors (no table, no notes)"
-    )
+    add_output_options(p, quiet_help="print nothing but errors (no table, notes or progress bar)")
     p.set_defaults(func=_run_analyze)
 
 
 def _status(outcome: SectionOutcome | SectionRun) -> str:
-    """The status column: ``ok``, ``ok (N notes)``, or ``review: <first reason> (+N more)``."""
+    """The status column: the verdict and why, each reason or note shortened.
+
+    ``ok``; ``ok, note: <first note> (+N more)``; ``review: <first reason>
+    (+N more)``; for a failed section ``error: <the reason>``. Every reason
+    and note is printed in full on stderr.
+    """
+    if getattr(outcome, "status", "ok") == "error":  # a SectionRun that failed
+        return f"error: {shorten(in_flag_words(outcome.reason))}"  # type: ignore[union-attr]
     quality = outcome.quality
     if quality.needs_review:
         first, *more = quality.reasons
-        return f"review: {first}" + (f" (+{len(more)} more)" if more else "")
-    n = len(outcome.notes)
-    return f"ok ({n} note{'s' if n > 1 else ''})" if n else "ok"
+        return f"review: {shorten(first)}" + (f" (+{len(more)} more)" if more else "")
+    return f"ok, {notes_status(outcome.notes)}" if outcome.notes else "ok"
 
 
 def _table_cells(record: Mapping[str, Any]) -> str:
@@ -169,8 +177,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     )
 
     def note(text: str) -> None:
-        if not args.quiet:
-            print(f"ienfd analyze: {text}", file=sys.stderr)
+        progress.write(f"ienfd analyze: {text}", file=sys.stderr)
 
     parameters = None
     if args.params is not None:
@@ -211,6 +218,10 @@ def _run_analyze(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)
         return 2
+    # The bar for more than one image only: one image's line comes soon enough.
+    progress = Progress(
+        "analyze", total=len(jobs), quiet=args.quiet, bar=None if len(jobs) > 1 else False
+    )
     for job in jobs:
         if job.stem != image_stem(job.image):
             note(
@@ -232,21 +243,20 @@ def _run_analyze(args: argparse.Namespace) -> int:
             cells = _table_cells(run.record)
             for text in run.notes:
                 note(f"note: {path}: {in_flag_words(text)}")
-            status = _status(run)
             for reason in run.quality.reasons if run.quality.needs_review else []:
                 note(f"review: {path}: {reason}")
         else:
-            print(f"ienfd analyze: error: {in_flag_words(run.error)}", file=sys.stderr)
+            progress.error(f"ienfd analyze: error: {in_flag_words(run.error)}")
             if run.traceback:
-                print(run.traceback, end="", file=sys.stderr)
+                progress.error(run.traceback.rstrip("\n"))
             for stale in run.removed:
                 note(f"note: removed {stale}, left by an earlier run")
-            status = f"error: {run.error_type}"
             cells = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
-        if not args.quiet:
-            print(f"{path:<{width}}  {cells}  {status}", flush=True)
+        progress.write(f"{path:<{width}}  {cells}  {_status(run)}")
+        progress.advance()
 
-    runs = run_sections(jobs, show)
+    with progress:
+        runs = run_sections(jobs, show)
     if not args.quiet:
         failed = sum(run.status == "error" for run in runs)
         review = sum(run.status == "ok" and run.quality.needs_review for run in runs)

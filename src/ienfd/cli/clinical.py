@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ienfd import __version__
-from ienfd.cli._common import Subparsers
+from ienfd.cli._common import Subparsers, add_output_options, printer
 
 # The library's defaults, repeated so that the help can show them without importing
 # ienfd.clinical (pandas) for every command; tests/cli/test_structure.py checks they agree.
@@ -71,6 +71,7 @@ def register(subparsers: Subparsers) -> None:
         help="accept this extra site name (repeatable)",
     )
     p.add_argument("--no-reports", action="store_true", help="skip the per-patient HTML reports")
+    add_output_options(p, quiet_help="print nothing but errors (no table, no list of files)")
     p.set_defaults(func=_run_classify)
 
     n = subparsers.add_parser("norms", help="build, show or check normative tables")
@@ -98,13 +99,18 @@ def register(subparsers: Subparsers) -> None:
     b.add_argument("--length-basis", choices=("dej", "surface"), default=None, help=length_help)
     b.add_argument("--modality", choices=("brightfield", "fluorescence"), default=None)
     b.add_argument("--site", action="append", default=[], metavar="NAME")
+    add_output_options(b, quiet_help="print nothing but errors")
     b.set_defaults(func=_run_norms_build)
     s = nsub.add_parser("show", help="print (or write) the built-in norms with their sources")
     s.add_argument("--out", metavar="FILE", help="write the table to FILE instead of printing")
+    add_output_options(
+        s, quiet_help="with --out, print nothing but errors (without it, the table is printed)"
+    )
     s.set_defaults(func=_run_norms_show)
     c = nsub.add_parser("check", help="validate a norms file")
     c.add_argument("file", metavar="FILE")
     c.add_argument("--site", action="append", default=[], metavar="NAME")
+    add_output_options(c, quiet_help="print nothing but errors (the exit status says ok)")
     c.set_defaults(func=_run_norms_check)
 
     a = subparsers.add_parser(
@@ -122,6 +128,7 @@ def register(subparsers: Subparsers) -> None:
     a.add_argument("--out", required=True, metavar="DIR")
     a.add_argument("--auto-column", default=None, help="count column in AUTO")
     a.add_argument("--manual-column", default=None, help="count column in MANUAL")
+    add_output_options(a, quiet_help="print nothing but errors (the figures are in DIR)")
     a.set_defaults(func=_run_agreement)
 
 
@@ -131,6 +138,7 @@ def _clinical_error(command: str, exc: Exception) -> int:
 
 
 def _run_classify(args: argparse.Namespace) -> int:
+    say = printer(args)
     from ienfd.clinical import ClassificationRules, run_classify
 
     try:
@@ -150,32 +158,33 @@ def _run_classify(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError) as exc:
         return _clinical_error("classify", exc)
-    print(f"{'patient':<12} {'distal':<11} {'proximal':<11} {'ratio':>5}  pattern")
+    say(f"{'patient':<12} {'distal':<11} {'proximal':<11} {'ratio':>5}  pattern")
     for r in out.results:
         d = r.sites.get(rules.distal_site)
         pr = r.sites.get(rules.proximal_site)
         ratio = "-" if r.ratio_distal_proximal is None else f"{r.ratio_distal_proximal:.2f}"
-        print(
+        say(
             f"{r.patient_id:<12} {d.status if d else 'missing':<11} "
             f"{pr.status if pr else 'missing':<11} {ratio:>5}  {r.pattern}"
         )
-        print(f"    {r.reason}")
+        say(f"    {r.reason}")
     pending = [r for r in out.results if r.n_need_review]
     if pending:
         n = sum(r.n_need_review for r in pending)
-        print(
+        say(
             f"{n} section(s) of {len(pending)} patient(s) need review (quality checks failed, "
             "not accepted by a reviewer): a pattern that depends on them is indeterminate "
             "until they are reviewed (column sections_need_review; reasons in the reports)"
         )
-    print(f"wrote {out.patients_csv} ({len(out.results)} patients)")
+    say(f"wrote {out.patients_csv} ({len(out.results)} patients)")
     if out.excluded_csv is not None:
-        print(f"wrote {out.excluded_csv} ({out.n_excluded} excluded sections)")
-    print(f"wrote {out.cohort_html} and {len(out.reports)} patient reports in reports/")
+        say(f"wrote {out.excluded_csv} ({out.n_excluded} excluded sections)")
+    say(f"wrote {out.cohort_html} and {len(out.reports)} patient reports in reports/")
     return 0
 
 
 def _run_norms_build(args: argparse.Namespace) -> int:
+    say = printer(args)
     from ienfd.clinical import run_norms_build
 
     try:
@@ -193,12 +202,12 @@ def _run_norms_build(args: argparse.Namespace) -> int:
         return _clinical_error("norms build", exc)
     for r in norms.rows:
         assert r.intercept_per_mm is not None and r.slope_per_mm_per_year is not None
-        print(
+        say(
             f"{r.site} {r.sex} {r.modality or 'any'} ages {r.age_min}-{r.age_max}: "
             f"p{100 * args.quantile:g} = {r.intercept_per_mm:.3f} "
             f"{r.slope_per_mm_per_year:+.4f} x age"
         )
-    print(f"wrote {csv_path} and {png_path}")
+    say(f"wrote {csv_path} and {png_path}")
     return 0
 
 
@@ -207,24 +216,26 @@ def _run_norms_show(args: argparse.Namespace) -> int:
 
     norms = builtin_norms()
     if args.out:
-        print(f"wrote {write_norms(norms, args.out)}")
+        printer(args)(f"wrote {write_norms(norms, args.out)}")
     else:
         print(norms.to_frame().to_csv(index=False, lineterminator="\n"), end="")
     return 0
 
 
 def _run_norms_check(args: argparse.Namespace) -> int:
+    say = printer(args)
     from ienfd.clinical import read_norms
 
     try:
         norms = read_norms(args.file, extra_sites=tuple(args.site))
     except (ValueError, OSError) as exc:
         return _clinical_error("norms check", exc)
-    print(f"{args.file}: {len(norms.rows)} rows, sites {', '.join(norms.sites())}: ok")
+    say(f"{args.file}: {len(norms.rows)} rows, sites {', '.join(norms.sites())}: ok")
     return 0
 
 
 def _run_agreement(args: argparse.Namespace) -> int:
+    say = printer(args)
     from ienfd.clinical import run_agreement
 
     try:
@@ -238,23 +249,23 @@ def _run_agreement(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         return _clinical_error("agreement", exc)
     ba = summary.bland_altman
-    print(f"sections paired: {summary.n}")
+    say(f"sections paired: {summary.n}")
     low, high = summary.icc_a1_ci
-    print(f"ICC(A,1): {summary.icc_a1:.3f} (95% CI {low:.2f} to {high:.2f}, McGraw & Wong 1996)")
-    print(
+    say(f"ICC(A,1): {summary.icc_a1:.3f} (95% CI {low:.2f} to {high:.2f}, McGraw & Wong 1996)")
+    say(
         f"Bland-Altman (auto - manual): bias {ba.bias:+.2f} "
         f"(95% CI {ba.bias_ci[0]:+.2f} to {ba.bias_ci[1]:+.2f}), SD {ba.sd:.2f}"
     )
-    print(
+    say(
         f"  95% limits of agreement {ba.loa_low:+.2f} "
         f"(CI {ba.loa_low_ci[0]:+.2f} to {ba.loa_low_ci[1]:+.2f}) to {ba.loa_high:+.2f} "
         f"(CI {ba.loa_high_ci[0]:+.2f} to {ba.loa_high_ci[1]:+.2f})"
     )
     if table.only_auto or table.only_manual:
-        print(
+        say(
             f"unpaired: {len(table.only_auto)} only in AUTO, "
             f"{len(table.only_manual)} only in MANUAL"
         )
     for path in paths.values():
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     return 0

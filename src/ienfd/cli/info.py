@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ienfd.cli._common import Subparsers, in_flag_words
+from ienfd.cli._common import Subparsers, add_output_options, in_flag_words
 
 _INFO_EPILOG = """\
 for each FILE and each of its scenes: the format, the scenes, the pyramid levels and their
@@ -34,6 +34,9 @@ def register(subparsers: Subparsers) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="image file(s) or OME-Zarr folder(s)")
     p.add_argument("--json", action="store_true", help="print one JSON object per scene")
+    add_output_options(
+        p, quiet_help="no log warnings, only errors (the description itself is printed)"
+    )
     p.set_defaults(func=_run_info)
 
 

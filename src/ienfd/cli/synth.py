@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ienfd.cli._common import Subparsers
+from ienfd.cli._common import Subparsers, add_output_options, printer
 
 
 def register(subparsers: Subparsers) -> None:
@@ -40,6 +40,7 @@ def register(subparsers: Subparsers) -> None:
         metavar="NAME=VALUE",
         help="fix any SectionSpec field, e.g. --set noise=0.01 --set p_dermal_branch=0.5",
     )
+    add_output_options(p, quiet_help="print nothing but errors (no list of files)")
     p.set_defaults(func=_run_synth)
 
 
@@ -49,6 +50,7 @@ def _run_synth(args: argparse.Namespace) -> int:
 
     from ienfd.workflow import write_synthetic_sections
 
+    say = printer(args)
     if args.n < 1:
         print(f"ienfd synth: error: --n {args.n}; accepted: >= 1", file=sys.stderr)
         return 2
@@ -90,12 +92,12 @@ def _run_synth(args: argparse.Namespace) -> int:
                 else f"brightfield/{spec.chromogen}"
             )
             rows, cols = written.truth["shape"]
-            print(
+            say(
                 f"{written.image_path}  {written.kind} {label} {rows}x{cols} px "
                 f"{spec.pixel_size_um:.3f} µm rot {spec.rotation_deg:.0f}"
                 f"{' flip' if spec.flip else ''} count {written.truth['count']}"
             )
-            print(f"{written.truth_path}  truth")
+            say(f"{written.truth_path}  truth")
     except (TypeError, ValueError) as exc:
         print(f"ienfd synth: error: {exc}", file=sys.stderr)
         return 2
