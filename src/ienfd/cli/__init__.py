@@ -12,11 +12,11 @@ command is a new module here plus one line in :data:`COMMANDS`
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 
 from ienfd import __version__
 from ienfd.cli import analyze, batch, clinical, info, synth
+from ienfd.cli._common import VERBOSE_HELP, configure_logging
 from ienfd.cli.analyze import _status  # noqa: F401  (tests check the status column through it)
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -35,9 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"ienfd {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
-    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(subparsers)
@@ -48,8 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ienfd`` command line; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    args.verbose += getattr(args, "command_verbose", 0)  # ienfd -v CMD and ienfd CMD -v
+    configure_logging(
+        f"ienfd {args.command or ''}".strip(),
+        verbose=args.verbose,
+        quiet=getattr(args, "quiet", False),
+    )
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
