@@ -9,10 +9,14 @@ import sys
 from ienfd.cli._common import (
     CONSISTENCY_HELP,
     SCENE_HELP,
+    Progress,
     Subparsers,
+    add_output_options,
     in_flag_words,
+    notes_status,
     pixel_size_argument,
     scene_argument,
+    shorten,
 )
 
 #: What the help says ``--slide-mb`` defaults to; the default itself is
@@ -154,7 +158,7 @@ def register(subparsers: Subparsers) -> None:
         help="files whose full-resolution image needs more MiB are whole-slide images, "
         f"split into sections found at low resolution (default {SLIDE_MB_DEFAULT:g})",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    add_output_options(p, quiet_help="print nothing but errors (no per-section lines, no bar)")
     p.set_defaults(func=_run_batch)
 
 
@@ -224,6 +228,9 @@ def _run_batch(args: argparse.Namespace) -> int:
         f"density per mm of {'DEJ' if pipeline.length_basis == 'dej' else 'surface'}"
     )
 
+    # A live bar on a terminal (its total known once the sections are planned).
+    bar = Progress("batch", quiet=args.quiet)
+
     def progress(event: SectionEvent) -> None:
         run = event.run
         region = run.job.region
@@ -235,22 +242,23 @@ def _run_batch(args: argparse.Namespace) -> int:
             state = f"{word}  count {r['count']}  {r['density_per_mm']:.2f}/mm"
             if quality.needs_review:
                 first, *more = quality.reasons
-                state += f"  ({first}" + (f"; +{len(more)} more)" if more else ")")
+                state += f"  ({shorten(first)}" + (f"; +{len(more)} more)" if more else ")")
             elif run.notes:
-                state += f" ({len(run.notes)} note{'s' if len(run.notes) > 1 else ''})"
+                state += f"  ({notes_status(run.notes)})"
         elif run.status == "skipped":
             state = "skipped (done earlier, same input and parameters)"
         else:
-            state = "FAILED"
+            state = f"FAILED: {shorten(in_flag_words(run.reason))}"
         width = len(str(event.total))
-        say(f"[{event.done:>{width}}/{event.total}] {label}  {state}")
+        bar.write(f"[{event.done:>{width}}/{event.total}] {label}  {state}")
+        bar.advance(total=event.total, skipped=run.status == "skipped")
 
     if args.verbose < 2:  # distributed logs every worker start and stop at INFO
         import distributed  # noqa: F401  (its import sets its loggers' levels)
 
         logging.getLogger("distributed").setLevel(logging.WARNING)
     try:
-        with batch_client(workers=args.workers, scheduler=args.scheduler) as client:
+        with batch_client(workers=args.workers, scheduler=args.scheduler) as client, bar:
             say(f"ienfd batch: dask dashboard {client.dashboard_link}")
             report = run_batch(
                 rows,
