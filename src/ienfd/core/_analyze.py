@@ -384,7 +384,6 @@ def analyze_section(
         min_length_um=params.min_fibre_um,
         close_um=params.close_gap_um,
     )
-    del response
     # The counting rule needs the epidermis only where the skeleton is.
     skel_points = np.argwhere(skeleton)
     epidermis_full = np.zeros(region_shape, dtype=bool)
@@ -402,7 +401,10 @@ def analyze_section(
         rise_depth_um=params.rise_depth_um,
         min_fragment_um=params.min_fragment_um,
         end_margin_um=params.end_margin_um,
+        surface=[line - origin for line in surface],
+        ridge=response,
     )
+    del response
     dej_length = sum(polyline_length(line) for line in dej) * spacing
     surface_length = sum(polyline_length(line) for line in surface) * spacing
     basis_length = dej_length if length_basis == "dej" else surface_length
@@ -417,7 +419,7 @@ def analyze_section(
         tissue_spacing=spacing_lr,
         count=count,
         n_short_fibres=len(found.short_fibres),
-        n_fragments=len(found.fragments),
+        n_fragments=found.epidermal_pieces,
         haematoxylin_index=haematoxylin,
         fibre_trace_um=float(len(skel_points)) * spacing,
         saturated_fraction=saturated,

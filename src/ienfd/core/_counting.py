@@ -40,17 +40,24 @@ class CrossingCount:
         (row, col) of each counted fibre where it crosses the DEJ, in order
         along the junction (:func:`order_along_junction`).
     fragments : (F, 2) ndarray of float
-        A point on each epidermal fragment that does not cross the DEJ.
+        A point on each epidermal fragment that does not cross the DEJ: a
+        piece of the trace that looks like a piece of fibre (see
+        :func:`count_crossings`), in order along the junction.
     short_fibres : (S, 2) ndarray of float
         The tip of each dermal fibre that reaches the DEJ without crossing it.
     secondary_branches : int
         Branch points inside the epidermis on counted fibres (not counted).
+    epidermal_pieces : int
+        Pieces of the trace in the epidermis that are not counted, fibre-like
+        or not (the fragments and the pieces of texture, nuclei or noise
+        rejected as fragments): how noisy the trace is.
     """
 
     crossings: np.ndarray
     fragments: np.ndarray
     short_fibres: np.ndarray
     secondary_branches: int
+    epidermal_pieces: int = 0
 
 
 _STEP = 0.5
@@ -129,6 +136,8 @@ def count_crossings(
     min_fragment_um: float = 3.0,
     short_gap_um: float = 12.0,
     end_margin_um: float = 5.0,
+    surface: list[np.ndarray] | None = None,
+    ridge: np.ndarray | None = None,
 ) -> CrossingCount:
     """Count the fibres that cross the DEJ into the epidermis.
 
@@ -163,17 +172,50 @@ def count_crossings(
         the DEJ, a dermal fibre running along it (and dipping into a slightly
         misplaced junction) does not.
     min_fragment_um : float
-        Epidermal pieces shorter than this are noise, not fragments.
+        Epidermal pieces shorter than this are noise, not fragments (nor
+        counted among ``epidermal_pieces``).
     short_gap_um : float
         Dermal fibre tips within this distance below the DEJ are reported as
         fibres stopping short of it.
     end_margin_um : float
         Crossings within this distance (along the DEJ) of a cut end of the
         section are not counted: the fibre cannot be followed there.
+    surface : list of (L, 2) ndarray, optional
+        The epidermal surface polylines, in the frame of ``skeleton``: pieces
+        on the surface, or along it just under it, are not fragments.
+    ridge : (M, N) ndarray, optional
+        The ridge (tubeness) response the skeleton was traced on: a fragment
+        is about as strong a ridge as the fibres of the dermis.
 
     Returns
     -------
     CrossingCount
+
+    Notes
+    -----
+    An epidermal piece of the trace that does not cross the DEJ is a
+    *fragment* only when it looks like a piece of fibre. Keratinocyte borders,
+    nuclei, the stratum corneum's texture and noise are traced too; they are
+    counted in ``epidermal_pieces`` but not reported as fragments. A fragment
+
+    * is at least 5 µm long (about half a keratinocyte: shorter pieces are
+      cell borders and nucleus rims as often as fibre);
+    * is an open line, not a loop (a loop is the rim of a nucleus or a cell);
+    * lies free in the epidermis: no closer to the DEJ than
+      ``dej_tolerance_um`` (a piece touching the junction is a fibre dipping
+      across it, already judged as a crossing) and at least 3 µm under the
+      surface (the mask's edge);
+    * does not run along the surface within 10 µm of it (the flattened cells
+      of the stratum granulosum and the lamellae of the corneum run parallel
+      to the surface; within 25°);
+    * has a median ridge response at least half the median along the traced
+      dermal fibres (the same stain and width; texture is fainter);
+    * is not one of a crowd: at most 3 other uncounted epidermal pieces within
+      30 µm (texture traces as dense pieces; fibre fragments are sparse).
+
+    The tests without ``surface`` or ``ridge`` are skipped. The thresholds
+    were chosen on synthetic tuning sections and measured on others
+    (``scripts/measure_fragments.py``, docs/algorithm.md "Fragments").
     """
     if skeleton.shape != epidermis.shape:
         raise ValueError(
@@ -283,16 +325,32 @@ def count_crossings(
     crossings = [c for c in crossings if not _near_end(c, dense_dej, end_margin_um / spacing)]
     crossings = [crossings[k] for k in order_along_junction(_points(crossings), dej)]
     counted_pieces = set(accepted)
-    # Fragments: epidermal pieces not counted that reach into the epidermis.
-    min_fragment_px = min_fragment_um / spacing
-    fragments = []
-    for piece, box in enumerate(epi_boxes, start=1):
-        if box is None or piece in counted_pieces or epi_size[piece - 1] < min_fragment_px:
-            continue
-        if epi_depth[piece - 1] < min_depth_um:
-            continue
-        pix = np.argwhere(epi_labels[box] == piece) + np.array([box[0].start, box[1].start])
-        fragments.append(pix[len(pix) // 2].astype(float))
+    # Fragments: epidermal pieces not counted that reach into the epidermis
+    # and look like fibre.
+    epi_low = np.full(n_epi + 1, np.inf)
+    np.minimum.at(epi_low, lab_e, np.where(lab_e > 0, sd, np.inf))
+    pieces = [
+        (piece, box)
+        for piece, box in enumerate(epi_boxes, start=1)
+        if box is not None
+        and piece not in counted_pieces
+        and epi_size[piece - 1] >= min_fragment_um / spacing
+        and epi_depth[piece - 1] >= min_depth_um
+    ]
+    fragments = _fibre_like_pieces(
+        pieces,
+        epi_labels,
+        points[inside],
+        lab_e[inside],
+        sd[inside],
+        epi_low[1:],
+        spacing=spacing,
+        dej_tolerance_um=dej_tolerance_um,
+        surface=surface,
+        ridge=ridge,
+        dermal_ridge=_median_at(ridge, points[~inside]),
+    )
+    fragments = [fragments[k] for k in order_along_junction(_points(fragments), dej)]
 
     # Fibres stopping short: dermal pieces whose highest point is just below the DEJ.
     short = []
@@ -318,7 +376,90 @@ def count_crossings(
         {int(c) for c, o in zip(clusters, owners, strict=True) if int(o) in counted_pieces}
     )
 
-    return CrossingCount(_points(crossings), _points(fragments), _points(short), secondary)
+    return CrossingCount(
+        _points(crossings), _points(fragments), _points(short), secondary, len(pieces)
+    )
+
+
+# What sets a fibre's fragment apart from the epidermis' texture (see the
+# Notes of count_crossings).
+_FRAGMENT_MIN_UM = 5.0
+_FRAGMENT_SURFACE_MARGIN_UM = 3.0
+_FRAGMENT_SURFACE_BAND_UM = 10.0
+_FRAGMENT_PARALLEL_COS = 0.9  # |cos| of the angle to the surface: within about 25°
+_FRAGMENT_RIDGE_FRACTION = 0.5
+_FRAGMENT_CROWD_UM = 30.0
+_FRAGMENT_CROWD = 3
+
+
+def _median_at(image: np.ndarray | None, points: np.ndarray) -> float | None:
+    if image is None or len(points) == 0:
+        return None
+    return float(np.median(image[points[:, 0], points[:, 1]]))
+
+
+def _fibre_like_pieces(
+    pieces: list[tuple[int, tuple[slice, slice]]],
+    labels: np.ndarray,
+    points: np.ndarray,
+    point_label: np.ndarray,
+    depth: np.ndarray,
+    lowest: np.ndarray,
+    *,
+    spacing: float,
+    dej_tolerance_um: float,
+    surface: list[np.ndarray] | None,
+    ridge: np.ndarray | None,
+    dermal_ridge: float | None,
+) -> list[np.ndarray]:
+    """A point on each of the epidermal ``pieces`` that looks like a piece of fibre.
+
+    ``points`` are the epidermal skeleton pixels, ``point_label`` their piece,
+    ``depth`` their distance from the DEJ in µm; ``lowest[piece - 1]`` is the
+    piece's smallest depth. The point is the piece's pixel nearest its centroid.
+    """
+    if not pieces:
+        return []
+    order = np.argsort(point_label, kind="stable")
+    starts = np.searchsorted(point_label[order], [p for p, _ in pieces])
+    stops = np.searchsorted(point_label[order], [p for p, _ in pieces], side="right")
+    members = [order[a:b] for a, b in zip(starts, stops, strict=True)]
+    centres = np.array([points[m].mean(axis=0) for m in members])
+    crowd = cKDTree(centres).query_ball_point(centres, _FRAGMENT_CROWD_UM / spacing)
+    surface_lines = [line for line in (surface or []) if len(line) >= 2]
+    if surface_lines:
+        dense = np.concatenate([resample_polyline(line, _STEP) for line in surface_lines])
+        tangent = np.concatenate(
+            [np.gradient(resample_polyline(line, _STEP), axis=0) for line in surface_lines]
+        )
+        tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
+        surface_tree = cKDTree(dense)
+    fragments = []
+    for k, (piece, box) in enumerate(pieces):
+        pix = points[members[k]]
+        if len(pix) * spacing < _FRAGMENT_MIN_UM or len(crowd[k]) - 1 > _FRAGMENT_CROWD:
+            continue
+        if lowest[piece - 1] < dej_tolerance_um:
+            continue
+        own = labels[box] == piece
+        if ndi.binary_fill_holes(own).sum() > own.sum():
+            continue  # a loop: the rim of a nucleus or a cell
+        if ridge is not None and dermal_ridge is not None:
+            strength = float(np.median(ridge[pix[:, 0], pix[:, 1]]))
+            if strength < _FRAGMENT_RIDGE_FRACTION * dermal_ridge:
+                continue
+        centre = centres[k]
+        if surface_lines:
+            below, nearest = surface_tree.query(pix)
+            if below.min() * spacing < _FRAGMENT_SURFACE_MARGIN_UM:
+                continue
+            if below.min() * spacing < _FRAGMENT_SURFACE_BAND_UM and len(pix) > 2:
+                _, vectors = np.linalg.eigh(np.cov((pix - centre).T))
+                along = abs(float(vectors[:, -1] @ tangent[nearest[np.argmin(below)]]))
+                if along > _FRAGMENT_PARALLEL_COS:
+                    continue
+        fragments.append(pix[np.argmin(np.hypot(*(pix - centre).T))].astype(float))
+    return fragments
 
 
 def _points(items: list[np.ndarray]) -> np.ndarray:
