@@ -388,10 +388,18 @@ def test_pyramid_fluorescence_level(tmp_path: Path) -> None:
     assert img.pixel_size_um == pytest.approx(1.0)
 
 
-def test_plain_tiff_pages_are_channels(tmp_path: Path) -> None:
-    """A plain 2-page TIFF (no axis metadata) reads as fibre + membrane channels."""
+def test_plain_tiff_pages_are_channels_when_its_metadata_says_so(tmp_path: Path) -> None:
+    """A plain 2-page TIFF whose description names the axes (tifffile's ``{"axes": "CYX"}``)
+    reads as fibre + membrane channels; without it the stack is refused
+    (tests/io/test_read_errors.py, "page stack")."""
     data = fluorescence_channels(2)
-    path = write_plain(tmp_path / "plain2.tif", data, pixel_um=0.5, photometric="minisblack")
+    path = write_plain(
+        tmp_path / "plain2.tif",
+        data,
+        pixel_um=0.5,
+        photometric="minisblack",
+        metadata={"axes": "CYX"},
+    )
     image = read_section(path)
     assert image.modality == "fluorescence"
     np.testing.assert_array_equal(image.fibre, data[0])
