@@ -223,7 +223,9 @@ def write_section_tiff(
         ``'ome'``: OME-TIFF with ``PhysicalSizeX/Y`` in µm and channel names,
         optional sub-resolution levels.  ``'tiff'``: plain TIFF with
         ``XResolution``/``YResolution`` in pixels per centimetre
-        (``ResolutionUnit`` = CENTIMETER) and no other metadata.
+        (``ResolutionUnit`` = CENTIMETER) and no other metadata, except for
+        channels tifffile's one-line description naming the axes ``CYX``
+        (pages that say nothing are an unlabelled stack, which ienfd refuses).
         ``'imagej'``: ImageJ hyperstack with ``unit: micron`` and resolution.
     channel_names : sequence of str, optional
         Names of the ``C`` channels (OME only; ImageJ stores them as labels).
@@ -293,7 +295,7 @@ def write_section_tiff(
                 planarconfig="contig" if layout == "rgb" else None,
                 compression=compression,
                 predictor=predictor,
-                metadata=None,
+                metadata={"axes": "CYX"} if layout == "channels" else None,
                 **kwargs,
             )
         else:
