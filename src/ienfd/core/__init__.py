@@ -17,6 +17,7 @@ from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
 from ienfd.core._given import GivenJunction
 from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
 from ienfd.core._polyline import polyline_length
+from ienfd.core._recount import FibreTrace, JunctionBasis, Recount, recount_section
 from ienfd.core._tissue import segment_tissue
 
 __all__ = [
@@ -24,8 +25,11 @@ __all__ = [
     "AnalysisParameters",
     "ConsistencyReport",
     "CrossingCount",
+    "FibreTrace",
     "GivenJunction",
+    "JunctionBasis",
     "JunctionTrace",
+    "Recount",
     "SectionResult",
     "analyze_section",
     "assess_consistency",
@@ -33,6 +37,7 @@ __all__ = [
     "enhance_fibres",
     "iter_blocks",
     "polyline_length",
+    "recount_section",
     "refine_junction",
     "segment_epidermis_brightfield",
     "segment_epidermis_fluorescence",

@@ -28,6 +28,7 @@ from ienfd.core._preprocess import (
     suppress_fibres,
 )
 from ienfd.core._qc import QualityLimits, assess_section, counterstain_index
+from ienfd.core._recount import FibreTrace, JunctionBasis
 from ienfd.core._tissue import segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
@@ -168,6 +169,9 @@ class SectionResult:
     qc: dict[str, float | int | None] = field(default_factory=dict)
     qc_reasons: list[str] = field(default_factory=list)
     junction_source: str = ""
+    #: The fibres traced, kept to count them again across an edited junction
+    #: (:func:`ienfd.core.recount_section`); not part of :meth:`to_dict`.
+    trace: FibreTrace | None = field(default=None, repr=False, compare=False)
 
     @property
     def needs_review(self) -> bool:
@@ -387,7 +391,8 @@ def analyze_section(
     # The counting rule needs the epidermis only where the skeleton is.
     skel_points = np.argwhere(skeleton)
     epidermis_full = np.zeros(region_shape, dtype=bool)
-    epidermis_full[skel_points[:, 0], skel_points[:, 1]] = inside(skel_points + origin)
+    skel_inside = inside(skel_points + origin)
+    epidermis_full[skel_points[:, 0], skel_points[:, 1]] = skel_inside
     found = count_crossings(
         skeleton,
         epidermis_full,
@@ -447,6 +452,17 @@ def analyze_section(
         qc=qc,
         qc_reasons=qc_reasons,
         junction_source=junction.source if junction is not None else "",
+        trace=FibreTrace(
+            skeleton=skeleton,
+            origin=(region[0].start, region[1].start),
+            shape=shape,
+            spacing=float(spacing),
+            factor=factor,
+            tissue=tissue,
+            band=band,
+            parameters=params,
+            basis=JunctionBasis(tuple(dej), skel_inside),
+        ),
     )
 
 

@@ -13,7 +13,8 @@ geometries are built on (row, col) pairs as well.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -99,13 +100,22 @@ class GivenJunction:
 
 @dataclass(frozen=True)
 class GivenGeometry:
-    """What the counting needs from a given junction (full-resolution pixels)."""
+    """What the counting needs from a given junction (full-resolution pixels).
+
+    ``epidermis_lr`` (the epidermis at the low resolution) is computed on
+    first use: a recount across drawn lines does not need it.
+    """
 
     dej: list[np.ndarray]
     surface: list[np.ndarray]
-    epidermis_lr: np.ndarray
-    inside: Callable[[np.ndarray], np.ndarray]
-    warnings: list[str]
+    make_epidermis_lr: Callable[[], np.ndarray] = field(repr=False)
+    inside: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def epidermis_lr(self) -> np.ndarray:
+        """(m, n) bool: the epidermis on the low-resolution grid of the tissue."""
+        return self.make_epidermis_lr()
 
 
 def given_geometry(
@@ -142,9 +152,12 @@ def given_geometry(
         )
     spacing_lr = spacing * factor
     warnings: list[str] = []
+    make_lr: Callable[[], np.ndarray]
     if isinstance(given.epidermis, np.ndarray):
         mask = given.epidermis
-        epidermis_lr = _to_lr(mask, factor, tissue_lr.shape)
+
+        def make_lr() -> np.ndarray:
+            return _to_lr(mask, factor, tissue_lr.shape)
 
         def inside(points: np.ndarray) -> np.ndarray:
             rows = np.clip(np.round(points[:, 0]).astype(int), 0, shape[0] - 1)
@@ -153,22 +166,28 @@ def given_geometry(
 
     else:
         polygon = given.epidermis
-        epidermis_lr = np.ones(tissue_lr.shape[:2], dtype=bool)
+        within = np.ones(tissue_lr.shape[:2], dtype=bool)
         if polygon is None:
             # Derived from the DEJ: its side up to 250 µm deep, less the glass beyond
             # the surface. A drawn outline is taken as it is.
             polygon = _epidermis_polygon(
                 given, tissue_lr, factor=factor, spacing=spacing, warnings=warnings
             )
-            epidermis_lr = tissue_lr
-        epidermis_lr = _rasterise(polygon, factor, tissue_lr.shape) & epidermis_lr
+            within = tissue_lr
         shapely.prepare(polygon)
+        outline = polygon
+
+        def make_lr() -> np.ndarray:
+            return _rasterise(outline, factor, tissue_lr.shape) & within
 
         def inside(points: np.ndarray) -> np.ndarray:
-            return np.asarray(shapely.contains_xy(polygon, points[:, 0], points[:, 1]), dtype=bool)
+            return np.asarray(shapely.contains_xy(outline, points[:, 0], points[:, 1]), dtype=bool)
 
+    if given.dej and given.surface:  # both lines drawn: nothing to trace
+        return GivenGeometry(list(given.dej), list(given.surface), make_lr, inside, warnings)
     # The outline of the epidermis, split as for a found one: the part facing
     # deep tissue is the DEJ, the rest less the cut edges the surface.
+    epidermis_lr = make_lr()
     traces = trace_junction(
         epidermis_lr,
         tissue_lr | epidermis_lr,
@@ -185,7 +204,7 @@ def given_geometry(
         )
     if not surface:
         warnings.append("no epidermal surface drawn or found beside the given DEJ")
-    return GivenGeometry(dej, surface, epidermis_lr, inside, warnings)
+    return GivenGeometry(dej, surface, lambda: epidermis_lr, inside, warnings)
 
 
 def _to_lr(mask: np.ndarray, factor: int, shape_lr: tuple[int, ...]) -> np.ndarray:

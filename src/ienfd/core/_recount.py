@@ -1,0 +1,455 @@
+"""Counting again across an edited junction, from the fibres the analysis traced.
+
+The fibre trace (ridge filter, thresholds, skeleton) is the costly part of an
+analysis, and it does not depend on where the junction is drawn, only on the
+band around the epidermis where it was computed. :class:`FibreTrace` keeps
+that skeleton with the section; :func:`recount_section` counts its crossings
+of a junction drawn afterwards (:class:`ienfd.core.GivenJunction`) with the
+same rule (:func:`ienfd.core.count_crossings`) and the same parameters, in a
+fraction of a second: what the napari plugin runs after every edit of the DEJ.
+
+Which fibre pixels lie in the epidermis is taken from a basis, the junction
+the trace was last classified against (:class:`JunctionBasis`: the
+analysis' own epidermis, or a painted one). Where the DEJ lines drawn now
+pair with the basis' lines (one per piece), the epidermis is the basis'
+with the strip between the old and the new line moved across: an edit
+changes the count only where it moved the junction. Otherwise (pieces added
+or removed, a painted epidermis) the epidermis is derived from what is drawn
+as for ``analyze_section(junction=...)`` (:func:`ienfd.core.given_geometry`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import measure
+
+from ienfd.core._counting import CrossingCount, count_crossings
+from ienfd.core._given import GivenJunction, given_geometry
+from ienfd.core._polyline import polyline_length, resample_polyline
+
+if TYPE_CHECKING:
+    from ienfd.core._analyze import AnalysisParameters
+
+__all__ = ["FibreTrace", "JunctionBasis", "Recount", "recount_section"]
+
+
+@dataclass(frozen=True, eq=False)
+class JunctionBasis:
+    """A junction and the side of it each traced fibre pixel lies on.
+
+    Attributes
+    ----------
+    dej : tuple of (K, 2) ndarray
+        DEJ polylines, full-resolution (row, col) pixels.
+    inside : (P,) ndarray of bool
+        For each point of :attr:`FibreTrace.points`, whether it is in the epidermis.
+    """
+
+    dej: tuple[np.ndarray, ...]
+    inside: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class FibreTrace:
+    """The fibres an analysis traced, kept to count them again across another junction.
+
+    Attributes
+    ----------
+    skeleton : (R, C) ndarray of bool
+        Fibre centre lines over the analysed region (full resolution).
+    origin : (int, int)
+        Full-resolution (row, col) of the region's first pixel.
+    shape : (int, int)
+        Full-resolution shape of the section image.
+    spacing : float
+        Pixel size in µm.
+    factor : int
+        Block size of the analysis' low resolution (``tissue`` and ``band``).
+    tissue : (m, n) ndarray of bool
+        The tissue at the low resolution.
+    band : (m, n) ndarray of bool
+        Where fibres were traced (the epidermis and a dermal band below it),
+        at the low resolution: a junction moved outside it has no fibres
+        traced across it.
+    parameters : AnalysisParameters
+        Of the analysis (the counting rule's parameters are used again).
+    basis : JunctionBasis, optional
+        The analysis' junction and epidermis (what an edit is measured against).
+    """
+
+    skeleton: np.ndarray
+    origin: tuple[int, int]
+    shape: tuple[int, int]
+    spacing: float
+    factor: int
+    tissue: np.ndarray
+    band: np.ndarray
+    parameters: AnalysisParameters
+    basis: JunctionBasis | None = None
+    _points: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_points", np.argwhere(self.skeleton))
+
+    @property
+    def points(self) -> np.ndarray:
+        """(P, 2) int (row, col) of the skeleton pixels, in the region's frame."""
+        return self._points
+
+    @cached_property
+    def components(self) -> tuple[np.ndarray, np.ndarray, list[tuple[slice, slice]]]:
+        """The skeleton's 8-connected pieces: label image, each point's label, bounding boxes.
+
+        Computed once, on the first recount: the pieces do not depend on the junction.
+        """
+        labels, _ = ndi.label(self.skeleton, structure=_EIGHT)
+        boxes = [box for box in ndi.find_objects(labels) if box is not None]
+        points = self.points
+        return labels, labels[points[:, 0], points[:, 1]], boxes
+
+    @cached_property
+    def groups(self) -> list[_Group]:
+        """The pieces in groups counted together, each in the small box that holds them."""
+        _, point_label, boxes = self.components
+        labels = np.arange(1, len(boxes) + 1)
+        order = np.argsort(point_label, kind="stable")
+        starts = np.searchsorted(point_label[order], labels)
+        stops = np.searchsorted(point_label[order], labels, side="right")
+        return [
+            _Group(
+                window,
+                members,
+                np.concatenate([order[starts[m - 1] : stops[m - 1]] for m in members]),
+            )
+            for window, members in _groups(labels, boxes, self.skeleton.shape)
+        ]
+
+    @cached_property
+    def counted(self) -> dict[int, tuple[bytes, CrossingCount]]:
+        """The last count of each group, with what it depended on (reused when unchanged)."""
+        return {}
+
+    def traced_fraction(self, lines: list[np.ndarray]) -> float:
+        """Fraction of the length of `lines` (full-resolution pixels) inside the traced band."""
+        dense = [resample_polyline(np.asarray(line, float), 1.0) for line in lines if len(line)]
+        if not dense:
+            return 0.0
+        points = np.concatenate(dense)
+        rows = np.clip((points[:, 0] // self.factor).astype(int), 0, self.band.shape[0] - 1)
+        cols = np.clip((points[:, 1] // self.factor).astype(int), 0, self.band.shape[1] - 1)
+        return float(self.band[rows, cols].mean())
+
+
+@dataclass(frozen=True)
+class Recount:
+    """The crossings of the traced fibres across a given junction.
+
+    Coordinates are (row, col) pixels of the full-resolution image.
+    """
+
+    crossings: np.ndarray
+    fragments: np.ndarray
+    short_fibres: np.ndarray
+    secondary_branches: int
+    dej: list[np.ndarray]
+    surface: list[np.ndarray]
+    dej_length_um: float
+    surface_length_um: float
+    traced_fraction: float
+    warnings: list[str]
+    basis: JunctionBasis = field(repr=False)
+
+    @property
+    def count(self) -> int:
+        """Number of counted fibres."""
+        return len(self.crossings)
+
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+#: A junction with less than this fraction of its length inside the traced band is
+#: said to leave it: fibres beyond were never traced.
+_TRACED_ENOUGH = 0.95
+
+
+def recount_section(
+    trace: FibreTrace, junction: GivenJunction, *, basis: JunctionBasis | None = None
+) -> Recount:
+    """Count the traced fibres again across `junction`, by the analysis' rule.
+
+    Parameters
+    ----------
+    trace : FibreTrace
+        From an analysis of the section (``SectionResult.trace``).
+    junction : GivenJunction
+        The junction now: DEJ lines (and the surface), or a painted epidermis
+        mask of the image's shape.
+    basis : JunctionBasis, optional
+        What the DEJ lines are an edit of (default ``trace.basis``, the
+        analysis' junction; a painted epidermis' :attr:`Recount.basis` after
+        a painting). Lines that pair with the basis' lines move the basis'
+        epidermis by the strip between them; otherwise the epidermis is
+        derived from the drawing.
+
+    Returns
+    -------
+    Recount
+
+    Raises
+    ------
+    ValueError
+        The junction does not fit the section (a mask of another shape, an
+        epidermis with no outline facing the dermis).
+
+    Examples
+    --------
+    >>> from ienfd.core import analyze_section
+    >>> from ienfd.synthetic import SectionSpec, generate_section
+    >>> section = generate_section(SectionSpec(seed=1, length_um=400, pixel_size_um=0.6))
+    >>> result = analyze_section(section.image, spacing=0.6)
+    >>> same = recount_section(result.trace, GivenJunction(dej=tuple(result.dej),
+    ...                                                    surface=tuple(result.surface)))
+    >>> same.count == result.count
+    True
+    """
+    params = trace.parameters
+    basis = basis if basis is not None else trace.basis
+    origin = np.asarray(trace.origin, dtype=float)
+    points = trace.points + origin
+    pairs = _pair_lines(basis.dej, junction.dej) if basis is not None else None
+    warnings: list[str] = []
+    if junction.epidermis is None and basis is not None and pairs is not None:
+        inside = basis.inside.copy()
+        for old, new in pairs:
+            inside ^= _in_strip(points, old, new)
+        dej, surface = list(junction.dej), list(junction.surface)
+    else:
+        given = given_geometry(
+            junction,
+            trace.tissue,
+            factor=trace.factor,
+            spacing=trace.spacing,
+            shape=trace.shape,
+            min_junction_um=params.min_junction_um,
+            smooth_um=params.junction_smooth_um,
+        )
+        inside = given.inside(points) if len(points) else np.zeros(0, dtype=bool)
+        dej, surface = given.dej, given.surface
+        warnings.extend(given.warnings)
+    found = _count_by_piece(trace, inside, [line - origin for line in dej])
+    traced = trace.traced_fraction(dej)
+    if traced < _TRACED_ENOUGH:
+        warnings.append(
+            f"{100 * (1 - traced):.0f} % of the DEJ lies outside the band where fibres were "
+            "traced: fibres crossing there are not counted (analyse again with this junction)"
+        )
+    return Recount(
+        crossings=found[0] + origin,
+        fragments=found[1] + origin,
+        short_fibres=found[2] + origin,
+        secondary_branches=found[3],
+        dej=dej,
+        surface=surface,
+        dej_length_um=sum(polyline_length(line) for line in dej) * trace.spacing,
+        surface_length_um=sum(polyline_length(line) for line in surface) * trace.spacing,
+        traced_fraction=traced,
+        warnings=warnings,
+        basis=JunctionBasis(tuple(np.asarray(d, float) for d in dej), inside),
+    )
+
+
+def _pair_lines(
+    old: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Each new DEJ line with the old line it is an edit of, or None when they do not pair.
+
+    Lines pair one to one when there are as many, each new line taken with
+    the old line whose ends lie nearest its own (a line drawn the other way
+    round is turned to run as the old one did).
+    """
+    if len(old) != len(new) or not old:
+        return None
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    free = list(range(len(old)))
+    for line in new:
+        best, k_best, flip = np.inf, -1, False
+        for k in free:
+            same = np.hypot(*(old[k][0] - line[0])) + np.hypot(*(old[k][-1] - line[-1]))
+            turned = np.hypot(*(old[k][0] - line[-1])) + np.hypot(*(old[k][-1] - line[0]))
+            if min(same, turned) < best:
+                best, k_best, flip = min(same, turned), k, turned < same
+        free.remove(k_best)
+        pairs.append((old[k_best], line[::-1] if flip else line))
+    return pairs
+
+
+def _in_strip(points: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Which points lie between an old and a new version of a line (even-odd rule).
+
+    The strip is closed by the new line run backwards; the stretches where
+    the two lines share their vertices are left out (a vertex dragged makes a
+    strip of two edges each side).
+    """
+    flipped = np.zeros(len(points), dtype=bool)
+    n = min(len(old), len(new))
+    same = np.all(np.isclose(old[:n], new[:n]), axis=1)
+    start = int(np.argmin(same)) if not same.all() else n
+    same_end = np.all(np.isclose(old[::-1][:n], new[::-1][:n]), axis=1)
+    end = int(np.argmin(same_end)) if not same_end.all() else n
+    if start == n and len(old) == len(new):
+        return flipped  # the same line
+    first = max(start - 1, 0)
+    ring = np.concatenate([old[first : len(old) - end + 1], new[first : len(new) - end + 1][::-1]])
+    if len(ring) < 3:
+        return flipped
+    low, high = ring.min(axis=0), ring.max(axis=0)
+    box = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1))
+    if len(box):
+        flipped[box] = measure.points_in_poly(points[box], ring)
+    return flipped
+
+
+#: Dermal fibre tips at most this far below the DEJ are reported as stopping short of it
+#: (the default of :func:`ienfd.core.count_crossings`, which the analysis uses).
+_SHORT_GAP_UM = 12.0
+#: The counting rule compares distances from the DEJ with at most the short-fibre gap
+#: (12 µm) and the rise into the epidermis (5 µm past the 4-µm tolerance); beyond this
+#: reach, in µm, a fibre pixel is "far from the DEJ" whatever the distance. Each group
+#: of pieces is counted against the DEJ within this reach of its box only.
+_DEJ_REACH_UM = 40.0
+
+
+@dataclass(frozen=True, eq=False)
+class _Group:
+    """Skeleton pieces counted together: their box, labels and points."""
+
+    window: tuple[slice, slice]
+    members: np.ndarray
+    point_index: np.ndarray
+
+
+def _count_by_piece(
+    trace: FibreTrace, inside: np.ndarray, dej: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`count_crossings` of the trace, group of pieces by group of pieces.
+
+    The counting rule looks at each connected piece of the skeleton on its own
+    (its epidermal and dermal parts, their entry points, branches and tips),
+    and at the DEJ only within a few tens of µm of it: so each group of
+    pieces is counted in its own box, against the DEJ within
+    :data:`_DEJ_REACH_UM` of that box. A group with no pixel in the epidermis
+    and no DEJ within reach adds nothing; a group whose epidermal pixels and
+    nearby DEJ are as at the last count keeps that count (an edit recounts
+    only the groups near it).
+    """
+    empty = np.zeros((0, 2))
+    points = trace.points
+    if not len(points) or not any(len(line) >= 2 for line in dej):
+        return empty, empty, empty, 0
+    params = trace.parameters
+    labels = trace.components[0]
+    reach = _DEJ_REACH_UM / trace.spacing
+    lines = [np.asarray(line, float) for line in dej if len(line) >= 2]
+    crossings, fragments, short, branches = [], [], [], 0
+    for k, group in enumerate(trace.groups):
+        r0, c0 = group.window[0].start, group.window[1].start
+        box = (r0 - reach, c0 - reach, group.window[0].stop + reach, group.window[1].stop + reach)
+        local = [piece for line in lines for piece in _clip(line, box)]
+        side = inside[group.point_index]
+        if not local and not side.any():
+            continue
+        key = side.tobytes() + b"".join(piece.tobytes() for piece in local)
+        cached = trace.counted.get(k)
+        if cached is not None and cached[0] == key:
+            found = cached[1]
+        else:
+            skeleton = np.isin(labels[group.window], group.members)
+            epidermis = np.zeros(skeleton.shape, dtype=bool)
+            own = points[group.point_index]
+            epidermis[own[:, 0] - r0, own[:, 1] - c0] = side
+            found = count_crossings(
+                skeleton,
+                epidermis,
+                [piece - np.array([r0, c0]) for piece in local],
+                spacing=trace.spacing,
+                min_depth_um=params.min_depth_um,
+                min_dermal_um=params.min_dermal_um,
+                dej_tolerance_um=params.dej_tolerance_um,
+                merge_um=params.merge_um,
+                rise_um=params.rise_um,
+                rise_depth_um=params.rise_depth_um,
+                min_fragment_um=params.min_fragment_um,
+                short_gap_um=_SHORT_GAP_UM,
+                end_margin_um=params.end_margin_um,
+            )
+            trace.counted[k] = (key, found)
+        offset = np.array([r0, c0], dtype=float)
+        crossings.append(found.crossings + offset)
+        fragments.append(found.fragments + offset)
+        short.append(found.short_fibres + offset)
+        branches += found.secondary_branches
+
+    def stack(parts: list[np.ndarray]) -> np.ndarray:
+        found = np.concatenate(parts) if parts else empty
+        return found[np.lexsort((found[:, 1], found[:, 0]))] if len(found) else empty
+
+    return stack(crossings), stack(fragments), stack(short), branches
+
+
+def _clip(line: np.ndarray, box: tuple[float, float, float, float]) -> list[np.ndarray]:
+    """The stretches of a polyline whose segments reach into a (row0, col0, row1, col1) box."""
+    low = np.minimum(line[:-1], line[1:])
+    high = np.maximum(line[:-1], line[1:])
+    hit = (high[:, 0] >= box[0]) & (low[:, 0] <= box[2]) & (high[:, 1] >= box[1])
+    hit &= low[:, 1] <= box[3]
+    if not hit.any():
+        return []
+    edges = np.diff(np.concatenate([[0], hit.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [line[a : b + 1] for a, b in zip(starts, stops, strict=True)]
+
+
+def _groups(
+    wanted: np.ndarray, boxes: list[tuple[slice, slice]], shape: tuple[int, ...]
+) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    """Pieces (labels from 1) in groups, each with the box (1-pixel margin) that holds them.
+
+    Pieces are taken in order of their boxes' centres along the section's
+    longer side; a piece joins the current group while the group's box stays
+    under 1.5 times the area of its members' boxes (plus 128 x 128 pixels).
+    """
+    if not len(wanted):
+        return []
+    box = np.array(
+        [[b[0].start, b[1].start, b[0].stop, b[1].stop] for b in (boxes[k - 1] for k in wanted)]
+    )
+    axis = 0 if shape[0] >= shape[1] else 1
+    order = np.argsort(box[:, axis] + box[:, axis + 2])
+    groups: list[tuple[tuple[slice, slice], np.ndarray]] = []
+    members: list[int] = []
+    union = np.zeros(4, dtype=int)
+    area = 0
+
+    def close() -> None:
+        r0, c0 = max(0, union[0] - 1), max(0, union[1] - 1)
+        r1, c1 = min(shape[0], union[2] + 1), min(shape[1], union[3] + 1)
+        groups.append(((slice(r0, r1), slice(c0, c1)), wanted[members]))
+
+    for k in order:
+        b = box[k]
+        own = int((b[2] - b[0]) * (b[3] - b[1]))
+        if members:
+            grown = np.concatenate([np.minimum(union[:2], b[:2]), np.maximum(union[2:], b[2:])])
+            if (grown[2] - grown[0]) * (grown[3] - grown[1]) <= 1.5 * (area + own) + 128 * 128:
+                members.append(int(k))
+                union, area = grown, area + own
+                continue
+            close()
+        members, union, area = [int(k)], b.copy(), own
+    close()
+    return groups

@@ -1,0 +1,124 @@
+"""Counting again across an edited junction from the fibres an analysis traced."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ienfd.core import GivenJunction, analyze_section, count_crossings, recount_section
+from ienfd.synthetic import SectionSpec, generate_section
+
+
+@pytest.fixture(scope="module")
+def analysed():  # type: ignore[no-untyped-def]
+    section = generate_section(SectionSpec(seed=5, length_um=700, pixel_size_um=0.6))
+    return section, analyze_section(section.image, spacing=0.6)
+
+
+def _whole_region_count(trace, inside, dej):  # type: ignore[no-untyped-def]
+    """count_crossings once over the trace's whole region (what recount_section splits up)."""
+    p = trace.parameters
+    origin = np.asarray(trace.origin, float)
+    epidermis = np.zeros(trace.skeleton.shape, dtype=bool)
+    pts = trace.points
+    epidermis[pts[:, 0], pts[:, 1]] = inside
+    found = count_crossings(
+        trace.skeleton, epidermis, [line - origin for line in dej], spacing=trace.spacing,
+        min_depth_um=p.min_depth_um, min_dermal_um=p.min_dermal_um,
+        dej_tolerance_um=p.dej_tolerance_um, merge_um=p.merge_um, rise_um=p.rise_um,
+        rise_depth_um=p.rise_depth_um, min_fragment_um=p.min_fragment_um,
+        end_margin_um=p.end_margin_um,
+    )  # fmt: skip
+    return found, origin
+
+
+def _sorted(points: np.ndarray) -> np.ndarray:
+    return points[np.lexsort((points[:, 1], points[:, 0]))]
+
+
+def test_the_unedited_junction_recounts_the_analysis(analysed) -> None:  # type: ignore[no-untyped-def]
+    _, result = analysed
+    again = recount_section(
+        result.trace, GivenJunction(dej=tuple(result.dej), surface=tuple(result.surface))
+    )
+    assert again.count == result.count > 0
+    np.testing.assert_allclose(_sorted(again.crossings), _sorted(result.crossings))
+    assert again.dej_length_um == pytest.approx(result.dej_length_um)
+    assert again.traced_fraction == 1.0 and again.warnings == []
+
+
+@pytest.mark.parametrize("shift_um", [-15.0, -6.0, 6.0, 15.0])
+def test_piece_by_piece_equals_one_count_over_the_region(analysed, shift_um: float) -> None:  # type: ignore[no-untyped-def]
+    _, result = analysed
+    dej = [line.copy() for line in result.dej]
+    k = len(dej[0]) // 2
+    dej[0][k - 60 : k + 60, 0] += shift_um / 0.6  # a stretch of the DEJ moved up or down
+    junction = GivenJunction(dej=tuple(dej), surface=tuple(result.surface))
+    again = recount_section(result.trace, junction)
+    moved = again.basis.inside != result.trace.basis.inside
+    assert moved.any()  # fibre pixels changed side, only near the moved stretch
+    stretch = dej[0][k - 61 : k + 61]
+    assert np.hypot(
+        *(result.trace.points[moved] + result.trace.origin - stretch.mean(0)).T
+    ).max() < (np.hypot(*(stretch[-1] - stretch[0])) / 2 + 2 * abs(shift_um) / 0.6)
+    whole, origin = _whole_region_count(result.trace, again.basis.inside, again.dej)
+    for name in ("crossings", "fragments", "short_fibres"):
+        np.testing.assert_allclose(
+            getattr(again, name), _sorted(getattr(whole, name) + origin).reshape(-1, 2)
+        )
+    assert again.secondary_branches == whole.secondary_branches
+    # The trace reused the counts of the groups the edit did not reach: a fresh
+    # trace, counting every group, finds the same.
+    fresh = recount_section(replace(result.trace), junction)
+    np.testing.assert_allclose(fresh.crossings, again.crossings)
+    np.testing.assert_allclose(fresh.fragments, again.fragments)
+
+
+def test_a_junction_moved_below_a_crossing_loses_it(analysed) -> None:  # type: ignore[no-untyped-def]
+    _, result = analysed
+    crossing = result.crossings[0]
+    dej = [line.copy() for line in result.dej]
+    line = dej[0]
+    near = np.hypot(*(line - crossing).T) < 25 / 0.6  # the DEJ within 25 µm of the crossing
+    # Down into the dermis, away from the epidermis (the surface lies on the other side).
+    away = line[near].mean(axis=0) - np.concatenate(result.surface).mean(axis=0)
+    line[near] += 12 / 0.6 * away / np.hypot(*away)
+    again = recount_section(
+        result.trace, GivenJunction(dej=tuple(dej), surface=tuple(result.surface))
+    )
+    distance = np.hypot(*(again.crossings - crossing).T).min() if again.count else np.inf
+    assert distance * 0.6 > 10  # no crossing left where the DEJ was moved
+    assert again.dej_length_um > result.dej_length_um
+
+
+def test_a_painted_epidermis_recounts_like_the_analysis_with_it(analysed) -> None:  # type: ignore[no-untyped-def]
+    section, result = analysed
+    painted = GivenJunction(epidermis=section.epidermis_mask)
+    again = recount_section(result.trace, painted)
+    assert abs(again.count - section.truth["count"]) <= 2
+    assert again.dej_length_um == pytest.approx(section.truth["dej_length_um"], rel=0.1)
+
+
+def test_a_junction_outside_the_traced_band_is_reported(analysed) -> None:  # type: ignore[no-untyped-def]
+    _, result = analysed
+    surface = np.concatenate(result.surface).mean(axis=0)
+    dej = result.dej[0]
+    away = dej.mean(axis=0) - surface
+    moved = dej + 120 / 0.6 * away / np.hypot(*away)  # 120 µm into the dermis
+    again = recount_section(
+        result.trace, GivenJunction(dej=(moved,), surface=tuple(result.surface))
+    )
+    assert again.traced_fraction < 0.5
+    assert any("outside the band where fibres were traced" in w for w in again.warnings)
+
+
+def test_lines_that_do_not_pair_are_taken_as_drawn(analysed) -> None:  # type: ignore[no-untyped-def]
+    _, result = analysed
+    line = result.dej[0]
+    half = len(line) // 2
+    split = GivenJunction(dej=(line[:half], line[half:]), surface=tuple(result.surface))
+    again = recount_section(result.trace, split)  # two pieces where there was one
+    assert len(again.dej) == 2
+    assert abs(again.count - result.count) <= 2
