@@ -176,10 +176,15 @@ class SectionJob:
 
 @dataclass(frozen=True)
 class SectionOutcome:
-    """The record written for one section, and the notes to show the user."""
+    """The record written for one section, and the notes to show the user.
+
+    ``result`` is the analysis itself, with its fibre trace (the napari plugin
+    keeps it to recount after a junction edit).
+    """
 
     record: dict[str, Any]
     notes: list[str]
+    result: SectionResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def quality(self) -> ResultQuality:
@@ -454,4 +459,5 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
     record.update(job.extra)
     record["elapsed_s"] = round(time.perf_counter() - start, 3)
     write_json(job.json_path, record)
-    return SectionOutcome(record=record, notes=list(image.warnings) + list(result.warnings))
+    notes = list(image.warnings) + list(result.warnings)
+    return SectionOutcome(record=record, notes=notes, result=result)
