@@ -64,13 +64,17 @@ CORRECTION_SUFFIX = ".correction.json"
 
 ReviewStatus = Literal["in_review", "accepted", "flagged"]
 REVIEW_STATUSES = ("in_review", "accepted", "flagged")
-#: Audit actions: fibres added or removed, junction or surface redrawn, section accepted
-#: or flagged, and ``reset`` (back to the automatic result).
+#: Audit actions: fibres added or removed, junction or surface redrawn, the automatic
+#: fibres recounted across the edited junction (``recount``, or ``paint_epidermis`` when
+#: the junction came from a painted epidermis), section accepted or flagged, and
+#: ``reset`` (back to the automatic result).
 ACTIONS = (
     "add_fibre",
     "remove_fibre",
     "edit_dej",
     "edit_surface",
+    "paint_epidermis",
+    "recount",
     "accept",
     "flag",
     "reset",
