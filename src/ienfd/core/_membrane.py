@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from functools import partial
+
 import numpy as np
 from scipy import ndimage as ndi
 from skimage import filters, morphology
@@ -20,6 +23,31 @@ def _largest_components(mask: np.ndarray, *, keep_fraction: float) -> np.ndarray
     return np.isin(labels, keep)
 
 
+def _sato_bright(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Sato's tubeness of bright ridges at one scale (float32 in and out).
+
+    Value for value ``skimage.filters.sato(image, sigmas=[sigma],
+    black_ridges=False, mode="reflect")`` (its Hessian of Gaussian-derivative
+    kernels, each at ``sigma / sqrt(2)`` applied twice, truncated at 8 sigma,
+    or 100 when sigma <= 1): written out because that module imports
+    ``skimage.feature``, which loads ``scipy.stats`` (half a second of start-up).
+    In 2-D the measure is ``sigma**2 * max(lambda_max, 0)`` of the negated image.
+    """
+    image = -image
+    smooth = partial(
+        ndi.gaussian_filter,
+        sigma=(1 / math.sqrt(2)) * sigma,
+        mode="reflect",
+        truncate=8 if sigma > 1 else 100,
+    )
+    d_row, d_col = smooth(image, order=(1, 0)), smooth(image, order=(0, 1))
+    h_rr = smooth(d_row, order=(1, 0))
+    h_rc = smooth(d_row, order=(0, 1))
+    h_cc = smooth(d_col, order=(0, 1))
+    largest = (h_rr + h_cc) / 2 + np.sqrt(h_rc**2 + ((h_rr - h_cc) / 2) ** 2)
+    return np.maximum(np.zeros_like(image), sigma**2 * np.maximum(largest, 0))
+
+
 def _epidermis_from_membrane(
     membrane: np.ndarray,
     tissue: np.ndarray,
@@ -32,7 +60,7 @@ def _epidermis_from_membrane(
 ) -> np.ndarray | None:
     image = membrane.astype(np.float32)
     sigma = max(line_sigma_um / spacing, 0.7)
-    ridge = filters.sato(image, sigmas=[sigma], black_ridges=False, mode="reflect")
+    ridge = _sato_bright(image, sigma)
     inside = ndi.binary_erosion(tissue, iterations=2)
     if inside.sum() < 100:
         return None
