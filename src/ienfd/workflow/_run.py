@@ -80,10 +80,15 @@ class SectionRun:
 
         What a table that names the file in another column shows.
         """
-        for prefix in _prefixes(self.job):
-            if self.error.startswith(prefix):
-                return self.error[len(prefix) :]
-        return self.error
+        text = self.error
+        stripped = True
+        while stripped:  # "a.tif: /abs/a.tif: reason" names it twice
+            stripped = False
+            for prefix in _prefixes(self.job):
+                if text.startswith(prefix):
+                    text, stripped = text[len(prefix) :], True
+                    break
+        return text
 
     @property
     def quality(self) -> ResultQuality:
@@ -104,10 +109,11 @@ class SectionEvent:
 
 
 def _prefixes(job: SectionJob) -> tuple[str, ...]:
-    """What :func:`_named` puts in front of a reason, longest first."""
+    """How a message names the input in front of the reason: as given or as opened."""
+    names = dict.fromkeys((job.image, job.path))
     if job.region is None:
-        return (f"{job.image}: ",)
-    return (f"{job.image} section {job.region.index}: ", f"{job.image}: ")
+        return tuple(f"{name}: " for name in names)
+    return tuple(p for name in names for p in (f"{name} section {job.region.index}: ", f"{name}: "))
 
 
 class _Recorder(logging.Handler):
@@ -149,7 +155,13 @@ def _with_tifffile(message: str, logged: list[str]) -> str:
 
 
 def _named(job: SectionJob, reason: str) -> str:
-    """``reason`` with the input's name in front (once), and the section of a slide."""
+    """``reason`` with the input's name in front (once), and the section of a slide.
+
+    A reader names the file as it opened it (``job.path``, absolute in a
+    batch); the message names it as the user gave it (``job.image``).
+    """
+    if job.path != job.image and reason.startswith(job.path):
+        reason = job.image + reason[len(job.path) :]
     text = reason if reason.startswith(job.image) else f"{job.image}: {reason}"
     if job.region is not None:
         text = text.replace(job.image, f"{job.image} section {job.region.index}", 1)
