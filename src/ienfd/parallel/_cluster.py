@@ -55,7 +55,8 @@ WORKER_MEMORY_BYTES = 2 * 2**30
 CONNECT_TIMEOUT_S = 5.0
 #: Seconds a batch waits with no worker (none joined, or all lost) before it stops.
 DEFAULT_WORKER_TIMEOUT_S = 60.0
-#: Name of the file the client writes in the output folder for the workers to find.
+#: Start of the name of the file the client writes in the output folder for the workers
+#: to find (ending ``.tmp``: one a killed run leaves is removed with its other temporaries).
 PROBE_PREFIX = ".ienfd-probe-"
 #: Address schemes distributed connects to with a host and a port.
 _HOST_PORT_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
@@ -220,7 +221,7 @@ def _worker_view(
                 "it): is the shared file system mounted under the same path there?"
             )
         try:
-            with tempfile.NamedTemporaryFile(dir=out, prefix=PROBE_PREFIX) as fh:
+            with tempfile.NamedTemporaryFile(dir=out, prefix=PROBE_PREFIX, suffix=".tmp") as fh:
                 fh.write(b"ienfd")
                 fh.flush()
         except OSError as exc:
@@ -282,7 +283,7 @@ def check_workers(
         ) from exc
     out = Path(out_dir)
     token = secrets.token_hex(16)
-    probe = f"{PROBE_PREFIX}{token[:12]}"
+    probe = f"{PROBE_PREFIX}{token[:12]}.tmp"
     wanted = sorted(set(paths))
     (out / probe).write_text(token, encoding="ascii")
     try:
