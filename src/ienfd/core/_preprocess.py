@@ -269,16 +269,27 @@ def optical_density(
     # the surface of the mean coefficients, so one plane does for the mean OD.
     coef = np.asarray(background_coef, dtype=np.float64)
     coef = coef if per_channel else coef.mean(axis=1, keepdims=True)
-    # Separable evaluation: sum_ij coef_ij r**i c**j as outer products.
+    # Separable evaluation: sum_ij coef_ij r**i c**j as outer products. A term
+    # of one coordinate (r**i, c**j or the constant: the other factor is 1.0,
+    # exactly) is computed along that axis only and broadcast into the sum:
+    # the same float32 values, added in the same order, at a fraction of the cost.
     log_i0 = np.zeros((rgb.shape[0], rgb.shape[1], coef.shape[1]), dtype=np.float32)
     k = 0
     for i in range(order + 1):
         for j in range(order + 1 - i):
-            log_i0 += ((r**i)[:, None, None] * (c**j)[None, :, None] * coef[k]).astype(np.float32)
+            rows = (r**i)[:, None, None] if i else 1.0
+            cols = (c**j)[None, :, None] if j else 1.0
+            log_i0 += np.asarray(rows * cols * coef[k]).astype(np.float32)
             k += 1
     if rgb.dtype == np.uint8:
         # A 256-entry table instead of a logarithm per pixel.
         table = np.log(np.clip(np.arange(256, dtype=np.float32), floor, None))
+        if not per_channel and rgb.shape[-1] == 3:
+            # The mean of the three channels' logs, summed in the order np.mean
+            # sums them (0 + 1, then + 2, in float32) from three look-ups: the same
+            # values without the (M, N, 3) float32 array of logs.
+            mean_log = (table[rgb[..., 0]] + table[rgb[..., 1]] + table[rgb[..., 2]]) / 3
+            return log_i0[..., 0] - mean_log
         log_i = table[rgb]
     else:
         log_i = np.log(np.clip(rgb.astype(np.float32), floor, None))
