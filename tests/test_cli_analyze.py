@@ -173,7 +173,7 @@ def test_status_names_the_first_reason_and_how_many_more() -> None:
     assert _status(SectionOutcome(ok, ["a", "b", "c"])) == "ok, note: a (+2 more)"
     long = SectionOutcome(ok, ["no pixel size; pass pixel_size_um " + "x" * 100])
     shown = _status(long)  # shortened, in the command line's words
-    assert shown.startswith("ok, note: no pixel size; pass --pixel-size UM x") and len(shown) < 90
+    assert shown.startswith("ok, note: no pixel size; pass --pixel-size UM") and len(shown) < 90
     assert shown.endswith("…")
     old = SectionOutcome({"count": 3}, [])  # a record without checks is never plain ok
     assert _status(old).startswith("review: no quality checks")

@@ -203,17 +203,23 @@ def configure_logging(prog: str, *, verbose: int = 0, quiet: bool = False) -> No
 
 
 def shorten(text: str, width: int = 70) -> str:
-    """``text`` cut to ``width`` characters, ending in ``…`` when cut.
+    """``text`` cut to at most ``width`` characters, at a space if one is near, ending in ``…``.
 
     >>> shorten("membrane channel too weak for the junction", 20)
-    'membrane channel to…'
+    'membrane channel…'
+    >>> shorten("/a/very/long/path/without/spaces.tif", 12)
+    '/a/very/lon…'
     >>> shorten("short")
     'short'
     """
     text = " ".join(text.split())
     if len(text) <= width:
         return text
-    return text[: width - 1].rstrip() + "…"
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:  # a word boundary not too far back
+        cut = cut[:space]
+    return cut.rstrip(" ,;:(") + "…"
 
 
 def notes_status(notes: tuple[str, ...] | list[str], width: int = 70) -> str:
