@@ -159,6 +159,14 @@ def page_stack(tmp_path: Path) -> Path:
     return write_plain(tmp_path / "stack.tif", data, pixel_um=0.5, photometric="minisblack")
 
 
+def three_pages(tmp_path: Path) -> Path:
+    """Three pages and nothing saying whether they are channels, planes or sections."""
+    data = fluorescence_channels(3)
+    return write_plain(
+        tmp_path / "three.tif", data, pixel_um=0.5, photometric="minisblack", metadata=None
+    )
+
+
 def palette(tmp_path: Path) -> Path:
     colormap = np.zeros((3, 256), np.uint16)
     return write_plain(
@@ -203,7 +211,7 @@ CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
     ("truncated", truncated, {}, "truncated TIFF"),
     ("truncated tiles", truncated_tiles, {}, "truncated TIFF"),
     ("corrupt", corrupt_middle, {}, "corrupt or truncated TIFF"),
-    ("truncated OME stack", truncated_stack("ome"), {}, "corrupt or truncated TIFF"),
+    ("truncated OME stack", truncated_stack("ome"), {}, "truncated TIFF: the file is cut short"),
     ("truncated ImageJ stack", truncated_stack("imagej"), {}, "corrupt or truncated TIFF"),
     ("1x1", one_pixel, {}, "1x1 image"),
     ("narrow", narrow, {}, "200x40 image"),
@@ -223,6 +231,9 @@ CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], str]] = [
     ("complex", complex_image, {}, "complex-valued images"),
     ("time series", time_series, {}, "time series with 2 time points"),
     ("page stack", page_stack, {}, "stack of 12 pages"),
+    ("3 pages", three_pages, {}, "unsupported layout: a stack of 3 pages with no metadata"),
+    ("3 pages with size", three_pages, {"pixel_size_um": 0.5}, "a stack of 3 pages"),
+    ("3 pages, channels given", three_pages, {"fibre_channel": 0}, "a stack of 3 pages"),
     ("palette", palette, {}, "PALETTE is not supported"),
     ("float rgb", float_rgb, {}, "float32 RGB image"),
     ("level", two_channels, {"level": 1}, "level 1 requested but the file has 1"),
@@ -325,3 +336,75 @@ def test_user_pixel_size_just_below_limit_is_accepted(tmp_path: Path) -> None:
     f = two_channels(tmp_path)
     img = read_section(f, pixel_size_um=99.0)
     assert img.pixel_size_um == 99.0
+
+
+# -- an OME-TIFF cut short or with broken OME-XML says so, whatever else is asked ------------
+
+
+def _ome_section(tmp_path: Path) -> tuple[Path, bytes]:
+    """A 2-channel OME-TIFF as tifffile writes it (its OME-XML stored after the pixels)."""
+    path = write_ome(
+        tmp_path / "whole.ome.tif",
+        fluorescence_channels(2),
+        "CYX",
+        **OME_UM,
+        Channel={"Name": ["PGP9.5", "Col IV"]},
+    )
+    return path, path.read_bytes()
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.8, 0.99])
+@pytest.mark.parametrize("kwargs", [{}, {"pixel_size_um": 0.5}], ids=["metadata", "user-size"])
+def test_a_truncated_ome_tiff_says_it_is_truncated(
+    tmp_path: Path, fraction: float, kwargs: dict[str, Any]
+) -> None:
+    """Not 'no pixel size in the file'; nor, with a pixel size, bare pages read as channels."""
+    _, data = _ome_section(tmp_path)
+    cut = tmp_path / "cut.ome.tif"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(ImageReadError, match=r"truncated TIFF: the file is cut short") as info:
+        read_section(cut, **kwargs)
+    assert f"ends at byte {cut.stat().st_size}" in str(info.value)
+    assert "OME-XML" in str(info.value) and "no pixel size" not in str(info.value)
+
+
+def _broken_xml(how: str) -> Callable[[bytes], bytes]:
+    def broken(data: bytes) -> bytes:
+        if how == "end tag":  # tifffile no longer sees an OME-TIFF at all
+            return data.replace(b"</OME>", b"</OMX>")
+        start = data.index(b"<OME")  # tifffile sees one, and cannot parse it
+        return data[: start + 20] + b"<<<" + data[start + 23 :]
+
+    return broken
+
+
+@pytest.mark.parametrize("how", ["end tag", "bad token"])
+@pytest.mark.parametrize("kwargs", [{}, {"pixel_size_um": 0.5}], ids=["metadata", "user-size"])
+def test_broken_ome_xml_is_named(tmp_path: Path, how: str, kwargs: dict[str, Any]) -> None:
+    _, data = _ome_section(tmp_path)
+    bad = tmp_path / "bad.ome.tif"
+    bad.write_bytes(_broken_xml(how)(data))
+    with pytest.raises(ImageReadError, match=r"OME-XML is malformed: .*line 1, column \d+"):
+        read_section(bad, **kwargs)
+
+
+def test_a_cut_plain_tiff_says_truncated_before_asking_for_a_pixel_size(tmp_path: Path) -> None:
+    """Its data lies beyond the end: that comes first, not 'no pixel size in the file'."""
+    whole = _rgb(tmp_path)  # no pixel size at all
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=r"truncated TIFF: image data at byte"):
+        read_section(cut)
+
+
+def test_pages_written_as_channels_by_ienfd_read_back(tmp_path: Path) -> None:
+    """write_section_tiff(kind='tiff') names the axes of its channels: not a refused stack."""
+    from ienfd.io import write_section_tiff
+
+    data = fluorescence_channels(2)
+    path = tmp_path / "plain.tif"
+    write_section_tiff(path, data, pixel_size_um=0.5, kind="tiff")
+    image = read_section(path)
+    np.testing.assert_array_equal(image.fibre, data[0])
+    np.testing.assert_array_equal(image.membrane, data[1])

@@ -257,6 +257,8 @@ def read_section(
     with open_source(path, scene) as source:
         source.check_level(level)
         layout = source.layout(level)
+        # A cut-short file says so before any metadata question (pixel size, modality).
+        source.check_data(level)
         chosen = _modality_from_layout(path, layout, modality)
         size = _pixel_size(source, level, layout, pixel_size_um)
 
@@ -280,7 +282,6 @@ def read_section(
                 "region (open_lazy), or read a lower pyramid level",
                 remedy="level",
             )
-        source.check_data(level)
         before = len(source.notes)
         data = source.read(level)
         notes.extend(source.notes[before:])

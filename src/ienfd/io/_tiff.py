@@ -47,7 +47,7 @@ class TiffSource(ImageSource):
         try:
             self.format_name = tiff_format(self._tif)
             with self._named():
-                all_series = image_series(self._tif, path)
+                all_series = image_series(self._tif, path, list(opened))
                 kept = scene_series(all_series) if all_series else [0]
                 self.scenes = tuple(
                     str(all_series[k].name or f"image {k}") if all_series else "image" for k in kept

@@ -29,8 +29,6 @@ __all__: list[str] = []  # private module
 LayoutKind = Literal["rgb", "channels", "grey"]
 
 MIN_SIDE = 64
-MAX_PAGE_CHANNELS = 8
-"""A plain TIFF with at most this many pages and no axis metadata is read as channels."""
 """Smallest accepted image side, in pixels."""
 
 PLAUSIBLE_UM = (0.01, 100.0)
@@ -72,9 +70,14 @@ _NON_PHYSICAL_UNITS = frozenset({"", "pixel", "pixels", "px", "reference frame"}
 _CORRUPTION = re.compile(
     r"invalid page offset|offset to first page|corrupt|missing|expected \d+ (frames|segments)"
     r"|failed to read|incorrect \w+ count|does not match|incompletely written"
-    r"|invalid subifds|is empty|returning subset|failed to reshape",
+    r"|invalid subifds|is empty|returning subset|failed to reshape|invalid value offset",
     re.IGNORECASE,
 )
+# A tag whose value lies beyond the end of the file (tifffile's words): the file was cut short.
+# tifffile writes an OME-TIFF's OME-XML last, so a cut file loses it first.
+_TAG_OFFSET = re.compile(r"TiffTag (\d+) @\d+> invalid value offset (\d+)")
+# tifffile could not parse the OME-XML and fell back to reading bare pages.
+_OME_FAILED = re.compile(r"OME series raised (.*)", re.DOTALL)
 
 _APERIO_MPP = re.compile(r"\|\s*MPP\s*=\s*([^|\r\n]*)")
 
@@ -232,12 +235,88 @@ def image_series(
             raise ImageReadError(
                 path, f"corrupt TIFF: cannot parse the image series ({exc})"
             ) from exc
+    _check_truncated_tags(path, notes)
+    _check_ome_xml(tif, path, notes)
     fatal = [note for note in notes if _CORRUPTION.search(note)]
     if fatal:
         raise ImageReadError(
             path, "corrupt or truncated TIFF: tifffile reported: " + "; ".join(fatal[:3])
         )
     return all_series
+
+
+def _check_truncated_tags(path: str, notes: list[str]) -> None:
+    """Raise when tifffile found a tag whose value runs past the end of the file.
+
+    tifffile reports "invalid value offset" for a value that starts before
+    byte 8 or does not end within the file; the second is a file cut short.
+
+    Raises
+    ------
+    ImageReadError
+        ``truncated TIFF: ...``, naming the tag (the OME-XML for tag 270) and
+        where the file ends.
+    """
+    size = os.path.getsize(path)
+    for note in notes:
+        match = _TAG_OFFSET.search(note)
+        if match is None or int(match.group(2)) < 8:
+            continue
+        code = int(match.group(1))
+        name = tifffile.TIFF.TAGS.get(code, str(code))
+        what = f"tag {code} ({name}" + (
+            ", which holds an OME-TIFF's OME-XML)" if code == 270 else ")"
+        )
+        raise ImageReadError(
+            path,
+            f"truncated TIFF: the file is cut short: it ends at byte {size} but its {what} "
+            f"runs from byte {match.group(2)} past that end (an incomplete download or copy); "
+            "copy the file again",
+        )
+
+
+def _looks_like_ome(description: str) -> bool:
+    """An ImageDescription meant as OME-XML (whether or not it parses)."""
+    head = description.lstrip()[:2000]
+    return (head.startswith("<?xml") or head.startswith("<OME")) and (
+        "<OME" in head or "openmicroscopy.org/Schemas/OME" in head
+    )
+
+
+def _check_ome_xml(tif: tifffile.TiffFile, path: str, notes: list[str]) -> None:
+    """Raise when the OME-XML is there but cannot be parsed.
+
+    tifffile then reads the file as bare pages: no pixel size, no channel
+    names, no axes; reading on would take z-planes or scenes for channels.
+
+    Raises
+    ------
+    ImageReadError
+        ``OME-XML is malformed: ...`` with the parser's words.
+    """
+    for note in notes:
+        match = _OME_FAILED.search(note)
+        if match is not None:
+            raise ImageReadError(
+                path,
+                f"OME-XML is malformed: tifffile cannot parse it ({match.group(1).strip()}); "
+                "without it the pixel size, channels and axes are unknown: export the "
+                "OME-TIFF again",
+            )
+    try:
+        description = tif.pages.first.description
+    except Exception:  # a damaged first page is reported where its pixels are read
+        return
+    if not _looks_like_ome(description):
+        return
+    try:
+        ET.fromstring(description)
+    except ET.ParseError as exc:
+        raise ImageReadError(
+            path,
+            f"OME-XML is malformed: {exc}; without it the pixel size, channels and axes are "
+            "unknown: export the OME-TIFF again",
+        ) from None
 
 
 def scene_series(all_series: list[tifffile.TiffPageSeries]) -> list[int]:
@@ -402,15 +481,9 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
     check_array(path, axes, dtype, found)
 
     sizes = dict(zip(axes, shape, strict=True))
-    # A plain TIFF of a few same-shaped pages with no axis metadata (how many
-    # programs save a fluorescence image): the pages are channels. Longer
-    # stacks are ambiguous (channels or z-planes) and refused below.
-    generic = [ax for ax in "IQ" if ax in sizes]
-    if len(generic) == 1 and "C" not in sizes and "S" not in sizes:
-        if sizes[generic[0]] <= MAX_PAGE_CHANNELS:
-            axes = axes.replace(generic[0], "C")
-            sizes = dict(zip(axes, shape, strict=True))
-            found = f"axes {axes!r} (pages read as channels), shape {shape}, dtype {dtype}"
+    # A stack of pages with no metadata saying what they are (tifffile's axes I
+    # or Q) is refused below, however short: its pages may be channels,
+    # z-planes or sections, and a wrong guess gives a wrong count.
     for ax, n in sizes.items():
         if ax in "YXSCZ":
             continue
@@ -419,8 +492,7 @@ def _layout(series: tifffile.TiffPageSeries, path: str) -> Layout:
         if ax in "IQ":
             raise ImageReadError(
                 path,
-                f"unsupported layout: a stack of {n} pages (more than {MAX_PAGE_CHANNELS}, "
-                "so not taken for channels) with no metadata saying "
+                f"unsupported layout: a stack of {n} pages with no metadata saying "
                 f"whether they are channels or z-planes ({found}); save the image as "
                 "OME-TIFF or an ImageJ hyperstack with its channel (C) and Z axes",
             )
