@@ -12,15 +12,17 @@ import pytest
 
 from ienfd.cli import main
 from ienfd.clinical import density_ci
-from ienfd.io import Correction, bind_correction, write_correction
+from ienfd.io import Correction, bind_correction, write_correction, write_section_tiff
+from ienfd.synthetic import SectionSpec, generate_section
 from ienfd.workflow import BatchInputError, collect_inputs
+from tests.parallel.conftest import PIXEL_UM
 
 pytestmark = [pytest.mark.dask, pytest.mark.slow]
 
 MANIFEST = """image,patient_id,site,section,age,sex
 leg_a.tif,P1,Distal leg,1,54,F
 leg_b.ome.tif,P1,distal_leg,2,54,F
-leg_a.tif,P1,distal-leg,3,54,F
+{leg_d},P1,distal-leg,3,54,F
 thigh_c.ome.tif,P1,proximal_thigh,1,54,F
 corrupt.tif,P2,distal_leg,1,61,m
 """
@@ -35,8 +37,14 @@ def _batch(args: list[str], client: object) -> int:
 def manifest_run(
     section_folder: Path, client: object, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Path]:
+    # A third leg section of its own (the same image twice would be counted once).
+    leg_d = tmp_path_factory.mktemp("more") / "leg_d.tif"
+    spec = SectionSpec(
+        modality="brightfield", length_um=400, pixel_size_um=PIXEL_UM, noise=0.01, seed=13
+    )
+    write_section_tiff(leg_d, generate_section(spec).image, pixel_size_um=PIXEL_UM, kind="tiff")
     manifest = section_folder / "manifest.csv"
-    manifest.write_text(MANIFEST)
+    manifest.write_text(MANIFEST.format(leg_d=leg_d))
     out = tmp_path_factory.mktemp("manifest") / "out"
     assert _batch([str(manifest), "--out", str(out), "--no-overlay", "-q"], client) == 1
     return manifest, out
@@ -52,9 +60,9 @@ def test_section_table_carries_the_manifest_and_feeds_classify(
     assert table["image"].tolist()[0] == "leg_a.tif"  # as written in the manifest
     assert table["status"].tolist() == ["ok"] * 4 + ["error"]
     assert "corrupt.tif" in table["error"].iloc[4]
-    # the same image listed twice gets two result files, with equal results
-    assert table["result_json"].iloc[0] != table["result_json"].iloc[2]
-    assert table["count"].iloc[0] == table["count"].iloc[2]
+    assert table["image"].tolist()[2].endswith("leg_d.tif")  # an absolute path, as written
+    assert len(set(table["result_json"].iloc[:4])) == 4
+    assert len(set(table["input_sha256"].iloc[:4])) == 4
     assert json.loads((out / table["result_json"].iloc[1]).read_text())["patient_id"] == "P1"
 
     code = main(["classify", str(out / "sections.csv"), "--out", str(tmp_path / "clin")])

@@ -45,6 +45,7 @@ __all__ = [
     "decided_runs",
     "is_done",
     "job_key",
+    "mark_duplicates",
     "plan_jobs",
     "reader_for_row",
     "settle_entries",
@@ -77,6 +78,9 @@ class InputPlan:
         planned on its own when no scene was asked for); None otherwise.
     n_scenes : int
         How many scenes the file holds.
+    duplicate_of : str
+        The input (as given) whose bytes and scene this one repeats; empty if
+        none. Set by :func:`plan_jobs`, which makes such an input an error.
     """
 
     row: InputRow
@@ -87,6 +91,7 @@ class InputPlan:
     error: str = ""
     scene: int | None = None
     n_scenes: int = 1
+    duplicate_of: str = ""
 
     def record(self) -> dict[str, Any]:
         """The input as the run record lists it."""
@@ -98,6 +103,7 @@ class InputPlan:
             "whole_slide": self.slide_shape is not None,
             "error": self.error or None,
             **({"scene": self.scene} if self.scene is not None else {}),
+            **({"duplicate_of": self.duplicate_of} if self.duplicate_of else {}),
         }
 
 
@@ -283,6 +289,56 @@ def _plan_stems(plans: Sequence[InputPlan]) -> list[str]:
     return stems
 
 
+def _named(plan: InputPlan) -> str:
+    """An input as a message names it: path, scene and manifest row."""
+    text = plan.row.image
+    if plan.scene is not None:
+        text += f" scene {plan.scene + 1}"
+    if plan.row.row is not None:
+        text += f" (manifest data row {plan.row.row})"
+    return text
+
+
+def mark_duplicates(plans: Sequence[InputPlan]) -> list[InputPlan]:
+    """The plans with every repeat of an earlier input's image made an error.
+
+    Two inputs are the same image when their bytes have the same SHA-256 and
+    they are the same scene (the scenes of one multi-scene file are distinct
+    sections): a copy under another name, or a manifest listing a file twice.
+    The first, in input order, is kept; each later one gets ``duplicate_of``
+    and an ``error`` naming both, so it gives an error row and is never
+    counted twice in a biopsy. Inputs that could not be hashed are left alone.
+
+    Examples
+    --------
+    >>> a = InputPlan(InputRow(image="a.tif", path="a.tif"), "1" * 64, 10)
+    >>> b = InputPlan(InputRow(image="copy/a.tif", path="copy/a.tif"), "1" * 64, 10)
+    >>> marked = mark_duplicates([a, b])
+    >>> marked[1].duplicate_of, marked[1].error.startswith("copy/a.tif: duplicate of a.tif")
+    ('a.tif', True)
+    """
+    first: dict[tuple[str, int | None], InputPlan] = {}
+    marked = []
+    for plan in plans:
+        if plan.sha256 and not plan.error:
+            key = (plan.sha256, plan.scene)
+            if key in first:
+                original = first[key]
+                plan = replace(
+                    plan,
+                    duplicate_of=original.row.image,
+                    error=(
+                        f"{_named(plan)}: duplicate of {_named(original)} (same sha256 "
+                        f"{plan.sha256[:12]}...): an image is analysed and counted once per "
+                        "run; this one is not"
+                    ),
+                )
+            else:
+                first[key] = plan
+        marked.append(plan)
+    return marked
+
+
 def plan_jobs(
     plans: Sequence[InputPlan],
     out_dir: str | os.PathLike[str],
@@ -317,7 +373,8 @@ def plan_jobs(
     -------
     BatchPlan
         One section per input, or one per region of a whole-slide image
-        (stems ``<stem>_s01``...). An input with an ``error`` gives one
+        (stems ``<stem>_s01``...). An input with an ``error``, and a repeat
+        of an earlier input's image (:func:`mark_duplicates`), gives one
         section with action ``'error'``; a section whose result is there for
         the same key (:func:`is_done`) gets ``'skip'`` unless ``force``; the
         rest ``'run'``. Each job carries the provenance written into its JSON
@@ -327,6 +384,7 @@ def plan_jobs(
     out = str(out_dir)
     defaults = reader or ReaderOptions()
     draw = pipeline.overlay if overlay is None else overlay
+    plans = mark_duplicates(plans)
     stems = _plan_stems(plans)
     sections: list[PlannedSection] = []
     for input_index, (plan, stem) in enumerate(zip(plans, stems, strict=True)):
@@ -343,9 +401,10 @@ def plan_jobs(
             age=row.age,
             sex=row.sex,
         )
-        if plan.error:
+        if plan.error:  # one error row, labelled with its scene like the section it stands for
+            entry = replace(base, section=_section_label(row, None, 1, plan.scene))
             job = SectionJob(image=row.image, path=row.path, out_dir=out, stem=stem)
-            sections.append(PlannedSection(base, job, input_index, "error", plan.error))
+            sections.append(PlannedSection(entry, job, input_index, "error", plan.error))
             continue
         regions: list[Region | None] = list(plan.regions) if plan.slide_shape else [None]
         for region in regions:
