@@ -6,13 +6,15 @@ import glob
 import logging
 import math
 import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ienfd.io import is_image_folder
 from ienfd.workflow._section import IMAGE_SUFFIXES
 
-__all__ = ["MANIFEST_COLUMNS", "BatchInputError", "InputRow", "collect_inputs"]
+__all__ = ["MANIFEST_COLUMNS", "BatchInputError", "InputRow", "SkippedInput", "collect_inputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,24 +61,127 @@ class InputRow:
     row: int | None = None
 
 
-def _is_image(path: Path) -> bool:
-    """A file of a format ienfd reads, or an image folder (OME-Zarr); not hidden, not an
-    overlay ienfd drew."""
+@dataclass(frozen=True)
+class SkippedInput:
+    """A folder entry or glob match named like an image that cannot be an input, and why.
+
+    Examples
+    --------
+    >>> SkippedInput("in/x.tif", "a named pipe (FIFO), not a regular file").record()
+    {'path': 'in/x.tif', 'reason': 'a named pipe (FIFO), not a regular file'}
+    """
+
+    path: str
+    reason: str
+
+    def record(self) -> dict[str, str]:
+        """As the run record lists it."""
+        return {"path": self.path, "reason": self.reason}
+
+
+OnSkip = Callable[[SkippedInput], None]
+
+
+def _named_like_image(path: Path) -> bool:
+    """A name ending in an image suffix; not hidden, not an overlay ienfd drew."""
     name = path.name.lower()
-    if name.startswith(".") or name.endswith(".overlay.png") or not name.endswith(IMAGE_SUFFIXES):
-        return False
-    return path.is_file() or is_image_folder(path)
+    return not (
+        name.startswith(".") or name.endswith(".overlay.png") or not name.endswith(IMAGE_SUFFIXES)
+    )
 
 
-def _search(folder: str) -> list[Path]:
-    """The images in ``folder`` and below, sorted; an image folder is one input, not searched."""
+def why_not_input(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be read as an input, in words; None for an image file or folder.
+
+    A regular file (or a link to one) and an OME-Zarr folder are inputs; an
+    unreadable file is one too (its error row says why it cannot be read).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> why_not_input(tempfile.mkdtemp())
+    'a folder, not an image file nor an OME-Zarr folder'
+    """
+    path = os.fspath(path)
+    if is_image_folder(path):
+        return None
+    link: str | None = None
+    try:
+        if os.path.islink(path):
+            link = os.readlink(path)
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if link is not None:
+            return f"a symbolic link to {link}, which does not exist (a dangling link)"
+        return "no such file or folder"
+    except OSError as exc:
+        return f"cannot be examined: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = (
+        "a folder, not an image file nor an OME-Zarr folder"
+        if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO), not a regular file"
+        if stat.S_ISFIFO(mode)
+        else "a socket, not a regular file"
+        if stat.S_ISSOCK(mode)
+        else "a device, not a regular file"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    return kind if link is None else f"a symbolic link to {link}: {kind}"
+
+
+def _search(folder: str, on_skip: OnSkip) -> list[Path]:
+    """The images in ``folder`` and below, sorted; an image folder is one input, not searched.
+
+    Entries named like images that are not (a dangling link, a FIFO, a
+    folder that is no OME-Zarr, a link to a folder: links to folders are not
+    followed) and folders that cannot be listed go to ``on_skip``, in order.
+    """
     found: list[Path] = []
-    for parent, dirs, files in os.walk(folder):
+    skipped: list[SkippedInput] = []
+
+    def unlistable(exc: OSError) -> None:
+        where = exc.filename or folder
+        skipped.append(SkippedInput(str(where), f"a folder ienfd cannot list: {exc.strerror}"))
+
+    for parent, dirs, files in os.walk(folder, onerror=unlistable):
         here = Path(parent)
         images = [d for d in dirs if is_image_folder(here / d)]
         found.extend(here / d for d in images if not d.startswith("."))
-        dirs[:] = sorted(d for d in dirs if d not in images)
-        found.extend(here / f for f in files if _is_image(here / f))
+        for d in dirs:
+            entry = here / d
+            if d in images or d.startswith("."):
+                continue
+            if entry.is_symlink():
+                skipped.append(
+                    SkippedInput(
+                        str(entry),
+                        f"a symbolic link to the folder {os.readlink(entry)}: links to folders "
+                        "are not followed (give that folder as INPUT, or copy it here)",
+                    )
+                )
+            elif _named_like_image(entry):
+                skipped.append(
+                    SkippedInput(
+                        str(entry),
+                        "a folder named like an image, not an OME-Zarr folder (searched as a "
+                        "folder)",
+                    )
+                )
+        dirs[:] = sorted(d for d in dirs if d not in images and not (here / d).is_symlink())
+        for f in files:
+            entry = here / f
+            if not _named_like_image(entry):
+                continue
+            reason = why_not_input(entry)
+            if reason is None:
+                found.append(entry)
+            else:
+                skipped.append(SkippedInput(str(entry), reason))
+    for item in sorted(skipped, key=lambda e: e.path):
+        on_skip(item)
     return sorted(found)
 
 
@@ -85,8 +190,22 @@ def _is_input(path: str) -> bool:
     return os.path.isfile(path) or is_image_folder(path)
 
 
+def _under(path: Path, folder: Path) -> bool:
+    """``path`` (which may be a dangling link) lies in ``folder`` (resolved) or below."""
+    parent = path.parent.resolve()
+    return parent == folder or folder in parent.parents
+
+
+def _ignore(entry: SkippedInput) -> None:
+    logger.warning("skipped %s: %s", entry.path, entry.reason)
+
+
 def collect_inputs(
-    spec: str, *, extra_sites: tuple[str, ...] = (), exclude: str | None = None
+    spec: str,
+    *,
+    extra_sites: tuple[str, ...] = (),
+    exclude: str | None = None,
+    on_skip: OnSkip | None = None,
 ) -> list[InputRow]:
     """Turn INPUT into input rows.
 
@@ -105,6 +224,12 @@ def collect_inputs(
         (``distal_leg``, ``distal_thigh``, ``proximal_thigh``).
     exclude : str, optional
         A folder whose files are never inputs (the output folder).
+    on_skip : callable, optional
+        Called with a :class:`SkippedInput` for every folder entry or glob
+        match named like an image that is not one (a dangling link, a FIFO or
+        socket, a folder that is no OME-Zarr, a link to a folder, a folder
+        that cannot be listed), so that nothing is left out silently
+        (default: logged as a warning).
 
     Returns
     -------
@@ -120,24 +245,43 @@ def collect_inputs(
     """
     if spec.lower().endswith(".csv"):
         return _read_manifest(spec, extra_sites)
+    report = _ignore if on_skip is None else on_skip
+    skipped: list[SkippedInput] = []
     skip = Path(exclude).resolve() if exclude else None
     if os.path.isdir(spec) and not is_image_folder(spec):
-        found = _search(spec)
+        found = _search(spec, skipped.append)
         paths = [str(p) for p in found if skip is None or skip not in p.resolve().parents]
+        skipped = [e for e in skipped if skip is None or not _under(Path(e.path), skip)]
         if not paths:
             raise BatchInputError(
                 [f"{spec}: no image files in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})"]
+                + [f"{e.path}: skipped: {e.reason}" for e in skipped]
             )
     elif glob.has_magic(spec):
-        paths = sorted(p for p in glob.glob(spec, recursive=True) if _is_input(p))
+        paths = []
+        for match in sorted(glob.glob(spec, recursive=True)):
+            reason = why_not_input(match)
+            if reason is None:
+                paths.append(match)
+            elif _named_like_image(Path(match)):
+                skipped.append(SkippedInput(match, reason))
         if not paths:
-            raise BatchInputError([f"{spec}: the pattern matches no file"])
+            raise BatchInputError(
+                [f"{spec}: the pattern matches no file"]
+                + [f"{e.path}: skipped: {e.reason}" for e in skipped]
+            )
     elif _is_input(spec):
         paths = [spec]
+    elif os.path.lexists(spec):
+        raise BatchInputError(
+            [f"{spec}: {why_not_input(spec)}; INPUT is a folder, a glob or a manifest .csv"]
+        )
     else:
         raise BatchInputError(
             [f"{spec}: no such file or folder; INPUT is a folder, a glob or a manifest .csv"]
         )
+    for entry in skipped:
+        report(entry)
     return [InputRow(image=p, path=p) for p in paths]
 
 
@@ -172,6 +316,8 @@ def _read_manifest(spec: str, extra_sites: tuple[str, ...]) -> list[InputRow]:
         bad = len(problems)
         if not image:
             problems.append(f"{where}, column 'image': empty")
+        elif not _is_input(path) and os.path.lexists(path) and not os.path.isdir(path):
+            problems.append(f"{where}, column 'image': {image!r} is {why_not_input(path)}")
         elif not _is_input(path):
             problems.append(
                 f"{where}, column 'image': no such file {image!r} (looked for {path}, a file or "
