@@ -80,7 +80,13 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from ienfd.workflow._finish import BatchReport, finish_batch, now_utc, remove_temporaries
-    from ienfd.workflow._inputs import MANIFEST_COLUMNS, BatchInputError, InputRow, collect_inputs
+    from ienfd.workflow._inputs import (
+        MANIFEST_COLUMNS,
+        BatchInputError,
+        InputRow,
+        SkippedInput,
+        collect_inputs,
+    )
     from ienfd.workflow._pipeline import (
         PIPELINE_FORMAT,
         Pipeline,
@@ -158,6 +164,7 @@ __all__ = [
     "SectionOutcome",
     "SectionRun",
     "SectionStatus",
+    "SkippedInput",
     "TiffKind",
     "WrittenSection",
     "analysis_jobs",
