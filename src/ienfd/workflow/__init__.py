@@ -30,6 +30,7 @@ _LAZY = {
     "BatchInputError": "ienfd.workflow._inputs",
     "InputRow": "ienfd.workflow._inputs",
     "MANIFEST_COLUMNS": "ienfd.workflow._inputs",
+    "SkippedInput": "ienfd.workflow._inputs",
     "collect_inputs": "ienfd.workflow._inputs",
     "PIPELINE_FORMAT": "ienfd.workflow._pipeline",
     "Pipeline": "ienfd.workflow._pipeline",
