@@ -41,6 +41,7 @@ from ienfd.workflow import (
     SectionEvent,
     SectionJob,
     SectionRun,
+    SkippedInput,
     attempt_section,
     decided_runs,
     failed_section,
@@ -265,6 +266,7 @@ def run_batch(
     on_event: Callable[[SectionEvent], None] | None = None,
     command: list[str] | None = None,
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S,
+    skipped: Sequence[SkippedInput] = (),
 ) -> BatchReport:
     """Analyse every section of every input on a dask cluster; write tables and run record.
 
@@ -302,6 +304,9 @@ def run_batch(
     worker_timeout : float
         Seconds to wait with no worker (none joined, or all lost) before
         giving up.
+    skipped : sequence of SkippedInput
+        What :func:`ienfd.workflow.collect_inputs` passed over, and why;
+        listed in the run record as ``skipped_inputs``.
 
     Returns
     -------
@@ -388,6 +393,7 @@ def run_batch(
         run={
             "started_at": started,
             "inputs": input_records(batch, runs),
+            "skipped_inputs": [entry.record() for entry in skipped],
             "n_analysed": sum(r.status == "ok" for r in runs),
             "n_skipped": sum(r.status == "skipped" for r in runs),
             "cluster": {
