@@ -169,6 +169,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         PipelineError,
         ReaderOptions,
         SectionEvent,
+        SkippedInput,
         collect_inputs,
         default_pipeline,
         output_folder,
@@ -208,8 +209,11 @@ def _run_batch(args: argparse.Namespace) -> int:
         pipeline = read_pipeline(args.pipeline) if args.pipeline else default_pipeline()
     except (PipelineError, OSError) as exc:
         return fail(f"--pipeline: {exc}")
+    skipped: list[SkippedInput] = []
     try:
-        rows = collect_inputs(args.input, extra_sites=tuple(args.site), exclude=str(args.out))
+        rows = collect_inputs(
+            args.input, extra_sites=tuple(args.site), exclude=str(args.out), on_skip=skipped.append
+        )
         out_dir = output_folder(args.out)
     except BatchInputError as exc:
         for problem in exc.problems:
@@ -223,6 +227,8 @@ def _run_batch(args: argparse.Namespace) -> int:
         membrane_channel=args.membrane_channel,
         scene=args.scene,
     )
+    for entry in skipped:  # not a failure, but never silent
+        print(f"ienfd batch: skipped {entry.path}: {entry.reason}", file=sys.stderr)
     say(
         f"ienfd batch: {len(rows)} input(s), pipeline {pipeline.name} {pipeline.version}, "
         f"density per mm of {'DEJ' if pipeline.length_basis == 'dej' else 'surface'}"
@@ -273,6 +279,7 @@ def _run_batch(args: argparse.Namespace) -> int:
                 extra_sites=tuple(args.site),
                 on_event=progress,
                 command=["ienfd", *sys.argv[1:]],
+                skipped=skipped,
                 **({} if args.worker_timeout is None else {"worker_timeout": args.worker_timeout}),
             )
     except ClusterLostError as exc:
@@ -300,6 +307,12 @@ def _run_batch(args: argparse.Namespace) -> int:
         f"{total - report.n_failed} of {total} section(s) done "
         f"({report.n_analysed} analysed, {report.n_skipped} skipped as already done)"
         + (f", {report.n_failed} FAILED (listed above and in run.json)" if report.n_failed else "")
+        + (
+            f"; {len(skipped)} folder entr{'y' if len(skipped) == 1 else 'ies'} named like "
+            "images skipped: not image files (listed above and in run.json)"
+            if skipped
+            else ""
+        )
     )
     if report.n_need_review:
         say(
