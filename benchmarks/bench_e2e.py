@@ -18,14 +18,18 @@ Without ``--before`` only this checkout is measured. Writes the table to
 
 What is measured:
 
-* phases, in one process, the median of 3 runs after a warm-up run:
+* phases, in one process, the median of 6 runs (two processes of 3, each
+  after a warm-up run), in wall-clock and in CPU seconds (``time.process_time``):
   ``read`` = :func:`ienfd.io.read_section`; ``analyse`` =
   :func:`ienfd.core.analyze_section` with the file's pixel size;
   ``write`` = :func:`ienfd.io.write_json` of the result;
   ``overlay`` = :func:`ienfd.io.save_overlay`;
 * ``analyze`` end to end: the command ``ienfd analyze IMAGE --out DIR`` in a
-  fresh interpreter (imports included), wall-clock median of 3, with and
-  without ``--no-overlay``, and its peak RSS (the process's ``ru_maxrss``).
+  fresh interpreter (imports included), median of 5, with and without
+  ``--no-overlay``: wall-clock, the CPU seconds the process used (user + system,
+  from ``wait4``: on a machine shared with other work, where wall-clock time
+  waits for a core, the CPU time is the steadier figure) and its peak RSS (the
+  process's ``ru_maxrss``).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PHASES = ("read", "analyse", "write", "overlay")
+#: Runs of each measurement the medians are taken over (the phases: ROUNDS processes of
+#: PHASE_REPEATS runs each).
+ROUNDS, PHASE_REPEATS, CLI_REPEATS = 2, 3, 5
 
 
 def _one_cpu() -> None:
@@ -82,11 +89,16 @@ def worker(image: Path, out: Path, repeats: int) -> dict[str, Any]:
 
     _one_cpu()
     runs: dict[str, list[float]] = {p: [] for p in PHASES}
+    cpu: dict[str, list[float]] = {p: [] for p in PHASES}
     count = None
+
+    def now() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
+
     for k in range(repeats + 1):
-        t0 = time.perf_counter()
+        t0 = now()
         section = read_section(image)
-        t1 = time.perf_counter()
+        t1 = now()
         pixels = section.rgb if section.rgb is not None else section.fibre
         result = analyze_section(
             pixels,
@@ -94,19 +106,21 @@ def worker(image: Path, out: Path, repeats: int) -> dict[str, Any]:
             membrane=section.membrane,
             modality=section.modality,
         )
-        t2 = time.perf_counter()
+        t2 = now()
         write_json(out / "bf10.json", {"image": str(image), **result.to_dict()})
-        t3 = time.perf_counter()
+        t3 = now()
         save_overlay(out / "bf10.overlay.png", section, result, title=str(image))
-        t4 = time.perf_counter()
+        t4 = now()
         count = int(result.count)
         if k:  # the first run warms up (imports, caches)
-            for phase, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                runs[phase].append(seconds)
+            for phase, a, b in zip(PHASES, (t0, t1, t2, t3), (t1, t2, t3, t4), strict=True):
+                runs[phase].append(b[0] - a[0])
+                cpu[phase].append(b[1] - a[1])
     return {
         "ienfd_file": ienfd.__file__,
         "count": count,
         "runs": runs,
+        "cpu": cpu,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "overlay_png_mb": (out / "bf10.overlay.png").stat().st_size / 1e6,
     }
@@ -123,8 +137,9 @@ def run_worker(src: Path, image: Path, repeats: int) -> dict[str, Any]:
     return record
 
 
-def run_cli(src: Path, image: Path, *, overlay: bool) -> tuple[float, float]:
-    """Wall-clock seconds and peak RSS (MB) of ``ienfd analyze`` in a fresh interpreter."""
+def run_cli(src: Path, image: Path, *, overlay: bool) -> tuple[float, float, float]:
+    """Wall-clock seconds, CPU seconds and peak RSS (MB) of ``ienfd analyze`` in a fresh
+    interpreter."""
     with tempfile.TemporaryDirectory() as out:
         code = "import sys; from ienfd.cli import main; sys.exit(main(sys.argv[1:]))"
         cmd = [sys.executable, "-c", code, "analyze", str(image), "--out", out]
@@ -140,39 +155,49 @@ def run_cli(src: Path, image: Path, *, overlay: bool) -> tuple[float, float]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise RuntimeError(f"ienfd analyze failed ({proc.returncode}) with {src}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def measure(versions: dict[str, Path], image: Path, rounds: int = 2) -> dict[str, Any]:
-    """Alternate the versions: `rounds` worker processes and 3 CLI runs of each kind each."""
+def measure(versions: dict[str, Path], image: Path) -> dict[str, Any]:
+    """Alternate the versions: ROUNDS worker processes, then CLI_REPEATS CLI runs of each kind."""
     found: dict[str, dict[str, Any]] = {
         name: {
             "runs": {p: [] for p in PHASES},
+            "cpu": {p: [] for p in PHASES},
             "cli": [],
+            "cli_cpu": [],
             "cli_no_overlay": [],
+            "cli_no_overlay_cpu": [],
             "peak_rss_mb": 0.0,
             "cli_peak_rss_mb": 0.0,
         }
         for name in versions
     }
-    for _ in range(rounds):
+    for _ in range(ROUNDS):
         for name, src in versions.items():
-            rec = run_worker(src, image, repeats=3 // rounds + 1)
+            rec = run_worker(src, image, repeats=PHASE_REPEATS)
             for phase in PHASES:
                 found[name]["runs"][phase] += rec["runs"][phase]
+                found[name]["cpu"][phase] += rec["cpu"][phase]
             found[name]["peak_rss_mb"] = max(found[name]["peak_rss_mb"], rec["peak_rss_mb"])
             found[name]["count"] = rec["count"]
             found[name]["overlay_png_mb"] = rec["overlay_png_mb"]
-    for _ in range(3):
+    for _ in range(CLI_REPEATS):
         for name, src in versions.items():
-            seconds, rss = run_cli(src, image, overlay=True)
+            seconds, cpu, rss = run_cli(src, image, overlay=True)
             found[name]["cli"].append(seconds)
+            found[name]["cli_cpu"].append(cpu)
             found[name]["cli_peak_rss_mb"] = max(found[name]["cli_peak_rss_mb"], rss)
-            found[name]["cli_no_overlay"].append(run_cli(src, image, overlay=False)[0])
+            seconds, cpu, _ = run_cli(src, image, overlay=False)
+            found[name]["cli_no_overlay"].append(seconds)
+            found[name]["cli_no_overlay_cpu"].append(cpu)
     for rec in found.values():
         rec["median_s"] = {p: statistics.median(v) for p, v in rec["runs"].items()}
         rec["median_s"]["analyze"] = statistics.median(rec["cli"])
         rec["median_s"]["analyze_no_overlay"] = statistics.median(rec["cli_no_overlay"])
+        rec["median_cpu_s"] = {p: statistics.median(v) for p, v in rec["cpu"].items()}
+        rec["median_cpu_s"]["analyze"] = statistics.median(rec["cli_cpu"])
+        rec["median_cpu_s"]["analyze_no_overlay"] = statistics.median(rec["cli_no_overlay_cpu"])
     return found
 
 
@@ -186,27 +211,27 @@ def table(found: dict[str, dict[str, Any]]) -> str:
         ("`ienfd analyze`, end to end (s)", "analyze"),
         ("`ienfd analyze --no-overlay` (s)", "analyze_no_overlay"),
     ]
-    head = "| | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names) + "\n"
+    head = (
+        "| | "
+        + " | ".join(f"{n}, wall | {n}, CPU" for n in names)
+        + " |\n|---|"
+        + "---:|" * (2 * len(names))
+        + "\n"
+    )
     body = ""
     for label, key in rows:
-        body += f"| {label} | " + " | ".join(f"{found[n]['median_s'][key]:.3f}" for n in names)
-        body += " |\n"
-    body += (
-        "| peak RSS, phases process (MB) | "
-        + " | ".join(f"{found[n]['peak_rss_mb']:.0f}" for n in names)
-        + " |\n"
-    )
-    body += (
-        "| peak RSS, `ienfd analyze` (MB) | "
-        + " | ".join(f"{found[n]['cli_peak_rss_mb']:.0f}" for n in names)
-        + " |\n"
-    )
-    body += (
-        "| overlay PNG (MB) | "
-        + " | ".join(f"{found[n]['overlay_png_mb']:.2f}" for n in names)
-        + " |\n"
-    )
-    body += "| count | " + " | ".join(str(found[n]["count"]) for n in names) + " |\n"
+        cells = [
+            f"{found[n][kind][key]:.3f}" for n in names for kind in ("median_s", "median_cpu_s")
+        ]
+        body += f"| {label} | " + " | ".join(cells) + " |\n"
+    singles = [
+        ("peak RSS, phases process (MB)", lambda rec: f"{rec['peak_rss_mb']:.0f}"),
+        ("peak RSS, `ienfd analyze` (MB)", lambda rec: f"{rec['cli_peak_rss_mb']:.0f}"),
+        ("overlay PNG (MB)", lambda rec: f"{rec['overlay_png_mb']:.2f}"),
+        ("count", lambda rec: str(rec["count"])),
+    ]
+    for label, cell in singles:  # one figure per version, in its wall-clock column
+        body += f"| {label} | " + " | ".join(f"{cell(found[n])} | " for n in names) + "|\n"
     return head + body
 
 
@@ -216,7 +241,7 @@ def main() -> int:
     parser.add_argument("--pin", action="store_true", help="pin every run to one CPU")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=PHASE_REPEATS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
         print(json.dumps(worker(args.worker, args.out, args.repeats)))
@@ -244,7 +269,8 @@ def main() -> int:
     header = (
         "One 2327 x 4180 (9.7 MP) bright-field section, one thread"
         + (", pinned to one CPU" if args.pin else "")
-        + f"; medians ({platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        + f"; medians of {ROUNDS * PHASE_REPEATS} runs (phases) and {CLI_REPEATS} runs (the "
+        f"command) ({platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load_before:.1f} before and {load_after:.1f} after; "
         + "; ".join(f"{n}: {r}" for n, r in revs.items())
         + ").\n\n"
