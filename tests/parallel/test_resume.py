@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 
 from ienfd.cli import main
+from ienfd.io import write_section_tiff
+from ienfd.synthetic import SectionSpec, generate_section
 from ienfd.workflow import SECTION_COLUMNS
-from tests.parallel.conftest import write_good_sections
+from tests.parallel.conftest import PIXEL_UM, write_good_sections
 
 pytestmark = [pytest.mark.dask, pytest.mark.slow]
 
@@ -30,8 +32,19 @@ def test_killed_run_resumes_to_the_uninterrupted_table(
 ) -> None:
     inputs = tmp_path / "in"
     write_good_sections(inputs)
-    for extra in ("leg_a.tif", "leg_b.ome.tif", "thigh_c.ome.tif"):  # 6 sections in all
-        (inputs / f"copy_{extra}").write_bytes((inputs / extra).read_bytes())
+    for seed in (21, 22, 23):  # 6 sections in all, each its own image (copies count once)
+        modality = "fluorescence" if seed == 23 else "brightfield"
+        spec = SectionSpec(
+            modality=modality, length_um=400, pixel_size_um=PIXEL_UM, noise=0.01, seed=seed
+        )
+        section = generate_section(spec)
+        write_section_tiff(
+            inputs / f"more_{seed}.ome.tif",
+            section.image,
+            pixel_size_um=PIXEL_UM,
+            kind="ome",
+            channel_names=section.channel_names if modality == "fluorescence" else None,
+        )
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
         [
