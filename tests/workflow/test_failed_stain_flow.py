@@ -1,6 +1,7 @@
 """A failed PGP 9.5 stain read as a file, end to end: ``ienfd analyze`` prints "review" (not
-"ok 0.00/mm") and the batch's section table marks the row needs_review with the reason.
-(The check itself is tested on arrays in tests/core/test_qc.py.)"""
+"ok 0.00/mm") and the batch's section table marks the row needs_review with the reason; the
+same for a strip of garbage bytes in a bright-field file. (The checks themselves are tested on
+arrays in tests/core/test_qc.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from ienfd.cli import main
 from ienfd.io import write_section_tiff
 from ienfd.parallel._batch import input_records
-from ienfd.synthetic import SectionSpec, generate_section
+from ienfd.synthetic import SectionSpec, generate_section, random_spec
 from ienfd.workflow import (
     InputPlan,
     InputRow,
@@ -95,3 +96,23 @@ def test_the_batch_table_marks_a_failed_stain_for_review(
     assert table["needs_review"].tolist() == ["True", "True"]
     assert all(REASON in reasons for reasons in table["qc_reasons"])
     assert report.n_need_review == 2
+
+
+def test_analyze_prints_review_for_a_strip_of_garbage_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = random_spec(1003)
+    image = np.asarray(generate_section(spec).image).copy()
+    start = image.shape[0] // 3
+    image[start : start + 200] = np.random.default_rng(0).integers(
+        0, 256, image[start : start + 200].shape
+    )
+    path = tmp_path / "garbage.tif"
+    write_section_tiff(path, image, pixel_size_um=spec.pixel_size_um, kind="tiff")
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--out", str(out), "--no-overlay"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(str(path)))
+    assert "review" in line, line
+    record = json.loads((out / "garbage.json").read_text())
+    assert record["needs_review"] is True
+    assert any("corrupt pixels" in r for r in record["qc_reasons"]), record["qc_reasons"]
