@@ -13,6 +13,11 @@ every supported Python (``tomllib`` needs 3.11, and ``requires-python`` is
 3.10), it is the format ``ienfd analyze --params`` already reads (a pipeline
 file works there too: its ``parameters`` object is used), and it is written
 by the same atomic :func:`ienfd.io.write_json`.
+
+A pipeline may name a lab's pixel model (``ienfd train``): its ``pixel_model``
+object gives the model file, relative to the pipeline file, and the file's
+SHA-256, checked whenever the pipeline is read. Every section is then counted
+across the junction of the model's epidermis instead of the junction search.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ienfd.core import AnalysisParameters
-from ienfd.io import FileError, Modality, parse_format_json, write_json
+from ienfd.io import FileError, Modality, file_sha256, parse_format_json, write_json
 
 __all__ = [
     "PIPELINE_FORMAT",
     "Pipeline",
     "PipelineError",
+    "PixelModelRef",
     "default_pipeline",
     "read_parameters",
     "read_pipeline",
@@ -45,6 +51,40 @@ _REQUIRED = ("name", "version", "modality", "description", "length_basis", "vali
 
 class PipelineError(FileError):
     """A pipeline file that cannot be used, naming the file and the reason."""
+
+
+@dataclass(frozen=True)
+class PixelModelRef:
+    """A pipeline's pixel model file.
+
+    Attributes
+    ----------
+    file : str
+        As the pipeline names it (relative to the pipeline file, or absolute).
+    path : str
+        Where it is (``file`` resolved against the pipeline file's folder).
+    sha256 : str
+        SHA-256 of the model file's bytes, as recorded in the pipeline.
+    lab : str
+        The lab's name stored with the model.
+    trained_on : list of dict
+        What the model was trained on (image sha256s, pixel sizes, label counts).
+    """
+
+    file: str
+    path: str
+    sha256: str
+    lab: str = ""
+    trained_on: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, as the pipeline file holds it."""
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "lab": self.lab,
+            "trained_on": [dict(t) for t in self.trained_on],
+        }
 
 
 @dataclass(frozen=True)
@@ -72,6 +112,9 @@ class Pipeline:
         The file it was read from.
     sha256 : str or None
         SHA-256 of that file's bytes.
+    pixel_model : PixelModelRef or None
+        A lab's pixel model (``ienfd train``) whose epidermis replaces the
+        junction search.
     """
 
     name: str
@@ -84,10 +127,11 @@ class Pipeline:
     overlay: bool = True
     source: str | None = None
     sha256: str | None = None
+    pixel_model: PixelModelRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict in the file layout (without ``source``/``sha256``)."""
-        return {
+        data = {
             "format": PIPELINE_FORMAT,
             "name": self.name,
             "version": self.version,
@@ -98,6 +142,9 @@ class Pipeline:
             "validated_on": self.validated_on,
             "parameters": self.parameters.to_dict(),
         }
+        if self.pixel_model is not None:
+            data["pixel_model"] = self.pixel_model.to_dict()
+        return data
 
     def record(self) -> dict[str, Any]:
         """What outputs record: the file content plus where it came from."""
@@ -151,7 +198,7 @@ def read_pipeline(path: str | os.PathLike[str]) -> Pipeline:
     missing = [k for k in (*_REQUIRED, "parameters") if k not in data]
     if missing:
         raise PipelineError(p, f"missing key(s) {missing}")
-    unknown = sorted(set(data) - {"format", "overlay", "parameters", *_REQUIRED})
+    unknown = sorted(set(data) - {"format", "overlay", "parameters", "pixel_model", *_REQUIRED})
     if unknown:
         raise PipelineError(p, f"unknown key(s) {unknown}")
     if data["modality"] not in ("brightfield", "fluorescence"):
@@ -180,6 +227,7 @@ def read_pipeline(path: str | os.PathLike[str]) -> Pipeline:
         parameters = AnalysisParameters.from_dict(values)
     except (TypeError, ValueError) as exc:
         raise PipelineError(p, f"parameters: {exc}") from None
+    pixel_model = _pixel_model_ref(p, data.get("pixel_model"), data["modality"])
     return Pipeline(
         name=str(data["name"]),
         version=str(data["version"]),
@@ -191,6 +239,55 @@ def read_pipeline(path: str | os.PathLike[str]) -> Pipeline:
         overlay=overlay,
         source=str(p),
         sha256=hashlib.sha256(raw).hexdigest(),
+        pixel_model=pixel_model,
+    )
+
+
+def _pixel_model_ref(pipeline: Path, entry: Any, modality: str) -> PixelModelRef | None:
+    """The pipeline's pixel model, its file found and its bytes checked against the sha256."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+        raise PipelineError(pipeline, "pixel_model must be an object with a 'file' string")
+    recorded = entry.get("sha256")
+    if not isinstance(recorded, str) or len(recorded) != 64:
+        raise PipelineError(pipeline, "pixel_model needs the 'sha256' of its file (64 hex digits)")
+    unknown = sorted(set(entry) - {"file", "sha256", "lab", "trained_on"})
+    if unknown:
+        raise PipelineError(pipeline, f"pixel_model: unknown key(s) {unknown}")
+    path = pipeline.parent / entry["file"]
+    if not path.is_file():
+        raise PipelineError(
+            pipeline,
+            f"its pixel model {path} does not exist (the path is relative to the pipeline "
+            "file; keep the two files together)",
+        )
+    actual = file_sha256(path)[0]
+    if actual != recorded.lower():
+        raise PipelineError(
+            pipeline,
+            f"its pixel model {path} has sha256 {actual}, the pipeline records {recorded}: "
+            "the model was changed or replaced since the pipeline was saved",
+        )
+    from ienfd.learn import PixelModelError, read_pixel_model
+
+    try:
+        model = read_pixel_model(path)
+    except PixelModelError as exc:
+        raise PipelineError(pipeline, f"its pixel model {exc}") from None
+    if model.spec.modality != modality:
+        raise PipelineError(
+            pipeline,
+            f"its pixel model {path} is for {model.spec.modality} images, the "
+            f"pipeline for {modality}",
+        )
+    trained_on = entry.get("trained_on", [])
+    return PixelModelRef(
+        file=entry["file"],
+        path=str(path),
+        sha256=actual,
+        lab=str(entry.get("lab", model.lab)),
+        trained_on=tuple(t for t in trained_on if isinstance(t, dict)),
     )
 
 
