@@ -145,6 +145,7 @@ def analysis_jobs(
     overlay: bool = True,
     consistency: bool = False,
     junction: str | None = None,
+    pixel_model: str | None = None,
 ) -> list[SectionJob]:
     """One job per image file, each with its own output stem (``ienfd analyze``).
 
@@ -180,6 +181,7 @@ def analysis_jobs(
             overlay=overlay,
             consistency=consistency,
             junction=junction,
+            pixel_model=pixel_model,
         )
         for image, stem in zip(images, output_stems(list(images)), strict=True)
     ]
@@ -239,6 +241,8 @@ def job_key(sha256: str, job: SectionJob) -> str:
     }
     if job.junction is not None:  # a redrawn junction is a new analysis
         key["junction_sha256"] = hashlib.sha256(Path(job.junction).read_bytes()).hexdigest()
+    if job.pixel_model is not None:  # another model finds another junction
+        key["pixel_model_sha256"] = hashlib.sha256(Path(job.pixel_model).read_bytes()).hexdigest()
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -428,6 +432,7 @@ def plan_jobs(
                 slide_shape=plan.slide_shape,
                 consistency=consistency,
                 junction=row.junction,
+                pixel_model=pipeline.pixel_model.path if pipeline.pixel_model else None,
             )
             extra = {
                 "patient_id": row.patient_id or None,

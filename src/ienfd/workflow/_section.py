@@ -36,6 +36,7 @@ from ienfd.io import (
     Modality,
     ResultQuality,
     SectionImage,
+    file_sha256,
     read_junction,
     read_section,
     result_quality,
@@ -162,6 +163,9 @@ class SectionJob:
     consistency: bool = False
     junction: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: A lab's pixel model file (``ienfd train``): the junction of its epidermis
+    #: replaces the junction search (a drawn ``junction`` still wins).
+    pixel_model: str | None = None
 
     @property
     def json_path(self) -> Path:
@@ -314,6 +318,12 @@ def _analysis_arguments(image: SectionImage, job: SectionJob) -> tuple[Any, dict
 
 def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
     pixels, arguments = _analysis_arguments(image, job)
+    if job.pixel_model is not None and job.junction is None:
+        from ienfd.learn import analyze_with_model, read_pixel_model
+
+        model = read_pixel_model(job.pixel_model)
+        source = f"pixel model {file_sha256(job.pixel_model)[0]}"
+        return analyze_with_model(pixels, model, source=source, **arguments)
     return analyze_section(pixels, **arguments)
 
 
@@ -379,6 +389,11 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
         The outputs cannot be written.
     """
     start = time.perf_counter()
+    if job.pixel_model is not None and job.junction is None and job.consistency:
+        raise ValueError(
+            f"{job.image}: the consistency check tests the junction search, and with a "
+            f"pixel model ({job.pixel_model}) there is none; ask for one or the other"
+        )
     if job.junction is not None and job.consistency:
         raise ValueError(
             f"{job.image}: the consistency check tests the junction search, and with a drawn "
