@@ -266,7 +266,7 @@ def test_all_workers_killed_mid_run_then_resumed(
     tmp_path: Path, bare: str, processes: Processes
 ) -> None:
     inputs = tmp_path / "in"
-    write_sections(inputs, 8)
+    write_sections(inputs, 5)
     out = tmp_path / "out"
     workers = [processes.worker(bare, tmp_path / "w") for _ in range(2)]
     wait_workers(bare, 2)
@@ -290,19 +290,19 @@ def test_all_workers_killed_mid_run_then_resumed(
     assert proc.returncode == 3, err
     assert f"dask scheduler {bare}: no worker for " in err and "run the same command again" in err
     kept = results(out)
-    assert 1 <= len(kept) < 8
+    assert 1 <= len(kept) < 5
     for path in kept:  # what was finished is whole
         assert json.loads(path.read_text())["count"] >= 0
     assert not (out / "sections.csv").exists()
-    assert not list(out.glob(".*.tmp"))
     # a worker comes back: the same command finishes the rest, redoing nothing
     processes.worker(bare, tmp_path / "w")
     wait_workers(bare, 1)
     resumed = run_cli(tmp_path, *args)
     assert resumed.returncode == 0, resumed.stderr
     table = pd.read_csv(out / "sections.csv", keep_default_na=False)
-    assert len(table) == 8 and set(table.status) == {"ok"}
+    assert len(table) == 5 and set(table.status) == {"ok"}
     assert sorted(table.result_json[table.skipped]) == [p.name for p in kept]
+    assert not list(out.glob(".*"))  # a temporary a killed worker left is gone too
     for proc_ in processes.started[-1:]:
         processes.kill(proc_)
     wait_workers(bare, 0)
