@@ -400,6 +400,7 @@ def run_batch(
                 "scheduler": client.scheduler.address if client.scheduler else None,
                 "dashboard": client.dashboard_link,
                 "workers": len(client.scheduler_info().get("workers", {})),
+                "worker_timeout_s": worker_timeout,
             },
             "command": command,
             "force": force,

@@ -308,8 +308,8 @@ def check_workers(
         (out / probe).unlink(missing_ok=True)
     problems = []
     for worker, view in sorted(views.items()):
-        if not isinstance(view, dict):  # the check itself failed there (ienfd missing?)
-            problems.append(f"worker {worker}: cannot run ienfd's check: {view!r}")
+        if not isinstance(view, dict):  # it died meanwhile, or cannot import ienfd
+            problems.append(f"worker {worker}: the check failed there: {view!r}")
             continue
         problems.extend(f"worker {worker}: {p}" for p in view["problems"])
         if view["version"] != ienfd.__version__:
