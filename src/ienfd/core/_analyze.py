@@ -23,6 +23,7 @@ from ienfd.core._preprocess import (
     block_to_full,
     expand_blocks,
     fit_background,
+    flat_background,
     lower_surface,
     optical_density,
     suppress_fibres,
@@ -283,11 +284,12 @@ def analyze_section(
     warnings: list[str] = []
 
     saturated = None
+    glass_seen = True
     if modality == "brightfield":
         rgb_lr = block_mean(image, factor)
         # Any dtype or scale: clip at one 8-bit quantum of the white level before logs.
         floor = max(float(np.percentile(rgb_lr, 99.5)) / 256, float(np.finfo(np.float32).tiny))
-        coef = _brightfield_background(rgb_lr, spacing_lr, params, floor=floor)
+        coef, glass_seen = _brightfield_background(rgb_lr, spacing_lr, params, floor=floor)
         od_rgb_lr = optical_density(
             rgb_lr, coef, full_shape=rgb_lr.shape[:2], per_channel=True, floor=floor
         )
@@ -336,15 +338,20 @@ def analyze_section(
         saturated = _saturated_fraction(image, tissue, factor)
 
     if junction is None:
-        epidermis, dej, surface, inside = _search_junction(
-            epidermis,
-            tissue,
-            od_clean if modality == "brightfield" else None,
-            membrane,
-            factor=factor,
-            spacing_lr=spacing_lr,
-            params=params,
-        )
+        try:
+            epidermis, dej, surface, inside = _search_junction(
+                epidermis,
+                tissue,
+                od_clean if modality == "brightfield" else None,
+                membrane,
+                factor=factor,
+                spacing_lr=spacing_lr,
+                params=params,
+            )
+        except AnalysisError as err:
+            if glass_seen:
+                raise
+            raise AnalysisError(f"{err}; {_NO_GLASS}") from None
     else:
         given = given_geometry(
             junction,
@@ -431,6 +438,8 @@ def analyze_section(
         pixel_jump_fraction=_pixel_jump_fraction(image),
         limits=_QC_LIMITS[modality],
     )
+    if not glass_seen:
+        qc_reasons.append(_NO_GLASS)
     return SectionResult(
         modality=modality,
         pixel_size_um=float(spacing),
@@ -577,7 +586,7 @@ def _require_tissue(tissue: np.ndarray) -> None:
 
 def _brightfield_background(
     rgb_lr: np.ndarray, spacing_lr: float, params: AnalysisParameters, *, floor: float
-) -> np.ndarray:
+) -> tuple[np.ndarray, bool]:
     """Illumination fit, alternating with the tissue mask it makes possible.
 
     The glass is the palest population of the frame, but under uneven
@@ -586,7 +595,12 @@ def _brightfield_background(
     near the floor of the optical density against a flat white (a surface fitted
     under the lowest few percent of the frame, :func:`lower_surface`); each
     fit then flattens the illumination so the next tissue mask, and the glass
-    around it, is cleaner.
+    around it, is cleaner. Glass keeps its colour where its brightness
+    varies; pale pink (eosin) dermis does not have it, and is never taken for
+    glass (:func:`_hue_shift`).
+
+    Returns the coefficients and whether any glass was in view; without
+    glass, the frame's white stands for it, flat.
     """
     # Illumination varies over hundreds of µm: fit it at the tissue mask's own
     # scale. The coefficients are in normalised frame coordinates, so they
@@ -597,24 +611,29 @@ def _brightfield_background(
     margin = max(1, round(5.0 / spacing))  # the tissue mask's edge is blurred over a few µm
     white = np.percentile(rgb.reshape(-1, 3), 99.5, axis=0)
     flat = np.log(np.clip(white, floor, None)) - np.log(np.clip(rgb, floor, None))
-    smoothed = ndi.gaussian_filter(_tissue_signal(flat), params.tissue_smooth_um / spacing)
+    sigma = params.tissue_smooth_um / spacing
+    smoothed = ndi.gaussian_filter(_tissue_signal(flat), sigma)
+    tinted = _hue_shift(flat, sigma) > _GLASS_HUE_STEP
     # A plane under the frame first; a quadratic floor only when the plane
     # fails: under strong vignetting the plane leaves dark glass corners above
     # it, the whole frame becomes tissue and no glass is left to fit. (The
     # quadratic floor is the less stable of the two where glass is a strip
     # along one side: it can ride up onto pale dermis.)
-    try:
-        return _fit_illumination(rgb, smoothed, 1, spacing, margin, params, floor=floor)
-    except ValueError:
+    for floor_order in (1, 2):
         try:
-            return _fit_illumination(rgb, smoothed, 2, spacing, margin, params, floor=floor)
-        except ValueError as err:
-            raise AnalysisError(str(err)) from None
+            coef = _fit_illumination(
+                rgb, smoothed, tinted, floor_order, spacing, margin, params, floor=floor
+            )
+        except ValueError:
+            continue
+        return coef, True
+    return flat_background(white, floor=floor), False
 
 
 def _fit_illumination(
     rgb: np.ndarray,
     smoothed: np.ndarray,
+    tinted: np.ndarray,
     floor_order: int,
     spacing: float,
     margin: int,
@@ -627,7 +646,7 @@ def _fit_illumination(
     # The glass's own spread about its floor, from the points below the floor.
     below = above[above < 0]
     spread = float(np.sqrt(np.mean(below**2))) if below.size else 0.0
-    guess = above > max(4.0 * spread, 0.02)
+    guess = (above > max(4.0 * spread, 0.02)) | tinted
     coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
     for _ in range(2):
         od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor, per_channel=True)
@@ -665,9 +684,41 @@ def _brightfield_tissue(
         smooth_um=params.tissue_smooth_um,
         background_fraction=_BRIGHTFIELD_BACKGROUND_FRACTION,
         min_step=_BRIGHTFIELD_GLASS_STEP,
+        tinted=_hue_shift(od_rgb, params.tissue_smooth_um / spacing) > _GLASS_HUE_STEP,
     )
     _require_tissue(tissue)
     return tissue
+
+
+_NO_GLASS = (
+    "no glass in view: the illumination could not be measured, and the epidermis is "
+    "found along the tissue's outer surface, which must be in the image (or draw the junction)"
+)
+
+# How far a pixel's colour may stray from the glass's own colour and still be
+# glass, in optical density. Glass changes brightness across a frame
+# (vignetting, uneven illumination) but hardly its colour; pale eosin dermis
+# is as bright as dim glass but pink (real H&E W0043375: green minus red
+# optical density +0.15 in the dermis, -0.06 on the glass).
+_GLASS_HUE_STEP = 0.06
+
+
+def _hue_shift(flat: np.ndarray, sigma: float) -> np.ndarray:
+    """How far the colour around each pixel lies from the glass's colour, in optical density.
+
+    ``flat`` is the optical density of each channel against the glass (or the
+    frame's white). A pixel's colour is its optical density less its mean
+    over the channels (its grey level); the glass's colour is the median
+    colour of the palest 2 % of the frame, which is glass wherever any glass is
+    in view. The colour difference is smoothed over ``sigma`` pixels before its
+    largest channel is taken, so that noise does not add up to a tint.
+    """
+    grey = flat.mean(axis=-1, keepdims=True)
+    colour = flat - grey
+    palest = grey[..., 0] <= np.percentile(grey, 2)
+    shift = colour - np.median(colour[palest], axis=0)
+    smooth = np.stack([ndi.gaussian_filter(shift[..., k], sigma) for k in range(3)], axis=-1)
+    return np.asarray(np.abs(smooth).max(axis=-1))
 
 
 def _tissue_signal(od_rgb: np.ndarray) -> np.ndarray:

@@ -229,6 +229,13 @@ def fit_background(
     return coef
 
 
+def flat_background(white: np.ndarray, *, order: int = 2, floor: float = 1.0) -> np.ndarray:
+    """Illumination coefficients (as :func:`fit_background` returns) of a flat ``white`` (3,)."""
+    coef = np.zeros((len(_terms(order)), 3))
+    coef[0] = np.log(np.clip(np.asarray(white, dtype=float), floor, None))
+    return coef
+
+
 def optical_density(
     rgb: np.ndarray,
     background_coef: np.ndarray,

@@ -20,6 +20,7 @@ def segment_tissue(
     fill_holes_um2: float | None = None,
     background_fraction: float = 0.15,
     min_step: float = 0.0,
+    tinted: np.ndarray | None = None,
 ) -> np.ndarray:
     """Segment tissue from a low-resolution signal that is higher in tissue.
 
@@ -43,6 +44,11 @@ def segment_tissue(
         threshold. Bright-field glass varies more than a dark fluorescence
         field, and unstained fluorescence dermis is nearly as dark as the
         background: 0.15 (bright-field) and 0.1 (fluorescence) are the defaults.
+    min_step : float
+        The threshold is at least this far above the background level.
+    tinted : (m, n) ndarray of bool, optional
+        Pixels whose colour sets them apart from the background, tissue
+        whatever their signal (bright-field: pale eosin dermis on mottled glass).
 
     Returns
     -------
@@ -65,6 +71,8 @@ def segment_tissue(
     threshold = background + max(8.0 * noise, background_fraction * (otsu - background), min_step)
     threshold = min(threshold, otsu)
     tissue = smoothed > threshold
+    if tinted is not None:
+        tissue |= tinted
     area_px = spacing * spacing
     if fill_holes_um2 is None:
         tissue = ndi.binary_fill_holes(tissue)
