@@ -26,8 +26,10 @@ from ienfd.learn._features import FeatureSpec, pixel_features, working_shape
 from ienfd.learn._file import (
     MODEL_FORMAT,
     PixelModelError,
+    TrainingInputError,
     model_bytes,
     read_pixel_model,
+    read_training_sections,
     write_pixel_model,
 )
 from ienfd.learn._forest import Forest, forest_from_sklearn
@@ -49,6 +51,7 @@ __all__ = [
     "ModelEpidermis",
     "PixelModel",
     "PixelModelError",
+    "TrainingInputError",
     "TrainingSection",
     "analyze_with_model",
     "check_labels",
@@ -58,6 +61,7 @@ __all__ = [
     "model_junction",
     "pixel_features",
     "read_pixel_model",
+    "read_training_sections",
     "train_pixel_model",
     "working_shape",
     "write_pixel_model",

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ienfd.io import FileError, write_bytes
+from ienfd.io import FileError, file_sha256, write_bytes
 from ienfd.learn._features import FeatureSpec
 from ienfd.learn._forest import Forest
-from ienfd.learn._model import CLASS_NAMES, PixelModel
+from ienfd.learn._model import CLASS_NAMES, PixelModel, TrainingSection, check_labels
 
 __all__ = [
     "MODEL_FORMAT",
@@ -111,3 +111,63 @@ def read_pixel_model(path: str | os.PathLike[str]) -> PixelModel:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PixelModelError(p, f"not a valid model: {exc}") from None
+
+
+class TrainingInputError(FileError):
+    """An image or label file that cannot be trained on, naming the file and the reason."""
+
+
+def read_training_sections(
+    pairs: list[tuple[str, str]], *, pixel_size_um: float | None = None
+) -> list[TrainingSection]:
+    """Read (image, labels) file pairs for :func:`~ienfd.learn.train_pixel_model`.
+
+    Parameters
+    ----------
+    pairs : list of (str, str)
+        Each section image (any format :func:`ienfd.io.read_section` reads)
+        with its label TIFF: uint8, the image's shape, codes of
+        :data:`~ienfd.learn.CLASS_NAMES`.
+    pixel_size_um : float, optional
+        Overrides the images' metadata (needed for PNG and JPEG).
+
+    Returns
+    -------
+    list of TrainingSection
+
+    Raises
+    ------
+    TrainingInputError
+        A label file that is not a TIFF, has another shape than its image,
+        codes outside 0-6 or nothing painted.
+    ImageReadError
+        An image cannot be read (no pixel size, unknown format...).
+    """
+    import tifffile
+
+    from ienfd.io import read_section
+
+    sections = []
+    for image_path, labels_path in pairs:
+        image = read_section(image_path, pixel_size_um=pixel_size_um)
+        pixels = image.rgb if image.rgb is not None else image.fibre
+        assert pixels is not None  # read_section sets rgb or fibre
+        try:
+            labels = tifffile.imread(labels_path)
+        except (OSError, ValueError, tifffile.TiffFileError) as exc:
+            raise TrainingInputError(labels_path, f"not a label TIFF ({exc})") from None
+        try:
+            labels = check_labels(labels, pixels.shape, name=f"{labels_path} (for {image_path})")
+        except ValueError as exc:
+            raise TrainingInputError(labels_path, str(exc).split(": ", 1)[1]) from None
+        sections.append(
+            TrainingSection(
+                image=pixels,
+                labels=labels,
+                spacing=float(image.pixel_size_um),
+                name=Path(image_path).name,
+                sha256=file_sha256(image_path)[0],
+                membrane=image.membrane,
+            )
+        )
+    return sections

@@ -40,6 +40,7 @@ __all__ = [
     "default_pipeline",
     "read_parameters",
     "read_pipeline",
+    "save_trained_pipeline",
     "update_pipeline_file",
     "write_pipeline",
 ]
@@ -379,3 +380,64 @@ def update_pipeline_file(path: str | os.PathLike[str], *, defaults: bool = False
         AnalysisParameters.from_dict(new)  # still valid values
         write_json(p, data)
     return changes
+
+
+def save_trained_pipeline(
+    path: str | os.PathLike[str],
+    model: Any,
+    *,
+    name: str | None = None,
+    length_basis: Literal["dej", "surface"] = "dej",
+) -> Pipeline:
+    """Save a trained pixel model and the pipeline that uses it, side by side.
+
+    Writes ``<stem>.model.npz`` beside the pipeline file ``path`` (both
+    atomically) and returns the pipeline as :func:`read_pipeline` reads it
+    back, so that the recorded sha256 is checked at once.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The pipeline file to write (``lab.json``).
+    model : ienfd.learn.PixelModel
+    name : str, optional
+        The pipeline's name (default: the model's lab, else the file's stem).
+    length_basis : {'dej', 'surface'}
+
+    Returns
+    -------
+    Pipeline
+    """
+    from ienfd.learn import write_pixel_model
+
+    target = Path(path)
+    model_path = target.with_name(f"{target.stem}.model.npz")
+    write_pixel_model(model_path, model)
+    lab = model.lab or target.stem
+    trained_on = tuple(dict(t) for t in model.metadata.get("trained_on", ()))
+    sections = ", ".join(f"{t['name']} (sha256 {t['sha256'][:12]})" for t in trained_on)
+    base = default_pipeline()
+    pipeline = Pipeline(
+        name=name or lab,
+        version=base.version,
+        modality=model.spec.modality,
+        description=(
+            f"{lab}: ienfd's default parameters, with the epidermis found by a pixel model "
+            f"trained on {len(trained_on)} painted section(s) of the lab's own stain"
+        ),
+        length_basis=length_basis,
+        validated_on=(
+            f"NOT VALIDATED: trained by painting on {sections or 'no recorded section'}; "
+            "compare its counts with your counters (ienfd agreement) before clinical use"
+        ),
+        parameters=base.parameters,
+        pixel_model=PixelModelRef(
+            file=model_path.name,
+            path=str(model_path),
+            sha256=file_sha256(model_path)[0],
+            lab=lab,
+            trained_on=trained_on,
+        ),
+    )
+    write_pipeline(target, pipeline)
+    return read_pipeline(target)
