@@ -15,14 +15,14 @@ import argparse
 from collections.abc import Sequence
 
 from ienfd import __version__
-from ienfd.cli import analyze, batch, clinical, info, synth
+from ienfd.cli import analyze, batch, clinical, info, synth, train
 from ienfd.cli._common import VERBOSE_HELP, configure_logging
 from ienfd.cli.analyze import _status  # noqa: F401  (tests check the status column through it)
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The command modules, in the order ``ienfd --help`` lists them.
-COMMANDS = (analyze, batch, synth, clinical, info)
+COMMANDS = (analyze, batch, train, synth, clinical, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
