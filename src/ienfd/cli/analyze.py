@@ -134,6 +134,14 @@ def register(subparsers: Subparsers) -> None:
         "missing ones keep their defaults); an earlier result JSON works too: its "
         "'parameters' are used",
     )
+    p.add_argument(
+        "--pipeline",
+        metavar="FILE",
+        default=None,
+        help="pipeline file (pipelines/*.json, or one saved by `ienfd train`): its modality, "
+        "length basis and parameters, and its lab's pixel model when it names one (the "
+        "junction of the model's epidermis replaces the junction search); not with --params",
+    )
     add_output_options(p, quiet_help="print nothing but errors (no table, notes or progress bar)")
     p.set_defaults(func=_run_analyze)
 
@@ -180,6 +188,21 @@ def _run_analyze(args: argparse.Namespace) -> int:
         progress.write(f"ienfd analyze: {text}", file=sys.stderr)
 
     parameters = None
+    pixel_model = None
+    if args.pipeline is not None:
+        from ienfd.workflow import PipelineError, read_pipeline
+
+        if args.params is not None:
+            print("ienfd analyze: error: --params and --pipeline: give one", file=sys.stderr)
+            return 2
+        try:
+            pipeline = read_pipeline(args.pipeline)
+        except (PipelineError, OSError) as exc:
+            print(f"ienfd analyze: error: --pipeline: {exc}", file=sys.stderr)
+            return 2
+        parameters, args.length_basis = pipeline.parameters, pipeline.length_basis
+        args.modality = args.modality or pipeline.modality
+        pixel_model = pipeline.pixel_model.path if pipeline.pixel_model else None
     if args.params is not None:
         try:
             parameters = read_parameters(args.params)
@@ -214,6 +237,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
             overlay=not args.no_overlay,
             consistency=args.consistency,
             junction=args.junction,
+            pixel_model=pixel_model,
         )
     except OSError as exc:
         print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)
