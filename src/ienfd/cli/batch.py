@@ -163,7 +163,19 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    """Run a batch; print progress, failures and a summary; 0, 1 (some failed) or 2."""
+    """Run a batch; print progress, failures and a summary; 0, 1 (some failed), 2, 3 or 130."""
+    try:
+        return _batch(args)
+    except KeyboardInterrupt:  # Ctrl-C: what finished is kept, as after a kill
+        print(
+            f"ienfd batch: interrupted; the sections finished are kept in {args.out}: run the "
+            "same command again to finish the rest",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _batch(args: argparse.Namespace) -> int:
     from ienfd.workflow import (
         BatchInputError,
         PipelineError,
@@ -293,13 +305,6 @@ def _run_batch(args: argparse.Namespace) -> int:
         return fail(str(exc))
     except OSError as exc:  # the LocalCluster could not start
         return fail(f"dask cluster: {exc}")
-    except KeyboardInterrupt:
-        print(
-            f"ienfd batch: interrupted; the sections finished are kept in {args.out}: run the "
-            "same command again to finish the rest",
-            file=sys.stderr,
-        )
-        return 130
     for failure in report.failures:
         print(f"ienfd batch: error: {in_flag_words(failure['error'])}", file=sys.stderr)
     total = len(report.entries)
