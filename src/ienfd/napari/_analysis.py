@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from napari.layers import Image, Layer
 
-from ienfd.core import AnalysisParameters
+from ienfd.core import AnalysisParameters, FibreTrace
 from ienfd.io import PixelSize, SectionImage
 from ienfd.napari._layers import layer_info as _info
 from ienfd.workflow import SectionJob, image_stem, run_section
 
-__all__ = ["default_results_folder", "run_analysis", "section_from_layers"]
+__all__ = ["Analysed", "default_results_folder", "run_analysis", "section_from_layers"]
+
+
+@dataclass(frozen=True, eq=False)
+class Analysed:
+    """A section analysed in the plugin: its result JSON and the fibres traced."""
+
+    json_path: Path
+    trace: FibreTrace | None
 
 
 def default_results_folder(layer: Layer) -> Path:
@@ -101,8 +110,11 @@ def run_analysis(
     *,
     length_basis: Literal["dej", "surface"] = "dej",
     parameters: AnalysisParameters | None = None,
-) -> Path:
-    """Analyse and write ``out_dir/<stem>.json`` as ``ienfd analyze`` does; return its path.
+) -> Analysed:
+    """Analyse and write ``out_dir/<stem>.json`` as ``ienfd analyze`` does.
+
+    Returns its path and the analysis' fibre trace (kept in memory with the
+    section, to recount after a junction edit).
 
     Raises
     ------
@@ -122,5 +134,6 @@ def run_analysis(
         length_basis=length_basis,
         overlay=False,
     )
-    run_section(job, image=section)
-    return job.json_path
+    outcome = run_section(job, image=section)
+    trace = outcome.result.trace if outcome.result is not None else None
+    return Analysed(job.json_path, trace)

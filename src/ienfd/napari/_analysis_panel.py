@@ -24,7 +24,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ienfd.napari._analysis import default_results_folder, run_analysis, section_from_layers
+from ienfd.core import FibreTrace
+from ienfd.napari._analysis import (
+    Analysed,
+    default_results_folder,
+    run_analysis,
+    section_from_layers,
+)
 from ienfd.napari._layers import layer_info
 from ienfd.review._session import default_user
 
@@ -33,6 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AnalysisPanel"]
 
+#: Fibre traces kept, of the sections analysed last (the section under review's among them).
+_TRACES_KEPT = 4
+
 
 class AnalysisPanel(QWidget):
     """Image, results folder, length basis and user; the Analyse button and its progress."""
@@ -40,7 +49,10 @@ class AnalysisPanel(QWidget):
     def __init__(self, host: ReviewWidget) -> None:
         super().__init__()
         self.host = host
-        self.worker: FunctionWorker[Path] | None = None
+        self.worker: FunctionWorker[Analysed] | None = None
+        # The fibre trace of each section analysed in this session, by result JSON
+        # (the last few only: a trace holds a skeleton of the section's size).
+        self.traces: dict[str, FibreTrace] = {}
         self.image_combo = QComboBox()
         self.basis_combo = QComboBox()
         self.basis_combo.addItems(["dej", "surface"])
@@ -96,7 +108,11 @@ class AnalysisPanel(QWidget):
         self.basis_combo.setCurrentText(basis)
         self.basis_combo.blockSignals(False)
 
-    def analyse(self) -> FunctionWorker[Path] | None:
+    def trace_for(self, result_json: str | Path) -> FibreTrace | None:
+        """The fibre trace of a section analysed in this session (None for another)."""
+        return self.traces.get(str(Path(result_json)))
+
+    def analyse(self) -> FunctionWorker[Analysed] | None:
         """Analyse the chosen image layer in a worker thread; returns the worker."""
         viewer = self.host.viewer
         name = self.image_combo.currentText()
@@ -121,7 +137,7 @@ class AnalysisPanel(QWidget):
             length_basis=basis,
             _progress=False,  # no animated bar in napari's activity dock (see above)
         )
-        self.worker.returned.connect(lambda path: self._done(path, layer))
+        self.worker.returned.connect(lambda analysed: self._done(analysed, layer))
         self.worker.errored.connect(self._failed)
         self.worker.finished.connect(self._finished)
         self.analyse_button.setEnabled(False)
@@ -137,8 +153,14 @@ class AnalysisPanel(QWidget):
         seconds = time.perf_counter() - self._started
         self.progress.setText(f"analysing ... {seconds:.0f} s")
 
-    def _done(self, result_json: Path, image_layer: Layer) -> None:
-        self.host.show_result(result_json, image_layer)
+    def _done(self, analysed: Analysed, image_layer: Layer) -> None:
+        key = str(Path(analysed.json_path))
+        self.traces.pop(key, None)
+        if analysed.trace is not None:
+            self.traces[key] = analysed.trace
+            while len(self.traces) > _TRACES_KEPT:
+                self.traces.pop(next(iter(self.traces)))
+        self.host.show_result(analysed.json_path, image_layer)
 
     def _failed(self, exc: BaseException) -> None:
         show_error(f"ienfd: {exc}")

@@ -17,7 +17,14 @@ import pandas as pd
 from ienfd.io import SectionImage
 from ienfd.workflow import image_stem
 
-__all__ = ["ROLE_COLOURS", "image_layers", "layer_info", "result_layers"]
+__all__ = [
+    "ROLE_COLOURS",
+    "epidermis_mask",
+    "image_layers",
+    "layer_info",
+    "paint_layer",
+    "result_layers",
+]
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 
@@ -29,6 +36,7 @@ ROLE_COLOURS = {
     "fibres_manual": "lime",
     "fragments": "red",
     "short_fibres": "white",
+    "epidermis_paint": "magenta",
 }
 #: Marker size and line width on screen, in µm.
 POINT_UM = 9.0
@@ -203,3 +211,54 @@ def result_layers(
         )
     )
     return layers
+
+
+def epidermis_mask(
+    dej: list[np.ndarray], surface: list[np.ndarray], shape: tuple[int, int]
+) -> np.ndarray:
+    """The epidermis between DEJ and surface lines, as a (M, N) uint8 mask (1 inside).
+
+    Each DEJ line is closed with the surface line whose ends lie nearest its
+    own (run the other way round, so that the outline does not cross
+    itself): the start of a painting that the technician then corrects.
+    """
+    from skimage.draw import polygon
+
+    mask = np.zeros(shape, dtype=np.uint8)
+    for line in dej:
+        if not surface:
+            break
+        line = np.asarray(line, float)
+
+        def gap(other: np.ndarray, line: np.ndarray = line) -> float:
+            return float(
+                min(
+                    np.hypot(*(line[0] - other[0])) + np.hypot(*(line[-1] - other[-1])),
+                    np.hypot(*(line[0] - other[-1])) + np.hypot(*(line[-1] - other[0])),
+                )
+            )
+
+        top = np.asarray(min(surface, key=gap), float)
+        if np.hypot(*(line[-1] - top[-1])) < np.hypot(*(line[-1] - top[0])):
+            top = top[::-1]
+        ring = np.concatenate([line, top])
+        rows, cols = polygon(ring[:, 0], ring[:, 1], shape=shape)
+        mask[rows, cols] = 1
+    return mask
+
+
+def paint_layer(
+    mask: np.ndarray, *, pixel_size_um: float, section: str, result_json: str, name: str
+) -> LayerDataTuple:
+    """A Labels layer to paint the epidermis in (label 1), over the section's other layers."""
+    meta = {"ienfd": {"role": "epidermis_paint", "section": section, "result_json": result_json}}
+    return (
+        mask,
+        {
+            "name": f"{name} epidermis (paint)",
+            "opacity": 0.35,
+            "metadata": meta,
+            **_spatial(pixel_size_um),
+        },
+        "labels",
+    )

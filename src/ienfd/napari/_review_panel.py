@@ -1,5 +1,6 @@
 """The review panel: the numbers of the section under review, why it needs review,
-and Accept / Flag / Save (each audited in the sidecar by :class:`ienfd.review.ReviewSession`).
+the recount after a junction edit, painting the epidermis, and Accept / Flag / Save
+(each audited in the sidecar by :class:`ienfd.review.ReviewSession`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from napari.layers import Labels, Layer
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ienfd.io import result_quality
+from ienfd.napari._layers import epidermis_mask, layer_info, paint_layer
 from ienfd.review import Measurement
 
 if TYPE_CHECKING:
@@ -30,8 +33,12 @@ REMOVE_KEY = "Shift-D"
 HELP = (
     f"<b>{ADD_KEY}</b>: add a fibre at the mouse; <b>{REMOVE_KEY}</b>: remove the fibre "
     "nearest the mouse. Or select the fibres layer: add mode (2) adds with one click, "
-    "select (3) + Delete removes. Select the DEJ layer, direct-select (4), drag its vertices."
+    "select (3) + Delete removes. Select the DEJ layer, direct-select (4), drag its vertices: "
+    "the automatic fibres are recounted across the new junction. Or paint the epidermis "
+    "and take the junction from the painting."
 )
+#: Brush of the epidermis painting, µm across.
+BRUSH_UM = 20.0
 
 
 class ReviewPanel(QWidget):
@@ -47,8 +54,26 @@ class ReviewPanel(QWidget):
         self.review_label.setTextFormat(Qt.TextFormat.RichText)
         self.review_label.setWordWrap(True)
         self.review_label.setVisible(False)
+        # what the last recount after a junction edit found (hidden before one)
+        self.recount_label = QLabel("")
+        self.recount_label.setWordWrap(True)
+        self.recount_label.setVisible(False)
         help_label = QLabel(HELP)
         help_label.setWordWrap(True)
+        self.paint_button = QPushButton("Paint epidermis")
+        self.paint_button.setToolTip(
+            "A layer to paint the epidermis in (it starts as the epidermis between DEJ and "
+            "surface); then 'Junction from painting'"
+        )
+        self.from_paint_button = QPushButton("Junction from painting")
+        self.from_paint_button.setToolTip(
+            "DEJ and surface from the painted epidermis; the automatic fibres are recounted"
+        )
+        self.paint_button.clicked.connect(self.start_painting)
+        self.from_paint_button.clicked.connect(self.junction_from_painting)
+        paint_row = QHBoxLayout()
+        paint_row.addWidget(self.paint_button)
+        paint_row.addWidget(self.from_paint_button)
         self.accept_button = QPushButton("Accept")
         self.flag_button = QPushButton("Flag")
         self.save_button = QPushButton("Save")
@@ -62,7 +87,9 @@ class ReviewPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.numbers)
         layout.addWidget(self.review_label)
+        layout.addWidget(self.recount_label)
         layout.addLayout(self.buttons)
+        layout.addLayout(paint_row)
         layout.addWidget(help_label)
 
     def show_measurement(self, m: Measurement) -> None:
@@ -70,6 +97,14 @@ class ReviewPanel(QWidget):
         current = self.host.current
         session = current.session if current else None
         auto = f" (automatic {session.auto_count})" if session else ""
+        if current is not None and session is not None and current.last_recount is not None:
+            auto = (
+                f" (automatic {current.auto_now} across this junction, "
+                f"{session.auto_count} across the analysis')"
+            )
+        note = current.recount_note if current is not None else ""
+        self.recount_label.setText(f"Recount: {html.escape(note)}" if note else "")
+        self.recount_label.setVisible(bool(note))
         density = "-" if math.isnan(m.density_per_mm) else f"{m.density_per_mm:.2f}"
         status = session.status if session else ""
         self.numbers.setText(
@@ -89,6 +124,71 @@ class ReviewPanel(QWidget):
     def clear(self) -> None:
         """No section under review."""
         self.numbers.setText("no section")
+        self.recount_label.setVisible(False)
+
+    # -- painting the epidermis ------------------------------------------------------------
+
+    def paint_layer(self) -> Labels | None:
+        """The current section's epidermis painting layer, if there is one."""
+        current = self.host.current
+        if current is None:
+            return None
+        section = str(current.session.result_json)
+        for layer in self.host.viewer.layers:
+            info = layer_info(layer)
+            if info.get("role") == "epidermis_paint" and info.get("section") == section:
+                return layer if isinstance(layer, Labels) else None
+        return None
+
+    def start_painting(self) -> Labels | None:
+        """Add (or select) a Labels layer to paint the epidermis in, in paint mode."""
+        current = self.host.current
+        if current is None:
+            self.host.say("no section under review")
+            return None
+        layer = self.paint_layer()
+        if layer is None:
+            if current.trace is None:
+                self.host.say("painting needs the fibre trace: analyse the image in this session")
+                return None
+            info = layer_info(current.fibres)
+            px = current.session.pixel_size_um
+            mask = epidermis_mask(
+                current.lines("dej"), current.lines("surface"), current.trace.shape
+            )
+            data, kwargs, kind = paint_layer(
+                mask,
+                pixel_size_um=px,
+                section=str(info.get("section", current.session.result_json)),
+                result_json=str(current.session.result_json),
+                name=current.session.result_json.name[: -len(".json")],
+            )
+            added = self.host.viewer.add_layer(Layer.create(data, kwargs, kind))
+            assert isinstance(added, Labels)
+            layer = added
+            layer.brush_size = max(1, round(BRUSH_UM / px))
+        layer.selected_label = 1
+        self.host.viewer.layers.selection.active = layer
+        layer.mode = "paint"
+        self.host.say(
+            "paint the epidermis (label 1; erase with label 0), then 'Junction from painting'"
+        )
+        return layer
+
+    def junction_from_painting(self) -> None:
+        """DEJ and surface from the painted epidermis, and the recount across them."""
+        current = self.host.current
+        layer = self.paint_layer()
+        if current is None or layer is None:
+            self.host.say("paint the epidermis first ('Paint epidermis')")
+            return
+        found = current.apply_painting(layer.data)
+        self.host.say(
+            f"junction from the painting: {current.recount_note}"
+            if found is not None
+            else current.recount_note
+        )
+        self.show_measurement(current.measure())
 
     def _show_review(
         self, record: dict[str, Any] | None, status: str, *, stale: str | None = None

@@ -4,6 +4,14 @@ Listens to the fibres layer and the DEJ/surface layers; after each finished
 edit it audits the change, calls back (the widget updates its numbers) and
 autosaves the sidecar (status ``in_review``), so that a crash loses at most
 the edit being made.
+
+With the fibre trace of the analysis (:class:`ienfd.core.FibreTrace`, kept
+when the section was analysed in this session), an edit of the DEJ or the
+surface, or an epidermis painted in a Labels layer, recounts the automatic
+fibres across the junction now drawn (:func:`ienfd.core.recount_section`):
+the automatic points are replaced by the recount's, the technician's own
+points stay, and an automatic fibre they removed stays removed while the
+recount still finds it.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from typing import Any
 import numpy as np
 from napari.layers import Layer, Points, Shapes
 
+from ienfd.core import FibreTrace, GivenJunction, JunctionBasis, Recount, recount_section
 from ienfd.io import CorrectionError
+from ienfd.napari._layers import fibre_features
 from ienfd.review import (
     Measurement,
     ReviewSession,
@@ -31,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 #: Actions of napari's layer ``data`` events that end an edit.
 _DONE_ACTIONS = ("added", "removed", "changed")
+#: A recounted automatic fibre is the one the technician removed when it lies on the
+#: same piece of the fibre trace within this distance (µm; a crossing slides along its
+#: fibre as the DEJ moves), or within the counting rule's merge distance on any piece.
+_SAME_FIBRE_UM = 40.0
 
 
 def _role(layer: Layer) -> str | None:
@@ -67,6 +81,9 @@ class SectionLayers:
     schedule_save : callable, optional
         Called with :meth:`save` instead of saving at once, so that a GUI can
         repaint the new numbers first and save on its next event-loop turn.
+    trace : FibreTrace, optional
+        The fibres the analysis traced: with it, junction edits recount the
+        automatic fibres (:meth:`recount`).
     """
 
     def __init__(
@@ -77,6 +94,7 @@ class SectionLayers:
         on_change: Callable[[Measurement], None] | None = None,
         autosave: bool = True,
         schedule_save: Callable[[Callable[[], Path | None]], None] | None = None,
+        trace: FibreTrace | None = None,
     ) -> None:
         missing = {"fibres", "dej", "surface"} - set(layers)
         if missing:
@@ -91,7 +109,19 @@ class SectionLayers:
         self.schedule_save = schedule_save
         self.last_error: str | None = None
         self._points = np.array(self.fibres.data, float).reshape(-1, 2)
+        self._sources = self.sources()
         self._lines = {"dej": _paths(self.dej), "surface": _paths(self.surface)}
+        self.trace = trace
+        #: What junction edits are measured against (the analysis', then a painting's).
+        self.basis: JunctionBasis | None = trace.basis if trace is not None else None
+        #: The last recount (None before the first) and what it said in words.
+        self.last_recount: Recount | None = None
+        self.recount_note = ""
+        #: The automatic count across the junction now drawn (the analysis' until a recount).
+        self.auto_now = session.auto_count
+        #: Automatic fibres the technician removed, (row, col) pixels: kept out of recounts.
+        self.removed_auto: list[np.ndarray] = []
+        self._quiet = False  # the plugin itself is changing the layers: no audit
         self.fibres.events.data.connect(self._on_points)
         self.dej.events.data.connect(self._on_dej)
         self.surface.events.data.connect(self._on_surface)
@@ -107,6 +137,10 @@ class SectionLayers:
     def points(self) -> np.ndarray:
         """Counted fibres, (K, 2) (row, col) pixels."""
         return np.asarray(self.fibres.data, float).reshape(-1, 2)
+
+    def lines(self, role: str) -> list[np.ndarray]:
+        """The DEJ (`role` ``"dej"``) or surface polylines drawn now, (K, 2) pixels each."""
+        return _paths(self.dej if role == "dej" else self.surface)
 
     def sources(self) -> list[str]:
         """Each counted fibre's source, ``auto`` or ``manual``."""
@@ -152,14 +186,26 @@ class SectionLayers:
         return True
 
     def _on_points(self, event: Any) -> None:
-        if str(getattr(event, "action", "changed")) not in _DONE_ACTIONS:
+        if self._quiet or str(getattr(event, "action", "changed")) not in _DONE_ACTIONS:
             return
         now = self.points()
         if str(event.action) == "added" and len(now) > len(self._points):
             self._mark_manual(len(now) - len(self._points))
         if self.session.log_point_changes(self._points, now):
+            self._remember_removed(now)
             self._points = now
+            self._sources = self.sources()
             self._edited()
+
+    def _remember_removed(self, now: np.ndarray) -> None:
+        """Keep the automatic fibres just removed (a recount must not bring them back)."""
+        left = {(round(float(r), 2), round(float(c), 2)) for r, c in now}
+        for point, source in zip(self._points, self._sources, strict=False):
+            if (
+                source == "auto"
+                and (round(float(point[0]), 2), round(float(point[1]), 2)) not in left
+            ):
+                self.removed_auto.append(np.asarray(point, float))
 
     def _on_dej(self, event: Any) -> None:
         self._on_lines(event, "dej", self.dej)
@@ -168,7 +214,7 @@ class SectionLayers:
         self._on_lines(event, "surface", self.surface)
 
     def _on_lines(self, event: Any, role: str, layer: Shapes) -> None:
-        if str(getattr(event, "action", "changed")) not in _DONE_ACTIONS:
+        if self._quiet or str(getattr(event, "action", "changed")) not in _DONE_ACTIONS:
             return
         before, now = self._lines[role], _paths(layer)
         if len(before) == len(now) and all(
@@ -177,11 +223,183 @@ class SectionLayers:
             return
         px = self.session.pixel_size_um
         a, b = polylines_length_px(before) * px, polylines_length_px(now) * px
-        self.session.log(
-            f"edit_{role}", detail=f"{len(now)} piece(s), length {a:.1f} -> {b:.1f} µm"
-        )
+        detail = f"{len(now)} piece(s), length {a:.1f} -> {b:.1f} µm"
+        self.session.log(f"edit_{role}", detail=detail)
         self._lines[role] = now
+        if self.trace is not None:
+            self.recount(f"edit_{role} ({detail})", dej_before_um=a if role == "dej" else None)
         self._edited()
+
+    # -- recount ---------------------------------------------------------------------------
+
+    def recount(
+        self,
+        edit: str,
+        *,
+        dej_before_um: float | None = None,
+        junction: GivenJunction | None = None,
+    ) -> Recount | None:
+        """Recount the automatic fibres across the junction drawn now (or `junction`).
+
+        The automatic points are replaced by the recount's, less those the
+        technician removed (the same fibre, :data:`_SAME_FIBRE_UM`) and those
+        a point of their own already counts (within the rule's merge
+        distance); their own points stay. Audited as ``recount`` with `edit`,
+        the DEJ length and the automatic count before and after. Returns the
+        recount, or None (no trace, no DEJ, or a junction that does not fit:
+        :attr:`recount_note` says why).
+        """
+        found = self._recount_across(junction)
+        if found is None:
+            return None
+        self._show_recount(found, edit, dej_before_um=dej_before_um)
+        return found
+
+    def _recount_across(self, junction: GivenJunction | None) -> Recount | None:
+        if self.trace is None:
+            self.recount_note = "no fibre trace (analyse the image in this session to recount)"
+            return None
+        dej, surface = _paths(self.dej), _paths(self.surface)
+        if junction is None:
+            if not dej:
+                self.recount_note = "no DEJ drawn: the automatic fibres were not recounted"
+                return None
+            junction = GivenJunction(dej=tuple(dej), surface=tuple(surface), source="napari")
+        try:
+            return recount_section(self.trace, junction, basis=self.basis)
+        except ValueError as exc:
+            self.recount_note = f"not recounted: {exc}"
+            return None
+
+    def _show_recount(
+        self, found: Recount, edit: str, *, dej_before_um: float | None = None
+    ) -> None:
+        """Replace the automatic points by the recount's and audit it."""
+        assert self.trace is not None
+        px = self.session.pixel_size_um
+        before_um = (
+            dej_before_um
+            if dej_before_um is not None
+            else (
+                self.last_recount.dej_length_um
+                if self.last_recount
+                else float(self.session.record["dej_length_um"])
+            )
+        )
+        auto_before = self.auto_now
+        points, sources = self.points(), self.sources()
+        manual = points[[s == "manual" for s in sources]]
+        shown_before = sum(s == "auto" for s in sources)
+        new = found.crossings
+        keep = np.ones(len(new), dtype=bool)
+        kept_removed = 0
+        for removed in self.removed_auto:
+            k = self._same_fibre(new, keep, removed)
+            if k is not None:
+                keep[k], kept_removed = False, kept_removed + 1
+        merge_px = self.trace.parameters.merge_um / px
+        covered = 0
+        for j in np.flatnonzero(keep):
+            if len(manual) and np.hypot(*(manual - new[j]).T).min() <= merge_px:
+                keep[j], covered = False, covered + 1
+        shown = new[keep]
+        self._set_points(
+            np.concatenate([manual, shown]), ["manual"] * len(manual) + ["auto"] * len(shown)
+        )
+        self.last_recount, self.auto_now = found, found.count
+        parts = [
+            f"after {edit}",
+            f"DEJ {before_um:.1f} -> {found.dej_length_um:.1f} µm",
+            f"automatic count {auto_before} -> {found.count}",
+            f"automatic fibres shown {shown_before} -> {len(shown)}",
+        ]
+        if kept_removed:
+            parts.append(f"{kept_removed} removed by hand kept removed")
+        if covered:
+            parts.append(f"{covered} already counted by hand")
+        parts.extend(found.warnings)
+        self.session.log("recount", detail="; ".join(parts))
+        self.recount_note = "; ".join(parts[1:])
+
+    def _same_fibre(self, crossings: np.ndarray, free: np.ndarray, point: np.ndarray) -> int | None:
+        """The free crossing that is the fibre of a removed `point`, or None."""
+        if not free.any():
+            return None
+        px = self.session.pixel_size_um
+        assert self.trace is not None
+        dist = np.where(free, np.hypot(*(crossings - point).T) * px, np.inf)
+        k = int(np.argmin(dist))
+        if dist[k] <= self.trace.parameters.merge_um:
+            return k
+        piece = self._piece(point)
+        if piece and dist[k] <= _SAME_FIBRE_UM:
+            candidates = np.flatnonzero((dist <= _SAME_FIBRE_UM) & np.isfinite(dist))
+            for j in candidates[np.argsort(dist[candidates])]:
+                if self._piece(crossings[j]) == piece:
+                    return int(j)
+        return None
+
+    def _piece(self, point: np.ndarray) -> int:
+        """Label of the fibre-trace piece within 3 pixels of `point` (0: none)."""
+        assert self.trace is not None
+        labels = self.trace.components[0]
+        r, c = np.round(np.asarray(point) - np.asarray(self.trace.origin)).astype(int)
+        window = labels[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4]
+        found = window[window > 0]
+        return int(np.bincount(found).argmax()) if found.size else 0
+
+    def _set_points(self, points: np.ndarray, sources: list[str]) -> None:
+        """Show `points` (with their sources) in the fibres layer, unaudited."""
+        self._quiet = True
+        try:
+            self.fibres.selected_data = set()
+            self.fibres.data = np.asarray(points, float).reshape(-1, 2)
+            self.fibres.features = fibre_features(sources)
+            self.fibres.refresh_colors()
+        finally:
+            self._quiet = False
+        self._points, self._sources = self.points(), self.sources()
+
+    def _set_lines(self, role: str, lines: list[np.ndarray]) -> None:
+        """Show `lines` in the DEJ or surface layer, unaudited."""
+        layer = self.dej if role == "dej" else self.surface
+        self._quiet = True
+        try:
+            layer.selected_data = set()
+            layer.data = []
+            if lines:
+                layer.add_paths([np.asarray(line, float) for line in lines])
+        finally:
+            self._quiet = False
+        self._lines[role] = _paths(layer)
+
+    def apply_painting(self, mask: np.ndarray) -> Recount | None:
+        """Take the DEJ and surface from a painted epidermis (`mask` > 0) and recount.
+
+        Audited as ``paint_epidermis`` (painted area, DEJ length before and
+        after), then ``recount``. Later DEJ edits are measured against the
+        painted epidermis. Returns the recount, or None (see :attr:`recount_note`).
+        """
+        painted = np.asarray(mask) > 0
+        if not painted.any():
+            self.recount_note = "nothing painted: paint the epidermis first"
+            return None
+        px = self.session.pixel_size_um
+        before = polylines_length_px(_paths(self.dej)) * px
+        found = self._recount_across(GivenJunction(epidermis=painted, source="napari painting"))
+        if found is None:
+            return None
+        self.session.log(
+            "paint_epidermis",
+            detail=f"{float(painted.sum()) * px**2 / 1e6:.4f} mm² painted; DEJ {before:.1f} -> "
+            f"{found.dej_length_um:.1f} µm, surface {found.surface_length_um:.1f} µm",
+        )
+        self.basis = found.basis
+        self._set_lines("dej", found.dej)
+        self._set_lines("surface", found.surface)
+        self._show_recount(found, "paint_epidermis", dej_before_um=before)
+        self._edited()
+        return found
 
     def _edited(self) -> None:
         measurement = self.measure()

@@ -130,6 +130,7 @@ class ReviewWidget(QWidget):
             layers,
             on_change=self.review_panel.show_measurement,
             schedule_save=self._schedule_save,
+            trace=self.analysis_panel.trace_for(session.result_json),
         )
         self.analysis_panel.show_basis(session.length_basis)
         # Every layer is in µm (its scale is the pixel size): a scale bar in µm

@@ -31,6 +31,17 @@ logger = logging.getLogger(__name__)
 
 Status = Literal["in_review", "accepted", "flagged"]
 
+#: Audit actions that change the count or the junction: they reopen an accepted review.
+_EDITS = (
+    "add_fibre",
+    "remove_fibre",
+    "edit_dej",
+    "edit_surface",
+    "paint_epidermis",
+    "recount",
+    "reset",
+)
+
 #: Keys a JSON file needs to be taken for an ienfd result (docs/output.md).
 RESULT_KEYS = ("image", "pixel_size_um", "count", "crossings", "dej", "surface")
 
@@ -256,7 +267,7 @@ class ReviewSession:
             detail=detail,
         )
         self.events.append(event)
-        if action in ("add_fibre", "remove_fibre", "edit_dej", "edit_surface", "reset"):
+        if action in _EDITS:
             self.status = "in_review"  # an edit after accept/flag reopens the review
         return event
 
