@@ -145,7 +145,11 @@ def test_analyse_correct_save_reopen(make_napari_viewer, qtbot, section_file, tm
         qtbot.mouseMove(canvas, QPoint(pos.x(), pos.y() + 3 * step))
         qtbot.wait(10)
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y() + 30))
-    qtbot.waitUntil(lambda: sec.session.events[-1].action == "edit_dej")
+    # analysed in this session: the edit recounts the automatic fibres across the new DEJ
+    qtbot.waitUntil(lambda: [e.action for e in sec.session.events[-2:]] == ["edit_dej", "recount"])
+    final_count = len(sec.fibres.data)
+    assert sec.sources().count("manual") == 2  # the technician's additions are kept
+    assert sec.sources().count("auto") <= sec.auto_now  # ... and their removals
     dej = [np.array(d) for d in sec.dej.data]
     moved = np.abs(dej[0] - np.asarray(read_result(result_json)["dej"][0])).max(axis=1)
     assert (moved > 1).sum() == 1  # one vertex moved, by about 30 screen pixels
@@ -171,6 +175,7 @@ def test_analyse_correct_save_reopen(make_napari_viewer, qtbot, section_file, tm
         "add_fibre",
         "remove_fibre",
         "edit_dej",
+        "recount",
         "accept",
     ]
     assert {e.user for e in saved.events} == {"tech1"}
