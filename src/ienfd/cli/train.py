@@ -6,7 +6,13 @@ import argparse
 import sys
 import time
 
-from ienfd.cli._common import LENGTH_BASIS_HELP, Subparsers, in_flag_words, pixel_size_argument
+from ienfd.cli._common import (
+    LENGTH_BASIS_HELP,
+    Subparsers,
+    add_output_options,
+    in_flag_words,
+    pixel_size_argument,
+)
 
 _TRAIN_EPILOG = """\
 LABELS is a uint8 TIFF of its IMAGE's shape (rows x columns), painted with:
@@ -73,6 +79,7 @@ def register(subparsers: Subparsers) -> None:
         "--length-basis", choices=("dej", "surface"), default="dej", help=LENGTH_BASIS_HELP
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the forest (default 0)")
+    add_output_options(p, quiet_help="log errors only (what was learnt is still printed)")
     p.set_defaults(func=_run_train)
 
 
