@@ -108,7 +108,7 @@ def trace_junction(
         deep = _circular_slice(is_dej, stop, start + len(contour))
         surface = _trim_cut_edges(rest, dej, spacing=spacing, facing_tissue=deep)
         outline = np.concatenate([dej, rest])
-        dej = _trim_end_faces(dej, surface)
+        dej = _trim_end_faces(dej, _beside_junction(rest, dej, spacing=spacing))
         dej = _extend_to_edge(dej, core, max_px=extend_um / spacing, tangent_px=5.0 / spacing)
         traces.append(JunctionTrace(dej=dej, surface=surface, outline=outline))
     traces.sort(key=lambda t: -polyline_length(t.dej))
@@ -233,6 +233,27 @@ def _trim_end_faces(dej: np.ndarray, surface: np.ndarray, *, fraction: float = 0
     if last - first < 0.5 * len(dej):
         return dej  # not an end face: most of the line would go
     return dej[first:last]
+
+
+def _beside_junction(rest: np.ndarray, dej: np.ndarray, *, spacing: float) -> np.ndarray:
+    """The vertices of ``rest`` whose nearest DEJ point is not within 3 µm of an end of it.
+
+    What the end faces of the junction are measured against
+    (:func:`_trim_end_faces`): the outline opposite the junction, cut short
+    where it passes the junction's ends.
+    """
+    if len(rest) < 3 or len(dej) < 3:
+        return rest
+    step = np.hypot(*np.diff(dej, axis=0).T)
+    arc = np.concatenate([[0.0], np.cumsum(step)])
+    _, nearest = cKDTree(dej).query(rest)
+    margin = 3.0 / spacing
+    interior = (arc[nearest] > margin) & (arc[nearest] < arc[-1] - margin)
+    if not interior.any():
+        return rest
+    first = int(np.argmax(interior))
+    last = len(interior) - int(np.argmax(interior[::-1]))
+    return rest[first:last]
 
 
 def _trim_cut_edges(
