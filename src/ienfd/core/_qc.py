@@ -62,9 +62,11 @@ class QualityLimits:
         counted right (up to 134 on the wide appearance set), so
         :func:`assess_section` is called with None there.
     fragments_per_mm : float or None
-        Most fibre fragments per mm of junction before the fibre trace is
-        called noisy: nuclei, pigment or keratinocyte borders taken for fibre
-        pieces, and then for crossings too. None: not checked. On the
+        Most uncounted pieces of the fibre trace in the epidermis per mm of
+        junction, fibre-like or not (``CrossingCount.epidermal_pieces``: the
+        reported fragments and the pieces rejected as texture), before the
+        fibre trace is called noisy: nuclei, pigment or keratinocyte borders
+        taken for fibre pieces, and then for crossings too. None: not checked. On the
         bright-field tuning sets the most was 57 per mm (true fragments: at
         most 19); in fluorescence the stratum corneum's texture still gives up
         to 320 per mm on sections counted right, so :func:`assess_section` is
@@ -151,7 +153,9 @@ def assess_section(
     tissue_spacing : float
         Pixel size of ``tissue``, in µm; it covers the same field as the image.
     count, n_short_fibres, n_fragments : int
-        What the counting rule found.
+        What the counting rule found; ``n_fragments`` is every uncounted
+        epidermal piece of the trace (``CrossingCount.epidermal_pieces``),
+        not only the fibre-like fragments the result reports.
     haematoxylin_index : float, optional
         Bright-field: :func:`counterstain_index` of the section.
     fibre_trace_um : float, optional
@@ -291,7 +295,8 @@ def assess_section(
     qc["fragments_per_mm"] = None if per_mm is None else round(per_mm, 1)
     if per_mm is not None and lim.fragments_per_mm is not None and per_mm > lim.fragments_per_mm:
         reasons.append(
-            f"{per_mm:.0f} fibre fragments per mm of junction: the fibre trace is noisy "
+            f"{per_mm:.0f} epidermal trace fragments per mm of junction, fibre-like or not: "
+            "the fibre trace is noisy "
             "(nuclei, pigment or cell borders taken for fibres), so crossings may be too"
         )
     qc["haematoxylin_index"] = None if haematoxylin_index is None else round(haematoxylin_index, 3)
