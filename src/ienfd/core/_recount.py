@@ -291,26 +291,35 @@ def _pair_lines(
 def _in_strip(points: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Which points lie between an old and a new version of a line (even-odd rule).
 
-    The strip is closed by the new line run backwards; the stretches where
-    the two lines share their vertices are left out (a vertex dragged makes a
-    strip of two edges each side).
+    Each stretch where the lines differ is closed into a ring (the new
+    stretch run backwards); where they share their vertices nothing lies
+    between them. With as many vertices, every run of moved vertices is a
+    ring of its own (a vertex dragged makes a ring of two edges each side);
+    otherwise one ring spans from the first to the last difference.
     """
     flipped = np.zeros(len(points), dtype=bool)
-    n = min(len(old), len(new))
-    same = np.all(np.isclose(old[:n], new[:n]), axis=1)
-    start = int(np.argmin(same)) if not same.all() else n
-    same_end = np.all(np.isclose(old[::-1][:n], new[::-1][:n]), axis=1)
-    end = int(np.argmin(same_end)) if not same_end.all() else n
-    if start == n and len(old) == len(new):
-        return flipped  # the same line
-    first = max(start - 1, 0)
-    ring = np.concatenate([old[first : len(old) - end + 1], new[first : len(new) - end + 1][::-1]])
-    if len(ring) < 3:
-        return flipped
-    low, high = ring.min(axis=0), ring.max(axis=0)
-    box = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1))
-    if len(box):
-        flipped[box] = measure.points_in_poly(points[box], ring)
+    if len(old) == len(new):
+        moved = ~np.all(np.isclose(old, new), axis=1)
+        edges = np.diff(np.concatenate([[0], moved.astype(np.int8), [0]]))
+        runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
+        spans = [(a, b, b) for a, b in runs]  # [first, stop) moved, the same in both
+    else:
+        n = min(len(old), len(new))
+        same = np.all(np.isclose(old[:n], new[:n]), axis=1)
+        start = int(np.argmin(same)) if not same.all() else n
+        same_end = np.all(np.isclose(old[::-1][:n], new[::-1][:n]), axis=1)
+        end = int(np.argmin(same_end)) if not same_end.all() else n
+        start = min(start, n - end)
+        spans = [(start, len(old) - end, len(new) - end)]
+    for first, stop_old, stop_new in spans:
+        a = max(int(first) - 1, 0)
+        ring = np.concatenate([old[a : int(stop_old) + 1], new[a : int(stop_new) + 1][::-1]])
+        if len(ring) < 3:
+            continue
+        low, high = ring.min(axis=0), ring.max(axis=0)
+        box = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1))
+        if len(box):
+            flipped[box] ^= measure.points_in_poly(points[box], ring)
     return flipped
 
 

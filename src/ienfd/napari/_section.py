@@ -112,7 +112,7 @@ class SectionLayers:
         self._sources = self.sources()
         self._lines = {"dej": _paths(self.dej), "surface": _paths(self.surface)}
         self.trace = trace
-        #: What junction edits are measured against (the analysis', then a painting's).
+        #: What junction edits are measured against (the analysis', then the last recount's).
         self.basis: JunctionBasis | None = trace.basis if trace is not None else None
         #: The last recount (None before the first) and what it said in words.
         self.last_recount: Recount | None = None
@@ -307,6 +307,8 @@ class SectionLayers:
             np.concatenate([manual, shown]), ["manual"] * len(manual) + ["auto"] * len(shown)
         )
         self.last_recount, self.auto_now = found, found.count
+        # The next edit is measured against this junction: its strip is that edit's only.
+        self.basis = found.basis
         parts = [
             f"after {edit}",
             f"DEJ {before_um:.1f} -> {found.dej_length_um:.1f} µm",
