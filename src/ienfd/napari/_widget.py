@@ -10,7 +10,9 @@ the keyboard, and autosaves; its panels each do one job on that section:
   Accept / Flag / Save;
 - :class:`~ienfd.napari._export_panel.ExportPanel`: CSV or QuPath GeoJSON;
 - :class:`~ienfd.napari._queue_panel.QueuePanel`: a results folder, least
-  certain first.
+  certain first;
+- :class:`~ienfd.napari._train_panel.TeachPanel`: paint strokes, train a lab's
+  pixel model, save it as a pipeline.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ienfd.napari._layers import layer_info, result_layers
 from ienfd.napari._queue_panel import QueuePanel
 from ienfd.napari._review_panel import ADD_KEY, HELP, REMOVE_KEY, REVIEW_COLOUR, ReviewPanel
 from ienfd.napari._section import SectionLayers, section_roles
+from ienfd.napari._train_panel import TeachPanel
 from ienfd.review import QueueEntry, ReviewSession
 
 if TYPE_CHECKING:
@@ -63,11 +66,13 @@ class ReviewWidget(QWidget):
         self.review_panel = ReviewPanel(self)
         self.export_panel = ExportPanel(self)
         self.queue_panel = QueuePanel(self)
+        self.teach_panel = TeachPanel(self)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         for panel in (self.analysis_panel, self.review_panel, self.export_panel, self.queue_panel):
             layout.addWidget(panel)
+        layout.addWidget(self.teach_panel)
         layout.addWidget(self.status)
         layout.addStretch()
         # The controls by their old names (scripts and tests drive them).
