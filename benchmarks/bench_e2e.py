@@ -13,7 +13,9 @@ Run, for the code as of a revision REV against the working tree::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_e2e.py --before /tmp/ienfd_before
     git worktree remove /tmp/ienfd_before
 
-Without ``--before`` only this checkout is measured. Writes the table to
+On a machine shared with other work, ``nice -n -20`` (as root) with ``--pin``
+comes closest to one idle core; the header then says so. Without ``--before``
+only this checkout is measured. Writes the table to
 ``benchmarks/results/e2e.md`` and every figure to ``benchmarks/results/e2e.json``.
 
 What is measured:
@@ -269,6 +271,7 @@ def main() -> int:
     header = (
         "One 2327 x 4180 (9.7 MP) bright-field section, one thread"
         + (", pinned to one CPU" if args.pin else "")
+        + (f", at scheduling priority nice {os.nice(0)}" if os.nice(0) else "")
         + f"; medians of {ROUNDS * PHASE_REPEATS} runs (phases) and {CLI_REPEATS} runs (the "
         f"command) ({platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load_before:.1f} before and {load_after:.1f} after; "
@@ -282,6 +285,7 @@ def main() -> int:
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "pinned": bool(args.pin),
+        "nice": os.nice(0),
         "load_average": [load_before, load_after],
         "results": found,
     }
