@@ -380,7 +380,7 @@ def as_finished(
             )
         if not warned and idle >= min(5.0, worker_timeout / 2):
             logger.warning(
-                "%s: %s for %.0f s; waiting up to %g s more", address, what, idle,
+                "%s: %s for %.0f s; waiting up to %.0f s more", address, what, idle,
                 worker_timeout - idle,
             )  # fmt: skip
             warned = True
