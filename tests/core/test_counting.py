@@ -106,3 +106,13 @@ def test_mismatched_shapes_are_refused() -> None:
 def test_an_empty_skeleton_counts_zero_crossings() -> None:
     found = _count(np.zeros(SHAPE, dtype=bool))
     assert len(found.crossings) == 0 and found.secondary_branches == 0
+
+
+def test_the_counting_module_docstring_examples_run() -> None:
+    import doctest
+
+    from ienfd.core import _counting
+
+    result = doctest.testmod(_counting)
+    assert result.attempted > 0
+    assert result.failed == 0
