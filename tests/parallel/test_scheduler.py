@@ -171,11 +171,12 @@ def results(out: Path) -> list[Path]:
     return sorted(p for p in out.glob("*.json") if p.name != "run.json")
 
 
-def test_help_default_worker_timeout_is_the_library_default() -> None:
-    from ienfd.cli.batch import WORKER_TIMEOUT_DEFAULT
-    from ienfd.parallel import DEFAULT_WORKER_TIMEOUT_S
+def test_help_timeouts_are_the_library_defaults() -> None:
+    from ienfd.cli.batch import _BATCH_EPILOG, WORKER_TIMEOUT_DEFAULT
+    from ienfd.parallel import CONNECT_TIMEOUT_S, DEFAULT_WORKER_TIMEOUT_S
 
     assert WORKER_TIMEOUT_DEFAULT == DEFAULT_WORKER_TIMEOUT_S
+    assert f"unreachable within {CONNECT_TIMEOUT_S:g} s" in _BATCH_EPILOG
 
 
 def test_relative_manifest_and_out_as_in_the_help(
