@@ -187,6 +187,58 @@ def make_test_crop(out_dir: str | Path = rts.TEST_DATA_DIR) -> Path:
     return path
 
 
+def teach_screenshots(images: Path = ROOT / "docs" / "images") -> list[Path]:
+    """Screenshots of the Teach panel in the real plugin, for docs/training.md.
+
+    The committed W0043340 crop is opened, strokes are painted (generated as in
+    :func:`paint_strokes`, plus the layer a person paints on), the model is trained
+    and its preview shown; one shot while painting, one of the preview.  Needs a
+    display (``xvfb-run -a``).
+    """
+    from imageio.v3 import imwrite
+    from PIL import Image
+    from qtpy.QtWidgets import QApplication
+
+    import napari
+
+    crop = ROOT / "tests" / "data" / "real_skin" / "W0043340_crop.jpg"
+    entry = rts.load_junctions(crop.with_name("W0043340_crop.junction.json"))[0]
+    with Image.open(crop) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    px = entry["pixel_size_um"]
+    labels = paint_strokes(rgb, entry["dej"], entry["surface"], px)
+    app = QApplication.instance() or QApplication([])
+    viewer = napari.Viewer(show=True, title="ienfd: teach your stain")
+    viewer.window._qt_window.resize(1500, 950)
+    _dock, widget = viewer.window.add_plugin_dock_widget("ienfd", "IENFD review")
+    viewer.add_image(rgb, rgb=True, name="W0043340 crop", scale=(px, px))
+    panel = widget.teach_panel
+    panel.image_combo.setCurrentText("W0043340 crop")
+    strokes = panel.start_painting()
+    strokes.data = labels
+    viewer.reset_view()
+    written = []
+
+    def shot(name: str) -> None:
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.01)
+        image = viewer.screenshot(canvas_only=False, flash=False)
+        if image[..., :3].std() < 10:
+            raise RuntimeError(f"{name}: the screenshot is blank")
+        imwrite(images / name, image)
+        written.append(images / name)
+
+    shot("teach_paint.png")
+    panel.lab_edit.setText("Example lab")
+    panel.train()
+    strokes.visible = False
+    shot("teach_preview.png")
+    viewer.close()
+    return written
+
+
 def run(command: list[str]) -> str:
     """Run an ienfd command; its stdout (raises with its stderr on failure)."""
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -387,9 +439,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7100, help="the real-tissue set's seed")
     parser.add_argument("--crops", nargs="*", default=list(CROPS))
     parser.add_argument(
+        "--screenshots", action="store_true", help="only the Teach panel's screenshots (xvfb)"
+    )
+    parser.add_argument(
         "--make-test-crop", type=Path, metavar="DIR", help="only write the test suite's crop"
     )
     args = parser.parse_args(argv)
+    if args.screenshots:
+        for path in teach_screenshots():
+            print(f"wrote {path}")
+        return 0
     if args.make_test_crop is not None:
         print(f"wrote {make_test_crop(args.make_test_crop)}")
         return 0
