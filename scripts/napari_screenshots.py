@@ -8,7 +8,10 @@ Writes ``docs/images/napari_review.png`` (a bright-field sample analysed and
 corrected, with the dock widget), ``docs/images/napari_fluorescence.png`` (a
 fluorescence section: channels as layers, the result over them) and
 ``docs/images/napari_queue.png`` (the review queue over an ``ienfd analyze``
-output folder).
+output folder), ``docs/images/napari_recount.png`` (a stretch of the DEJ
+dragged up past a fibre: the automatic fibres recounted, the panel saying what
+changed) and ``docs/images/napari_paint.png`` (the epidermis painted in a
+Labels layer, the junction taken from it and recounted).
 """
 
 from __future__ import annotations
@@ -142,6 +145,99 @@ def queue_screenshot(app, work: Path) -> None:
     viewer.close()
 
 
+def _analysed(app, work: Path, name: str = "brightfield_sg.ome.tif"):
+    viewer, _, widget = _viewer()
+    image = work / name
+    shutil.copy(SAMPLES / name, image)
+    viewer.open(image, plugin="ienfd")
+    widget.out_edit.setText(str(work / "results"))
+    widget.user_edit.setText("technician")
+    widget.analyse()
+    _wait(app, lambda: widget.current is not None)
+    return viewer, widget
+
+
+def recount_screenshot(app, work: Path) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from ienfd.core import GivenJunction, recount_section
+
+    viewer, widget = _analysed(app, work)
+    sec = widget.current
+    px = sec.session.pixel_size_um
+    line = np.asarray(sec.dej.data[0], float)
+    surface = np.concatenate(sec.lines("surface"))
+
+    def dragged(point, by_um):
+        """The DEJ with its stretch within 40 µm of `point` moved by_um towards the surface."""
+        k = int(np.argmin(np.hypot(*(line - point).T)))
+        up = surface[np.argmin(np.hypot(*(surface - line[k]).T))] - line[k]
+        reach = np.hypot(*(line - line[k]).T) * px
+        weight = np.clip(1.5 * np.cos(np.minimum(reach, 40) / 40 * np.pi / 2), 0, 1)
+        return line + np.outer(weight, up / np.hypot(*up)) * by_um / px
+
+    # The technician drags a stretch of the DEJ, drawn too low under a fibre, 20 or 40 µm
+    # up (or, drawn too high over a fibre stopping short of it, 20 µm down): the first such
+    # drag, away from the section's ends, that changes what the rule counts.
+    trace = dataclasses.replace(sec.trace)  # a copy: the plugin's own trace stays as it is
+    ends = np.concatenate([line[:1], line[-1:]])
+    where = [(p, by) for by in (20.0, 40.0) for p in sec.points()]
+    where += [(t, -20.0) for t in np.asarray(sec.layers["short_fibres"].data, float)]
+    choice = None
+    for point, by_um in where:
+        if np.hypot(*(ends - point).T).min() * px < 50:
+            continue
+        moved = dragged(point, by_um)
+        found = recount_section(trace, GivenJunction(dej=(moved, *[np.asarray(d, float)
+                                for d in sec.dej.data[1:]]), surface=(surface,)))  # fmt: skip
+        if found.count != sec.auto_now:
+            choice = point, moved
+            break
+    if choice is None:
+        raise RuntimeError("no drag of the DEJ changes the count on this sample")
+    point, moved = choice
+    sec.layers["short_fibres"].visible = True
+    sec.dej.data = [moved, *sec.dej.data[1:]]
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari 0.9
+    camera.center = tuple(point * px)
+    camera.zoom = 2.5
+    viewer.layers.selection.active = sec.dej
+    _save(viewer, app, "napari_recount.png")
+    viewer.close()
+
+
+def paint_screenshot(app, work: Path) -> None:
+    viewer, widget = _analysed(app, work)
+    panel = widget.review_panel
+    layer = panel.start_painting()
+    assert layer is not None
+    # the technician paints a rete ridge the analysis left in the dermis: a disk of
+    # 20 µm radius whose centre lies 15 µm below the middle of the DEJ
+    import numpy as np
+    from skimage.draw import disk
+
+    sec = widget.current
+    px = sec.session.pixel_size_um
+    line = sec.lines("dej")[0]
+    middle = line[len(line) // 2]
+    surface = np.concatenate(sec.lines("surface"))
+    up = surface[np.argmin(np.hypot(*(surface - middle).T))] - middle
+    centre = middle - up / np.hypot(*up) * 15 / px
+    data = layer.data.copy()
+    data[disk(tuple(centre), 20 / px, shape=data.shape)] = 1
+    layer.data = data
+    panel.junction_from_painting()
+    panel.start_painting()
+    widget.say(widget.current.recount_note)
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari 0.9
+    camera.center = tuple(centre * px)
+    camera.zoom = 2.0
+    _save(viewer, app, "napari_paint.png")
+    viewer.close()
+
+
 def main() -> None:
     from qtpy.QtWidgets import QApplication
 
@@ -152,11 +248,19 @@ def main() -> None:
     try:
         napari.Viewer  # noqa: B018
         app = QApplication.instance() or QApplication([])
-        for sub in ("a", "b", "c"):
+        for sub in ("a", "b", "c", "d", "e"):
             (work / sub).mkdir()
-        review_screenshot(app, work / "a")
-        fluorescence_screenshot(app, work / "b")
-        queue_screenshot(app, work / "c")
+        only = set(sys.argv[1:])  # names of the shots to take (all by default)
+        shots = {
+            "review": review_screenshot,
+            "fluorescence": fluorescence_screenshot,
+            "queue": queue_screenshot,
+            "recount": recount_screenshot,
+            "paint": paint_screenshot,
+        }
+        for sub, (name, shoot) in zip("abcde", shots.items(), strict=True):
+            if not only or name in only:
+                shoot(app, work / sub)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -288,6 +288,11 @@ def _pair_lines(
     return pairs
 
 
+#: Vertices closer than this (pixels) are one vertex: result files round the junction
+#: to 0.1 pixel, so the line shown may differ from the one counted by 0.05.
+_SAME_VERTEX_PX = 0.06
+
+
 def _in_strip(points: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Which points lie between an old and a new version of a line (even-odd rule).
 
@@ -298,16 +303,19 @@ def _in_strip(points: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarra
     otherwise one ring spans from the first to the last difference.
     """
     flipped = np.zeros(len(points), dtype=bool)
+    spans: list[tuple[int, int, int]]
     if len(old) == len(new):
-        moved = ~np.all(np.isclose(old, new), axis=1)
+        moved = ~np.all(np.isclose(old, new, rtol=0, atol=_SAME_VERTEX_PX), axis=1)
         edges = np.diff(np.concatenate([[0], moved.astype(np.int8), [0]]))
         runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
-        spans = [(a, b, b) for a, b in runs]  # [first, stop) moved, the same in both
+        spans = [(int(a), int(b), int(b)) for a, b in runs]  # [first, stop) moved, in both
     else:
         n = min(len(old), len(new))
-        same = np.all(np.isclose(old[:n], new[:n]), axis=1)
+        same = np.all(np.isclose(old[:n], new[:n], rtol=0, atol=_SAME_VERTEX_PX), axis=1)
         start = int(np.argmin(same)) if not same.all() else n
-        same_end = np.all(np.isclose(old[::-1][:n], new[::-1][:n]), axis=1)
+        same_end = np.all(
+            np.isclose(old[::-1][:n], new[::-1][:n], rtol=0, atol=_SAME_VERTEX_PX), axis=1
+        )
         end = int(np.argmin(same_end)) if not same_end.all() else n
         start = min(start, n - end)
         spans = [(start, len(old) - end, len(new) - end)]

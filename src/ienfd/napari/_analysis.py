@@ -136,4 +136,6 @@ def run_analysis(
     )
     outcome = run_section(job, image=section)
     trace = outcome.result.trace if outcome.result is not None else None
+    if trace is not None:
+        trace.groups  # noqa: B018 (the pieces grouped here, in the worker, not on the first edit)
     return Analysed(job.json_path, trace)

@@ -248,14 +248,14 @@ def epidermis_mask(
 
 
 def paint_layer(
-    mask: np.ndarray, *, pixel_size_um: float, section: str, result_json: str, name: str
+    mask: np.ndarray, *, pixel_size_um: float, section: str, result_json: str
 ) -> LayerDataTuple:
     """A Labels layer to paint the epidermis in (label 1), over the section's other layers."""
     meta = {"ienfd": {"role": "epidermis_paint", "section": section, "result_json": result_json}}
     return (
         mask,
         {
-            "name": f"{name} epidermis (paint)",
+            "name": "epidermis (paint)",
             "opacity": 0.35,
             "metadata": meta,
             **_spatial(pixel_size_um),

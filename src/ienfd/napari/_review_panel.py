@@ -56,6 +56,7 @@ class ReviewPanel(QWidget):
         self.review_label.setVisible(False)
         # what the last recount after a junction edit found (hidden before one)
         self.recount_label = QLabel("")
+        self.recount_label.setTextFormat(Qt.TextFormat.PlainText)
         self.recount_label.setWordWrap(True)
         self.recount_label.setVisible(False)
         help_label = QLabel(HELP)
@@ -103,7 +104,7 @@ class ReviewPanel(QWidget):
                 f"{session.auto_count} across the analysis')"
             )
         note = current.recount_note if current is not None else ""
-        self.recount_label.setText(f"Recount: {html.escape(note)}" if note else "")
+        self.recount_label.setText(f"Recount: {note}" if note else "")
         self.recount_label.setVisible(bool(note))
         density = "-" if math.isnan(m.density_per_mm) else f"{m.density_per_mm:.2f}"
         status = session.status if session else ""
@@ -161,7 +162,6 @@ class ReviewPanel(QWidget):
                 pixel_size_um=px,
                 section=str(info.get("section", current.session.result_json)),
                 result_json=str(current.session.result_json),
-                name=current.session.result_json.name[: -len(".json")],
             )
             added = self.host.viewer.add_layer(Layer.create(data, kwargs, kind))
             assert isinstance(added, Labels)

@@ -303,9 +303,10 @@ class SectionLayers:
             if len(manual) and np.hypot(*(manual - new[j]).T).min() <= merge_px:
                 keep[j], covered = False, covered + 1
         shown = new[keep]
-        self._set_points(
-            np.concatenate([manual, shown]), ["manual"] * len(manual) + ["auto"] * len(shown)
-        )
+        points_now = np.concatenate([manual, shown])
+        sources_now = ["manual"] * len(manual) + ["auto"] * len(shown)
+        if sources_now != sources or not np.allclose(points_now, points, rtol=0, atol=1e-6):
+            self._set_points(points_now, sources_now)  # napari's redraw only when it changed
         self.last_recount, self.auto_now = found, found.count
         # The next edit is measured against this junction: its strip is that edit's only.
         self.basis = found.basis
