@@ -263,7 +263,7 @@ def _trim_cut_edges(
     spacing: float,
     facing_tissue: np.ndarray | None = None,
     run_um: float = 30.0,
-    straighten_um: float = 25.0,
+    straighten_um: float = 50.0,
 ) -> np.ndarray:
     """The outer surface alone: the rest of the outline less the cut edges at its ends.
 
