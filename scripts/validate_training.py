@@ -59,14 +59,15 @@ def paint_strokes(
     surface: np.ndarray,
     pixel_size_um: float,
     *,
-    n: int = 8,
+    n: int | None = None,
     length_um: float = 80.0,
     width_px: int = 3,
     seed: int = 0,
 ) -> np.ndarray:
     """Label image of a few short strokes, as a person paints them from the traced junction.
 
-    At ``n`` places along the DEJ (evenly spread, jittered by ``seed``) a stroke
+    At ``n`` places along the DEJ (default: one per 200 µm of junction, at least 8;
+    evenly spread, jittered by ``seed``) a stroke
     ``length_um`` long runs parallel to the junction: in the epidermis (at 15 µm
     above the DEJ, or mid-way to the surface, alternately), in the dermis (25 µm
     or 120 µm below it) and on the glass 120 µm beyond the surface where the
@@ -89,6 +90,7 @@ def paint_strokes(
     rng = np.random.default_rng(seed)
     labels = np.zeros(rgb.shape[:2], dtype=np.uint8)
     total_um = junction.length_px * pixel_size_um
+    n = max(8, round(total_um / 200.0)) if n is None else n
     places = np.linspace(0.08, 0.92, n) * total_um + rng.uniform(-20, 20, n)
     points, normals = junction.point_at(np.clip(places, 0, total_um))
     tangents = np.stack([normals[:, 1], -normals[:, 0]], axis=1)
