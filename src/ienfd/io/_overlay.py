@@ -181,33 +181,9 @@ def crossing_order(crossings: np.ndarray, dej: Sequence[np.ndarray]) -> np.ndarr
     >>> crossing_order(np.array([[50.0, 250.0], [50.0, 10.0], [49.0, 90.0]]), dej).tolist()
     [1, 2, 0]
     """
-    import shapely
+    from ienfd.core._counting import order_along_junction
 
-    pts = np.asarray(crossings, dtype=float).reshape(-1, 2)
-    lines = [np.asarray(line, dtype=float).reshape(-1, 2) for line in dej]
-    lines = [line for line in lines if len(line) >= 2]
-    if len(pts) < 2 or not lines:
-        return np.arange(len(pts))
-    vertices = np.concatenate(lines)
-    centred = vertices - vertices.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    axis = vt[0]
-    if abs(axis[1]) > 1e-9:
-        axis = axis if axis[1] > 0 else -axis
-    else:
-        axis = axis if axis[0] > 0 else -axis
-    oriented = []
-    for line in lines:
-        if float((line[-1] - line[0]) @ axis) < 0:
-            line = line[::-1]
-        oriented.append(line)
-    oriented.sort(key=lambda line: float(line[0] @ axis))
-    geoms = np.array([shapely.LineString(line[:, ::-1]) for line in oriented])  # x=col, y=row
-    points = shapely.points(pts[:, ::-1])
-    distance = shapely.distance(geoms[:, None], points[None, :])
-    piece = np.argmin(distance, axis=0)
-    arc = shapely.line_locate_point(geoms[piece], points)
-    return np.lexsort((np.arange(len(pts)), arc, piece))
+    return order_along_junction(crossings, list(dej))
 
 
 def save_overlay(
