@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from napari.layers import Image, Layer
+from napari.layers import Layer
 from napari.qt.threading import FunctionWorker, create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
@@ -31,7 +31,7 @@ from ienfd.napari._analysis import (
     run_analysis,
     section_from_layers,
 )
-from ienfd.napari._layers import layer_info
+from ienfd.napari._layers import list_image_layers
 from ienfd.review._session import default_user
 
 if TYPE_CHECKING:
@@ -91,16 +91,7 @@ class AnalysisPanel(QWidget):
 
     def refresh_images(self) -> None:
         """List the viewer's image layers that can be analysed (not membrane channels)."""
-        names = [
-            layer.name
-            for layer in self.host.viewer.layers
-            if isinstance(layer, Image) and layer_info(layer).get("role") != "membrane"
-        ]
-        current = self.image_combo.currentText()
-        self.image_combo.clear()
-        self.image_combo.addItems(names)
-        if current in names:
-            self.image_combo.setCurrentText(current)
+        list_image_layers(self.image_combo, self.host.viewer.layers)
 
     def show_basis(self, basis: str) -> None:
         """Show a section's length basis without treating it as the user's change."""

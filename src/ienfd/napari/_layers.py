@@ -49,6 +49,25 @@ def layer_info(layer: Any) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
+def list_image_layers(combo: Any, layers: Any) -> None:
+    """Fill a combo box with the image layers a panel works on (not membrane channels).
+
+    The current choice is kept when its layer is still there.
+    """
+    from napari.layers import Image
+
+    names = [
+        layer.name
+        for layer in layers
+        if isinstance(layer, Image) and layer_info(layer).get("role") != "membrane"
+    ]
+    current = combo.currentText()
+    combo.clear()
+    combo.addItems(names)
+    if current in names:
+        combo.setCurrentText(current)
+
+
 def _spatial(pixel_size_um: float) -> dict[str, Any]:
     return {"scale": (pixel_size_um, pixel_size_um), "units": ("µm", "µm")}
 

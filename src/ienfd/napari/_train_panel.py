@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 from ienfd.napari._analysis import section_from_layers
-from ienfd.napari._layers import layer_info
+from ienfd.napari._layers import list_image_layers
 
 if TYPE_CHECKING:
     from ienfd.learn import PixelModel
@@ -93,16 +93,7 @@ class TeachPanel(QGroupBox):
 
     def refresh_images(self) -> None:
         """List the image layers that can be painted on (RGB or a fibre channel)."""
-        names = [
-            layer.name
-            for layer in self.host.viewer.layers
-            if isinstance(layer, Image) and layer_info(layer).get("role") != "membrane"
-        ]
-        current = self.image_combo.currentText()
-        self.image_combo.clear()
-        self.image_combo.addItems(names)
-        if current in names:
-            self.image_combo.setCurrentText(current)
+        list_image_layers(self.image_combo, self.host.viewer.layers)
 
     def _strokes_for(self, image: Image) -> Labels | None:
         for layer in self.host.viewer.layers:
