@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.draw import line
 
 
 def brightfield_phantom(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -40,3 +41,12 @@ def brightfield_phantom(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rgb = np.stack([255 * np.exp(-od * k) for k in (1.0, 0.9, 0.7)], axis=-1)
     rgb += rng.normal(0, 2, rgb.shape)
     return np.clip(rgb, 0, 255).astype(np.uint8), np.array(truth, dtype=float)
+
+
+def draw_segments(shape: tuple[int, int], *segments: tuple[int, int, int, int]) -> np.ndarray:
+    """A one-pixel skeleton of straight segments (r0, c0, r1, c1) on a bool array of ``shape``."""
+    skeleton = np.zeros(shape, dtype=bool)
+    for r0, c0, r1, c1 in segments:
+        rr, cc = line(r0, c0, r1, c1)
+        skeleton[rr, cc] = True
+    return skeleton

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.draw import line
 
 from ienfd.core import count_crossings
+
+from ._phantom import draw_segments
 
 SHAPE = (200, 400)
 DEJ = [np.array([[99.5, 0.0], [99.5, 399.0]])]
@@ -23,11 +24,7 @@ def _epidermis() -> np.ndarray:
 
 
 def _draw(*segments: tuple[int, int, int, int]) -> np.ndarray:
-    skeleton = np.zeros(SHAPE, dtype=bool)
-    for r0, c0, r1, c1 in segments:
-        rr, cc = line(r0, c0, r1, c1)
-        skeleton[rr, cc] = True
-    return skeleton
+    return draw_segments(SHAPE, *segments)
 
 
 def _count(skeleton: np.ndarray):  # type: ignore[no-untyped-def]
