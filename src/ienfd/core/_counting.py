@@ -138,6 +138,7 @@ def count_crossings(
     end_margin_um: float = 5.0,
     surface: list[np.ndarray] | None = None,
     ridge: np.ndarray | None = None,
+    dermal_ridge: float | None = None,
 ) -> CrossingCount:
     """Count the fibres that cross the DEJ into the epidermis.
 
@@ -186,6 +187,11 @@ def count_crossings(
     ridge : (M, N) ndarray, optional
         The ridge (tubeness) response the skeleton was traced on: a fragment
         is about as strong a ridge as the fibres of the dermis.
+    dermal_ridge : float, optional
+        That strength of the dermal fibres; default the median of ``ridge``
+        along the skeleton outside the epidermis. Given when the skeleton is
+        one part of a section (a recount), so that fragments are compared
+        with the whole section's dermal fibres.
 
     Returns
     -------
@@ -348,7 +354,7 @@ def count_crossings(
         dej_tolerance_um=dej_tolerance_um,
         surface=surface,
         ridge=ridge,
-        dermal_ridge=_median_at(ridge, points[~inside]),
+        dermal_ridge=_median_at(ridge, points[~inside]) if dermal_ridge is None else dermal_ridge,
     )
     fragments = [fragments[k] for k in order_along_junction(_points(fragments), dej)]
 
