@@ -416,6 +416,8 @@ def analyze_section(
         surface=[line - origin for line in surface],
         ridge=response,
     )
+    # What a recount needs of the ridge response: its value along the skeleton.
+    skel_ridge = response[skel_points[:, 0], skel_points[:, 1]]
     del response
     dej_length = sum(polyline_length(line) for line in dej) * spacing
     surface_length = sum(polyline_length(line) for line in surface) * spacing
@@ -471,6 +473,7 @@ def analyze_section(
             band=band,
             parameters=params,
             basis=JunctionBasis(tuple(dej), skel_inside),
+            ridge=skel_ridge,
         ),
     )
 

@@ -80,6 +80,10 @@ class FibreTrace:
         Of the analysis (the counting rule's parameters are used again).
     basis : JunctionBasis, optional
         The analysis' junction and epidermis (what an edit is measured against).
+    ridge : (P,) ndarray of float, optional
+        The ridge (tubeness) response at each of :attr:`points`, which the
+        counting rule compares fragments with the dermal fibres by. Without
+        it, fragments are not tested for their ridge strength.
     """
 
     skeleton: np.ndarray
@@ -91,6 +95,7 @@ class FibreTrace:
     band: np.ndarray
     parameters: AnalysisParameters
     basis: JunctionBasis | None = None
+    ridge: np.ndarray | None = None
     _points: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
