@@ -40,11 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SYNTHETIC: list[tuple[str, str, int, dict[str, Any]]] = [
     *[
         (f"classic_bf_{seed}", "classic", seed, {"modality": "brightfield", "pixel_size_um": px})
-        for seed, px in zip(range(101, 109), (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7))
+        for seed, px in zip(
+            range(101, 109), (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7), strict=True
+        )
     ],
     *[
         (f"classic_fl_{seed}", "classic", seed, {"modality": "fluorescence", "pixel_size_um": px})
-        for seed, px in zip(range(201, 207), (0.3, 0.4, 0.45, 0.5, 0.6, 0.7))
+        for seed, px in zip(range(201, 207), (0.3, 0.4, 0.45, 0.5, 0.6, 0.7), strict=True)
     ],
     *[(f"wide_{seed}", "wide", seed, {}) for seed in range(301, 305)],
     *[(f"stress_{seed}", "stress", seed, {}) for seed in range(401, 405)],
