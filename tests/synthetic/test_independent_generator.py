@@ -1,0 +1,137 @@
+"""The independent generator (scripts/independent_sections.py): its truth agrees with its image."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+
+from ienfd.io import read_section
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = {"length_um": 420.0, "dermis_um": 90.0, "glass_top_um": 25.0, "density_per_mm": 20.0}
+
+
+def _generator() -> ModuleType:
+    name = "independent_sections"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(
+    scope="module", params=[("brightfield", 7), ("fluorescence", 8), ("brightfield", 11)]
+)
+def section(request: pytest.FixtureRequest) -> Any:
+    modality, seed = request.param
+    return _generator().generate_section(
+        seed, modality=modality, overrides={**SMALL, "pixel_size_um": 0.6}, max_megapixels=1.5
+    )
+
+
+def _dej_line(truth: dict[str, Any]) -> shapely.LineString:
+    return shapely.LineString(np.asarray(truth["dej"])[:, ::-1])
+
+
+def test_truth_counts_and_lengths_agree(section: Any) -> None:
+    truth = section.truth
+    assert truth["count"] == len(truth["crossings"]) > 0
+    dej = np.asarray(truth["dej"])
+    length_px = float(np.sum(np.hypot(*np.diff(dej, axis=0).T)))
+    assert truth["dej_length_um"] == pytest.approx(length_px * truth["pixel_size_um"], rel=1e-3)
+    h, w = truth["shape"]
+    assert section.fibre_map.shape == section.region.shape == (h, w)
+    assert np.all((dej >= -1e-6) & (dej <= np.array([h - 1, w - 1]) + 1e-6))
+
+
+def test_every_crossing_lies_on_the_drawn_junction(section: Any) -> None:
+    line = _dej_line(section.truth)
+    for c in section.truth["crossings"]:
+        assert shapely.Point(c["col"], c["row"]).distance(line) < 0.6  # pixels
+    # the junction is the boundary between the epidermis (2) and the dermis (3) of the image
+    region = section.region
+    pts = [line.interpolate(d) for d in np.linspace(0.05, 0.95, 40) * line.length]
+    both = 0
+    for p in pts:
+        r, c = round(p.y), round(p.x)
+        patch = region[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4]
+        both += bool((patch == 2).any() and (patch == 3).any())
+    assert both >= 36
+
+
+def test_a_fibre_is_drawn_where_each_crossing_is(section: Any) -> None:
+    fibre = section.fibre_map
+    background = float(np.median(fibre[section.region == 2]))
+    for c in section.truth["crossings"]:
+        r, col = round(c["row"]), round(c["col"])
+        peak = float(fibre[r - 1 : r + 2, col - 1 : col + 2].max())
+        assert peak > max(0.02, 5 * background), (c, peak, background)
+    # and the fibre crosses: stain on both sides of the junction, 4 µm into each layer
+    px = section.truth["pixel_size_um"]
+    grown = {k: _within(section.region == k, 4.0 / px) for k in (2, 3)}
+    box = int(np.ceil(9.0 / px))  # the fibre is looked for within 9 µm of its crossing
+    for c in section.truth["crossings"]:
+        r, col = round(c["row"]), round(c["col"])
+        near = np.zeros_like(fibre, dtype=bool)
+        near[max(r - box, 0) : r + box + 1, max(col - box, 0) : col + box + 1] = True
+        lit = near & (fibre > 0.3 * fibre[r - 1 : r + 2, col - 1 : col + 2].max())
+        assert (lit & (section.region == 2) & ~grown[3]).any()
+        assert (lit & (section.region == 3) & ~grown[2]).any()
+
+
+def _within(mask: np.ndarray, distance_px: float) -> np.ndarray:
+    from scipy import ndimage as ndi
+
+    return ndi.distance_transform_edt(~mask) <= distance_px
+
+
+def test_written_file_carries_its_pixel_size_and_channels(section: Any, tmp_path: Path) -> None:
+    gen = _generator()
+    image_path, truth_path = gen.write_section(section, tmp_path, "s")
+    read = read_section(image_path)
+    assert read.pixel_size_um == pytest.approx(section.truth["pixel_size_um"])
+    assert read.pixel_size.source != "user"
+    assert read.modality == section.truth["modality"]
+    if read.modality == "fluorescence":
+        names = section.channel_names
+        assert read.fibre is not None
+        np.testing.assert_array_equal(read.fibre, section.image[names.index("PGP9.5")])
+        assert read.membrane is not None
+        np.testing.assert_array_equal(read.membrane, section.image[names.index("Collagen IV")])
+    else:
+        np.testing.assert_array_equal(read.rgb, section.image)
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    assert truth["count"] == section.truth["count"]
+    assert truth["image"] == image_path.name
+
+
+def test_same_seed_same_section_and_orientation_moves_the_truth() -> None:
+    gen = _generator()
+    over = {**SMALL, "pixel_size_um": 0.6, "blur_px": 0.0}
+    a = gen.generate_section(
+        5, modality="brightfield", overrides={**over, "angle_deg": 0.0, "flip": False}
+    )
+    b = gen.generate_section(
+        5, modality="brightfield", overrides={**over, "angle_deg": 0.0, "flip": False}
+    )
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.truth["crossings"] == b.truth["crossings"]
+    c = gen.generate_section(
+        5, modality="brightfield", overrides={**over, "angle_deg": 90.0, "flip": False}
+    )
+    # the same tissue turned a quarter: the same count and junction length, the frame transposed
+    assert c.truth["count"] == a.truth["count"]
+    assert c.truth["dej_length_um"] == pytest.approx(a.truth["dej_length_um"], rel=0.02)
+    assert sorted(c.truth["shape"]) == sorted(a.truth["shape"])
+    assert c.truth["shape"] != a.truth["shape"]
