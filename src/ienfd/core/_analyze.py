@@ -21,6 +21,8 @@ from ienfd.core._polyline import polyline_length
 from ienfd.core._preprocess import (
     block_mean,
     block_to_full,
+    channel_max,
+    channel_mean,
     expand_blocks,
     fit_background,
     flat_background,
@@ -716,12 +718,15 @@ def _hue_shift(flat: np.ndarray, sigma: float) -> np.ndarray:
     in view. The colour difference is smoothed over ``sigma`` pixels before its
     largest channel is taken, so that noise does not add up to a tint.
     """
-    grey = flat.mean(axis=-1, keepdims=True)
-    colour = flat - grey
-    palest = grey[..., 0] <= np.percentile(grey, 2)
+    grey = channel_mean(flat)
+    colour = flat - grey[..., None]
+    palest = grey <= np.percentile(grey, 2)
     shift = colour - np.median(colour[palest], axis=0)
-    smooth = np.stack([ndi.gaussian_filter(shift[..., k], sigma) for k in range(3)], axis=-1)
-    return np.asarray(np.abs(smooth).max(axis=-1))
+    # The channels one at a time (no stacked copy); the largest as a running maximum.
+    largest = np.abs(ndi.gaussian_filter(shift[..., 0], sigma))
+    for k in range(1, 3):
+        np.maximum(largest, np.abs(ndi.gaussian_filter(shift[..., k], sigma)), out=largest)
+    return largest
 
 
 def _tissue_signal(od_rgb: np.ndarray) -> np.ndarray:
@@ -732,7 +737,7 @@ def _tissue_signal(od_rgb: np.ndarray) -> np.ndarray:
     dermis to the level of glass, the densest channel does not. Glass is about
     0 in every channel after the illumination fit.
     """
-    return np.asarray(od_rgb.max(axis=-1))
+    return channel_max(od_rgb)
 
 
 def _pixel_jump_fraction(image: np.ndarray, *, step: int = 4) -> float:

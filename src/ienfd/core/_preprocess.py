@@ -8,6 +8,8 @@ from scipy import ndimage as ndi
 __all__ = [
     "block_mean",
     "block_to_full",
+    "channel_max",
+    "channel_mean",
     "expand_blocks",
     "fit_background",
     "lower_surface",
@@ -25,6 +27,63 @@ def robust_scale(values: np.ndarray) -> tuple[float, float]:
     """
     med = float(np.median(values))
     return med, max(1.4826 * float(np.median(np.abs(values - med))), 1e-6)
+
+
+def channel_mean(image: np.ndarray) -> np.ndarray:
+    """``image.mean(axis=-1)`` of a float32 (M, N, C) image, value for value, several times faster.
+
+    numpy sums a short last axis in order, ``(c0 + c1) + c2``, in float32 and
+    divides by the count: written out over whole planes the same operations
+    run vectorised instead of three elements at a time.
+    """
+    if image.dtype != np.float32 or image.ndim != 3:
+        return np.asarray(image.mean(axis=-1))
+    total = image[..., 0].copy()
+    for k in range(1, image.shape[-1]):
+        total += image[..., k]
+    total /= image.shape[-1]
+    return total
+
+
+def channel_max(image: np.ndarray) -> np.ndarray:
+    """``image.max(axis=-1)`` of an (M, N, C) image, exactly, from whole planes (faster)."""
+    if image.ndim != 3 or image.dtype.kind != "f":
+        return np.asarray(image.max(axis=-1))
+    largest = image[..., 0].copy()
+    for k in range(1, image.shape[-1]):
+        np.maximum(largest, image[..., k], out=largest)
+    return largest
+
+
+def median_filter_line(image: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """:func:`scipy.ndimage.median_filter` of a 2-D image along one axis (mode 'reflect').
+
+    Sizes 3 and 5 by a selection network of elementwise minima and maxima on
+    shifted copies (the median is one of the values: exact, and several times
+    faster than scipy's rank filter); other sizes by scipy.
+    """
+    if size not in (3, 5) or image.ndim != 2 or image.shape[axis] < size:
+        shape = [1, 1]
+        shape[axis] = size
+        return np.asarray(ndi.median_filter(image, size=tuple(shape)))
+    half = size // 2
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (half, half)
+    padded = np.pad(image, pad, mode="symmetric")  # numpy's 'symmetric' is scipy's 'reflect'
+    n = image.shape[axis]
+    views = [padded[k : k + n] if axis == 0 else padded[:, k : k + n] for k in range(size)]
+    if size == 3:
+        a, b, c = views
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        return np.maximum(low, np.minimum(high, c))
+    # Median of five: the lowest and the highest of the first four are never it;
+    # it is the median of the fifth and the middle two of the four.
+    a, b, c, d, e = views
+    f = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    g = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    low, high = np.minimum(f, g), np.maximum(f, g)
+    np.minimum(high, e, out=high)
+    return np.maximum(low, high, out=low)
 
 
 def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
@@ -338,11 +397,11 @@ def suppress_fibres(
     """
     signal = signal.astype(np.float32)
     stack = signal if signal.ndim == 3 else signal[..., None]
-    total = stack.mean(axis=-1)
+    total = channel_mean(stack)
     size = max(3, round(clear_um / spacing) | 1)
     # Separable median (rows, then columns): a thin ridge of any orientation is
     # removed by one of the two passes, at a fifth of the cost of the 2-D median.
-    floor = ndi.median_filter(ndi.median_filter(total, size=(1, size)), size=(size, 1))
+    floor = median_filter_line(median_filter_line(total, size, axis=1), size, axis=0)
     residual = total - floor
     if tissue.sum() < 100:
         return signal

@@ -8,7 +8,28 @@ from skimage import filters, morphology
 
 from ienfd.core._preprocess import robust_scale
 
-__all__ = ["segment_tissue"]
+__all__ = ["fill_holes", "segment_tissue"]
+
+_CROSS = ndi.generate_binary_structure(2, 1)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """:func:`scipy.ndimage.binary_fill_holes` of a 2-D mask, value for value.
+
+    The background stays background where its 4-connected piece reaches the
+    image's edge; every other background piece is a hole. One labelling of the
+    background instead of scipy's dilation from the edge repeated to a fixed
+    point, a few times faster on a megapixel mask.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2 or min(mask.shape) == 0:
+        return np.asarray(ndi.binary_fill_holes(mask), dtype=bool)
+    labels, _ = ndi.label(~mask, structure=_CROSS)
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    outside = np.zeros(int(labels.max()) + 1, dtype=bool)
+    outside[edge] = True
+    outside[0] = False
+    return ~outside[labels]
 
 
 def segment_tissue(
@@ -75,7 +96,7 @@ def segment_tissue(
         tissue |= tinted
     area_px = spacing * spacing
     if fill_holes_um2 is None:
-        tissue = ndi.binary_fill_holes(tissue)
+        tissue = fill_holes(tissue)
     else:
         tissue = morphology.remove_small_holes(tissue, max_size=int(fill_holes_um2 / area_px))
     tissue = morphology.remove_small_objects(tissue, max_size=int(min_area_um2 / area_px))
