@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ienfd.core import GivenJunction, analyze_section, count_crossings, recount_section
-from ienfd.synthetic import SectionSpec, generate_section
+from ienfd.synthetic import SectionSpec, generate_section, random_spec
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -17,19 +22,22 @@ def analysed():  # type: ignore[no-untyped-def]
     return section, analyze_section(section.image, spacing=0.6)
 
 
-def _whole_region_count(trace, inside, dej):  # type: ignore[no-untyped-def]
+def _whole_region_count(trace, inside, dej, surface):  # type: ignore[no-untyped-def]
     """count_crossings once over the trace's whole region (what recount_section splits up)."""
     p = trace.parameters
     origin = np.asarray(trace.origin, float)
     epidermis = np.zeros(trace.skeleton.shape, dtype=bool)
+    ridge = np.zeros(trace.skeleton.shape, dtype=np.float32)
     pts = trace.points
     epidermis[pts[:, 0], pts[:, 1]] = inside
+    ridge[pts[:, 0], pts[:, 1]] = trace.ridge  # the rule reads the ridge on the skeleton only
     found = count_crossings(
         trace.skeleton, epidermis, [line - origin for line in dej], spacing=trace.spacing,
         min_depth_um=p.min_depth_um, min_dermal_um=p.min_dermal_um,
         dej_tolerance_um=p.dej_tolerance_um, merge_um=p.merge_um, rise_um=p.rise_um,
         rise_depth_um=p.rise_depth_um, min_fragment_um=p.min_fragment_um,
-        end_margin_um=p.end_margin_um,
+        end_margin_um=p.end_margin_um, surface=[line - origin for line in surface], ridge=ridge,
+        dermal_ridge=trace.dermal_ridge,  # the analysis' dermal fibres, kept across edits
     )  # fmt: skip
     return found, origin
 
@@ -63,17 +71,65 @@ def test_piece_by_piece_equals_one_count_over_the_region(analysed, shift_um: flo
     assert np.hypot(
         *(result.trace.points[moved] + result.trace.origin - stretch.mean(0)).T
     ).max() < (np.hypot(*(stretch[-1] - stretch[0])) / 2 + 2 * abs(shift_um) / 0.6)
-    whole, origin = _whole_region_count(result.trace, again.basis.inside, again.dej)
-    for name in ("crossings", "fragments", "short_fibres"):
-        np.testing.assert_allclose(
-            getattr(again, name), _sorted(getattr(whole, name) + origin).reshape(-1, 2)
-        )
+    whole, origin = _whole_region_count(result.trace, again.basis.inside, again.dej, again.surface)
+    # In the same order: along the junction.
+    np.testing.assert_allclose(again.crossings, whole.crossings + origin)
+    np.testing.assert_array_equal(again.fragments, whole.fragments + origin)
+    np.testing.assert_allclose(again.short_fibres, _sorted(whole.short_fibres + origin))
     assert again.secondary_branches == whole.secondary_branches
     # The trace reused the counts of the groups the edit did not reach: a fresh
     # trace, counting every group, finds the same.
     fresh = recount_section(replace(result.trace), junction)
     np.testing.assert_allclose(fresh.crossings, again.crossings)
     np.testing.assert_allclose(fresh.fragments, again.fragments)
+
+
+def _generated(seed: int, modality: str):  # type: ignore[no-untyped-def]
+    spec = replace(random_spec(seed, appearance="wide"), modality=modality, length_um=600,
+                   pixel_size_um=0.6)  # fmt: skip
+    section = generate_section(spec)
+    if modality == "brightfield":
+        return analyze_section(section.image, spacing=0.6)
+    fibre, membrane = section.image
+    return analyze_section(fibre, spacing=0.6, membrane=membrane)
+
+
+def _real_crop():  # type: ignore[no-untyped-def]
+    """The committed real-tissue crop with drawn fibres (tests/data/real_skin)."""
+    spec = importlib.util.spec_from_file_location(
+        "real_tissue_sections", ROOT / "scripts" / "real_tissue_sections.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("real_tissue_sections", module)
+    spec.loader.exec_module(module)
+    rgb, _ = module.build_test_section(seed=1, target_pixel_size_um=0.6)
+    return analyze_section(rgb, spacing=0.6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # Seed 4 has a fragment more than 40 µm from the DEJ, seed 6 crowds of
+        # pieces across the groups recount_section counts one by one.
+        pytest.param(lambda: _generated(4, "brightfield"), id="wide-4-brightfield"),
+        pytest.param(lambda: _generated(6, "brightfield"), id="wide-6-brightfield"),
+        pytest.param(lambda: _generated(4, "fluorescence"), id="wide-4-fluorescence"),
+        pytest.param(lambda: _generated(6, "fluorescence"), id="wide-6-fluorescence"),
+        pytest.param(_real_crop, id="real-tissue-crop"),
+    ],
+)
+def test_recount_of_the_unedited_junction_is_the_analysis(make) -> None:  # type: ignore[no-untyped-def]
+    """Crossings and fragments by the same rule: the surface and ridge tests included."""
+    result = make()
+    again = recount_section(
+        result.trace, GivenJunction(dej=tuple(result.dej), surface=tuple(result.surface))
+    )
+    assert len(result.fragments) > 0
+    np.testing.assert_allclose(again.crossings, result.crossings, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(again.fragments, result.fragments)
+    np.testing.assert_allclose(_sorted(again.short_fibres), _sorted(result.short_fibres))
+    assert again.secondary_branches == result.secondary_branches
 
 
 def test_a_junction_moved_below_a_crossing_loses_it(analysed) -> None:  # type: ignore[no-untyped-def]

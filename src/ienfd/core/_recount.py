@@ -5,8 +5,11 @@ analysis, and it does not depend on where the junction is drawn, only on the
 band around the epidermis where it was computed. :class:`FibreTrace` keeps
 that skeleton with the section; :func:`recount_section` counts its crossings
 of a junction drawn afterwards (:class:`ienfd.core.GivenJunction`) with the
-same rule (:func:`ienfd.core.count_crossings`) and the same parameters, in a
-fraction of a second: what the napari plugin runs after every edit of the DEJ.
+same rule (:func:`ienfd.core.count_crossings`, with the surface and the ridge
+response along the skeleton, so that fragments are judged as by the analysis)
+and the same parameters, in a fraction of a second: what the napari plugin runs
+after every edit of the DEJ. Across the analysis' own junction it finds exactly
+the analysis' crossings and fragments.
 
 Which fibre pixels lie in the epidermis is taken from a basis, the junction
 the trace was last classified against (:class:`JunctionBasis`: the
@@ -28,7 +31,13 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure
 
-from ienfd.core._counting import CrossingCount, count_crossings
+from ienfd.core._counting import (
+    _FRAGMENT_CROWD_UM,
+    _STEP,
+    CrossingCount,
+    count_crossings,
+    order_along_junction,
+)
 from ienfd.core._given import GivenJunction, given_geometry
 from ienfd.core._polyline import polyline_length, resample_polyline
 
@@ -120,11 +129,9 @@ class FibreTrace:
     @cached_property
     def groups(self) -> list[_Group]:
         """The pieces in groups counted together, each in the small box that holds them."""
-        _, point_label, boxes = self.components
+        boxes = self.components[2]
         labels = np.arange(1, len(boxes) + 1)
-        order = np.argsort(point_label, kind="stable")
-        starts = np.searchsorted(point_label[order], labels)
-        stops = np.searchsorted(point_label[order], labels, side="right")
+        order, starts, stops = self.piece_points
         return [
             _Group(
                 window,
@@ -135,9 +142,48 @@ class FibreTrace:
         ]
 
     @cached_property
+    def dermal_ridge(self) -> float | None:
+        """The median ridge response along the dermal fibres, as the analysis traced them.
+
+        What a fragment's ridge strength is compared with (half of it, see
+        :func:`ienfd.core.count_crossings`): a property of the section's
+        stain, kept when the junction is edited. None without :attr:`ridge`
+        or :attr:`basis`.
+        """
+        if self.ridge is None or self.basis is None or self.basis.inside.all():
+            return None
+        return float(np.median(self.ridge[~self.basis.inside]))
+
+    @cached_property
     def counted(self) -> dict[int, tuple[bytes, CrossingCount]]:
         """The last count of each group, with what it depended on (reused when unchanged)."""
         return {}
+
+    @cached_property
+    def fragments_counted(self) -> dict[int, tuple[bytes, CrossingCount]]:
+        """The last count of each group with its neighbours (for its fragments)."""
+        return {}
+
+    @cached_property
+    def piece_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The points sorted by piece, and where each piece (labels 1..n) starts and stops.
+
+        The points of piece ``m`` are ``order[starts[m - 1] : stops[m - 1]]``.
+        """
+        _, point_label, boxes = self.components
+        labels = np.arange(1, len(boxes) + 1)
+        order = np.argsort(point_label, kind="stable")
+        starts = np.searchsorted(point_label[order], labels)
+        stops = np.searchsorted(point_label[order], labels, side="right")
+        return order, starts, stops
+
+    @cached_property
+    def piece_boxes(self) -> np.ndarray:
+        """(n, 4) int: each piece's box, (row0, col0, row1, col1), stop exclusive."""
+        boxes = self.components[2]
+        return np.array(
+            [[b[0].start, b[1].start, b[0].stop, b[1].stop] for b in boxes], dtype=int
+        ).reshape(-1, 4)
 
     def traced_fraction(self, lines: list[np.ndarray]) -> float:
         """Fraction of the length of `lines` (full-resolution pixels) inside the traced band."""
@@ -246,16 +292,19 @@ def recount_section(
         inside = given.inside(points) if len(points) else np.zeros(0, dtype=bool)
         dej, surface = given.dej, given.surface
         warnings.extend(given.warnings)
-    found = _count_by_piece(trace, inside, [line - origin for line in dej])
+    found = _count_by_piece(
+        trace, inside, [line - origin for line in dej], [line - origin for line in surface]
+    )
     traced = trace.traced_fraction(dej)
     if traced < _TRACED_ENOUGH:
         warnings.append(
             f"{100 * (1 - traced):.0f} % of the DEJ lies outside the band where fibres were "
             "traced: fibres crossing there are not counted (analyse again with this junction)"
         )
+    crossings, fragments = found[0] + origin, found[1] + origin
     return Recount(
-        crossings=found[0] + origin,
-        fragments=found[1] + origin,
+        crossings=crossings[order_along_junction(crossings, dej)],
+        fragments=fragments[order_along_junction(fragments, dej)],
         short_fibres=found[2] + origin,
         secondary_branches=found[3],
         dej=dej,
@@ -356,65 +405,45 @@ class _Group:
 
 
 def _count_by_piece(
-    trace: FibreTrace, inside: np.ndarray, dej: list[np.ndarray]
+    trace: FibreTrace, inside: np.ndarray, dej: list[np.ndarray], surface: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """:func:`count_crossings` of the trace, group of pieces by group of pieces.
 
     The counting rule looks at each connected piece of the skeleton on its own
     (its epidermal and dermal parts, their entry points, branches and tips),
-    and at the DEJ only within a few tens of µm of it: so each group of
-    pieces is counted in its own box, against the DEJ within
+    and at the DEJ and the surface only within a few tens of µm of it: so each
+    group of pieces is counted in its own box, against the lines within
     :data:`_DEJ_REACH_UM` of that box. A group with no pixel in the epidermis
     and no DEJ within reach adds nothing; a group whose epidermal pixels and
-    nearby DEJ are as at the last count keeps that count (an edit recounts
-    only the groups near it).
+    nearby line vertices are as at the last count keeps that count (an edit
+    recounts only the groups near it).
+
+    One test of the rule for fragments reaches beyond a group: a fragment is
+    not one of a crowd of epidermal pieces, which may lie in the next group.
+    A group that has fragments is counted again for them with every piece
+    within the crowd's reach (:func:`_group_fragments`). The other, a
+    fragment's ridge strength against the dermal fibres', compares with the
+    section's dermal fibres as the analysis traced them
+    (:attr:`FibreTrace.dermal_ridge`).
     """
     empty = np.zeros((0, 2))
-    points = trace.points
-    if not len(points) or not any(len(line) >= 2 for line in dej):
+    if not len(trace.points) or not any(len(line) >= 2 for line in dej):
         return empty, empty, empty, 0
-    params = trace.parameters
-    labels = trace.components[0]
-    reach = _DEJ_REACH_UM / trace.spacing
-    lines = [np.asarray(line, float) for line in dej if len(line) >= 2]
+    lines = [_Dense.of(line) for line in dej if len(line) >= 2]
+    outer = [_Dense.of(line) for line in surface if len(line) >= 2]
     crossings, fragments, short, branches = [], [], [], 0
     for k, group in enumerate(trace.groups):
-        r0, c0 = group.window[0].start, group.window[1].start
-        box = (r0 - reach, c0 - reach, group.window[0].stop + reach, group.window[1].stop + reach)
-        local = [piece for line in lines for piece in _clip(line, box)]
-        side = inside[group.point_index]
-        if not local and not side.any():
+        found = _count_pieces(
+            trace, trace.counted, k, group.members, group.window, inside, lines, outer
+        )
+        if found is None:
             continue
-        key = side.tobytes() + b"".join(piece.tobytes() for piece in local)
-        cached = trace.counted.get(k)
-        if cached is not None and cached[0] == key:
-            found = cached[1]
-        else:
-            skeleton = np.isin(labels[group.window], group.members)
-            epidermis = np.zeros(skeleton.shape, dtype=bool)
-            own = points[group.point_index]
-            epidermis[own[:, 0] - r0, own[:, 1] - c0] = side
-            found = count_crossings(
-                skeleton,
-                epidermis,
-                [piece - np.array([r0, c0]) for piece in local],
-                spacing=trace.spacing,
-                min_depth_um=params.min_depth_um,
-                min_dermal_um=params.min_dermal_um,
-                dej_tolerance_um=params.dej_tolerance_um,
-                merge_um=params.merge_um,
-                rise_um=params.rise_um,
-                rise_depth_um=params.rise_depth_um,
-                min_fragment_um=params.min_fragment_um,
-                short_gap_um=_SHORT_GAP_UM,
-                end_margin_um=params.end_margin_um,
-            )
-            trace.counted[k] = (key, found)
-        offset = np.array([r0, c0], dtype=float)
+        offset = np.array([group.window[0].start, group.window[1].start], dtype=float)
         crossings.append(found.crossings + offset)
-        fragments.append(found.fragments + offset)
         short.append(found.short_fibres + offset)
         branches += found.secondary_branches
+        if len(found.fragments):
+            fragments.append(_group_fragments(trace, k, found, inside, lines, outer))
 
     def stack(parts: list[np.ndarray]) -> np.ndarray:
         found = np.concatenate(parts) if parts else empty
@@ -423,8 +452,169 @@ def _count_by_piece(
     return stack(crossings), stack(fragments), stack(short), branches
 
 
-def _clip(line: np.ndarray, box: tuple[float, float, float, float]) -> list[np.ndarray]:
-    """The stretches of a polyline whose segments reach into a (row0, col0, row1, col1) box."""
+def _count_pieces(
+    trace: FibreTrace,
+    cache: dict[int, tuple[bytes, CrossingCount]],
+    k: int,
+    members: np.ndarray,
+    window: tuple[slice, slice],
+    inside: np.ndarray,
+    dej: list[_Dense],
+    surface: list[_Dense],
+) -> CrossingCount | None:
+    """:func:`count_crossings` of the skeleton pieces `members` (labels) in their `window`.
+
+    Against the DEJ and surface within :data:`_DEJ_REACH_UM` of the window,
+    with the ridge response along the skeleton. None when the pieces have no
+    pixel in the epidermis and no DEJ within reach. ``cache[k]`` keeps the
+    count with what it depended on (the pieces' sides, the lines' vertices
+    near them), and is used again while they are unchanged.
+    """
+    order, starts, stops = trace.piece_points
+    index = np.concatenate([order[starts[m - 1] : stops[m - 1]] for m in members])
+    side = inside[index]
+    (r0, r1), (c0, c1) = (window[0].start, window[0].stop), (window[1].start, window[1].stop)
+    reach = _DEJ_REACH_UM / trace.spacing
+    box = (r0 - reach, c0 - reach, r1 + reach, c1 + reach)
+    near_dej = [(line, run) for line in dej for run in line.runs(box)]
+    if not near_dej:
+        if not side.any():
+            return None
+        near_dej = [_farther_than_reach(dej, box)]
+    near_surface = [(line, run) for line in surface for run in line.runs(box)]
+    key = b"|".join(
+        [
+            members.tobytes(),
+            side.tobytes(),
+            *(line.vertices[a : b + 1].tobytes() for line, (a, b) in near_dej),
+            b"surface",
+            *(line.vertices[a : b + 1].tobytes() for line, (a, b) in near_surface),
+        ]
+    )
+    cached = cache.get(k)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    skeleton = np.isin(trace.components[0][window], members)
+    own = trace.points[index] - np.array([r0, c0])
+    epidermis = np.zeros(skeleton.shape, dtype=bool)
+    epidermis[own[:, 0], own[:, 1]] = side
+    ridge = None
+    if trace.ridge is not None and trace.dermal_ridge is not None:
+        ridge = np.zeros(skeleton.shape, dtype=trace.ridge.dtype)
+        ridge[own[:, 0], own[:, 1]] = trace.ridge[index]
+    offset = np.array([r0, c0])
+    params = trace.parameters
+    found = count_crossings(
+        skeleton,
+        epidermis,
+        [line.stretch(*run) - offset for line, run in near_dej],
+        spacing=trace.spacing,
+        min_depth_um=params.min_depth_um,
+        min_dermal_um=params.min_dermal_um,
+        dej_tolerance_um=params.dej_tolerance_um,
+        merge_um=params.merge_um,
+        rise_um=params.rise_um,
+        rise_depth_um=params.rise_depth_um,
+        min_fragment_um=params.min_fragment_um,
+        short_gap_um=_SHORT_GAP_UM,
+        end_margin_um=params.end_margin_um,
+        surface=[line.stretch(*run) - offset for line, run in near_surface],
+        ridge=ridge,
+        dermal_ridge=trace.dermal_ridge if ridge is not None else None,
+    )
+    cache[k] = (key, found)
+    return found
+
+
+def _group_fragments(
+    trace: FibreTrace,
+    k: int,
+    found: CrossingCount,
+    inside: np.ndarray,
+    dej: list[_Dense],
+    surface: list[_Dense],
+) -> np.ndarray:
+    """The fragments on the pieces of group `k`, as over the whole region (trace frame).
+
+    `found` is the group's own count: its fragments are the right ones but
+    for the crowd test (a fragment is not one of a crowd of epidermal pieces,
+    :func:`count_crossings`), where pieces of other groups may be missing.
+    When a piece of another group comes within the crowd's reach of a piece
+    holding a fragment, those pieces and all within reach of them are counted
+    again together, and the fragments on the pieces that held one are taken
+    from that count.
+    """
+    group = trace.groups[k]
+    labels = trace.components[0]
+    boxes = trace.piece_boxes
+    w = group.window
+    offset = np.array([w[0].start, w[1].start])
+    at = found.fragments.astype(int)
+    held = np.unique(labels[w][at[:, 0], at[:, 1]])
+    crowd = _FRAGMENT_CROWD_UM / trace.spacing + 1
+    low, high = boxes[held - 1, :2].min(axis=0) - crowd, boxes[held - 1, 2:].max(axis=0) + crowd
+    near = np.all(boxes[:, :2] < high, axis=1) & np.all(boxes[:, 2:] > low, axis=1)
+    members = np.flatnonzero(near) + 1
+    if np.isin(members, group.members).all():
+        return found.fragments + offset
+    r0, c0 = boxes[members - 1, :2].min(axis=0)
+    r1, c1 = boxes[members - 1, 2:].max(axis=0)
+    window = (slice(int(r0), int(r1)), slice(int(c0), int(c1)))
+    wider = _count_pieces(trace, trace.fragments_counted, k, members, window, inside, dej, surface)
+    assert wider is not None  # the pieces that held a fragment have epidermal pixels
+    at = wider.fragments.astype(int)
+    mine = np.isin(labels[window][at[:, 0], at[:, 1]], held)
+    return wider.fragments[mine] + np.array([r0, c0], dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class _Dense:
+    """A polyline and its points every ``_STEP`` pixels, as the counting rule resamples it.
+
+    Cut to a box, the resampled points are cut, not the vertices
+    (:meth:`stretch`): the rule resamples the cut piece again, and gets the
+    points it would get from the whole line.
+    """
+
+    vertices: np.ndarray
+    arc: np.ndarray
+    dense: np.ndarray
+
+    @classmethod
+    def of(cls, line: np.ndarray) -> _Dense:
+        vertices = np.asarray(line, float)
+        arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(vertices, axis=0).T))])
+        return cls(vertices, arc, resample_polyline(vertices, _STEP))
+
+    def runs(self, box: tuple[float, float, float, float]) -> list[tuple[int, int]]:
+        """(first, last) vertices of each stretch whose segments reach into `box`."""
+        return _clip_runs(self.vertices, box)
+
+    def stretch(self, first: int, last: int) -> np.ndarray:
+        """The resampled points from vertex `first` to vertex `last` (one more each side)."""
+        start = max(int(np.floor(self.arc[first] / _STEP)) - 1, 0)
+        stop = min(int(np.ceil(self.arc[last] / _STEP)) + 1, len(self.dense) - 1)
+        return self.dense[start : stop + 1]
+
+
+def _farther_than_reach(
+    lines: list[_Dense], box: tuple[float, float, float, float]
+) -> tuple[_Dense, tuple[int, int]]:
+    """A stretch of the line nearest a box that no line reaches into.
+
+    Epidermal pieces more than :data:`_DEJ_REACH_UM` from the DEJ still need
+    their distance from it, to be judged as fragments; every distance the rule
+    compares is shorter than that reach, so any DEJ point farther away stands
+    for the nearest one.
+    """
+    centre = np.array([box[0] + box[2], box[1] + box[3]]) / 2
+    line = min(lines, key=lambda d: float(np.min(np.hypot(*(d.vertices - centre).T))))
+    k = min(int(np.argmin(np.hypot(*(line.vertices - centre).T))), len(line.vertices) - 2)
+    return line, (k, k + 1)
+
+
+def _clip_runs(line: np.ndarray, box: tuple[float, float, float, float]) -> list[tuple[int, int]]:
+    """(first, last) vertices of each stretch of a polyline whose segments reach into a box."""
     low = np.minimum(line[:-1], line[1:])
     high = np.maximum(line[:-1], line[1:])
     hit = (high[:, 0] >= box[0]) & (low[:, 0] <= box[2]) & (high[:, 1] >= box[1])
@@ -433,7 +623,7 @@ def _clip(line: np.ndarray, box: tuple[float, float, float, float]) -> list[np.n
         return []
     edges = np.diff(np.concatenate([[0], hit.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [line[a : b + 1] for a, b in zip(starts, stops, strict=True)]
+    return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
 
 def _groups(
