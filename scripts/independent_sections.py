@@ -181,9 +181,10 @@ def _layers(a: dict[str, Any], rng: np.random.Generator) -> Layers:
         pos += rng.uniform(50, 180)
         deep = kind == "deep" or (kind == "mixed" and rng.random() < 0.5)
         depth = rng.uniform(30, 110) if deep else rng.uniform(4, 20)
-        width = rng.uniform(25, 55) if deep else rng.uniform(30, 90)
-        x = np.clip(np.abs(u - pos) / (width / 2), 0, 1)
-        shape = (1 - x ** rng.uniform(1.8, 3.0)) ** 0.6  # a blunt, round-tipped finger
+        width = rng.uniform(20, 45) if deep else rng.uniform(30, 90)
+        x = np.abs(u - pos) / (width / 2)
+        # a finger with a blunt, round tip and soft shoulders (a super-Gaussian)
+        shape = np.exp(-(x ** rng.uniform(3.0, 5.0)))
         ridges = np.maximum(ridges, depth * shape)
     # papillae: between deep ridges the epidermis is thinner, never below 25 µm
     thin = 0.7 if kind == "deep" else 0.85 if kind == "mixed" else 1.0
