@@ -71,3 +71,63 @@ def test_channel_mean_and_max_are_numpys(channels: int) -> None:
     assert np.array_equal(channel_max(image), image.max(axis=-1))
     wide = image.astype(np.float64)
     assert np.array_equal(channel_mean(wide), wide.mean(axis=-1))
+
+
+def test_skeletonize_part_by_part_is_skimages() -> None:
+    from skimage.morphology import skeletonize
+
+    from ienfd.core._fibres import _apart, _skeletonize_apart
+
+    for mask in _masks(11, 150):
+        assert np.array_equal(_skeletonize_apart(mask), skeletonize(mask))
+        # Boxes as small as one pixel: every pixel in exactly one box.
+        cover = np.zeros(mask.shape, dtype=int)
+        for rows, cols in _apart(mask, min_area=1):
+            cover[rows, cols] += 1
+        assert cover.max(initial=0) <= 1
+        assert (cover[mask] == 1).all()
+
+
+def test_hysteresis_is_skimages() -> None:
+    from skimage.filters import apply_hysteresis_threshold
+
+    from ienfd.core._fibres import _keep_components
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        shape = tuple(int(v) for v in rng.integers(1, 60, 2))
+        image = ndi.gaussian_filter(rng.random(shape), rng.uniform(0.5, 2.0))
+        low, high = np.quantile(image, [0.6, 0.9])
+        expected = apply_hysteresis_threshold(image, low, high)
+        assert np.array_equal(_keep_components(image > low, image > high), expected)
+
+
+def test_point_labels_are_ndimages() -> None:
+    from skimage.morphology import skeletonize
+
+    from ienfd.core._counting import _boxes, _label_points, _neighbour_table, skeleton_points
+
+    rng = np.random.default_rng(4)
+    for k, mask in enumerate(_masks(5, 120)):
+        skeleton = skeletonize(mask) if k % 2 else mask
+        member_image = rng.random(mask.shape) < 0.7
+        points = skeleton_points(skeleton)
+        assert np.array_equal(points, np.argwhere(skeleton))
+        member = member_image[points[:, 0], points[:, 1]]
+        labels, n = _label_points(_neighbour_table(points, skeleton.shape), member)
+        expected, n_expected = ndi.label(skeleton & member_image, structure=np.ones((3, 3)))
+        assert n == n_expected
+        assert np.array_equal(labels, expected[points[:, 0], points[:, 1]])
+        assert _boxes(points, labels, n) == ndi.find_objects(expected)
+
+
+def test_edge_distance_is_the_distance_transforms() -> None:
+    from ienfd.core._qc import _edge_distance
+
+    rng = np.random.default_rng(6)
+    for k, mask in enumerate(_masks(8, 120)):
+        if k % 7 == 0:
+            mask[:] = True  # only the frame's edge is outside
+        points = np.stack([rng.integers(0, s, 40) for s in mask.shape], axis=1)
+        expected = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        assert np.array_equal(_edge_distance(mask, points), expected[points[:, 0], points[:, 1]])

@@ -12,7 +12,7 @@ import shapely
 from scipy import ndimage as ndi
 from skimage import measure
 
-from ienfd.core._counting import count_crossings
+from ienfd.core._counting import count_crossings, skeleton_points
 from ienfd.core._epidermis import segment_epidermis_brightfield, segment_epidermis_fluorescence
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
 from ienfd.core._given import GivenJunction, given_geometry
@@ -398,7 +398,7 @@ def analyze_section(
         close_um=params.close_gap_um,
     )
     # The counting rule needs the epidermis only where the skeleton is.
-    skel_points = np.argwhere(skeleton)
+    skel_points = skeleton_points(skeleton)
     epidermis_full = np.zeros(region_shape, dtype=bool)
     skel_inside = inside(skel_points + origin)
     epidermis_full[skel_points[:, 0], skel_points[:, 1]] = skel_inside

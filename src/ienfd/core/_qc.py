@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from ienfd.core._polyline import polyline_length, resample_polyline
@@ -374,10 +373,40 @@ def _fraction_at_edge(
     lines = [s for s in surface if len(s) >= 2]
     if not lines or not tissue.any():
         return None
-    depth = ndi.distance_transform_edt(np.pad(tissue, 1))[1:-1, 1:-1]
     points = np.concatenate([resample_polyline(s, 1.0 / max(scale, 1e-9)) for s in lines])
     idx = np.clip(np.round(points * scale).astype(int), 0, np.array(tissue.shape) - 1)
-    return float(np.mean(depth[idx[:, 0], idx[:, 1]] <= depth_px))
+    return float(np.mean(_edge_distance(tissue, idx) <= depth_px))
+
+
+def _edge_distance(tissue: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each (row, col) pixel to the nearest non-tissue pixel.
+
+    Beyond the frame is non-tissue: the values of
+    :func:`scipy.ndimage.distance_transform_edt` of the frame padded by one, at
+    ``points`` only. The nearest non-tissue pixel of a tissue pixel always
+    touches the tissue (a step from it towards the point would be nearer), so
+    a tree of those edge pixels answers exactly, without a transform of the
+    whole mask.
+    """
+    padded = np.pad(np.asarray(tissue, dtype=bool), 1)
+    twice = np.pad(padded, 1)
+    near = np.zeros_like(padded)  # the tissue grown by one pixel (8 neighbours)
+    m, n = padded.shape
+    for dr in (0, 1, 2):
+        for dc in (0, 1, 2):
+            near |= twice[dr : dr + m, dc : dc + n]
+    edge = _mask_points(near & ~padded) - 1  # frame coordinates
+    inside = padded[points[:, 0] + 1, points[:, 1] + 1]
+    distance = np.zeros(len(points))
+    if len(edge) and inside.any():
+        distance[inside], _ = cKDTree(edge).query(points[inside])
+    return distance
+
+
+def _mask_points(mask: np.ndarray) -> np.ndarray:
+    """``np.argwhere`` of a 2-D mask: (row, col) in raster order, from flat indices (faster)."""
+    rows, cols = np.divmod(np.flatnonzero(mask), mask.shape[1])
+    return np.stack([rows, cols], axis=1)
 
 
 def _junction_coverage(dej: list[np.ndarray], tissue: np.ndarray, scale: float) -> float | None:
@@ -391,7 +420,7 @@ def _junction_coverage(dej: list[np.ndarray], tissue: np.ndarray, scale: float) 
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     axis = vt[0]
     along_dej = points @ axis
-    along_tissue = np.argwhere(tissue) @ axis
+    along_tissue = _mask_points(tissue) @ axis
     low, high = np.percentile(along_tissue, [0.5, 99.5])
     extent = float(high - low)
     if extent <= 0:
