@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QPoint, Qt
 
-from ienfd.core import GivenJunction, recount_section
+from ienfd.cli import main
+from ienfd.core import GivenJunction, analyze_section, recount_section
 from ienfd.io import read_correction, write_section_tiff
 from ienfd.review import polylines_length_px, read_result
 from ienfd.synthetic import SectionSpec, generate_section
@@ -243,3 +244,89 @@ def test_the_epidermis_painted_gives_the_junction_and_the_recount(
     assert "paint_epidermis" in [e.action for e in saved.events]
     assert saved.dej_length_um == pytest.approx(polylines_length_px(
         [np.asarray(d, float) for d in sec.dej.data]) * PX, abs=0.01)  # fmt: skip
+
+
+def _analysed_by_cli(tmp_path, section):  # type: ignore[no-untyped-def]
+    """``ienfd analyze`` of the section written as an OME-TIFF: (image, result JSON)."""
+    image = tmp_path / "images" / "synthetic.ome.tif"
+    image.parent.mkdir()
+    write_section_tiff(image, section.image, pixel_size_um=PX, kind="ome")
+    assert main(["analyze", str(image), "--out", str(tmp_path / "results")]) == 0
+    return image, tmp_path / "results" / "synthetic.json"
+
+
+def _stretch_moved(dej: np.ndarray, surface: np.ndarray, um: float) -> np.ndarray:
+    """The DEJ with its middle fifth moved `um` towards the surface."""
+    line = dej.copy()
+    n = len(line)
+    middle = slice(2 * n // 5, 3 * n // 5)
+    up = surface.mean(axis=0) - line[middle].mean(axis=0)
+    line[middle] += um / PX * up / np.hypot(*up)
+    return line
+
+
+def test_a_result_opened_from_disk_rebuilds_its_trace_on_the_first_edit(
+    make_napari_viewer, qtbot, tmp_path, synthetic
+):  # type: ignore[no-untyped-def]
+    _, result_json = _analysed_by_cli(tmp_path, synthetic)
+    viewer = make_napari_viewer(show=True)
+    widget = _dock(viewer, qtbot)
+    viewer.open(result_json, plugin="ienfd")
+    qtbot.waitUntil(lambda: widget.current is not None, timeout=10_000)
+    sec = widget.current
+    assert sec.trace is None  # a result read from disk: no fibre trace in memory
+    record = read_result(result_json)
+
+    surface = np.concatenate([np.asarray(s, float) for s in sec.surface.data])
+    moved = _stretch_moved(np.asarray(sec.dej.data[0], float), surface, 20.0)
+    sec.dej.data = [moved]
+    assert "rebuilding the fibre trace" in widget.status.text()
+    qtbot.waitUntil(lambda: sec.session.events[-1].action == "recount", timeout=120_000)
+    assert sec.trace is not None
+    assert "fibre trace rebuilt from synthetic.ome.tif" in widget.status.text()
+    assert "recounted" in widget.status.text()
+
+    # The same as a recount in the session that analysed the image.
+    analysed = analyze_section(synthetic.image, spacing=PX)
+    assert analysed.count == record["count"]
+    expected = recount_section(
+        analysed.trace, GivenJunction(dej=(moved,), surface=(surface,)), basis=analysed.trace.basis
+    )
+    assert expected.count != record["count"]  # the edit changed the count
+    np.testing.assert_allclose(sec.last_recount.crossings, expected.crossings, atol=1e-6)
+    assert sec.auto_now == expected.count == len(sec.fibres.data)
+    np.testing.assert_array_equal(np.asarray(sec.layers["fragments"].data), expected.fragments)
+    detail = sec.session.events[-1].detail
+    assert f"automatic count {record['count']} -> {expected.count}" in detail
+    assert "fibre trace rebuilt" in detail
+
+    # Later edits recount at once, with the trace rebuilt once.
+    trace = sec.trace
+    sec.dej.data = [_stretch_moved(moved, surface, -20.0)]
+    assert sec.session.events[-1].action == "recount" and sec.trace is trace
+    assert sec.auto_now == record["count"]  # the junction back where it was
+
+
+def test_a_result_whose_image_is_gone_says_the_count_cannot_be_updated(
+    make_napari_viewer, qtbot, tmp_path, synthetic
+):  # type: ignore[no-untyped-def]
+    image, result_json = _analysed_by_cli(tmp_path, synthetic)
+    viewer = make_napari_viewer(show=True)
+    widget = _dock(viewer, qtbot)
+    viewer.open(result_json, plugin="ienfd")
+    qtbot.waitUntil(lambda: widget.current is not None, timeout=10_000)
+    sec = widget.current
+    for layer in [la for la in viewer.layers if la.metadata["ienfd"].get("role") == "image"]:
+        viewer.layers.remove(layer)
+    image.unlink()
+    before = np.asarray(sec.fibres.data, float).copy()
+
+    surface = np.concatenate([np.asarray(s, float) for s in sec.surface.data])
+    sec.dej.data = [_stretch_moved(np.asarray(sec.dej.data[0], float), surface, 20.0)]
+    qtbot.waitUntil(lambda: "cannot be updated" in widget.status.text(), timeout=60_000)
+    assert "the image is not available" in widget.status.text()
+    assert sec.recount_note.startswith("the count cannot be updated")
+    assert widget.review_panel.recount_label.isVisible()
+    assert "cannot be updated" in widget.review_panel.recount_label.text()
+    assert sec.trace is None and sec.session.events[-1].action == "edit_dej"
+    np.testing.assert_array_equal(np.asarray(sec.fibres.data, float), before)

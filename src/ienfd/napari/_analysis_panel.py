@@ -25,16 +25,19 @@ from qtpy.QtWidgets import (
 )
 
 from ienfd.core import FibreTrace
+from ienfd.io import SectionImage
 from ienfd.napari._analysis import (
     Analysed,
     default_results_folder,
     run_analysis,
     section_from_layers,
 )
-from ienfd.napari._layers import list_image_layers
+from ienfd.napari._layers import layer_info, list_image_layers
+from ienfd.review import RebuiltTrace, read_result_image, rebuild_trace
 from ienfd.review._session import default_user
 
 if TYPE_CHECKING:
+    from ienfd.napari._section import SectionLayers
     from ienfd.napari._widget import ReviewWidget
 
 __all__ = ["AnalysisPanel"]
@@ -53,6 +56,8 @@ class AnalysisPanel(QWidget):
         # The fibre trace of each section analysed in this session, by result JSON
         # (the last few only: a trace holds a skeleton of the section's size).
         self.traces: dict[str, FibreTrace] = {}
+        #: The worker rebuilding a trace for a result read from disk (None: none running).
+        self.rebuilding: FunctionWorker[RebuiltTrace] | None = None
         self.image_combo = QComboBox()
         self.basis_combo = QComboBox()
         self.basis_combo.addItems(["dej", "surface"])
@@ -102,6 +107,78 @@ class AnalysisPanel(QWidget):
     def trace_for(self, result_json: str | Path) -> FibreTrace | None:
         """The fibre trace of a section analysed in this session (None for another)."""
         return self.traces.get(str(Path(result_json)))
+
+    def rebuild_trace(self, current: SectionLayers, edit: str, dej_before_um: float | None) -> None:
+        """Rebuild the fibre trace of a result read from disk, then recount `edit`.
+
+        Once per section, on its first junction edit: the image (the layer open
+        in the viewer, else the file the result names) is analysed again in a
+        worker thread with the result's parameters
+        (:func:`ienfd.review.rebuild_trace`); the status line says so, and
+        again when the count is updated, or that it cannot be.
+        """
+        if self.rebuilding is not None:
+            current.recount_note = "the fibre trace is being rebuilt: the count updates after it"
+            return
+        session = current.session
+        key = str(Path(session.result_json))
+        image = self._open_image(key)
+
+        def rebuild() -> RebuiltTrace:
+            section = image or read_result_image(session.record, session.result_json)
+            return rebuild_trace(session.record, section)
+
+        # Errors are shown by _not_rebuilt, not raised again in Qt's event loop.
+        worker = create_worker(rebuild, _progress=False, _ignore_errors=True)
+        worker.returned.connect(
+            lambda rebuilt: self._rebuilt(current, rebuilt, edit, dej_before_um)
+        )
+        worker.errored.connect(lambda exc: self._not_rebuilt(current, exc))
+        worker.finished.connect(self._rebuild_finished)
+        self.rebuilding = worker
+        current.recount_note = (
+            "rebuilding the fibre trace from the image (once, with the result's parameters): "
+            "the count updates when it is done"
+        )
+        self.host.say(f"{session.result_json.name}: {current.recount_note}")
+        worker.start()
+
+    def _open_image(self, section: str) -> SectionImage | None:
+        """The section's image as open in the viewer (None when it is not)."""
+        for layer in self.host.viewer.layers:
+            info = layer_info(layer)
+            if info.get("section") == section and info.get("role") in ("image", "fibre"):
+                try:
+                    return section_from_layers(layer, self.host.viewer.layers)
+                except ValueError:
+                    return None
+        return None
+
+    def _rebuilt(
+        self, current: SectionLayers, rebuilt: RebuiltTrace, edit: str, dej_before: float | None
+    ) -> None:
+        key = str(Path(current.session.result_json))
+        self.traces[key] = rebuilt.trace
+        while len(self.traces) > _TRACES_KEPT:
+            self.traces.pop(next(iter(self.traces)))
+        if self.host.current is not current:  # another section opened meanwhile
+            return
+        current.set_trace(rebuilt.trace)
+        current.recount_edit(f"{edit}; {rebuilt.note}", dej_before_um=dej_before)
+        self.host.say(f"{rebuilt.note}; recounted: {current.recount_note}")
+
+    def _not_rebuilt(self, current: SectionLayers, exc: BaseException) -> None:
+        reason = (
+            str(exc)
+            if not isinstance(exc, FileNotFoundError)
+            else (f"the image is not available ({exc})")
+        )
+        if self.host.current is current:
+            current.cannot_recount(reason)
+        self.host.say(f"the count cannot be updated: {reason}")
+
+    def _rebuild_finished(self) -> None:
+        self.rebuilding = None
 
     def analyse(self) -> FunctionWorker[Analysed] | None:
         """Analyse the chosen image layer in a worker thread; returns the worker."""

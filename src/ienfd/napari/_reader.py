@@ -13,7 +13,7 @@ from typing import Any
 
 from ienfd.io import READ_SUFFIXES, ImageReadError, is_image_folder, read_section
 from ienfd.napari._layers import LayerDataTuple, image_layers, result_layers
-from ienfd.review import ReviewSession, build_queue, find_image
+from ienfd.review import ReviewSession, build_queue, read_result_image
 from ienfd.review._session import is_result_file
 from ienfd.workflow import image_stem
 
@@ -98,18 +98,9 @@ def read_result_json(path: PathLike) -> list[LayerDataTuple]:
     session = ReviewSession.open(result_json)
     record = session.record
     try:
-        image_path = find_image(record, result_json)
+        section = read_result_image(record, result_json)
     except FileNotFoundError as exc:
         raise ImageReadError(str(result_json), str(exc)) from None
-    channels = record.get("channels") or {}
-    options: dict[str, Any] = {
-        "modality": record.get("modality"),
-        "pixel_size_um": float(record["pixel_size_um"]),
-    }
-    if record.get("modality") == "fluorescence":
-        options["fibre_channel"] = channels.get("fibre")
-        options["membrane_channel"] = channels.get("membrane")
-    section = read_section(image_path, **options)
     name = image_stem(result_json.name[: -len(".json")] + ".tif")
     layers = image_layers(section, name=name)
     for _, kwargs, _ in layers:

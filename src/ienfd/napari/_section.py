@@ -11,7 +11,9 @@ surface, or an epidermis painted in a Labels layer, recounts the automatic
 fibres across the junction now drawn (:func:`ienfd.core.recount_section`):
 the automatic points are replaced by the recount's, the technician's own
 points stay, and an automatic fibre they removed stays removed while the
-recount still finds it.
+recount still finds it. A result read from disk has no trace: its first
+junction edit asks for one (``needs_trace``, the widget rebuilds it from the
+image), or says that the count cannot be updated.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ class SectionLayers:
     trace : FibreTrace, optional
         The fibres the analysis traced: with it, junction edits recount the
         automatic fibres (:meth:`recount`).
+    needs_trace : callable, optional
+        Called with the edit (in words) and the DEJ length before it (µm, or
+        None for a surface edit) when a junction edit finds no trace: a
+        result read from disk. It is to get one (:meth:`set_trace`) and then
+        :meth:`recount_edit`. Without it such an edit says that the count
+        cannot be updated (:attr:`recount_note`).
     """
 
     def __init__(
@@ -95,6 +103,7 @@ class SectionLayers:
         autosave: bool = True,
         schedule_save: Callable[[Callable[[], Path | None]], None] | None = None,
         trace: FibreTrace | None = None,
+        needs_trace: Callable[[str, float | None], None] | None = None,
     ) -> None:
         missing = {"fibres", "dej", "surface"} - set(layers)
         if missing:
@@ -112,6 +121,7 @@ class SectionLayers:
         self._sources = self.sources()
         self._lines = {"dej": _paths(self.dej), "surface": _paths(self.surface)}
         self.trace = trace
+        self.needs_trace = needs_trace
         #: What junction edits are measured against (the analysis', then the last recount's).
         self.basis: JunctionBasis | None = trace.basis if trace is not None else None
         #: The last recount (None before the first) and what it said in words.
@@ -226,11 +236,39 @@ class SectionLayers:
         detail = f"{len(now)} piece(s), length {a:.1f} -> {b:.1f} µm"
         self.session.log(f"edit_{role}", detail=detail)
         self._lines[role] = now
+        edit, dej_before = f"edit_{role} ({detail})", a if role == "dej" else None
         if self.trace is not None:
-            self.recount(f"edit_{role} ({detail})", dej_before_um=a if role == "dej" else None)
+            self.recount(edit, dej_before_um=dej_before)
+        elif self.needs_trace is not None:
+            self.needs_trace(edit, dej_before)
+        else:
+            self.recount_note = (
+                "the count cannot be updated: no fibre trace for this result (analyse the "
+                "image in the viewer)"
+            )
         self._edited()
 
     # -- recount ---------------------------------------------------------------------------
+
+    def set_trace(self, trace: FibreTrace) -> None:
+        """Take `trace` (rebuilt for a result read from disk) for the recounts to come.
+
+        Edits are measured against its junction: the analysis' again.
+        """
+        self.trace = trace
+        self.basis = trace.basis
+
+    def recount_edit(self, edit: str, *, dej_before_um: float | None = None) -> Recount | None:
+        """:meth:`recount` after `edit`, then show and autosave the numbers as an edit does."""
+        found = self.recount(edit, dej_before_um=dej_before_um)
+        self._edited()
+        return found
+
+    def cannot_recount(self, reason: str) -> None:
+        """Say that the count cannot be updated, and why (the numbers are shown again)."""
+        self.recount_note = f"the count cannot be updated: {reason}"
+        if self.on_change is not None:
+            self.on_change(self.measure())
 
     def recount(
         self,
@@ -257,7 +295,7 @@ class SectionLayers:
 
     def _recount_across(self, junction: GivenJunction | None) -> Recount | None:
         if self.trace is None:
-            self.recount_note = "no fibre trace (analyse the image in this session to recount)"
+            self.recount_note = "the count cannot be updated: no fibre trace for this result"
             return None
         dej, surface = _paths(self.dej), _paths(self.surface)
         if junction is None:
@@ -307,6 +345,8 @@ class SectionLayers:
         sources_now = ["manual"] * len(manual) + ["auto"] * len(shown)
         if sources_now != sources or not np.allclose(points_now, points, rtol=0, atol=1e-6):
             self._set_points(points_now, sources_now)  # napari's redraw only when it changed
+        self._set_marks("fragments", found.fragments)
+        self._set_marks("short_fibres", found.short_fibres)
         self.last_recount, self.auto_now = found, found.count
         # The next edit is measured against this junction: its strip is that edit's only.
         self.basis = found.basis
@@ -362,6 +402,16 @@ class SectionLayers:
         finally:
             self._quiet = False
         self._points, self._sources = self.points(), self.sources()
+
+    def _set_marks(self, role: str, points: np.ndarray) -> None:
+        """Show the recount's fragments or short fibres (their layer, if open)."""
+        layer = self.layers.get(role)
+        if layer is None:
+            return
+        now = np.asarray(points, float).reshape(-1, 2)
+        shown = np.asarray(layer.data, float).reshape(-1, 2)[:, -2:]
+        if shown.shape != now.shape or not np.allclose(shown, now, rtol=0, atol=1e-6):
+            layer.data = now
 
     def _set_lines(self, role: str, lines: list[np.ndarray]) -> None:
         """Show `lines` in the DEJ or surface layer, unaudited."""

@@ -136,7 +136,11 @@ class ReviewWidget(QWidget):
             on_change=self.review_panel.show_measurement,
             schedule_save=self._schedule_save,
             trace=self.analysis_panel.trace_for(session.result_json),
+            needs_trace=lambda edit, dej_before: self.analysis_panel.rebuild_trace(
+                current, edit, dej_before
+            ),
         )
+        current = self.current
         self.analysis_panel.show_basis(session.length_basis)
         # Every layer is in µm (its scale is the pixel size): a scale bar in µm
         # gives the section's physical size at a glance.

@@ -12,16 +12,21 @@ Pure Python and numpy, no napari and no Qt: the napari plugin
   output folder, the least certain first.
 - :func:`export_csv` / :func:`export_geojson`: points and junction for
   spreadsheets and QuPath.
+- :func:`rebuild_trace`: the fibre trace of a result read from disk, traced
+  again from its image (:func:`read_result_image`), to recount after a
+  junction edit.
 """
 
 from ienfd.review._export import export_csv, export_geojson, to_geojson
 from ienfd.review._measure import Measurement, measure_section, polylines_length_px
 from ienfd.review._queue import QueueEntry, build_queue, section_uncertainty
 from ienfd.review._session import ReviewSession, find_image, read_result
+from ienfd.review._trace import RebuiltTrace, read_result_image, rebuild_trace
 
 __all__ = [
     "Measurement",
     "QueueEntry",
+    "RebuiltTrace",
     "ReviewSession",
     "build_queue",
     "export_csv",
@@ -30,6 +35,8 @@ __all__ = [
     "measure_section",
     "polylines_length_px",
     "read_result",
+    "read_result_image",
+    "rebuild_trace",
     "section_uncertainty",
     "to_geojson",
 ]
