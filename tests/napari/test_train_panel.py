@@ -48,6 +48,9 @@ def test_teach_panel_paints_trains_previews_and_saves(make_napari_viewer, qtbot,
 
     panel.lab_edit.setText("Napari lab")
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    # Trained in a worker thread: the button waits, the panel says so, the viewer runs on.
+    assert not panel.train_button.isEnabled() and panel.result_label.text() == "training ..."
+    qtbot.waitUntil(lambda: panel.train_button.isEnabled(), timeout=300_000)
     assert panel.model is not None and panel.save_button.isEnabled()
     assert "trained on 1 section(s)" in panel.result_label.text()
     preview = viewer.layers["ienfd teach preview"]
@@ -67,3 +70,19 @@ def test_teach_panel_paints_trains_previews_and_saves(make_napari_viewer, qtbot,
     assert section["labelled_pixels"]["dermis"] >= painted_by_mouse
     assert CROP.name  # the image came from an array here: no file, no sha256
     assert section["sha256"] == ""
+
+
+def test_a_training_that_fails_says_why_in_the_panel(make_napari_viewer, qtbot):
+    rgb, _, entry = painted_crop()
+    px = entry["pixel_size_um"]
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(rgb, rgb=True, name="crop", scale=(px, px))
+    panel = _dock(viewer, qtbot).teach_panel
+    panel.image_combo.setCurrentText("crop")
+    strokes = panel.start_painting()
+    strokes.data[100:120, 100:300] = 2  # epidermis only: no dermis to tell it from
+    strokes.refresh()
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.train_button.isEnabled(), timeout=60_000)
+    assert panel.result_label.text().startswith("cannot train: ")
+    assert panel.model is None and not panel.save_button.isEnabled()

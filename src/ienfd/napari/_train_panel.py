@@ -10,11 +10,13 @@ saving is :func:`ienfd.workflow._pipeline.save_trained_pipeline` (what
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image, Labels
+from napari.qt.threading import FunctionWorker, create_worker
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -26,6 +28,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from ienfd.io import SectionImage
 from ienfd.napari._analysis import section_from_layers
 from ienfd.napari._layers import list_image_layers
 
@@ -61,11 +64,13 @@ class TeachPanel(QGroupBox):
 
         self.host = host
         self.model: PixelModel | None = None
+        #: The last training's worker thread (:meth:`start_training`).
+        self.worker: FunctionWorker[_Trained] | None = None
         self.image_combo = QComboBox()
         self.paint_button = QPushButton("Paint strokes")
         self.paint_button.clicked.connect(lambda: self.start_painting())
         self.train_button = QPushButton("Train")
-        self.train_button.clicked.connect(lambda: self.train())
+        self.train_button.clicked.connect(lambda: self.start_training())
         self.lab_edit = QLineEdit()
         self.lab_edit.setPlaceholderText("lab name")
         self.save_button = QPushButton("Save pipeline...")
@@ -160,31 +165,76 @@ class TeachPanel(QGroupBox):
             )
         return sections
 
-    def train(self) -> PixelModel | None:
-        """Train on every painted image; show its classes and DEJ on the chosen image."""
-        from ienfd.learn import train_pixel_model
+    def start_training(self) -> FunctionWorker[_Trained] | None:
+        """Train on every painted image in a worker thread (the Train button); returns it.
 
+        The viewer stays responsive while the forest fits and the preview is
+        predicted: the button is disabled and the panel says "training ..."
+        until the preview is shown, or the error is.
+        """
+        job = self._training_job()
+        if job is None:
+            return None
+        self.train_button.setEnabled(False)
+        self.result_label.setText("training ...")
+        self.host.say("training ...")
+        # Errors are shown in the panel (_failed), not raised again in Qt's event loop.
+        worker = create_worker(_fit, *job, _progress=False, _ignore_errors=True)
+        worker.returned.connect(self._trained)
+        worker.errored.connect(self._failed)
+        worker.finished.connect(lambda: self.train_button.setEnabled(True))
+        self.worker = worker
+        worker.start()
+        return worker
+
+    def train(self) -> PixelModel | None:
+        """Train on every painted image and show the preview, here and now (for scripts).
+
+        The Train button runs the same in a worker thread (:meth:`start_training`).
+        """
+        job = self._training_job()
+        if job is None:
+            return None
+        try:
+            trained = _fit(*job)
+        except ValueError as exc:
+            self._failed(exc)
+            return None
+        self._trained(trained)
+        return self.model
+
+    def _training_job(self) -> tuple[list[Any], str, tuple[Image, SectionImage] | None] | None:
+        """What a training needs from the viewer: the painted sections, the lab's name and
+        the chosen image to preview on (read here, on the main thread)."""
         sections = self.painted_sections()
         if not sections:
             self.host.say("paint strokes first (Paint strokes), at least epidermis and dermis")
             return None
-        start = time.perf_counter()
-        try:
-            self.model = train_pixel_model(sections, lab=self.lab_edit.text())
-        except ValueError as exc:
-            self.host.say(f"cannot train: {exc}")
-            return None
-        trained = time.perf_counter() - start
+        viewer = self.host.viewer
+        name = self.image_combo.currentText()
+        shown = None
+        if name in viewer.layers:
+            image = viewer.layers[name]
+            shown = (image, section_from_layers(image, viewer.layers))
+        return sections, self.lab_edit.text(), shown
+
+    def _trained(self, trained: _Trained) -> None:
+        self.model = trained.model
         self.save_button.setEnabled(True)
-        self.preview()
-        painted = sum(int(np.count_nonzero(s.labels)) for s in sections)
-        total = sum(s.labels.size for s in sections)
+        if trained.preview is not None:
+            self._show_preview(trained.preview)
         self.result_label.setText(
-            f"trained on {len(sections)} section(s), {100 * painted / total:.2f}% painted, "
-            f"in {trained:.1f} s"
+            f"trained on {trained.n_sections} section(s), {trained.painted_percent:.2f}% painted, "
+            f"in {trained.seconds:.1f} s"
         )
-        self.host.say("trained: the preview shows the classes and the DEJ; Save pipeline...")
-        return self.model
+        self.host.say(
+            trained.preview_error
+            or "trained: the preview shows the classes and the DEJ; Save pipeline..."
+        )
+
+    def _failed(self, exc: BaseException) -> None:
+        self.result_label.setText(f"cannot train: {exc}")
+        self.host.say(f"cannot train: {exc}")
 
     def preview(self, name: str | None = None) -> np.ndarray | None:
         """The model's classes and DEJ over image layer ``name`` (default: the chosen one).
@@ -192,42 +242,36 @@ class TeachPanel(QGroupBox):
         Returns the DEJ polylines' vertices stacked, (K, 2) in image pixels (None
         without a model or a junction).
         """
-        from ienfd.core import AnalysisError
-        from ienfd.learn import model_epidermis, model_junction
-
         viewer = self.host.viewer
         name = name or self.image_combo.currentText()
         if self.model is None or name not in viewer.layers:
             return None
         image = viewer.layers[name]
-        section = section_from_layers(image, viewer.layers)
-        pixels = section.rgb if section.rgb is not None else section.fibre
-        assert pixels is not None
-        px = section.pixel_size_um
-        found = model_epidermis(self.model, pixels, spacing=px, membrane=section.membrane)
-        working = self.model.spec.working_um
-        scale = (
-            px * pixels.shape[0] / found.classes.shape[0],
-            px * pixels.shape[1] / found.classes.shape[1],
-        )
+        shown = _predict(self.model, image, section_from_layers(image, viewer.layers))
+        self._show_preview(shown)
+        if shown.error:
+            self.host.say(shown.error)
+            return None
+        return np.concatenate(shown.dej)
+
+    def _show_preview(self, shown: _Preview) -> None:
+        """Add (or replace) the preview's classes and DEJ layers over its image."""
+        viewer = self.host.viewer
+        image = shown.image
         _remove(viewer, _PREVIEW)
         viewer.add_labels(
-            found.classes, name=_PREVIEW, scale=scale, opacity=0.35,
-            translate=tuple(image.translate[-2:]), metadata={"ienfd_teach_preview": name},
+            shown.classes, name=_PREVIEW, scale=shown.scale, opacity=0.35,
+            translate=tuple(image.translate[-2:]), metadata={"ienfd_teach_preview": image.name},
         )  # fmt: skip
         viewer.layers[_PREVIEW].colormap = _colormap(TEACH_COLOURS)
-        try:
-            junction = model_junction(found, working_um=working, shape=pixels.shape[:2])
-        except AnalysisError as exc:
-            self.host.say(str(exc))
-            return None
+        if shown.error:
+            return
         _remove(viewer, _PREVIEW_DEJ)
         viewer.add_shapes(
-            [np.asarray(line) for line in junction.dej], shape_type="path", edge_color="orange",
-            edge_width=4 * px, name=_PREVIEW_DEJ, scale=image.scale[-2:],
+            [np.asarray(line) for line in shown.dej], shape_type="path", edge_color="orange",
+            edge_width=4 * shown.pixel_size_um, name=_PREVIEW_DEJ, scale=image.scale[-2:],
             translate=tuple(image.translate[-2:]),
         )  # fmt: skip
-        return np.concatenate(junction.dej)
 
     def save(self, path: str | Path) -> Pipeline | None:
         """Save the model and a pipeline naming it (``path``: the pipeline's ``.json``)."""
@@ -252,6 +296,69 @@ class TeachPanel(QGroupBox):
         )
         if path:
             self.save(path)
+
+
+@dataclass(frozen=True, eq=False)
+class _Preview:
+    """A trained model's classes and DEJ on one image layer."""
+
+    image: Image
+    classes: np.ndarray
+    scale: tuple[float, float]
+    pixel_size_um: float
+    dej: list[np.ndarray]
+    error: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class _Trained:
+    """What a training gave: the model, its preview, and the facts the panel shows."""
+
+    model: PixelModel
+    preview: _Preview | None
+    n_sections: int
+    painted_percent: float
+    seconds: float
+
+    @property
+    def preview_error(self) -> str:
+        return self.preview.error if self.preview is not None else ""
+
+
+def _predict(model: PixelModel, image: Image, section: SectionImage) -> _Preview:
+    """The model's classes and DEJ on `section` (the pixels of image layer `image`)."""
+    from ienfd.core import AnalysisError
+    from ienfd.learn import model_epidermis, model_junction
+
+    pixels = section.rgb if section.rgb is not None else section.fibre
+    assert pixels is not None
+    px = section.pixel_size_um
+    found = model_epidermis(model, pixels, spacing=px, membrane=section.membrane)
+    scale = (
+        px * pixels.shape[0] / found.classes.shape[0],
+        px * pixels.shape[1] / found.classes.shape[1],
+    )
+    try:
+        junction = model_junction(found, working_um=model.spec.working_um, shape=pixels.shape[:2])
+    except AnalysisError as exc:
+        return _Preview(image, found.classes, scale, px, [], error=str(exc))
+    return _Preview(image, found.classes, scale, px, list(junction.dej))
+
+
+def _fit(sections: list[Any], lab: str, shown: tuple[Image, SectionImage] | None) -> _Trained:
+    """Train the pixel model on the painted `sections` and predict its preview on `shown`.
+
+    Runs in a worker thread: numpy and scikit-learn only, no layer is touched.
+    """
+    from ienfd.learn import train_pixel_model
+
+    start = time.perf_counter()
+    model = train_pixel_model(sections, lab=lab)
+    seconds = time.perf_counter() - start
+    preview = _predict(model, *shown) if shown is not None else None
+    painted = sum(int(np.count_nonzero(s.labels)) for s in sections)
+    total = sum(s.labels.size for s in sections)
+    return _Trained(model, preview, len(sections), 100 * painted / total, seconds)
 
 
 def _remove(viewer: Any, name: str) -> None:
