@@ -160,6 +160,7 @@ class Layers:
     dej: np.ndarray
     tissue_u0: float
     tissue_u1: float
+    line: shapely.LineString | None = None
 
     def at(self, prof: np.ndarray, u: np.ndarray | float) -> np.ndarray:
         return np.interp(u, self.u, prof)
@@ -303,8 +304,16 @@ def _walk(
 
 
 def _side(lay: Layers, pts: np.ndarray) -> np.ndarray:
-    """Signed vertical distance below the DEJ (µm): > 0 in the dermis, < 0 in the epidermis."""
-    return pts[:, 1] - lay.at(lay.dej, pts[:, 0])
+    """Signed distance to the DEJ (µm): > 0 in the dermis, < 0 in the epidermis.
+
+    The distance is the shortest one to the junction line, not the vertical one, which on the
+    steep flank of a rete ridge would be several times larger.
+    """
+    vertical = pts[:, 1] - lay.at(lay.dej, pts[:, 0])
+    if lay.line is None:
+        lay.line = shapely.LineString(np.column_stack([lay.u, lay.dej]))
+    dist = shapely.distance(lay.line, shapely.points(pts[:, 0], pts[:, 1]))
+    return np.sign(vertical) * np.minimum(np.abs(vertical), dist)
 
 
 def _below_surface(lay: Layers, pts: np.ndarray) -> np.ndarray:
