@@ -131,3 +131,43 @@ def test_edge_distance_is_the_distance_transforms() -> None:
         points = np.stack([rng.integers(0, s, 40) for s in mask.shape], axis=1)
         expected = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
         assert np.array_equal(_edge_distance(mask, points), expected[points[:, 0], points[:, 1]])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32])
+@pytest.mark.parametrize("factor", [1, 2, 3, 5, 17])
+def test_block_mean_is_the_float32_sum(dtype: type, factor: int) -> None:
+    from ienfd.core._preprocess import block_mean
+
+    rng = np.random.default_rng(factor)
+    shape = (97, 131, 3)
+    if np.dtype(dtype).kind == "f":
+        image = rng.random(shape).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        image = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+    m, n = shape[0] // factor, shape[1] // factor
+    expected = np.zeros((m, n, 3), dtype=np.float32)  # the float32 sum it always was
+    for i in range(factor):
+        for j in range(factor):
+            expected += image[i : m * factor : factor, j : n * factor : factor]
+    expected /= factor * factor
+    got = block_mean(image, factor)
+    assert got.dtype == np.float32
+    assert np.array_equal(got, expected)
+
+
+def test_expand_blocks_is_the_gather() -> None:
+    from ienfd.core._preprocess import expand_blocks
+
+    rng = np.random.default_rng(12)
+    for k in range(200):
+        factor = int(rng.integers(1, 6))
+        m, n = (int(v) for v in rng.integers(1, 30, 2))
+        reduced = rng.random((m, n)) if k % 3 else rng.random((m, n, 3)) > 0.5
+        r0 = int(rng.integers(0, m * factor + 5))
+        c0 = int(rng.integers(0, n * factor + 5))
+        rows = slice(r0, int(rng.integers(r0 + 1, m * factor + 10)))
+        cols = slice(c0, int(rng.integers(c0 + 1, n * factor + 10)))
+        r = np.minimum(np.arange(rows.start, rows.stop) // factor, m - 1)
+        c = np.minimum(np.arange(cols.start, cols.stop) // factor, n - 1)
+        assert np.array_equal(expand_blocks(reduced, factor, rows, cols), reduced[np.ix_(r, c)])
