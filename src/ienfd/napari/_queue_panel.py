@@ -68,7 +68,7 @@ class QueuePanel(QGroupBox):
         self.queue_list.clear()
         for entry in self.queue:
             item = QListWidgetItem(entry.describe())
-            item.setToolTip("; ".join(entry.reasons) or "nothing doubtful")
+            item.setToolTip(entry.explain())
             if entry.needs_review:
                 item.setForeground(QColor(REVIEW_COLOUR))
             self.queue_list.addItem(item)

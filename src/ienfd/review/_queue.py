@@ -50,9 +50,12 @@ def section_uncertainty(record: dict[str, Any]) -> tuple[float, list[str]]:
 
     Short fibres (dermal fibres stopping just below the DEJ) and fragments near
     the DEJ are where a crossing may have been missed or a gap in the stain
-    broke a fibre; warnings (a membrane too weak for the junction, an
-    epidermis in several pieces) make the junction itself less sure. Dividing
-    by ``count + 1`` ranks by the effect on the density: two doubtful calls
+    broke a fibre: a fragment is a piece of the trace that looks like fibre
+    (:func:`ienfd.core.count_crossings`), never closer to the DEJ than the
+    rule's 4-µm tolerance, so one within 10 µm of it is a fibre that may have
+    crossed. Warnings (a membrane too weak for the junction, an epidermis in
+    several pieces) make the junction itself less sure. Dividing by
+    ``count + 1`` ranks by the effect on the density: two doubtful calls
     matter more in a section of 3 fibres than in one of 30.
 
     Parameters
@@ -100,7 +103,9 @@ class QueueEntry:
     ``needs_review`` is the result's quality verdict
     (:func:`ienfd.io.result_quality`) as the reviewer left it: False once
     accepted, True once flagged. ``qc_reasons`` are the failed quality checks
-    in words; ``reasons`` holds them first, then the terms of the uncertainty.
+    in the result's own words (its ``qc_reasons``, after the reason a sidecar
+    is stale); ``doubts`` the terms of the uncertainty
+    (:func:`section_uncertainty`); ``reasons`` the two, in that order.
     """
 
     result_json: Path
@@ -112,6 +117,7 @@ class QueueEntry:
     final_count: int | None = None
     needs_review: bool = False
     qc_reasons: list[str] = field(default_factory=list)
+    doubts: list[str] = field(default_factory=list)
 
     @property
     def stem(self) -> str:
@@ -135,6 +141,26 @@ class QueueEntry:
         elif self.needs_review:
             line += "  REVIEW"
         return line
+
+    def explain(self) -> str:
+        """Why the section is where it is in the queue, in a few lines (a tooltip).
+
+        Examples
+        --------
+        >>> entry = QueueEntry(Path("out/leg_2.json"), "leg_2.tif", 0, 1.0, needs_review=True,
+        ...                    qc_reasons=["no fibre counted"], doubts=["1 short fibre(s)"])
+        >>> print(entry.explain())
+        needs review: no fibre counted
+        doubtful calls (u=1.00): 1 short fibre(s)
+        """
+        lines = []
+        if self.needs_review:
+            lines += [f"needs review: {reason}" for reason in self.qc_reasons] or ["needs review"]
+        elif self.qc_reasons:  # accepted by a reviewer
+            lines += [f"accepted; the checks had said: {reason}" for reason in self.qc_reasons]
+        doubts = "; ".join(self.doubts) or "none"
+        lines.append(f"doubtful calls (u={self.uncertainty:.2f}): {doubts}")
+        return "\n".join(lines)
 
 
 _DONE = ("accepted", "flagged")
@@ -194,6 +220,7 @@ def build_queue(folder: str | os.PathLike[str]) -> list[QueueEntry]:
                 count=int(record["count"]),
                 uncertainty=score,
                 reasons=qc_reasons + reasons,
+                doubts=reasons,
                 status=status,
                 final_count=final,
                 needs_review=needs,
