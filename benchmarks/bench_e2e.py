@@ -31,7 +31,12 @@ What is measured:
   ``--no-overlay``: wall-clock, the CPU seconds the process used (user + system,
   from ``wait4``: on a machine shared with other work, where wall-clock time
   waits for a core, the CPU time is the steadier figure) and its peak RSS (the
-  process's ``ru_maxrss``).
+  process's ``ru_maxrss``);
+* the imports of ``ienfd analyze`` alone: ``python -X importtime``, the sum over
+  the modules imported at top level, median of 3.
+
+Every version's bytecode is compiled first (``compileall``) and kept, as after
+``pip install``: a ``PYTHONDONTWRITEBYTECODE`` in the shell is not passed on.
 """
 
 from __future__ import annotations
@@ -70,7 +75,40 @@ def _one_cpu() -> None:
 
 
 def _env(src: Path) -> dict[str, str]:
-    return {**os.environ, **THREADS, "PYTHONPATH": str(src)}
+    # Bytecode is cached, as after ``pip install`` (which compiles it): a
+    # PYTHONDONTWRITEBYTECODE inherited from the shell would make every run
+    # compile ienfd's sources again, a tenth of a second no user pays.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **THREADS, "PYTHONPATH": str(src)}
+
+
+def compile_sources(src: Path) -> None:
+    """Write the bytecode of the ``ienfd`` under ``src`` (as ``pip install`` does)."""
+    cmd = [sys.executable, "-m", "compileall", "-q", str(src / "ienfd")]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_env(src))
+
+
+def import_seconds(src: Path, image: Path) -> float:
+    """Seconds ``ienfd analyze IMAGE`` spends importing, from ``python -X importtime``.
+
+    The sum of the cumulative times of the modules imported at top level (the
+    ones that pull in all the others), in a fresh interpreter; the tracing
+    itself adds a little.
+    """
+    with tempfile.TemporaryDirectory() as out:
+        code = "import sys; from ienfd.cli import main; sys.exit(main(sys.argv[1:]))"
+        cmd = [sys.executable, "-X", "importtime", "-c", code, "analyze", str(image),
+               "--out", out, "--no-overlay", "--quiet"]  # fmt: skip
+        done = subprocess.run(
+            cmd, env=_env(src), capture_output=True, text=True, check=True, preexec_fn=_one_cpu
+        )
+    total = 0
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.split("|")
+            if cumulative.strip().isdigit() and not name.startswith("  "):
+                total += int(cumulative)  # microseconds, top-level modules only
+    return total / 1e6
 
 
 def make_section(folder: Path) -> Path:
@@ -184,6 +222,8 @@ def measure(versions: dict[str, Path], image: Path) -> dict[str, Any]:
             found[name]["peak_rss_mb"] = max(found[name]["peak_rss_mb"], rec["peak_rss_mb"])
             found[name]["count"] = rec["count"]
             found[name]["overlay_png_mb"] = rec["overlay_png_mb"]
+    for name, src in versions.items():
+        found[name]["imports"] = [import_seconds(src, image) for _ in range(3)]
     for _ in range(CLI_REPEATS):
         for name, src in versions.items():
             seconds, cpu, rss = run_cli(src, image, overlay=True)
@@ -197,6 +237,7 @@ def measure(versions: dict[str, Path], image: Path) -> dict[str, Any]:
         rec["median_s"] = {p: statistics.median(v) for p, v in rec["runs"].items()}
         rec["median_s"]["analyze"] = statistics.median(rec["cli"])
         rec["median_s"]["analyze_no_overlay"] = statistics.median(rec["cli_no_overlay"])
+        rec["median_s"]["imports"] = statistics.median(rec["imports"])
         rec["median_cpu_s"] = {p: statistics.median(v) for p, v in rec["cpu"].items()}
         rec["median_cpu_s"]["analyze"] = statistics.median(rec["cli_cpu"])
         rec["median_cpu_s"]["analyze_no_overlay"] = statistics.median(rec["cli_no_overlay_cpu"])
@@ -232,6 +273,11 @@ def table(found: dict[str, dict[str, Any]]) -> str:
         ("overlay PNG (MB)", lambda rec: f"{rec['overlay_png_mb']:.2f}"),
         ("count", lambda rec: str(rec["count"])),
     ]
+    body += (
+        "| imports of `ienfd analyze`, `-X importtime` (s) | "
+        + " | ".join(f"{found[n]['median_s']['imports']:.3f} | " for n in names)
+        + "|\n"
+    )
     for label, cell in singles:  # one figure per version, in its wall-clock column
         body += f"| {label} | " + " | ".join(f"{cell(found[n])} | " for n in names) + "|\n"
     return head + body
@@ -255,6 +301,8 @@ def main() -> int:
         versions["before"] = (args.before / "src").resolve()
     versions["this checkout"] = (ROOT / "src").resolve()
     load_before = os.getloadavg()[0]
+    for src in versions.values():
+        compile_sources(src)
     with tempfile.TemporaryDirectory(prefix="ienfd-e2e-") as tmp:
         image = make_section(Path(tmp))
         found = measure(versions, image)
@@ -273,7 +321,8 @@ def main() -> int:
         + (", pinned to one CPU" if args.pin else "")
         + (f", at scheduling priority nice {os.nice(0)}" if os.nice(0) else "")
         + f"; medians of {ROUNDS * PHASE_REPEATS} runs (phases) and {CLI_REPEATS} runs (the "
-        f"command) ({platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        "command), bytecode compiled as by pip install "
+        f"({platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load_before:.1f} before and {load_after:.1f} after; "
         + "; ".join(f"{n}: {r}" for n, r in revs.items())
         + ").\n\n"
