@@ -411,6 +411,8 @@ def plot_factors(table: pd.DataFrame, path: Path) -> None:
     for ax, factor in zip(axes.ravel(), FACTORS, strict=False):
         levels, f1s, maes, ns = [], [], [], []
         for level, grp in table.groupby(factor, sort=True):
+            if str(level).startswith("n/a"):  # the other modality's sections
+                continue
             s = summarise(grp)
             levels.append(str(level))
             f1s.append(s.get("f1", np.nan))
