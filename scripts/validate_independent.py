@@ -578,8 +578,6 @@ def write_report(
             "\n\nSections the analysis refused (counted as badly wrong, and flagged):\n\n"
             + "\n".join(f"- seed {r['seed']}: {r['error']}" for _, r in errors.iterrows())
         )
-    other = "held-out" if set_name == "design" else "design"
-    lo_o, hi_o = SEED_SETS[other]
     body = (
         f"""# Validation: sections from an independent generator
 
@@ -604,8 +602,7 @@ first.
 {SEED_SETS["design"][0]}-{SEED_SETS["design"][1]}) was looked at while the generator was built, and
 its failures may be studied to improve the analysis. The held-out set (seeds
 {SEED_SETS["held-out"][0]}-{SEED_SETS["held-out"][1]}) is run once, for this page; its sections
-were not looked at one by one while the generator or the analysis was changed. (The {other} set is
-seeds {lo_o}-{hi_o}.)
+were not looked at one by one while the generator or the analysis was changed.
 
 What the sections hold ({n_bf} bright-field, {n_fl} fluorescence): SG (blue-black) or DAB (brown)
 fibres with no counterstain, haematoxylin, or H&E; an epidermis from barely (1.02x) to clearly
