@@ -154,8 +154,12 @@ def _faces_deep_tissue(
     tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
     normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
     shape = np.array(epidermis.shape) - 1
-    probe = np.clip(np.round(contour + 2 * normal).astype(int), 0, shape)
-    flip = epidermis[probe[:, 0], probe[:, 1]]
+    probe = np.round(contour + 2 * normal).astype(int)
+    # A probe past the frame's border is outside the epidermis: the outline of
+    # an epidermis the frame cuts runs along the border.
+    in_frame = (probe >= 0).all(axis=1) & (probe <= shape).all(axis=1)
+    probe = np.clip(probe, 0, shape)
+    flip = epidermis[probe[:, 0], probe[:, 1]] & in_frame
     normal[flip] *= -1  # point away from the epidermis
     steps = np.arange(1.5, depth_px + 1.0)
     points = contour[:, None, :] + steps[None, :, None] * normal[:, None, :]
