@@ -135,3 +135,52 @@ def test_same_seed_same_section_and_orientation_moves_the_truth() -> None:
     assert c.truth["dej_length_um"] == pytest.approx(a.truth["dej_length_um"], rel=0.02)
     assert sorted(c.truth["shape"]) == sorted(a.truth["shape"])
     assert c.truth["shape"] != a.truth["shape"]
+
+
+def _validator() -> ModuleType:
+    _generator()  # the validation script imports the generator by the same name
+    name = "validate_independent"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_page_counts_silently_wrong_and_flagged_correct_sections() -> None:
+    import pandas as pd
+
+    def row(true: int, found: int, review: bool, status: str = "ok") -> dict[str, Any]:
+        err = found - true
+        return {
+            "status": status,
+            "modality": "brightfield",
+            "true_count": true,
+            "found_count": found if status == "ok" else np.nan,
+            "matched": min(true, found),
+            "dej_error_pct": 1.0,
+            "dej_within_15um": 1.0,
+            "found_fragments": 0,
+            "true_fragments": 0,
+            "off_by_half": abs(err) > 0.5 * true,
+            "correct": abs(err) <= max(1.0, 0.1 * true),
+            "needs_review": review,
+            "seconds": 1.0,
+        }
+
+    table = pd.DataFrame(
+        [
+            row(10, 4, False),  # off by more than half, not flagged: silently wrong
+            row(10, 4, True),  # off by more than half, flagged
+            row(10, 10, True),  # correct but flagged
+            row(10, 11, False),  # correct
+            row(12, 8, False),  # off by a third: neither
+            row(10, 0, True, status="error"),  # refused: badly wrong, never silent
+        ]
+    )
+    s = _validator().summarise(table)
+    assert (s["off_by_half"], s["silent"], s["correct"], s["correct_flagged"]) == (3, 1, 2, 1)
+    assert s["errors"] == 1 and s["analysed"] == 5
+    assert s["mae"] == pytest.approx((6 + 6 + 0 + 1 + 4) / 5)
