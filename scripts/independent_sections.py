@@ -860,11 +860,18 @@ def _vessels(
     n = int(rng.poisson(a["vessels_per_mm"] * a["length_um"] / 1000))
     centres = _sample_in(zone, n, rng)
     radii = rng.uniform(5, 16, len(centres)) / px
-    outer = _ellipses(frame.shape, centres, radii, rng, elongation=(1.0, 1.8))
+    outer = np.zeros(frame.shape, np.float32)
     lumen = np.zeros(frame.shape, np.float32)
     rbc = np.zeros(frame.shape, np.float32)
     for (r, c), rad in zip(centres, radii, strict=True):
-        rr, cc = draw.ellipse(r, c, rad * 0.65, rad * 0.6, shape=frame.shape)
+        e = rng.uniform(1.0, 1.8)
+        turn = rng.uniform(0, np.pi)
+        rr, cc = draw.ellipse(r, c, rad * e, rad / e, shape=frame.shape, rotation=turn)
+        outer[rr, cc] = 1.0
+        wall = rng.uniform(0.55, 0.8)  # the lumen: the same ellipse, smaller
+        rr, cc = draw.ellipse(
+            r, c, rad * e * wall, rad / e * wall, shape=frame.shape, rotation=turn
+        )
         lumen[rr, cc] = 1.0
         if rng.random() < 0.5:
             rbc[rr, cc] = np.clip(rng.normal(0.6, 0.3, len(rr)), 0, 1)
