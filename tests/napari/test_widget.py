@@ -286,7 +286,7 @@ def test_queue_puts_sections_that_need_review_first_and_shows_why(
     i = next(k for k, e in enumerate(widget.queue) if e.result_json == result_json)
     item = widget.queue_list.item(i)
     assert "REVIEW: no fibre counted" in item.text()
-    assert item.toolTip().startswith("no fibre counted")
+    assert item.toolTip().startswith("needs review: no fibre counted")  # the result's words
     assert item.foreground().color().name() == REVIEW_COLOUR
     widget.open_entry(i)
     qtbot.waitUntil(lambda: widget.current.session.result_json == result_json)
@@ -296,6 +296,7 @@ def test_queue_puts_sections_that_need_review_first_and_shows_why(
     widget.accept()  # a technician looked and confirms: 0 fibres
     assert widget.review_label.text().startswith("Reviewed and accepted")
     assert not widget.queue[i].needs_review and "REVIEW" not in item.text()
+    assert item.toolTip().startswith("accepted; the checks had said: no fibre counted")
     assert widget.queue_box.title().endswith(f", {n - 1} needing review first")
     assert build_queue(folder)[-1].result_json == result_json  # done: at the end
 

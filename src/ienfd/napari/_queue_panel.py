@@ -132,5 +132,6 @@ class QueuePanel(QGroupBox):
         item = self.queue_list.item(self.index)
         if item is not None:
             item.setText(updated.describe())
+            item.setToolTip(updated.explain())
             item.setForeground(QColor(REVIEW_COLOUR) if needs else self.queue_list.palette().text())
         self._show_title()
