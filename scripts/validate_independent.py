@@ -398,6 +398,57 @@ def plot_counts(table: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+EXAMPLE_SEEDS = (
+    104,
+    118,
+    113,
+    222,
+)  # design-set looks (and 222, dotted collagen IV), never held-out
+
+
+def plot_examples(path: Path) -> None:
+    """Four sections of the generator, with their true DEJ and crossings."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    for ax, seed in zip(axes.ravel(), EXAMPLE_SEEDS, strict=True):
+        section = ind.generate_section(seed)
+        truth = section.truth
+        a = truth["appearance"]
+        img = section.image
+        if img.ndim == 3 and img.shape[-1] == 3:
+            shown = img
+            title = f"{a['stain']}, counterstain {a['counterstain']}"
+        else:
+            names = section.channel_names
+            fib = img[names.index("PGP9.5")].astype(float)
+            mem = img[names.index("Collagen IV")].astype(float)
+
+            def norm(x: np.ndarray) -> np.ndarray:
+                lo, hi = np.percentile(x, [0.5, 99.8])
+                return np.clip((x - lo) / max(hi - lo, 1e-9), 0, 1)
+
+            shown = np.stack([norm(mem), norm(fib), norm(mem)], axis=-1)
+            title = f"fluorescence ({a['bit_depth']}-bit), collagen IV {a['collagen_iv']}"
+        ax.imshow(shown, interpolation="antialiased")
+        dej = np.asarray(truth["dej"])
+        ax.plot(dej[:, 1], dej[:, 0], color="cyan", lw=0.6, ls="--")
+        cr = np.array([[c["row"], c["col"]] for c in truth["crossings"]]).reshape(-1, 2)
+        ax.scatter(cr[:, 1], cr[:, 0], s=14, facecolor="none", edgecolor="yellow", lw=0.8)
+        ax.set_title(
+            f"seed {seed}: {title};\n{a['ridges']} ridges, {a['sc_kind']} stratum corneum, "
+            f"{truth['count']} crossings",
+            fontsize=8,
+        )
+        ax.axis("off")
+    fig.tight_layout()
+    save_png(fig, path, dpi=110)
+    plt.close(fig)
+
+
 def plot_factors(table: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -478,6 +529,8 @@ def write_report(
     factors_png = fig_dir / "factors.png"
     plot_counts(table, counts_png)
     plot_factors(table, factors_png)
+    examples_png = fig_dir / "examples.png"
+    plot_examples(examples_png)
     rel = lambda p: os.path.relpath(p, path.parent)  # noqa: E731
     ok = table[table["status"] == "ok"]
     bf = summarise(table[table["modality"] == "brightfield"])
@@ -625,6 +678,10 @@ ICC(A,1) is the two-way, absolute-agreement, single-measure intraclass correlati
 fibre or 10 % of the truth, *badly wrong* when off by more than half (or refused); *silently wrong*
 when badly wrong without `needs_review`. Per-section figures:
 [validation-independent.csv]({rel(path.with_suffix(".csv"))}).
+
+![Four sections of the independent generator]({rel(examples_png)})
+
+Four sections of the generator (design-set looks; true DEJ dashed cyan, true crossings yellow).
 
 ## Overall
 
