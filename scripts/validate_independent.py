@@ -681,7 +681,8 @@ when badly wrong without `needs_review`. Per-section figures:
 
 ![Four sections of the independent generator]({rel(examples_png)})
 
-Four sections of the generator (design-set looks; true DEJ dashed cyan, true crossings yellow).
+Four sections of the generator (seeds 104, 118, 113 and 222, none of them held out; true DEJ dashed
+cyan, true crossings yellow).
 
 ## Overall
 
