@@ -58,3 +58,34 @@ def test_illumination_from_a_strip_of_glass_is_not_extrapolated() -> None:
     ring = np.zeros((200, 300), dtype=bool)
     ring[40:160, 60:240] = True
     assert not np.allclose(fit_background(rgb, ring, order=2, margin_px=2)[1:], 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(4))
+def test_real_epidermis_cut_by_the_frame_is_found_and_flagged(k: int) -> None:
+    # The committed crop without its strip of glass: the stratum corneum is cut
+    # by the frame and the tissue fills it. The epidermis is found along the
+    # frame's border (it was once refused, or the dermis taken for it), the
+    # junction follows the traced one, and the result asks for review, since
+    # the surface could not be checked against glass.
+    from scipy.spatial import cKDTree
+
+    rgb, entry = _real_tissue_module().load_test_crop()
+    cut = 30
+    spacing = float(entry["pixel_size_um"])
+    image = np.ascontiguousarray(np.rot90(rgb[cut:], k))
+    result = analyze_section(image, spacing=spacing)
+    # The found junction, back in the crop's frame.
+    found = np.vstack(result.dej)
+    shape = rgb[cut:].shape[:2]
+    shapes = [shape]
+    for _ in range(k):
+        shapes.append(shapes[-1][::-1])
+    for i in range(k, 0, -1):
+        found = np.stack([found[:, 1], shapes[i - 1][1] - 1 - found[:, 0]], axis=1)
+    found[:, 0] += cut
+    truth = np.asarray(entry["dej"], dtype=float)
+    distance, _ = cKDTree(found).query(truth)
+    assert np.mean(distance * spacing <= 15.0) >= 0.75
+    assert result.needs_review
+    assert any("glass" in reason for reason in result.qc_reasons)

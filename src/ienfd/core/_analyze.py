@@ -13,7 +13,11 @@ from scipy import ndimage as ndi
 from skimage import measure
 
 from ienfd.core._counting import count_crossings, skeleton_points
-from ienfd.core._epidermis import segment_epidermis_brightfield, segment_epidermis_fluorescence
+from ienfd.core._epidermis import (
+    frame_filled,
+    segment_epidermis_brightfield,
+    segment_epidermis_fluorescence,
+)
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
 from ienfd.core._given import GivenJunction, given_geometry
 from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
@@ -440,10 +444,13 @@ def analyze_section(
         fibre_trace_um=float(len(skel_points)) * spacing,
         saturated_fraction=saturated,
         pixel_jump_fraction=_pixel_jump_fraction(image),
+        crossings=found.crossings + origin,
         limits=_QC_LIMITS[modality],
     )
     if not glass_seen:
         qc_reasons.append(_NO_GLASS)
+    elif junction is None and frame_filled(tissue):
+        qc_reasons.append(_FRAME_SURFACE)
     return SectionResult(
         modality=modality,
         pixel_size_um=float(spacing),
@@ -698,6 +705,12 @@ def _brightfield_tissue(
 _NO_GLASS = (
     "no glass in view: the illumination could not be measured, and the epidermis is "
     "found along the tissue's outer surface, which must be in the image (or draw the junction)"
+)
+
+_FRAME_SURFACE = (
+    "the tissue fills the frame, with little glass along its edge: the surface may be cut by "
+    "the frame, and which side of the epidermis is the junction could not be checked against "
+    "glass (confirm the junction)"
 )
 
 # How far a pixel's colour may stray from the glass's own colour and still be
