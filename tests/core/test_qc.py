@@ -223,3 +223,23 @@ def test_a_strip_of_garbage_bytes_needs_review() -> None:
     result = analyze_section(image, spacing=section.truth["pixel_size_um"])
     assert result.needs_review
     assert any("corrupt pixels" in r for r in result.qc_reasons), result.qc_reasons
+
+
+def _on_dej(cols: np.ndarray) -> np.ndarray:
+    """Crossings on the test junction at the given columns."""
+    return np.column_stack([91.0 + 8 * np.sin(cols / 20.0), cols])
+
+
+def test_crossings_bunched_in_one_place_need_review() -> None:
+    # Twelve crossings spread along 600 µm of junction: nothing to say.
+    spread = _on_dej(np.linspace(60.0, 640.0, 12))
+    qc, reasons = _assess(count=12, crossings=spread)
+    assert reasons == ""
+    assert qc["densest_crossings"] <= 3
+    # Nine of them in one knot of 60 µm (a gland ring or pigment traced at
+    # the junction), three spread elsewhere: far beyond chance.
+    knot = _on_dej(np.concatenate([np.linspace(300.0, 360.0, 9), [80.0, 180.0, 600.0]]))
+    qc, reasons = _assess(count=12, crossings=knot)
+    assert qc["densest_crossings"] == 9
+    assert qc["crowding_chance"] < 0.005
+    assert "lie within 100 µm of junction" in reasons
