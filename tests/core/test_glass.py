@@ -74,7 +74,8 @@ def test_a_frame_without_glass_is_never_a_plain_result() -> None:
     try:
         result = analyze_section(inner, spacing=0.5)
     except AnalysisError as err:
-        assert "no glass in view" in str(err)
+        # Why: no glass at all, or tissue along the frame's border.
+        assert "no glass in view" in str(err) or "fills the frame" in str(err)
     else:
         # The palest dermis passes for glass here; the count is still flagged.
         assert result.needs_review

@@ -98,9 +98,9 @@ def test_many_fibres_stopping_below_the_junction_need_review() -> None:
 
 
 def test_a_noisy_fibre_trace_needs_review() -> None:
-    # 596 µm of junction: 100 fragments per mm is about 60.
-    assert "fragments per mm" in _assess(fragments=70)[1]
-    assert "fragments per mm" not in _assess(fragments=40)[1]
+    # About 616 µm of junction: 150 fragments per mm is about 92.
+    assert "fragments per mm" in _assess(fragments=100)[1]
+    assert "fragments per mm" not in _assess(fragments=80)[1]
 
 
 def test_an_implausibly_dense_count_needs_review() -> None:
@@ -184,17 +184,20 @@ def test_a_fibre_trace_far_denser_than_fibres_needs_review() -> None:
     assert "almost no fibre signal" in reasons
 
 
-def test_a_haematoxylin_counterstain_needs_review() -> None:
-    qc, reasons = _assess(haematoxylin_index=0.05)
+def test_a_counterstain_with_many_fibre_ends_under_the_junction_needs_review() -> None:
+    # Nuclei traced as fibres leave many fibre ends just below the junction.
+    qc, reasons = _assess(haematoxylin_index=0.05, short=18)
     assert qc["haematoxylin_index"] == 0.05
-    assert "counterstain" in reasons
-    assert "counterstain" not in _assess(haematoxylin_index=0.01)[1]
+    assert "counterstain and 18 fibre ends" in reasons
+    # The counterstain alone (real H&E counted right) is a note, not a reason.
+    assert "counterstain" not in _assess(haematoxylin_index=0.05, short=6)[1]
+    assert "counterstain" not in _assess(haematoxylin_index=0.01, short=18)[1]
     assert "counterstain" not in _assess()[1]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("counterstain", ["none", "haematoxylin"])
-def test_counterstain_check_on_generated_sections(counterstain: str) -> None:
+def test_counterstain_is_noted_on_generated_sections(counterstain: str) -> None:
     # The same section with and without a haematoxylin counterstain.
     spec = random_spec(
         61004,
@@ -204,8 +207,8 @@ def test_counterstain_check_on_generated_sections(counterstain: str) -> None:
         length_um=500,
     )
     result = analyze_section(generate_section(spec).image, spacing=spec.pixel_size_um)
-    flagged = any("counterstain" in r for r in result.qc_reasons)
-    assert flagged == (counterstain == "haematoxylin"), result.qc
+    noted = any("counterstain" in w for w in result.warnings)
+    assert noted == (counterstain == "haematoxylin"), result.qc
 
 
 def test_a_strip_of_garbage_bytes_needs_review() -> None:

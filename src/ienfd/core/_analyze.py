@@ -355,9 +355,12 @@ def analyze_section(
                 params=params,
             )
         except AnalysisError as err:
-            if glass_seen:
-                raise
-            raise AnalysisError(f"{err}; {_NO_GLASS}") from None
+            if not glass_seen:
+                raise AnalysisError(f"{err}; {_NO_GLASS}") from None
+            border = np.concatenate([tissue[0], tissue[-1], tissue[:, 0], tissue[:, -1]])
+            if frame_filled(tissue) or border.mean() > 0.25:
+                raise AnalysisError(f"{err}; {_FRAME_CUT}") from None
+            raise
     else:
         given = given_geometry(
             junction,
@@ -431,6 +434,12 @@ def analyze_section(
     count = len(found.crossings)
     if len(dej) > 1:
         warnings.append(f"epidermis in {len(dej)} pieces; lengths and counts are summed")
+    limits = _QC_LIMITS[modality]
+    if haematoxylin is not None and haematoxylin > limits.counterstain_index:
+        warnings.append(
+            "nuclear (haematoxylin) counterstain in the epidermis: nuclei can be traced as "
+            "fibres; counts on counterstained synthetic sections ran up to four times the truth"
+        )
     qc, qc_reasons = assess_section(
         dej,
         surface,
@@ -445,7 +454,7 @@ def analyze_section(
         saturated_fraction=saturated,
         pixel_jump_fraction=_pixel_jump_fraction(image),
         crossings=found.crossings + origin,
-        limits=_QC_LIMITS[modality],
+        limits=limits,
     )
     if not glass_seen:
         qc_reasons.append(_NO_GLASS)
@@ -705,6 +714,11 @@ def _brightfield_tissue(
 _NO_GLASS = (
     "no glass in view: the illumination could not be measured, and the epidermis is "
     "found along the tissue's outer surface, which must be in the image (or draw the junction)"
+)
+
+_FRAME_CUT = (
+    "the tissue fills the frame or runs along its border: the surface may be cut by the frame, "
+    "or pale tissue taken for glass (or draw the junction)"
 )
 
 _FRAME_SURFACE = (
