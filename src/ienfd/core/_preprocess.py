@@ -113,12 +113,12 @@ def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
         # Small integers: the float32 sums below are exact integers, so summing in
         # integers and converting once gives the same values, at half the cost.
         wide = np.uint16 if dtype == np.uint8 and 255 * factor**2 <= 65535 else np.int32
-        rows = cropped[0::factor].astype(wide)  # whole rows first: contiguous adds
+        rows: np.ndarray = cropped[0::factor].astype(wide)  # whole rows first: contiguous adds
         for i in range(1, factor):
-            rows += cropped[i::factor]
-        whole = rows[:, 0::factor].copy()
+            np.add(rows, cropped[i::factor], out=rows)
+        whole: np.ndarray = rows[:, 0::factor].copy()
         for j in range(1, factor):
-            whole += rows[:, j::factor]
+            np.add(whole, rows[:, j::factor], out=whole)
         total = whole.astype(np.float32)
     else:
         total = np.zeros((m, n, *image.shape[2:]), dtype=np.float32)
