@@ -528,7 +528,7 @@ def _search_junction(
             f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
         )
     if od_clean is not None:
-        clean = od_clean.mean(axis=-1)
+        clean = channel_mean(od_clean)
         traces = [
             refine_junction(t, clean, epidermis, spacing=spacing_lr, mode="edge") for t in traces
         ]
