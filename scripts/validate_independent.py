@@ -676,7 +676,9 @@ file's pixel size), as `ienfd analyze` does. A found crossing matches a true one
 ICC(A,1) is the two-way, absolute-agreement, single-measure intraclass correlation (McGraw & Wong
 1996) of true and found counts, with its 95 % CI. A section is *correct* when its count is within 1
 fibre or 10 % of the truth, *badly wrong* when off by more than half (or refused); *silently wrong*
-when badly wrong without `needs_review`. Per-section figures:
+when badly wrong without `needs_review`. ICC, MAE, bias, precision, recall, F1 and the DEJ figures
+are over the analysed sections; a section the analysis refused counts as badly wrong (and flagged).
+Per-section figures:
 [validation-independent.csv]({rel(path.with_suffix(".csv"))}).
 
 ![Four sections of the independent generator]({rel(examples_png)})
