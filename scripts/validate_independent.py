@@ -24,12 +24,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import independent_sections as ind
+from validate_real_tissue import code_state
 
 from ienfd import __version__
 from ienfd.clinical import icc_a1, icc_a1_ci
@@ -489,28 +488,6 @@ def plot_factors(table: pd.DataFrame, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
-
-
-def code_state() -> str:
-    """The commit analysed, and whether src/ienfd differed from it in the working tree."""
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-        return done.stdout.strip()
-
-    digest = hashlib.sha1()
-    for f in sorted((ROOT / "src" / "ienfd" / "core").glob("*.py")):
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "src/ienfd")
-    tree = "src/ienfd modified in the working tree" if dirty else "clean src/ienfd"
-    return f"commit {head}, {tree} (core files sha1 {digest.hexdigest()[:10]})"
 
 
 def write_report(

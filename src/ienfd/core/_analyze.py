@@ -136,6 +136,23 @@ class AnalysisParameters:
         """JSON-ready copy (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    def counting_rule(self) -> dict[str, float]:
+        """The counting rule's keywords of :func:`count_crossings`, from these parameters.
+
+        The analysis and a recount (:func:`ienfd.core.recount_section`) count by
+        the same rule: both pass these.
+        """
+        return {
+            "min_depth_um": self.min_depth_um,
+            "min_dermal_um": self.min_dermal_um,
+            "dej_tolerance_um": self.dej_tolerance_um,
+            "merge_um": self.merge_um,
+            "rise_um": self.rise_um,
+            "rise_depth_um": self.rise_depth_um,
+            "min_fragment_um": self.min_fragment_um,
+            "end_margin_um": self.end_margin_um,
+        }
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> AnalysisParameters:
         """Build from a mapping; unknown keys are an error naming them."""
@@ -414,14 +431,7 @@ def analyze_section(
         epidermis_full,
         [line - origin for line in dej],
         spacing=spacing,
-        min_depth_um=params.min_depth_um,
-        min_dermal_um=params.min_dermal_um,
-        dej_tolerance_um=params.dej_tolerance_um,
-        merge_um=params.merge_um,
-        rise_um=params.rise_um,
-        rise_depth_um=params.rise_depth_um,
-        min_fragment_um=params.min_fragment_um,
-        end_margin_um=params.end_margin_um,
+        **params.counting_rule(),
         surface=[line - origin for line in surface],
         ridge=response,
     )
