@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from ienfd.core import analyze_section
 from ienfd.core._preprocess import _terms, fit_background
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests._scripts import script
 
 
 def _real_tissue_module():  # type: ignore[no-untyped-def]
-    name = "real_tissue_sections"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / "scripts" / "real_tissue_sections.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return script("real_tissue_sections")
 
 
 @pytest.mark.slow

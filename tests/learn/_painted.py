@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tests._scripts import script
+
 ROOT = Path(__file__).resolve().parents[2]
 CROP = ROOT / "tests" / "data" / "real_skin" / "W0043340_crop.jpg"
-
-
-def script(name: str) -> Any:
-    """A module of ``scripts/`` loaded by path (the folder is not a package)."""
-    if name not in sys.modules:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def painted_crop() -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,20 +12,13 @@ import pytest
 import shapely
 
 from ienfd.io import read_section
+from tests._scripts import script
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"length_um": 420.0, "dermis_um": 90.0, "glass_top_um": 25.0, "density_per_mm": 20.0}
 
 
 def _generator() -> ModuleType:
-    name = "independent_sections"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return script("independent_sections")
 
 
 @pytest.fixture(
@@ -138,15 +129,7 @@ def test_same_seed_same_section_and_orientation_moves_the_truth() -> None:
 
 
 def _validator() -> ModuleType:
-    _generator()  # the validation script imports the generator by the same name
-    name = "validate_independent"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return script("validate_independent")
 
 
 def test_page_counts_silently_wrong_and_flagged_correct_sections() -> None:
