@@ -202,7 +202,7 @@ def _rim(tissue: np.ndarray, *, frame: bool = False) -> np.ndarray:
     it), but it is part of the outline that coverage is a fraction of
     (:func:`_outline_length`). With ``frame``, the frame's border is part of
     the rim too: for a micrograph the tissue fills, with no glass along its
-    surface (:func:`_best_band` tries it when no band runs along glass).
+    surface (:func:`_best_band` tries it when :func:`frame_filled`).
     """
     return tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=int(not frame))
 
