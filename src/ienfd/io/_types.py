@@ -116,10 +116,20 @@ class SectionImage:
     """The scene read, for files that hold several; empty if unknown."""
 
     @property
+    def planes(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """What the analysis reads: the RGB image, or the fibre and the membrane channel.
+
+        The membrane is None in bright-field and in fluorescence without one.
+        """
+        if self.rgb is not None:
+            return self.rgb, None
+        assert self.fibre is not None  # read_section sets rgb or fibre
+        return self.fibre, self.membrane
+
+    @property
     def shape(self) -> tuple[int, int]:
         """(rows, cols) of the image plane."""
-        plane = self.rgb if self.rgb is not None else self.fibre
-        assert plane is not None
+        plane = self.planes[0]
         return (int(plane.shape[0]), int(plane.shape[1]))
 
     @property

@@ -150,8 +150,7 @@ def read_training_sections(
     sections = []
     for image_path, labels_path in pairs:
         image = read_section(image_path, pixel_size_um=pixel_size_um)
-        pixels = image.rgb if image.rgb is not None else image.fibre
-        assert pixels is not None  # read_section sets rgb or fibre
+        pixels = image.planes[0]
         try:
             labels = tifffile.imread(labels_path)
         except (OSError, ValueError, tifffile.TiffFileError) as exc:

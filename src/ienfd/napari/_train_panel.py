@@ -150,7 +150,7 @@ class TeachPanel(QGroupBox):
                 continue
             image = self.host.viewer.layers[name]
             section = section_from_layers(image, self.host.viewer.layers)
-            pixels = section.rgb if section.rgb is not None else section.fibre
+            pixels = section.planes[0]
             path = getattr(image.source, "path", None)
             sha = file_sha256(path)[0] if path and Path(path).is_file() else ""
             sections.append(
@@ -330,8 +330,7 @@ def _predict(model: PixelModel, image: Image, section: SectionImage) -> _Preview
     from ienfd.core import AnalysisError
     from ienfd.learn import model_epidermis, model_junction
 
-    pixels = section.rgb if section.rgb is not None else section.fibre
-    assert pixels is not None
+    pixels = section.planes[0]
     px = section.pixel_size_um
     found = model_epidermis(model, pixels, spacing=px, membrane=section.membrane)
     scale = (

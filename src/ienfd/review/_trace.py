@@ -121,11 +121,7 @@ def rebuild_trace(record: dict[str, Any], image: SectionImage) -> RebuiltTrace:
     if expected and Path(image.path).is_file() and file_sha256(image.path)[0] != expected:
         raise ValueError(f"{image.path} has changed since the analysis (another sha256)")
     parameters = AnalysisParameters.from_dict(record["parameters"])
-    if image.rgb is not None:
-        pixels, membrane = image.rgb, None
-    else:
-        assert image.fibre is not None
-        pixels, membrane = image.fibre, image.membrane
+    pixels, membrane = image.planes
     arguments: dict[str, Any] = {
         "spacing": image.pixel_size_um,
         "modality": image.modality,

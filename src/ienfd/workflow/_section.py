@@ -288,10 +288,8 @@ def _read(job: SectionJob) -> SectionImage:
 
 def _pixels(image: SectionImage) -> tuple[np.ndarray, np.ndarray | None, Modality]:
     """What the core analyses: the RGB or fibre plane, the membrane plane, the modality."""
-    if image.rgb is not None:
-        return image.rgb, None, "brightfield"
-    assert image.fibre is not None  # read_section sets rgb or fibre
-    return image.fibre, image.membrane, "fluorescence"
+    pixels, membrane = image.planes
+    return pixels, membrane, "brightfield" if image.rgb is not None else "fluorescence"
 
 
 def _analysis_arguments(image: SectionImage, job: SectionJob) -> tuple[Any, dict[str, Any]]:
