@@ -36,7 +36,7 @@ from ienfd.core._preprocess import (
 )
 from ienfd.core._qc import QualityLimits, assess_section, counterstain_index
 from ienfd.core._recount import FibreTrace, JunctionBasis
-from ienfd.core._tissue import segment_tissue
+from ienfd.core._tissue import fill_holes, segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
 
@@ -524,7 +524,7 @@ def _search_junction(
     """
     # A hole inside the epidermis is a pale patch the segmentation missed, not
     # dermis: its rim would otherwise be traced as a closed loop of junction.
-    epidermis = ndi.binary_fill_holes(epidermis)
+    epidermis = fill_holes(epidermis)
     traces = trace_junction(
         epidermis,
         tissue,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ienfd.core._counting import skeleton_points
 from ienfd.core._polyline import polyline_length, resample_polyline
 
 __all__ = ["QualityLimits", "assess_section", "counterstain_index"]
@@ -481,18 +482,12 @@ def _edge_distance(tissue: np.ndarray, points: np.ndarray) -> np.ndarray:
     for dr in (0, 1, 2):
         for dc in (0, 1, 2):
             near |= twice[dr : dr + m, dc : dc + n]
-    edge = _mask_points(near & ~padded) - 1  # frame coordinates
+    edge = skeleton_points(near & ~padded) - 1  # frame coordinates
     inside = padded[points[:, 0] + 1, points[:, 1] + 1]
     distance = np.zeros(len(points))
     if len(edge) and inside.any():
         distance[inside], _ = cKDTree(edge).query(points[inside])
     return distance
-
-
-def _mask_points(mask: np.ndarray) -> np.ndarray:
-    """``np.argwhere`` of a 2-D mask: (row, col) in raster order, from flat indices (faster)."""
-    rows, cols = np.divmod(np.flatnonzero(mask), mask.shape[1])
-    return np.stack([rows, cols], axis=1)
 
 
 def _junction_coverage(dej: list[np.ndarray], tissue: np.ndarray, scale: float) -> float | None:
@@ -506,7 +501,7 @@ def _junction_coverage(dej: list[np.ndarray], tissue: np.ndarray, scale: float) 
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     axis = vt[0]
     along_dej = points @ axis
-    along_tissue = _mask_points(tissue) @ axis
+    along_tissue = skeleton_points(tissue) @ axis
     low, high = np.percentile(along_tissue, [0.5, 99.5])
     extent = float(high - low)
     if extent <= 0:
