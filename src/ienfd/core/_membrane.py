@@ -7,6 +7,8 @@ from functools import partial
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy import sparse
+from scipy.sparse import csgraph
 from skimage import filters, morphology
 
 from ienfd.core._preprocess import robust_scale
@@ -75,10 +77,14 @@ def _epidermis_from_membrane(
         tissue, iterations=2
     )
     skeleton = morphology.skeletonize(line)
-    skeleton = _junction_line_pieces(skeleton, spacing=spacing, min_line_um=min_line_um)
-    if skeleton is None:
+    cut = _link_line(
+        _line_paths(skeleton, spacing=spacing),
+        tissue,
+        gap_px=gap_um / spacing,
+        min_line_px=min_line_um / spacing,
+    )
+    if cut is None:
         return None
-    cut = _link_line(skeleton, tissue, gap_px=gap_um / spacing)
     cut = ndi.binary_dilation(cut, structure=np.ones((3, 3)))
     regions, n_regions = ndi.label(tissue & ~cut)
     if n_regions < 2:
@@ -106,71 +112,163 @@ def _epidermis_from_membrane(
     return epidermis
 
 
-def _junction_line_pieces(
-    skeleton: np.ndarray, *, spacing: float, min_line_um: float
-) -> np.ndarray | None:
-    """The pieces of a membrane skeleton that can belong to the junction line.
+def _line_paths(
+    skeleton: np.ndarray, *, spacing: float, max_ring_um: float = 5.0
+) -> list[np.ndarray]:
+    """The pieces of a membrane skeleton that can be parts of the junction line, as paths.
 
-    The basement membrane is one long open curve; vessel walls are small rings
-    and ring clusters. A piece is kept when its extent (bounding-box diagonal)
-    is at least a quarter of the largest piece's and its skeleton is not much
-    longer than that extent allows for a wavy line (rete ridges).
+    The basement membrane is one long open curve; vessel walls and the
+    perineurium of a nerve trunk are rings. Each skeleton piece at least
+    20 µm across is reduced to its longest path (:func:`_main_path`: the
+    spurs a wavy or dotted line grows are dropped, so that only the line's
+    real ends are linked or extended). A piece is dropped when it encloses
+    more than ``max_ring_um`` µm² of area per µm of its path (a ring, not a
+    line that a small vessel touches) or when its path is more than three
+    times as long as its extent (a tangle, not a wavy line).
+
+    Returns
+    -------
+    list of (K, 2) int ndarray
+        (row, col) pixel chains.
     """
-    labels, n = ndi.label(skeleton, structure=np.ones((3, 3)))
-    if n == 0:
-        return None
-    boxes = ndi.find_objects(labels)
-    extent = np.array([np.hypot(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes])
-    size = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
-    linear = size <= 3.0 * extent
-    candidates = linear & (extent * spacing >= 20.0)
-    if not candidates.any():
-        return None
-    longest = extent[candidates].max()
-    if longest * spacing < min_line_um:
-        return None
-    keep = np.flatnonzero(candidates & (extent >= 0.25 * longest)) + 1
-    return np.isin(labels, keep)
+    labels, _ = ndi.label(skeleton, structure=np.ones((3, 3)))
+    paths: list[np.ndarray] = []
+    for k, box in enumerate(ndi.find_objects(labels)):
+        extent = math.hypot(box[0].stop - box[0].start, box[1].stop - box[1].start)
+        if extent * spacing < 20.0:
+            continue
+        piece = labels[box] == k + 1
+        path = _main_path(piece)
+        length = _path_length(path)
+        enclosed = int(ndi.binary_fill_holes(piece).sum() - piece.sum())
+        if enclosed * spacing > max_ring_um * max(length, 1.0) or length > 3.0 * extent:
+            continue
+        paths.append(path + np.array([box[0].start, box[1].start]))
+    return paths
 
 
-def _link_line(skeleton: np.ndarray, tissue: np.ndarray, *, gap_px: float) -> np.ndarray:
-    """Join line pieces across gaps and extend the free ends to the tissue edge."""
-    out = skeleton.copy()
-    labels, _n = ndi.label(skeleton, structure=np.ones((3, 3)))
-    neighbours = ndi.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
-    ends = np.argwhere(skeleton & (neighbours == 2))
-    end_labels = labels[ends[:, 0], ends[:, 1]]
-    free_ends = []
-    linked: set[int] = set()
-    for k, end in enumerate(ends):
-        if k in linked:
+def _path_length(path: np.ndarray) -> float:
+    return float(np.hypot(*np.diff(path, axis=0).T).sum()) if len(path) > 1 else 0.0
+
+
+def _main_path(piece: np.ndarray) -> np.ndarray:
+    """The longest shortest path through a connected skeleton, as (K, 2) pixel indices.
+
+    Two sweeps of Dijkstra's algorithm over the 8-connected pixel graph (edge
+    lengths 1 and sqrt 2): the pixel farthest from any start is one end of
+    the longest path (exact on a tree, a close bound with loops), the pixel
+    farthest from it the other.
+    """
+    points = np.argwhere(piece)
+    if len(points) < 2:
+        return points
+    index = np.full(piece.shape, -1, dtype=np.int64)
+    index[points[:, 0], points[:, 1]] = np.arange(len(points))
+    padded = np.pad(index, 1, constant_values=-1)
+    rows, cols, weights = [], [], []
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        other = padded[1 + dr : 1 + dr + piece.shape[0], 1 + dc : 1 + dc + piece.shape[1]]
+        both = (index >= 0) & (other >= 0)
+        rows.append(index[both])
+        cols.append(other[both])
+        weights.append(np.full(int(both.sum()), math.hypot(dr, dc)))
+    r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
+    graph = sparse.coo_matrix((w, (r, c)), shape=(len(points), len(points))).tocsr()
+    first = csgraph.dijkstra(graph, directed=False, indices=0)
+    start = int(np.argmax(np.where(np.isfinite(first), first, -1)))
+    dist, predecessors = csgraph.dijkstra(
+        graph, directed=False, indices=start, return_predecessors=True
+    )
+    node = int(np.argmax(np.where(np.isfinite(dist), dist, -1)))
+    chain = [node]
+    while predecessors[node] >= 0:
+        node = int(predecessors[node])
+        chain.append(node)
+    return points[np.array(chain[::-1])]
+
+
+def _link_line(
+    paths: list[np.ndarray],
+    tissue: np.ndarray,
+    *,
+    gap_px: float,
+    min_line_px: float,
+    reach: int = 8,
+) -> np.ndarray | None:
+    """Join line paths into chains across gaps; the junction's chains, extended to the tissue edge.
+
+    Ends of different paths closer than ``gap_px`` are joined, nearest pair
+    first, each end once and never into a loop, when the join leaves each
+    end forward (within 90° of the direction of its last ``reach`` pixels):
+    a dotted or broken line continues, a ring's end beside it does not join
+    it. The chains whose extent (bounding-box diagonal) is at least half the
+    largest one's are the junction line, in one or more pieces; the other
+    chains (a vessel, a trunk's wall) are dropped. Each free end of a kept
+    chain is extended along its direction until it leaves the tissue (at most
+    ``4 * gap_px + 10`` pixels).
+
+    Returns
+    -------
+    (m, n) ndarray of bool or None
+        The cut line, or None when no chain is ``min_line_px`` across.
+    """
+    if not paths:
+        return None
+    ends = np.array([p[i] for p in paths for i in (0, -1)], dtype=float)
+    # the point ``reach`` pixels back along its path from each end
+    back = np.array(
+        [q for p in paths for q in (p[min(reach, len(p) - 1)], p[max(len(p) - 1 - reach, 0)])],
+        dtype=float,
+    )
+    outward = ends - back
+    outward /= np.maximum(np.hypot(*outward.T), 1e-9)[:, None]
+    owner = np.repeat(np.arange(len(paths)), 2)
+    group = list(range(len(paths)))
+
+    def root(k: int) -> int:
+        while group[k] != k:
+            k = group[k]
+        return k
+
+    step = ends[None, :, :] - ends[:, None, :]  # from end i to end j
+    dist = np.hypot(step[..., 0], step[..., 1])
+    unit = step / np.maximum(dist, 1e-9)[..., None]
+    forward_i = np.einsum("ijk,ik->ij", unit, outward)
+    forward = (np.minimum(forward_i, forward_i.T) >= 0.0) | (dist <= 3)
+    allowed = np.triu((dist <= gap_px) & forward, k=1) & (owner[:, None] != owner[None, :])
+    used = np.zeros(len(ends), dtype=bool)
+    links = []
+    for i, j in sorted(np.argwhere(allowed).tolist(), key=lambda ij: dist[ij[0], ij[1]]):
+        if used[i] or used[j] or root(owner[i]) == root(owner[j]):
             continue
-        dist = np.hypot(*(ends - end).T)
-        dist[(end_labels == end_labels[k]) | (dist > gap_px)] = np.inf
-        for j in sorted(linked):
-            dist[j] = np.inf
-        j = int(np.argmin(dist))
-        if np.isfinite(dist[j]):
-            _draw_segment(out, end, ends[j])
-            linked.update((k, j))
-        else:
-            free_ends.append(end)
-    points = np.argwhere(skeleton)
-    point_labels = labels[points[:, 0], points[:, 1]]
-    # Extend every free end along its local direction until it leaves the tissue.
-    for end in free_ends:
-        own = labels[end[0], end[1]]
-        near = points[(point_labels == own) & (np.hypot(*(points - end).T) <= 8)]
-        direction = end - near.mean(axis=0)
-        norm = np.hypot(*direction)
-        if norm < 1e-6:
+        used[i] = used[j] = True
+        group[root(owner[i])] = root(owner[j])
+        links.append((i, j))
+    chain = np.array([root(k) for k in range(len(paths))])
+    extent = {}
+    for g in set(chain.tolist()):
+        points = np.concatenate([paths[k] for k in np.flatnonzero(chain == g)])
+        extent[g] = math.hypot(*(points.max(axis=0) - points.min(axis=0)))
+    longest = max(extent.values())
+    if longest < min_line_px:
+        return None
+    keep = {g for g, e in extent.items() if e >= 0.5 * longest}
+    out = np.zeros(tissue.shape, dtype=bool)
+    for k, path in enumerate(paths):
+        if chain[k] in keep:
+            out[path[:, 0], path[:, 1]] = True
+    for i, j in links:
+        if chain[owner[i]] in keep:
+            _draw_segment(out, ends[i].astype(int), ends[j].astype(int))
+    rows, cols = tissue.shape
+    for free in np.flatnonzero(~used).tolist():
+        if chain[owner[free]] not in keep:
             continue
-        direction = direction / norm
-        position = end.astype(float)
+        position = ends[free].copy()
         for _ in range(int(4 * gap_px) + 10):
-            position = position + direction
+            position += outward[free]
             r, c = round(position[0]), round(position[1])
-            if not (0 <= r < out.shape[0] and 0 <= c < out.shape[1]) or not tissue[r, c]:
+            if not (0 <= r < rows and 0 <= c < cols) or not tissue[r, c]:
                 break
             out[r, c] = True
     return out
