@@ -12,7 +12,13 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import morphology
 
-from ienfd.core._fibres import _binary_closing
+from ienfd.core._morphology import (
+    binary_closing,
+    binary_dilation,
+    binary_erosion,
+    binary_opening,
+    diamond,
+)
 from ienfd.core._preprocess import channel_max, channel_mean, median_filter_line
 from ienfd.core._tissue import fill_holes
 
@@ -27,17 +33,51 @@ def _masks(seed: int, n: int = 60) -> list[np.ndarray]:
     return masks
 
 
-@pytest.mark.parametrize("radius", [1, 2, 3, 4])
-def test_binary_closing_is_scipys(radius: int) -> None:
-    footprint = morphology.disk(radius)
-    for mask in _masks(radius):
-        expected = ndi.binary_closing(mask, structure=footprint)
-        assert np.array_equal(_binary_closing(mask, footprint), expected)
+# Disks (the openings and closings), diamonds (a cross repeated), the cross
+# and the square, and a footprint whose rows are not centred runs (an X).
+_FOOTPRINTS = [
+    *[morphology.disk(r) for r in (1, 2, 3, 4, 6)],
+    *[diamond(k) for k in (0, 1, 3)],
+    ndi.generate_binary_structure(2, 1),
+    np.ones((3, 3), dtype=bool),
+    np.eye(5, dtype=bool) | np.eye(5, dtype=bool)[::-1],
+]
 
 
-def test_binary_closing_refuses_a_footprint_it_would_mirror() -> None:
-    with pytest.raises(ValueError, match="point-symmetric"):
-        _binary_closing(np.ones((5, 5), dtype=bool), np.array([[1, 1, 0]] * 3, dtype=bool))
+@pytest.mark.parametrize("k", range(len(_FOOTPRINTS)))
+def test_binary_morphology_is_scipys(k: int) -> None:
+    footprint = _FOOTPRINTS[k]
+    for mask in _masks(k):
+        for border in (0, 1):
+            expected = ndi.binary_erosion(mask, footprint, border_value=border)
+            assert np.array_equal(binary_erosion(mask, footprint, border_value=border), expected)
+        assert np.array_equal(
+            binary_dilation(mask, footprint), ndi.binary_dilation(mask, footprint)
+        )
+        assert np.array_equal(binary_opening(mask, footprint), ndi.binary_opening(mask, footprint))
+        assert np.array_equal(binary_closing(mask, footprint), ndi.binary_closing(mask, footprint))
+
+
+@pytest.mark.parametrize("radius", [1, 2, 5, 20])
+def test_diamond_dilation_is_the_repeated_cross(radius: int) -> None:
+    for mask in _masks(radius + 100, 40):
+        expected = ndi.binary_dilation(mask, iterations=radius)
+        assert np.array_equal(binary_dilation(mask, diamond(radius)), expected)
+
+
+@pytest.mark.parametrize(
+    ("footprint", "match"),
+    [
+        (np.array([[1, 1, 0]] * 3, dtype=bool), "point-symmetric"),
+        (np.ones((2, 2), dtype=bool), "odd side"),
+        (np.zeros((3, 3), dtype=bool), "at least one pixel"),
+    ],
+)
+def test_binary_morphology_refuses_a_footprint_it_cannot_follow(
+    footprint: np.ndarray, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        binary_closing(np.ones((5, 5), dtype=bool), footprint)
 
 
 def test_fill_holes_is_scipys() -> None:

@@ -756,13 +756,17 @@ def _hue_shift(flat: np.ndarray, sigma: float) -> np.ndarray:
     largest channel is taken, so that noise does not add up to a tint.
     """
     grey = channel_mean(flat)
-    colour = flat - grey[..., None]
     palest = grey <= np.percentile(grey, 2)
-    shift = colour - np.median(colour[palest], axis=0)
-    # The channels one at a time (no stacked copy); the largest as a running maximum.
-    largest = np.abs(ndi.gaussian_filter(shift[..., 0], sigma))
-    for k in range(1, 3):
-        np.maximum(largest, np.abs(ndi.gaussian_filter(shift[..., k], sigma)), out=largest)
+    glass = np.median(flat[palest] - grey[palest][:, None], axis=0)
+    # The channels one at a time, each a contiguous plane (no stacked copy of
+    # the colour); the largest as a running maximum.
+    largest = None
+    for k in range(flat.shape[-1]):
+        shift = flat[..., k] - grey
+        shift -= glass[k]
+        smooth = np.abs(ndi.gaussian_filter(shift, sigma, output=shift), out=shift)
+        largest = smooth if largest is None else np.maximum(largest, smooth, out=largest)
+    assert largest is not None
     return largest
 
 

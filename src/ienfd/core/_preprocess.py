@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ienfd.core._morphology import binary_dilation, diamond
+
 __all__ = [
     "block_mean",
     "block_to_full",
@@ -18,6 +20,8 @@ __all__ = [
     "robust_scale",
     "suppress_fibres",
 ]
+
+_CROSS = ndi.generate_binary_structure(2, 1)
 
 
 def robust_scale(values: np.ndarray) -> tuple[float, float]:
@@ -274,7 +278,8 @@ def fit_background(
     coef : (T, 3) ndarray
         Polynomial coefficients of log intensity for each channel.
     """
-    background = ~ndi.binary_dilation(tissue_lr, iterations=margin_px)
+    # scipy's binary_dilation(iterations=margin_px), value for value (a diamond).
+    background = ~binary_dilation(tissue_lr, diamond(max(margin_px, 0)))
     if background.sum() > 40_000:
         # Six smooth terms need far fewer points: every k-th background pixel.
         keep = np.zeros_like(background)
@@ -372,13 +377,17 @@ def optical_density(
             # The mean of the three channels' logs, summed in the order np.mean
             # sums them (0 + 1, then + 2, in float32) from three look-ups: the same
             # values without the (M, N, 3) float32 array of logs.
-            mean_log = (table[rgb[..., 0]] + table[rgb[..., 1]] + table[rgb[..., 2]]) / 3
-            return log_i0[..., 0] - mean_log
+            mean_log = table[rgb[..., 0]]
+            mean_log += table[rgb[..., 1]]
+            mean_log += table[rgb[..., 2]]
+            mean_log /= 3
+            return np.subtract(log_i0[..., 0], mean_log, out=mean_log)
         log_i = table[rgb]
     else:
-        log_i = np.log(np.clip(rgb.astype(np.float32), floor, None))
+        log_i = np.clip(rgb, floor, None, dtype=np.float32)
+        np.log(log_i, out=log_i)
     if per_channel:
-        return log_i0 - log_i
+        return np.subtract(log_i0, log_i, out=log_i)
     return log_i0[..., 0] - np.mean(log_i, axis=-1, dtype=np.float32)
 
 
@@ -413,7 +422,7 @@ def suppress_fibres(
     -------
     clean : ndarray of float32, the shape of ``signal``
     """
-    signal = signal.astype(np.float32)
+    signal = np.asarray(signal, dtype=np.float32)  # no copy of float32: it is only read
     stack = signal if signal.ndim == 3 else signal[..., None]
     total = channel_mean(stack)
     size = max(3, round(clear_um / spacing) | 1)
@@ -422,24 +431,35 @@ def suppress_fibres(
     floor = median_filter_line(median_filter_line(total, size, axis=1), size, axis=0)
     residual = total - floor
     if tissue.sum() < 100:
-        return signal
+        return signal.copy()
     _, noise = robust_scale(residual[tissue])
     stain = (residual > k * noise) | (total > np.percentile(total[tissue], 97))
-    weight = (tissue & ~ndi.binary_dilation(stain)).astype(np.float32)
+    del residual, floor
+    weight = (tissue & ~binary_dilation(stain, _CROSS)).astype(np.float32)
     sigma = 0.5 * clear_um / spacing
     norm = ndi.gaussian_filter(weight, sigma)
     # The wide fallback is smooth: compute it on a copy reduced by about sigma.
     step = max(1, round(sigma))
     full = (slice(0, weight.shape[0]), slice(0, weight.shape[1]))
     wide_norm = ndi.gaussian_filter(block_mean(weight, step), 4 * sigma / step)
+    # What every channel divides by and where it uses what (the same for all).
+    supported = norm > 0.05
+    np.maximum(norm, 1e-6, out=norm)
+    wide_supported = wide_norm > 0.02
+    np.maximum(wide_norm, 1e-6, out=wide_norm)
+    used = weight > 0
     clean = np.empty_like(stack)
     for c in range(stack.shape[-1]):
         # Inside thick objects (nerve bundles) the local estimate has no support:
         # fall back to a wider one, then to the tissue's median.
-        typical = float(np.median(stack[..., c][weight > 0])) if weight.any() else 0.0
+        values = stack[..., c][used]  # a copy, which the median may reorder
+        typical = float(np.median(values, overwrite_input=True)) if values.size else 0.0
         weighted = stack[..., c] * weight
-        smooth = ndi.gaussian_filter(weighted, sigma) / np.maximum(norm, 1e-6)
+        smooth = ndi.gaussian_filter(weighted, sigma)
+        smooth /= norm
         wide_sum = ndi.gaussian_filter(block_mean(weighted, step), 4 * sigma / step)
-        wide = np.where(wide_norm > 0.02, wide_sum / np.maximum(wide_norm, 1e-6), typical)
-        clean[..., c] = np.where(norm > 0.05, smooth, expand_blocks(wide, step, *full))
+        del weighted
+        wide = np.where(wide_supported, wide_sum / wide_norm, typical)
+        np.copyto(clean[..., c], expand_blocks(wide, step, *full))
+        np.copyto(clean[..., c], smooth, where=supported)
     return clean if signal.ndim == 3 else clean[..., 0]

@@ -84,7 +84,7 @@ def segment_tissue(
     (fluorescence) dermis is kept. Otsu, N. (1979), IEEE
     Trans. Syst. Man Cybern. 9:62, :DOI:`10.1109/TSMC.1979.4310076`.
     """
-    smoothed = ndi.gaussian_filter(signal.astype(np.float32), smooth_um / spacing)
+    smoothed = ndi.gaussian_filter(signal.astype(np.float32, copy=False), smooth_um / spacing)
     otsu = filters.threshold_otsu(smoothed)
     background = float(np.percentile(smoothed, 3))
     low_tail = smoothed[smoothed <= np.percentile(smoothed, 10)]
