@@ -14,11 +14,14 @@ from scipy import ndimage as ndi
 from skimage import filters, morphology
 
 from ienfd.core._membrane import _epidermis_from_membrane
+from ienfd.core._morphology import binary_erosion, binary_opening
 from ienfd.core._preprocess import block_mean, expand_blocks, suppress_fibres
 
 __all__ = ["frame_filled", "segment_epidermis_brightfield", "segment_epidermis_fluorescence"]
 
 logger = logging.getLogger(__name__)
+
+_CROSS = ndi.generate_binary_structure(2, 1)
 
 
 def _disk(radius_px: float) -> np.ndarray:
@@ -204,12 +207,12 @@ def _rim(tissue: np.ndarray, *, frame: bool = False) -> np.ndarray:
     the rim too: for a micrograph the tissue fills, with no glass along its
     surface (:func:`_best_band` tries it when :func:`frame_filled`).
     """
-    return tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=int(not frame))
+    return tissue & ~binary_erosion(tissue, _CROSS, border_value=int(not frame))
 
 
 def _outline_length(tissue: np.ndarray) -> int:
     """Pixels of the tissue's whole outline, the frame's border included."""
-    return int((tissue & ~ndi.binary_erosion(tissue, iterations=1, border_value=0)).sum())
+    return int((tissue & ~binary_erosion(tissue, _CROSS)).sum())
 
 
 def _search_bands(
@@ -300,7 +303,7 @@ def _dense(
     """Tissue denser than Otsu's threshold in ``feature``, opened, its small holes filled."""
     threshold = filters.threshold_otsu(feature[tissue])
     dense = (feature > threshold) & tissue
-    dense = ndi.binary_opening(dense, structure=_disk(opening_um / spacing))
+    dense = binary_opening(dense, _disk(opening_um / spacing))
     # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.
     return np.asarray(morphology.remove_small_holes(dense, max_size=int(max_hole_um2 / spacing**2)))
 
