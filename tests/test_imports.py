@@ -12,6 +12,8 @@ timed one).
 from __future__ import annotations
 
 import json
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +40,12 @@ NOT_ON_THE_ANALYZE_PATH = {
     "ienfd.synthetic": "ienfd synth only",
     "ienfd.parallel": "ienfd batch only",
     "ienfd.napari": "the viewer plugin only",
+    # scipy's array-API layer asks numpy for every public name, which imports
+    # these; ienfd.cli._startup defers them while scipy is first imported.
+    "numpy.f2py": "Fortran wrappers, never used (it loads charset_normalizer)",
+    "numpy.testing": "numpy's test helpers (it loads unittest and email)",
+    "charset_normalizer": "loaded by numpy.f2py only",
+    "unittest": "loaded by numpy.testing only",
 }
 
 
@@ -90,3 +98,42 @@ def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     image = SAMPLES / "brightfield_sg.ome.tif"
     modules = _modules_after_analyze([image], tmp_path, "--no-overlay", preload="import pandas")
     assert _loaded(modules, "pandas")
+
+
+def _fresh(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_scipy_imported_without_numpys_unused_submodules_still_reaches_them() -> None:
+    """The deferred submodules stay out of the process until used, and then work as ever."""
+    code = (
+        "import sys, json\n"
+        "from ienfd.cli._startup import defer_numpy_submodules\n"
+        "defer_numpy_submodules('scipy.ndimage')\n"
+        "before = [m for m in ('numpy.f2py', 'numpy.testing') if m in sys.modules]\n"
+        "import numpy as np\n"
+        "from scipy._lib.array_api_compat import numpy as xp\n"
+        "xp.testing.assert_array_equal(np.arange(3), [0, 1, 2])  # scipy's copy imports it\n"
+        "np.testing.assert_array_equal(np.ones(2), [1, 1])  # and numpy's own name\n"
+        "print(json.dumps({'before': before, 'after': 'numpy.testing' in sys.modules,\n"
+        "                  'same': np.testing is sys.modules['numpy.testing']}))\n"
+    )
+    report = json.loads(_fresh(code))
+    assert report == {"before": [], "after": True, "same": True}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_the_allocator_is_tuned_only_when_the_user_has_not() -> None:
+    code = "from ienfd.cli._startup import tune_allocator; print(tune_allocator())"
+    if platform.libc_ver()[0] == "glibc":
+        assert _fresh(code) == "True"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MALLOC_ARENA_MAX": "2"},
+    )
+    assert done.stdout.strip() == "False"

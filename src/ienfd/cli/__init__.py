@@ -55,4 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.command in _ANALYSING:
+        from ienfd.cli._startup import prepare_analysis
+
+        prepare_analysis()
     return int(args.func(args))
+
+
+#: The commands that analyse images, whose process start-up :mod:`ienfd.cli._startup` trims.
+_ANALYSING = frozenset({"analyze", "batch"})
