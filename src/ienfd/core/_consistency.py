@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from skimage.transform import rescale
 
 from ienfd.core._analyze import (
     AnalysisError,
@@ -183,6 +182,8 @@ def assess_consistency(
 
 def _reduce(array: np.ndarray, scale: float) -> np.ndarray:
     """``array`` at 1/scale of its size, anti-aliased, in its own dtype."""
+    from skimage.transform import rescale  # here: ienfd analyze without the check never loads it
+
     axis = -1 if array.ndim == 3 else None
     out = rescale(
         array.astype(np.float32),
