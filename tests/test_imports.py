@@ -46,6 +46,8 @@ NOT_ON_THE_ANALYZE_PATH = {
     "numpy.testing": "numpy's test helpers (it loads unittest and email)",
     "charset_normalizer": "loaded by numpy.f2py only",
     "unittest": "loaded by numpy.testing only",
+    "skimage.transform._warps": "the --consistency check's rescaled copies only",
+    "skimage.transform._geometric": "loaded with the rescaling only",
 }
 
 
