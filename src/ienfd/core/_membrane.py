@@ -200,7 +200,9 @@ def _link_line(
     Ends of different paths closer than ``gap_px`` are joined, each end once
     and never into a loop, when the join leaves each end forward (within 90°
     of the direction of its last ``reach`` pixels): a dotted or broken line
-    continues, a ring's end beside it does not join it. The cheapest joins
+    continues, a ring's end beside it does not join it. Ends up to three
+    gaps apart are joined when they point at each other (within 37°): a
+    line faded over a longer stretch. The cheapest joins
     go first, their length weighted by how far they turn: ``length * (2 -
     cos)``, with ``cos`` the smaller of the two ends' (a vessel's wall
     touching the line does not take the end its next piece continues).
@@ -209,7 +211,9 @@ def _link_line(
     chains (a vessel, a trunk's wall) are dropped. Each free end of a kept
     chain is extended along its direction until it leaves the tissue, at most
     ``2 * gap_px + 10`` pixels: a line fades near the section's edge, but an
-    end far inside (a broken ridge) is not carried across the epidermis.
+    end far inside (a broken ridge) is not carried across the epidermis. An
+    end that does not leave the tissue so but lies within half a gap of its
+    edge (a line that curls along the edge) is joined to the edge.
 
     Returns
     -------
@@ -239,9 +243,9 @@ def _link_line(
     unit = step / np.maximum(dist, 1e-9)[..., None]
     forward_i = np.einsum("ijk,ik->ij", unit, outward)
     turn = np.minimum(forward_i, forward_i.T)
-    forward = (turn >= 0.0) | (dist <= 3)
+    reachable = ((dist <= gap_px) & (turn >= 0.0)) | ((dist <= 3 * gap_px) & (turn >= 0.8))
     cost = dist * (2.0 - np.clip(turn, 0.0, 1.0))
-    allowed = np.triu((dist <= gap_px) & forward, k=1) & (owner[:, None] != owner[None, :])
+    allowed = np.triu(reachable | (dist <= 3), k=1) & (owner[:, None] != owner[None, :])
     used = np.zeros(len(ends), dtype=bool)
     links = []
     for i, j in sorted(np.argwhere(allowed).tolist(), key=lambda ij: cost[ij[0], ij[1]]):
@@ -266,17 +270,28 @@ def _link_line(
     for i, j in links:
         if chain[owner[i]] in keep:
             _draw_segment(out, ends[i].astype(int), ends[j].astype(int))
+    # The nearest pixel outside the tissue (the frame's border counts as outside).
+    edge_distance, nearest = ndi.distance_transform_edt(
+        np.pad(tissue, 1, constant_values=False), return_indices=True
+    )
     rows, cols = tissue.shape
     for free in np.flatnonzero(~used).tolist():
         if chain[owner[free]] not in keep:
             continue
         position = ends[free].copy()
+        left = False
         for _ in range(int(2 * gap_px) + 10):
             position += outward[free]
             r, c = round(position[0]), round(position[1])
             if not (0 <= r < rows and 0 <= c < cols) or not tissue[r, c]:
+                left = True
                 break
             out[r, c] = True
+        r, c = (int(v) + 1 for v in ends[free])
+        if not left and edge_distance[r, c] <= gap_px / 2:
+            # An end that curls along the tissue's edge: joined to the edge.
+            target = np.clip(nearest[:, r, c] - 1, 0, [rows - 1, cols - 1])
+            _draw_segment(out, ends[free].astype(int), target)
     return out
 
 
