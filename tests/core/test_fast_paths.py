@@ -211,3 +211,49 @@ def test_expand_blocks_is_the_gather() -> None:
         r = np.minimum(np.arange(rows.start, rows.stop) // factor, m - 1)
         c = np.minimum(np.arange(cols.start, cols.stop) // factor, n - 1)
         assert np.array_equal(expand_blocks(reduced, factor, rows, cols), reduced[np.ix_(r, c)])
+
+
+def _plain_optical_density(
+    rgb: np.ndarray, coef: np.ndarray, offset: tuple[int, int], full_shape: tuple[int, int],
+    order: int, per_channel: bool, floor: float,
+) -> np.ndarray:  # fmt: skip
+    """optical_density written plainly: a full-size float32 sum of every term, then logs."""
+    r = (np.arange(rgb.shape[0]) + offset[0] + 0.5) / full_shape[0]
+    c = (np.arange(rgb.shape[1]) + offset[1] + 0.5) / full_shape[1]
+    coef = coef if per_channel else coef.mean(axis=1, keepdims=True)
+    log_i0 = np.zeros((rgb.shape[0], rgb.shape[1], coef.shape[1]), dtype=np.float32)
+    terms = [(i, j) for i in range(order + 1) for j in range(order + 1 - i)]
+    for k, (i, j) in enumerate(terms):
+        log_i0 += (r[:, None, None] ** i * c[None, :, None] ** j * coef[k]).astype(np.float32)
+    log_i = np.log(np.clip(rgb.astype(np.float32), floor, None))
+    if per_channel:
+        return log_i0 - log_i
+    return log_i0[..., 0] - np.mean(log_i, axis=-1, dtype=np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_optical_density_is_the_plain_sum(dtype: type, per_channel: bool) -> None:
+    from ienfd.core._preprocess import optical_density
+
+    rng = np.random.default_rng(int(per_channel) + 2 * np.dtype(dtype).itemsize)
+    for order in (0, 1, 2):
+        for shape in [(1, 1, 3), (7, 1, 3), (1, 9, 3), (37, 53, 3)]:
+            top = 255 if dtype == np.uint8 else 4000
+            rgb = (rng.random(shape) * top).astype(dtype)
+            rgb[0, 0] = 0  # clipped at the floor
+            coef = rng.normal(size=((order + 1) * (order + 2) // 2, 3)) * 0.2 + np.log(top)
+            expected = _plain_optical_density(
+                rgb, coef, (3, 11), (90, 140), order, per_channel, 1.5
+            )
+            got = optical_density(
+                rgb,
+                coef,
+                offset=(3, 11),
+                full_shape=(90, 140),
+                order=order,
+                per_channel=per_channel,
+                floor=1.5,
+            )
+            assert got.dtype == np.float32
+            assert np.array_equal(got, expected)

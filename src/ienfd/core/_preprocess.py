@@ -362,13 +362,19 @@ def optical_density(
     # of one coordinate (r**i, c**j or the constant: the other factor is 1.0,
     # exactly) is computed along that axis only and broadcast into the sum:
     # the same float32 values, added in the same order, at a fraction of the cost.
-    log_i0 = np.zeros((rgb.shape[0], rgb.shape[1], coef.shape[1]), dtype=np.float32)
+    # The sum itself stays as small as its terms so far (the column terms come
+    # first): it grows to the tile's shape only when a term needs it.
+    log_i0 = np.zeros((1, 1, coef.shape[1]), dtype=np.float32)
     k = 0
     for i in range(order + 1):
         for j in range(order + 1 - i):
             rows = (r**i)[:, None, None] if i else 1.0
             cols = (c**j)[None, :, None] if j else 1.0
-            log_i0 += np.asarray(rows * cols * coef[k]).astype(np.float32)
+            term = np.asarray(rows * cols * coef[k]).astype(np.float32)
+            if np.broadcast_shapes(log_i0.shape, term.shape) == log_i0.shape:
+                log_i0 += term
+            else:
+                log_i0 = log_i0 + term
             k += 1
     if rgb.dtype == np.uint8:
         # A 256-entry table instead of a logarithm per pixel.
