@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from ienfd.core import analyze_section
-from ienfd.core._analyze import _pixel_jump_fraction
+from ienfd.core._analyze import _pixel_jump_fraction, _with_faint_edge_band
 from ienfd.core._qc import QualityLimits
+from ienfd.core._tissue import segment_tissue
 from ienfd.synthetic import SectionSpec, generate_section
 
 LIMIT = QualityLimits().pixel_jumps
@@ -90,3 +92,41 @@ def test_pixel_jumps_fire_on_a_strip_of_random_bytes(dtype: type) -> None:
     top = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 255.0
     image[100:180] = rng.uniform(0, top, image[100:180].shape).astype(dtype)
     assert _pixel_jump_fraction(image) > 5 * LIMIT
+
+
+def _dim_epidermis(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(signal, dermis mask, epidermis band) at 1.5 µm pixels, glass all around.
+
+    The dermis is bright; the epidermis above it, 60 µm thick, only 4 % of
+    the dermis' level over the glass; then 300 µm of glass.
+    """
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(0.0, 0.01, (400, 500))
+    dermis = np.zeros(signal.shape, dtype=bool)
+    dermis[250:380, 40:460] = True
+    band = np.zeros(signal.shape, dtype=bool)
+    band[210:250, 40:460] = True
+    signal[dermis] += 1.0
+    signal[band] += 0.04
+    return signal.astype(np.float32), dermis, band
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_a_dim_epidermis_is_added_to_the_tissue(k: int) -> None:
+    signal, dermis, band = (np.rot90(a, k) for a in _dim_epidermis())
+    found = segment_tissue(signal, spacing=1.5, smooth_um=6.0, background_fraction=0.1)
+    assert (found & band).sum() < 0.3 * band.sum()  # the threshold misses the band
+    tissue = _with_faint_edge_band(signal, found, spacing=1.5, smooth_um=6.0)
+    assert (tissue & band).sum() > 0.9 * band.sum()
+    # glass beyond the band stays glass, but for the smoothing's halo (a few µm)
+    halo_um = ndi.distance_transform_edt(~(found | band)) * 1.5
+    assert halo_um[tissue].max() < 6.0
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_no_dim_band_leaves_the_tissue_as_it_is(k: int) -> None:
+    signal, _, band = (np.rot90(a, k) for a in _dim_epidermis())
+    signal = np.where(band, signal - 0.04, signal)
+    found = segment_tissue(signal, spacing=1.5, smooth_um=6.0, background_fraction=0.1)
+    tissue = _with_faint_edge_band(signal, found, spacing=1.5, smooth_um=6.0)
+    assert np.array_equal(tissue, found)
