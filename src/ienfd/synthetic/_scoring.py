@@ -49,9 +49,12 @@ def score_section(
 ) -> SectionScore:
     """Match found crossings to true ones and compare the DEJ length.
 
-    Crossings are paired one-to-one by minimum total distance (Hungarian
-    assignment); a pair counts as a match when its points are within
-    ``tolerance_um`` of each other.
+    Crossings are paired one-to-one so that as many pairs as possible lie
+    within ``tolerance_um`` of each other, and among such pairings the one of
+    least total distance (Hungarian assignment on distances, where a pair
+    beyond the tolerance costs more than all pairs within it together). A
+    plain least-total-distance assignment can trade two matches for one: one
+    extra point at an end of the junction shifts every pair along it by one.
 
     Parameters
     ----------
@@ -84,8 +87,11 @@ def score_section(
     matched = 0
     if len(found) and len(true):
         dist = np.hypot(found[:, None, 0] - true[None, :, 0], found[:, None, 1] - true[None, :, 1])
-        rows, cols = linear_sum_assignment(dist)
-        matched = int(np.sum(dist[rows, cols] * truth["pixel_size_um"] <= tolerance_um))
+        within = dist * truth["pixel_size_um"] <= tolerance_um
+        # Out-of-tolerance pairs cost more than every within-tolerance pair together.
+        beyond = 1.0 + float(dist[within].sum())
+        rows, cols = linear_sum_assignment(np.where(within, dist, beyond))
+        matched = int(np.sum(within[rows, cols]))
     true_length = float(truth["dej_length_um"])
     return SectionScore(
         true_count=len(true),
