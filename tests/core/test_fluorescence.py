@@ -113,7 +113,7 @@ def _dim_epidermis(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
 def test_a_dim_epidermis_is_added_to_the_tissue(k: int) -> None:
-    signal, dermis, band = (np.rot90(a, k) for a in _dim_epidermis())
+    signal, _, band = (np.rot90(a, k) for a in _dim_epidermis())
     found = segment_tissue(signal, spacing=1.5, smooth_um=6.0, background_fraction=0.1)
     assert (found & band).sum() < 0.3 * band.sum()  # the threshold misses the band
     tissue = _with_faint_edge_band(signal, found, spacing=1.5, smooth_um=6.0)
@@ -127,6 +127,20 @@ def test_a_dim_epidermis_is_added_to_the_tissue(k: int) -> None:
 def test_no_dim_band_leaves_the_tissue_as_it_is(k: int) -> None:
     signal, _, band = (np.rot90(a, k) for a in _dim_epidermis())
     signal = np.where(band, signal - 0.04, signal)
+    found = segment_tissue(signal, spacing=1.5, smooth_um=6.0, background_fraction=0.1)
+    tissue = _with_faint_edge_band(signal, found, spacing=1.5, smooth_um=6.0)
+    assert np.array_equal(tissue, found)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_glass_brighter_near_the_tissue_is_not_added(k: int) -> None:
+    # Uneven illumination: the glass within 250 µm of the tissue is brighter
+    # than the glass beyond. It is glass, however far above the far glass.
+    signal, dermis, band = _dim_epidermis()
+    signal = np.where(band, signal - 0.04, signal)
+    near_um = ndi.distance_transform_edt(~dermis) * 1.5
+    signal = signal + np.where((near_um > 0) & (near_um <= 250.0), 0.04, 0.0).astype(np.float32)
+    signal = np.rot90(signal, k)
     found = segment_tissue(signal, spacing=1.5, smooth_um=6.0, background_fraction=0.1)
     tissue = _with_faint_edge_band(signal, found, spacing=1.5, smooth_um=6.0)
     assert np.array_equal(tissue, found)

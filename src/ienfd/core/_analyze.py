@@ -861,8 +861,10 @@ def _with_faint_edge_band(
     above that level, and connected to the tissue, are added when, together,
     they form a band at least ``min_thickness_um`` thick on average along
     the edge they border (an epidermis, 20 µm thick or more, not the blur of
-    the tissue's edge). Without glass that far away the tissue is returned
-    as it is.
+    the tissue's edge), at most three quarters of ``reach_um`` thick, and not running along
+    the frame's border for more than a quarter of that edge's length (glass
+    brighter near the tissue than far from it). Without glass that far away
+    the tissue is returned as it is.
     """
     smoothed = ndi.gaussian_filter(signal.astype(np.float32), 0.5 * smooth_um / spacing)
     distance_um = ndi.distance_transform_edt(~tissue) * spacing
@@ -877,8 +879,15 @@ def _with_faint_edge_band(
     if not added.any():
         return tissue
     edge = tissue & ~ndi.binary_erosion(tissue, border_value=1)
-    bordered = edge & ndi.binary_dilation(added)
-    if added.sum() * spacing < min_thickness_um * max(int(bordered.sum()), 1):
+    length = max(int((edge & ndi.binary_dilation(added)).sum()), 1)
+    thickness_um = added.sum() * spacing / length
+    frame = np.zeros_like(added)
+    frame[[0, -1], :] = frame[:, [0, -1]] = True
+    too_thick = thickness_um > 0.75 * reach_um
+    if thickness_um < min_thickness_um or too_thick or (added & frame).sum() > 0.25 * length:
+        # Too thin (the blur of the tissue's edge), filling most of the reach
+        # (the glass itself, brighter near the tissue than far from it), or
+        # running along the frame rather than the tissue (glass the frame cuts).
         return tissue
     return fill_holes(tissue | added)
 
