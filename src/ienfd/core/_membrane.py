@@ -202,7 +202,8 @@ def _link_line(
     of the direction of its last ``reach`` pixels): a dotted or broken line
     continues, a ring's end beside it does not join it. Ends up to three
     gaps apart are joined when they point at each other (within 37°): a
-    line faded over a longer stretch. The cheapest joins
+    line faded over a longer stretch. An end within half a gap of the
+    tissue's edge is joined only so (a line ends there rather than breaks). The cheapest joins
     go first, their length weighted by how far they turn: ``length * (2 -
     cos)``, with ``cos`` the smaller of the two ends' (a vessel's wall
     touching the line does not take the end its next piece continues).
@@ -243,7 +244,17 @@ def _link_line(
     unit = step / np.maximum(dist, 1e-9)[..., None]
     forward_i = np.einsum("ijk,ik->ij", unit, outward)
     turn = np.minimum(forward_i, forward_i.T)
-    reachable = ((dist <= gap_px) & (turn >= 0.0)) | ((dist <= 3 * gap_px) & (turn >= 0.8))
+    # The nearest pixel outside the tissue (the frame's border counts as outside).
+    edge_distance, nearest = ndi.distance_transform_edt(
+        np.pad(tissue, 1, constant_values=False), return_indices=True
+    )
+    end_px = ends.astype(int) + 1
+    at_edge = edge_distance[end_px[:, 0], end_px[:, 1]] <= gap_px / 2
+    # Near the tissue's edge a line ends rather than breaks: there a join
+    # must continue it straight (a trunk's wall beside the line's last
+    # stretch also ends at the edge, and would carry the cut around the trunk).
+    loose = ~(at_edge[:, None] | at_edge[None, :])
+    reachable = ((dist <= gap_px) & (turn >= 0.0) & loose) | ((dist <= 3 * gap_px) & (turn >= 0.8))
     cost = dist * (2.0 - np.clip(turn, 0.0, 1.0))
     allowed = np.triu(reachable | (dist <= 3), k=1) & (owner[:, None] != owner[None, :])
     used = np.zeros(len(ends), dtype=bool)
@@ -270,10 +281,6 @@ def _link_line(
     for i, j in links:
         if chain[owner[i]] in keep:
             _draw_segment(out, ends[i].astype(int), ends[j].astype(int))
-    # The nearest pixel outside the tissue (the frame's border counts as outside).
-    edge_distance, nearest = ndi.distance_transform_edt(
-        np.pad(tissue, 1, constant_values=False), return_indices=True
-    )
     rows, cols = tissue.shape
     for free in np.flatnonzero(~used).tolist():
         if chain[owner[free]] not in keep:
