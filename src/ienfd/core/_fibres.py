@@ -77,30 +77,130 @@ def enhance_fibres(
     Returns
     -------
     response : ndarray of float32, the shape of ``region``
-        Sato tubeness; 0 outside the blocks.
+        Sato tubeness, with edges damped (see below); 0 outside the blocks.
+
+    Notes
+    -----
+    Tubeness answers the inner side of any step edge as it answers a line:
+    the rim of a nucleus, of a pigment granule or of the darker basal layer
+    curves down just like a fibre's profile. A fibre is denser than the
+    tissue on *both* of its sides, an edge on one side only. So every strong
+    response (above the 80th percentile of the responses of all blocks, one
+    cut for the whole section) is checked across the ridge: the smoothed
+    signal is read ``2 sigma + 1`` pixels to either side along the Hessian's
+    eigenvector, and the response is scaled by ``min(drop) / (0.25 max(drop))``
+    clipped to [0, 1], where ``drop`` is the centre minus each side. A fibre
+    keeps its response while its weaker side is at least a quarter as far
+    below it as its stronger side; an edge loses it. The weak majority of
+    responses, which set the segmentation thresholds (median and MAD), are
+    untouched. The idea of asking for contrast on both sides of a line is
+    that of Koller, T. M. et al. (1995), "Multiscale detection of curvilinear
+    structures in 2-D and 3-D image data", Proc. ICCV, 864-869.
 
     References
     ----------
     Sato, Y. et al. (1998), Med Image Anal 2:143, :DOI:`10.1016/S1361-8415(98)80009-1`.
     """
     sigmas = [max(0.6, w / (2 * np.sqrt(3)) / spacing) for w in fibre_width_um]
-    # Gaussian support (truncated at 4 sigma) plus two pixels for the two
-    # central differences of the Hessian: tiles then agree exactly at seams.
-    margin = int(np.ceil(4 * max(sigmas))) + 3
+    # Gaussian support (truncated at 4 sigma) plus the sides the edge check
+    # reads (2 sigma + 1 pixels out, interpolated: one more), and two pixels
+    # for the Hessian's central differences: tiles then agree exactly at seams.
+    margin = int(np.ceil(6 * max(sigmas))) + 4
     o_r, o_c = region[0].start, region[1].start
     response = np.zeros((region[0].stop - o_r, region[1].stop - o_c), dtype=np.float32)
+    smoothed: list[tuple[int, int, list[np.ndarray]]] = []
     for rows, cols in blocks:
         r0, r1 = max(0, rows.start - margin), min(full_shape[0], rows.stop + margin)
         c0, c1 = max(0, cols.start - margin), min(full_shape[1], cols.stop + margin)
         tile = get_tile(slice(r0, r1), slice(c0, c1)).astype(np.float32)
-        ridge = tubeness(tile, sigmas)
+        smooth = [
+            ndi.gaussian_filter(tile, sigma, mode="reflect", truncate=4.0) for sigma in sigmas
+        ]
+        ridge = tubeness(tile, sigmas, smoothed=smooth)
         response[rows.start - o_r : rows.stop - o_r, cols.start - o_c : cols.stop - o_c] = ridge[
             rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0
         ]
+        smoothed.append((r0, c0, smooth))
+    cut = _edge_check_cut(response, blocks, (o_r, o_c))
+    if cut is None:
+        return response
+    for (rows, cols), (r0, c0, smooth) in zip(blocks, smoothed, strict=True):
+        view = response[rows.start - o_r : rows.stop - o_r, cols.start - o_c : cols.stop - o_c]
+        rr, cc = np.nonzero(view > cut)
+        if rr.size:
+            view[rr, cc] = _damp_edges(smooth, sigmas, rr + rows.start - r0, cc + cols.start - c0)
     return response
 
 
-def tubeness(image: np.ndarray, sigmas: list[float]) -> np.ndarray:
+# Responses above this percentile (of all blocks' positive responses) get the edge check.
+_EDGE_CHECK_PERCENTILE = 80.0
+# A fibre's weaker side must drop at least this fraction of its stronger side's drop.
+_EDGE_SIDE_RATIO = 0.25
+
+
+def _edge_check_cut(
+    response: np.ndarray, blocks: list[tuple[slice, slice]], origin: tuple[int, int]
+) -> float | None:
+    """The response above which :func:`_damp_edges` checks a pixel (one cut per section)."""
+    values = [
+        response[r.start - origin[0] : r.stop - origin[0], c.start - origin[1] : c.stop - origin[1]]
+        for r, c in blocks
+    ]
+    if not values:
+        return None
+    flat = np.concatenate([v.ravel() for v in values])
+    positive = flat[flat > 0]
+    if positive.size == 0:
+        return None
+    # All of them, not a subsample: the cut must not depend on the section's orientation.
+    return float(np.percentile(positive, _EDGE_CHECK_PERCENTILE))
+
+
+def _damp_edges(
+    smoothed: list[np.ndarray], sigmas: list[float], rr: np.ndarray, cc: np.ndarray
+) -> np.ndarray:
+    """Tubeness at tile pixels ``(rr, cc)``, each scale scaled by its two-sided contrast.
+
+    Returns the maximum over scales of ``sigma**2 * max(-lambda_min, 0)``
+    times the side factor of :func:`enhance_fibres`' Notes, from the Hessian
+    by the same central differences as :func:`tubeness`, at these pixels only.
+    """
+    best = np.zeros(rr.size, dtype=np.float32)
+    for smooth, sigma in zip(smoothed, sigmas, strict=True):
+
+        def at(dr: int, dc: int, smooth: np.ndarray = smooth) -> np.ndarray:
+            return _sample(smooth, rr + dr, cc + dc)
+
+        centre = at(0, 0)
+        h_rr = (at(2, 0) - 2 * centre + at(-2, 0)) / 4
+        h_cc = (at(0, 2) - 2 * centre + at(0, -2)) / 4
+        h_rc = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / 4
+        smallest = (h_rr + h_cc) / 2 - np.sqrt(h_rc**2 + ((h_rr - h_cc) / 2) ** 2)
+        # The eigenvector of the smaller eigenvalue points across the ridge;
+        # of its two closed forms take the better conditioned.
+        v1r, v1c = h_rc, smallest - h_rr
+        v2r, v2c = smallest - h_cc, h_rc
+        first = np.hypot(v1r, v1c) >= np.hypot(v2r, v2c)
+        vr = np.where(first, v1r, v2r)
+        vc = np.where(first, v1c, v2c)
+        norm = np.hypot(vr, vc)
+        flat = norm <= 0
+        vr = np.where(flat, 1.0, vr / np.where(flat, 1.0, norm))
+        vc = np.where(flat, 0.0, vc / np.where(flat, 1.0, norm))
+        d = 2 * sigma + 1
+        side_a = ndi.map_coordinates(smooth, [rr + d * vr, cc + d * vc], order=1, mode="nearest")
+        side_b = ndi.map_coordinates(smooth, [rr - d * vr, cc - d * vc], order=1, mode="nearest")
+        drop_a, drop_b = centre - side_a, centre - side_b
+        weak, strong = np.minimum(drop_a, drop_b), np.maximum(drop_a, drop_b)
+        factor = np.clip(weak / np.maximum(_EDGE_SIDE_RATIO * strong, 1e-30), 0.0, 1.0)
+        value = (sigma**2) * np.maximum(-smallest, 0) * factor
+        np.maximum(best, value.astype(np.float32), out=best)
+    return best
+
+
+def tubeness(
+    image: np.ndarray, sigmas: list[float], *, smoothed: list[np.ndarray] | None = None
+) -> np.ndarray:
     """Sato tubeness of bright ridges in 2-D, from finite-difference Hessians.
 
     For each scale the image is smoothed once and differentiated by central
@@ -117,6 +217,9 @@ def tubeness(image: np.ndarray, sigmas: list[float]) -> np.ndarray:
     image : (M, N) ndarray of float32
     sigmas : list of float
         Gaussian scales in pixels.
+    smoothed : list of ndarray, optional
+        ``image`` already smoothed at each of ``sigmas`` (Gaussian, reflected
+        border, truncated at 4 sigma), when the caller needs them too.
 
     Returns
     -------
@@ -127,8 +230,12 @@ def tubeness(image: np.ndarray, sigmas: list[float]) -> np.ndarray:
     Sato, Y. et al. (1998), Med Image Anal 2:143, :DOI:`10.1016/S1361-8415(98)80009-1`.
     """
     out = np.zeros(image.shape, dtype=np.float32)
-    for sigma in sigmas:
-        smooth = ndi.gaussian_filter(image, sigma, mode="reflect", truncate=4.0)
+    for k, sigma in enumerate(sigmas):
+        smooth = (
+            ndi.gaussian_filter(image, sigma, mode="reflect", truncate=4.0)
+            if smoothed is None
+            else smoothed[k]
+        )
         d_row = _gradient(smooth, 0)
         h_rr = _gradient(d_row, 0)
         h_rc = _gradient(d_row, 1)
@@ -152,6 +259,11 @@ def tubeness(image: np.ndarray, sigmas: list[float]) -> np.ndarray:
         smallest *= sigma**2
         np.maximum(out, smallest, out=out)
     return out
+
+
+def _sample(values: np.ndarray, rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
+    """``values`` at pixels ``(rr, cc)``, clipped to the array (the nearest edge pixel)."""
+    return values[np.clip(rr, 0, values.shape[0] - 1), np.clip(cc, 0, values.shape[1] - 1)]
 
 
 def _gradient(values: np.ndarray, axis: int) -> np.ndarray:
