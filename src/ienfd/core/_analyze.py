@@ -414,6 +414,7 @@ def analyze_section(
         region=region,
         spacing=spacing,
         fibre_width_um=params.fibre_width_um,
+        edges=modality == "brightfield",
     )
     band_full = expand_blocks(band, factor, *region)
     skeleton = segment_fibres(

@@ -53,6 +53,7 @@ def enhance_fibres(
     region: tuple[slice, slice],
     spacing: float,
     fibre_width_um: tuple[float, ...] = (0.8, 1.6),
+    edges: bool = True,
 ) -> np.ndarray:
     """Ridge (tubeness) response of thin bright fibres, block by block.
 
@@ -73,11 +74,16 @@ def enhance_fibres(
     fibre_width_um : tuple of float
         Fibre widths to enhance; the Gaussian scales are ``width / (2 sqrt 3)``
         µm, the scale whose second derivative best matches a bar of that width.
+    edges : bool
+        Damp the responses of edges (Notes). The analysis does in bright-field,
+        where nuclei and the basal layer's border are in the signal, and not in
+        fluorescence, where the PGP 9.5 channel holds neither and the check
+        cost more crossings than it saved (Notes).
 
     Returns
     -------
     response : ndarray of float32, the shape of ``region``
-        Sato tubeness, with edges damped (see below); 0 outside the blocks.
+        Sato tubeness, with edges damped (see below) if ``edges``; 0 outside the blocks.
 
     Notes
     -----
@@ -96,6 +102,13 @@ def enhance_fibres(
     untouched. The idea of asking for contrast on both sides of a line is
     that of Koller, T. M. et al. (1995), "Multiscale detection of curvilinear
     structures in 2-D and 3-D image data", Proc. ICCV, 864-869.
+
+    On the classic development sections (seeds 90000-90039) the check lowered
+    the bright-field count error and raised the fluorescence one (summed
+    absolute error 2 -> 5 fibres on their 21 fluorescence sections): breaking a
+    fibre where it runs beside brighter tissue splits it into pieces that are
+    then counted apart. Fluorescence has no nuclei or basal border in its fibre
+    channel to remove, so the analysis uses it in bright-field only.
 
     References
     ----------
@@ -120,8 +133,9 @@ def enhance_fibres(
         response[rows.start - o_r : rows.stop - o_r, cols.start - o_c : cols.stop - o_c] = ridge[
             rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0
         ]
-        smoothed.append((r0, c0, smooth))
-    cut = _edge_check_cut(response)
+        if edges:
+            smoothed.append((r0, c0, smooth))
+    cut = _edge_check_cut(response) if edges else None
     if cut is None:
         return response
     for (rows, cols), (r0, c0, smooth) in zip(blocks, smoothed, strict=True):
