@@ -414,10 +414,10 @@ parameter of the analysis was fitted to it, but its failures have been looked at
 so it is no longer blind: the failures of earlier versions of this page led to the colour
 test for glass (W0043375), the band redrawn whole under a detached stratum corneum
 (W0043323) and the frame's border tried as the surface where the tissue fills the frame
-(W0043340); the bright-field fragments limit (250 per mm) was set above its copies counted
-right (150-220 since the fibre enhancement damps edges, and nuclei's rims trace as their
-tips), and the edge damping itself was measured here as well as on the independent
-generator's design set before it was kept.  The blind out-of-distribution
+(W0043340); the bright-field fragments limit (150 per mm) was set between its copies counted
+right (70-142) and its tissue with no fibre at all (174-178), before the fibre enhancement
+damped edges (since then copies counted right reach 150-220 and are flagged by it).  The blind
+out-of-distribution
 measure is the held-out set of the independent generator
 ([validation-independent.md](validation-independent.md)).
 
