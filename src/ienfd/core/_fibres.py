@@ -115,10 +115,12 @@ def enhance_fibres(
     Sato, Y. et al. (1998), Med Image Anal 2:143, :DOI:`10.1016/S1361-8415(98)80009-1`.
     """
     sigmas = [max(0.6, w / (2 * np.sqrt(3)) / spacing) for w in fibre_width_um]
-    # Gaussian support (truncated at 4 sigma) plus the sides the edge check
-    # reads (2 sigma + 1 pixels out, interpolated: one more), and two pixels
-    # for the Hessian's central differences: tiles then agree exactly at seams.
-    margin = int(np.ceil(6 * max(sigmas))) + 4
+    # Gaussian support (truncated at 4 sigma) and two pixels for the Hessian's
+    # central differences, plus, with the edge check, the sides it reads
+    # (2 sigma + 1 pixels out, interpolated: one more): tiles then agree
+    # exactly at seams. Without the check the smaller tiles suffice.
+    widest = max(sigmas)
+    margin = int(np.ceil(6 * widest)) + 4 if edges else int(np.ceil(4 * widest)) + 3
     o_r, o_c = region[0].start, region[1].start
     response = np.zeros((region[0].stop - o_r, region[1].stop - o_c), dtype=np.float32)
     smoothed: list[tuple[int, int, list[np.ndarray]]] = []
