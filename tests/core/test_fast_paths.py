@@ -257,3 +257,42 @@ def test_optical_density_is_the_plain_sum(dtype: type, per_channel: bool) -> Non
             )
             assert got.dtype == np.float32
             assert np.array_equal(got, expected)
+
+
+def _edge_components_from_distance_map(
+    candidate: np.ndarray, edge: np.ndarray, spacing: float, edge_distance_um: float
+) -> list[np.ndarray]:
+    """The epidermis search's edge components as first written: scipy's whole distance map."""
+    labels, n = ndi.label(candidate)
+    if n == 0:
+        return []
+    dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
+    er, ec = np.nonzero(edge & (dist * spacing <= edge_distance_um))
+    coverage = np.bincount(labels[ir[er, ec], ic[er, ec]], minlength=n + 1)
+    coverage[0] = 0
+    if coverage.max() == 0:
+        return []
+    order = np.argsort(-coverage)
+    return [labels == k for k in order if k > 0 and coverage[k] >= 0.25 * coverage.max()][:4]
+
+
+def test_edge_components_are_those_of_the_distance_map() -> None:
+    from ienfd.core._epidermis import _edge_components, _rim
+
+    rng = np.random.default_rng(17)
+    tissues = _masks(18, n=40)
+    checked = 0
+    for k, tissue in enumerate(tissues):
+        tissue = np.pad(tissue, 3)
+        edge = _rim(tissue)
+        smooth = ndi.gaussian_filter(rng.random(tissue.shape), rng.uniform(0.5, 2.0))
+        candidate = tissue & (smooth > np.median(smooth))
+        # Distances at and around the limit: whole pixels (1.0, ties between
+        # components) and fractions of them.
+        for spacing, limit in ((1.0, 3.0), (1.0, 5.0), (0.7, 2.1), (3.0, 60.0)):
+            got = _edge_components(candidate, edge, spacing=spacing, edge_distance_um=limit)
+            expected = _edge_components_from_distance_map(candidate, edge, spacing, limit)
+            assert len(got) == len(expected), k
+            assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+            checked += len(got)
+    assert checked > 50

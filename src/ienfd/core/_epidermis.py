@@ -371,9 +371,15 @@ def _edge_components(
     labels, n = ndi.label(candidate)
     if n == 0:
         return []
-    dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
-    er, ec = np.nonzero(edge & (dist * spacing <= edge_distance_um))
-    coverage = np.bincount(labels[ir[er, ec], ic[er, ec]], minlength=n + 1)
+    # The nearest component pixel of every pixel; the distance at the edge's
+    # pixels only, as scipy computes it from the same indices (the square root
+    # of the summed squared offsets, in float64): not a map of the whole frame.
+    ir, ic = ndi.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
+    er, ec = np.nonzero(edge)
+    nr, nc = ir[er, ec], ic[er, ec]
+    d_row, d_col = (nr - er).astype(np.float64), (nc - ec).astype(np.float64)
+    near = np.sqrt(d_row * d_row + d_col * d_col) * spacing <= edge_distance_um
+    coverage = np.bincount(labels[nr[near], nc[near]], minlength=n + 1)
     coverage[0] = 0
     if coverage.max() == 0:
         return []
