@@ -47,6 +47,7 @@ def test_a_plausible_result_passes_every_check() -> None:
         "junction_coverage",
         "n_short_fibres",
         "fragments_per_mm",
+        "fragments_per_crossing",
         "n_junction_pieces",
         "crossings_per_mm",
     }
@@ -97,10 +98,17 @@ def test_many_fibres_stopping_below_the_junction_need_review() -> None:
     assert "stop just below" not in _assess(count=1, short=5)[1]
 
 
-def test_a_noisy_fibre_trace_needs_review() -> None:
-    # About 616 µm of junction: 150 fragments per mm is about 92.
-    assert "fragments per mm" in _assess(fragments=100)[1]
-    assert "fragments per mm" not in _assess(fragments=80)[1]
+def test_a_noisy_fibre_trace_beside_few_crossings_needs_review() -> None:
+    # About 616 µm of junction: 100 fragments per mm is about 62 pieces.
+    qc, reasons = _assess(fragments=100, count=2)
+    assert qc["fragments_per_crossing"] == 50.0
+    assert "fragments per mm" in reasons and "50 for each crossing" in reasons
+    # As noisy, but beside enough crossings that noise cannot make the count.
+    assert "fragments per mm" not in _assess(fragments=100, count=8)[1]
+    # Few crossings, but little noise.
+    assert "fragments per mm" not in _assess(fragments=50, count=1)[1]
+    # No crossing at all: every piece weighs against nothing.
+    assert _assess(fragments=70, count=0)[0]["fragments_per_crossing"] == 70.0
 
 
 def test_an_implausibly_dense_count_needs_review() -> None:

@@ -62,24 +62,25 @@ class QualityLimits:
         and a dense plexus under it gives many dermal fibre ends on sections
         counted right (up to 134 on the wide appearance set), so
         :func:`assess_section` is called with None there.
-    fragments_per_mm : float or None
-        Most uncounted pieces of the fibre trace in the epidermis per mm of
+    fragments_per_mm, fragments_per_crossing : float or None, float
+        The fibre trace is called noisy when it leaves more than
+        ``fragments_per_mm`` uncounted pieces in the epidermis per mm of
         junction, fibre-like or not (``CrossingCount.epidermal_pieces``: the
-        reported fragments and the pieces rejected as texture), before the
-        fibre trace is called noisy: nuclei, pigment or keratinocyte borders
-        taken for fibre pieces, and then for crossings too. None: not checked. On the
-        bright-field tuning sets the most was 57 per mm (true fragments: at
-        most 19); real H&E epidermis, its nuclei's rims traced, gave 70-142
-        on copies counted right and 174-178 with no fibre at all (the limit
-        was set between them on the real-tissue copies, which are therefore
-        not blind for this check). Since the fibre enhancement damps edges
-        (a nucleus' rim traces as its two tips, counted here, not as a ring,
-        left out as a loop), real copies counted right reach 150-220 and are
-        flagged; raising the limit to 250 left real W0043340 counted across a
-        drawn junction (2 of 7 fibres) silently wrong, so it stays. In
-        fluorescence the stratum corneum's texture still gives up
-        to 320 per mm on sections counted right, so :func:`assess_section` is
-        called with None there.
+        reported fragments and the pieces rejected as texture), AND more than
+        ``fragments_per_crossing`` of them for each crossing counted. Noise
+        pieces (nuclei, pigment, keratinocyte borders) make and break
+        crossings at random; what that does to a count depends on how many
+        true crossings stand beside them, so the check weighs the noise
+        against the count rather than alone. Calibration (development data
+        only, docs/algorithm.md "Quality checks"): real H&E epidermis with
+        drawn fibres, its nuclei's tips traced, gives 128-203 pieces per mm
+        and 5-17 per crossing on copies counted right; the copies of real
+        W0043340 counted 2-3 of 7 gave 219-234 per mm and 44-47 per
+        crossing, a stress section counted 5 of 3 under H&E and heavy blur
+        190 and 49. The noise alone (150 per mm, the previous rule) flagged
+        every real copy. None: not checked. In fluorescence the stratum
+        corneum's texture gives up to 320 per mm on sections counted right,
+        so :func:`assess_section` is called with None there.
     counterstain_index, counterstain_short_fibres : float, int
         Largest haematoxylin index (see :func:`counterstain_index`) before the
         section is called counterstained (sections without a counterstain
@@ -140,7 +141,8 @@ class QualityLimits:
     coverage: float = 0.8
     short_fibres: int | None = 8
     short_fibre_ratio: float = 4.0
-    fragments_per_mm: float | None = 150.0
+    fragments_per_mm: float | None = 100.0
+    fragments_per_crossing: float = 30.0
     counterstain_index: float = 0.02
     counterstain_short_fibres: int = 15
     max_density_per_mm: float = 40.0
@@ -337,12 +339,20 @@ def assess_section(
         )
 
     per_mm = n_fragments / (dej_um / 1000.0) if dej_um > 0 else None
+    per_crossing = n_fragments / max(count, 1)
     qc["fragments_per_mm"] = None if per_mm is None else round(per_mm, 1)
-    if per_mm is not None and lim.fragments_per_mm is not None and per_mm > lim.fragments_per_mm:
+    qc["fragments_per_crossing"] = round(per_crossing, 1)
+    if (
+        per_mm is not None
+        and lim.fragments_per_mm is not None
+        and per_mm > lim.fragments_per_mm
+        and per_crossing > lim.fragments_per_crossing
+    ):
         reasons.append(
-            f"{per_mm:.0f} epidermal trace fragments per mm of junction, fibre-like or not: "
-            "the fibre trace is noisy "
-            "(nuclei, pigment or cell borders taken for fibres), so crossings may be too"
+            f"{per_mm:.0f} epidermal trace fragments per mm of junction, fibre-like or not, "
+            f"{per_crossing:.0f} for each crossing counted: the fibre trace is noisy "
+            "(nuclei, pigment or cell borders taken for fibres) beside few crossings, so "
+            "the count may be off"
         )
     qc["haematoxylin_index"] = None if haematoxylin_index is None else round(haematoxylin_index, 3)
     if (
