@@ -19,7 +19,7 @@ from ienfd.core._morphology import (
     binary_opening,
     diamond,
 )
-from ienfd.core._preprocess import channel_max, channel_mean, median_filter_line
+from ienfd.core._preprocess import channel_max, channel_mean, channel_min, median_filter_line
 from ienfd.core._tissue import fill_holes
 
 
@@ -103,7 +103,7 @@ def test_median_filter_line_is_scipys(size: int, axis: int) -> None:
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_channel_mean_and_max_are_numpys(channels: int) -> None:
+def test_channel_reductions_are_numpys(channels: int) -> None:
     rng = np.random.default_rng(channels)
     image = (rng.lognormal(size=(123, 77, channels)) - 1.0).astype(np.float32)
     assert np.array_equal(channel_mean(image), image.mean(axis=-1))
@@ -111,6 +111,12 @@ def test_channel_mean_and_max_are_numpys(channels: int) -> None:
     assert np.array_equal(channel_max(image), image.max(axis=-1))
     wide = image.astype(np.float64)
     assert np.array_equal(channel_mean(wide), wide.mean(axis=-1))
+    assert np.array_equal(channel_min(image), image.min(axis=-1))
+    # What the epidermis search computed them as: reductions of the stacked planes.
+    planes = [image[..., k] for k in range(channels)]
+    assert np.array_equal(channel_mean(image), np.mean(planes, axis=0))
+    assert np.array_equal(channel_max(image), np.max(planes, axis=0))
+    assert np.array_equal(channel_min(image), np.min(planes, axis=0))
 
 
 def test_skeletonize_part_by_part_is_skimages() -> None:

@@ -15,7 +15,14 @@ from skimage import filters, morphology
 
 from ienfd.core._membrane import _epidermis_from_membrane
 from ienfd.core._morphology import binary_erosion, binary_opening
-from ienfd.core._preprocess import block_mean, expand_blocks, suppress_fibres
+from ienfd.core._preprocess import (
+    block_mean,
+    channel_max,
+    channel_mean,
+    channel_min,
+    expand_blocks,
+    suppress_fibres,
+)
 
 __all__ = ["frame_filled", "segment_epidermis_brightfield", "segment_epidermis_fluorescence"]
 
@@ -73,15 +80,17 @@ def segment_epidermis_brightfield(
     -------
     epidermis : (m, n) ndarray of bool
     """
-    od = od.astype(np.float32)
+    od = np.asarray(od, dtype=np.float32)  # only read: no copy of float32
     if od.ndim == 2:
         od = od[..., None]
     if tissue.sum() < 100:
         return np.zeros_like(tissue)
     channels = [od[..., k] for k in range(od.shape[-1])]
-    features = [np.mean(channels, axis=0)]
+    # The channels' mean, and their spread, from whole planes: the values of
+    # numpy's reductions over the stacked channels, without stacking them.
+    features = [channel_mean(od)]
     if len(channels) == 3:
-        features += [*channels, np.max(channels, axis=0) - np.min(channels, axis=0)]
+        features += [*channels, channel_max(od) - channel_min(od)]
     elif len(channels) == 2:
         # Fluorescence: the epidermis is brighter in the fibre channel's diffuse
         # signal and darker in collagen IV (which lies in the dermis). The mean

@@ -12,6 +12,7 @@ __all__ = [
     "block_to_full",
     "channel_max",
     "channel_mean",
+    "channel_min",
     "expand_blocks",
     "fit_background",
     "lower_surface",
@@ -57,6 +58,16 @@ def channel_max(image: np.ndarray) -> np.ndarray:
     for k in range(1, image.shape[-1]):
         np.maximum(largest, image[..., k], out=largest)
     return largest
+
+
+def channel_min(image: np.ndarray) -> np.ndarray:
+    """``image.min(axis=-1)`` of an (M, N, C) image, exactly, from whole planes (faster)."""
+    if image.ndim != 3 or image.dtype.kind != "f":
+        return np.asarray(image.min(axis=-1))
+    smallest = image[..., 0].copy()
+    for k in range(1, image.shape[-1]):
+        np.minimum(smallest, image[..., k], out=smallest)
+    return smallest
 
 
 def median_filter_line(image: np.ndarray, size: int, axis: int) -> np.ndarray:
