@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -42,12 +44,14 @@ def test_a_plausible_result_passes_every_check() -> None:
     assert set(qc) >= {
         "epidermal_thickness_um",
         "epidermal_thickness_spread",
+        "epidermal_thickness_spread_wide",
         "surface_at_edge_fraction",
         "dej_surface_ratio",
         "junction_coverage",
         "n_short_fibres",
         "fragments_per_mm",
         "fragments_per_crossing",
+        "count_lower_threshold",
         "n_junction_pieces",
         "crossings_per_mm",
     }
@@ -65,10 +69,35 @@ def test_implausible_epidermal_thickness_needs_review(depth: float) -> None:
 
 
 def test_a_junction_that_dives_into_the_dermis_needs_review() -> None:
-    # Over a third of its length the junction runs 150 µm deep (along a nerve trunk).
-    rows = np.where((COLS > 250) & (COLS < 480), 200.0, 80.0)
-    _, reasons = _assess(dej=[np.column_stack([rows, COLS])])
-    assert "varies" in reasons
+    # A section 1.2 mm long; over 400 µm the junction runs 120 µm deeper (along a
+    # nerve trunk), a stretch longer than any rete ridge.
+    tissue = np.zeros((240, 1300), dtype=bool)
+    tissue[20:220, 50:1250] = True
+    cols = np.arange(52.0, 1248.0, 4.0)
+    rows = np.where((cols > 400) & (cols < 800), 200.0, 80.0)
+    qc, reasons = assess_section(
+        [np.column_stack([rows, cols])],
+        [np.column_stack([np.full(cols.size, 21.0), cols])],
+        tissue,
+        spacing=1.0,
+        tissue_spacing=1.0,
+        count=8,
+        n_short_fibres=0,
+        n_fragments=2,
+    )
+    assert qc["epidermal_thickness_spread_wide"] > 1.2
+    assert any("varies" in reason for reason in reasons)
+
+
+def test_deep_narrow_rete_ridges_do_not_need_review() -> None:
+    # Rete ridges 80 µm wide reach 110 µm below a 40-µm epidermis every 150 µm:
+    # the raw thickness varies widely, but only over narrow, repeating stretches.
+    phase = (COLS - 52.0) % 150.0
+    rows = 61.0 + np.where(phase < 80.0, 110.0 * np.sin(np.pi * phase / 80.0), 0.0)
+    qc, reasons = _assess(dej=[np.column_stack([rows, COLS])])
+    assert qc["epidermal_thickness_spread"] > 1.2  # the raw spread would have flagged it
+    assert qc["epidermal_thickness_spread_wide"] < 0.5
+    assert "varies" not in reasons
 
 
 def test_a_surface_inside_the_tissue_needs_review() -> None:
@@ -109,6 +138,20 @@ def test_a_noisy_fibre_trace_beside_few_crossings_needs_review() -> None:
     assert "fragments per mm" not in _assess(fragments=50, count=1)[1]
     # No crossing at all: every piece weighs against nothing.
     assert _assess(fragments=70, count=0)[0]["fragments_per_crossing"] == 70.0
+
+
+def test_a_count_that_rises_steeply_at_a_lower_threshold_needs_review() -> None:
+    qc, reasons = _assess(count=4, count_lower_threshold=8)
+    assert qc["count_lower_threshold"] == 8
+    assert "rises from 4 to 8" in reasons and "fragile" in reasons
+    # A few more fibres at a lower threshold is what any count does.
+    assert "rises" not in _assess(count=8, count_lower_threshold=11)[1]
+    # Relative to a large count, 6 more is a small change.
+    assert "rises" not in _assess(count=20, count_lower_threshold=26)[1]
+    assert "rises" in _assess(count=20, count_lower_threshold=30)[1]
+    # Not measured: nothing said.
+    qc, reasons = _assess(count=4)
+    assert qc["count_lower_threshold"] is None and "rises" not in reasons
 
 
 def test_an_implausibly_dense_count_needs_review() -> None:
@@ -254,3 +297,17 @@ def test_crossings_bunched_in_one_place_need_review() -> None:
     assert qc["densest_crossings"] == 9
     assert qc["crowding_chance"] < 0.005
     assert "lie within 100 µm of junction" in reasons
+
+
+def test_faint_beaded_fibres_counted_in_part_need_review() -> None:
+    # A development stress section (faint fibres, narrow deep rete ridges),
+    # shortened: 12 fibres cross, faint and beaded; the trace breaks most of them
+    # at the junction, so only 3 are counted, and no other check fires. With the
+    # thresholds lowered by 30 % the count more than doubles: the flag says so.
+    spec = dataclasses.replace(random_spec(70012, appearance="stress"), length_um=700.0)
+    section = generate_section(spec)
+    result = analyze_section(section.image, spacing=spec.pixel_size_um)
+    assert section.truth["count"] == 12 and result.count <= 6
+    assert result.qc["count_lower_threshold"] >= result.count + 4
+    assert result.needs_review
+    assert any("when the fibre threshold is lowered" in r for r in result.qc_reasons)

@@ -12,7 +12,7 @@ import shapely
 from scipy import ndimage as ndi
 from skimage import measure
 
-from ienfd.core._counting import count_crossings, skeleton_points
+from ienfd.core._counting import CrossingCount, count_crossings, skeleton_points
 from ienfd.core._epidermis import (
     frame_filled,
     segment_epidermis_brightfield,
@@ -417,28 +417,45 @@ def analyze_section(
         edges=modality == "brightfield",
     )
     band_full = expand_blocks(band, factor, *region)
-    skeleton = segment_fibres(
-        response,
-        band_full,
-        spacing=spacing,
-        low=params.threshold_low,
-        high=params.threshold_high,
-        min_length_um=params.min_fibre_um,
-        close_um=params.close_gap_um,
+
+    def trace_and_count(
+        ridge: np.ndarray, low: float, high: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, CrossingCount]:
+        skeleton = segment_fibres(
+            ridge,
+            band_full,
+            spacing=spacing,
+            low=low,
+            high=high,
+            min_length_um=params.min_fibre_um,
+            close_um=params.close_gap_um,
+        )
+        # The counting rule needs the epidermis only where the skeleton is.
+        points = skeleton_points(skeleton)
+        epidermis_full = np.zeros(region_shape, dtype=bool)
+        points_inside = inside(points + origin)
+        epidermis_full[points[:, 0], points[:, 1]] = points_inside
+        found = count_crossings(
+            skeleton,
+            epidermis_full,
+            [line - origin for line in dej],
+            spacing=spacing,
+            **params.counting_rule(),
+            surface=[line - origin for line in surface],
+            ridge=ridge,
+        )
+        return skeleton, points, points_inside, found
+
+    skeleton, skel_points, skel_inside, found = trace_and_count(
+        response, params.threshold_low, params.threshold_high
     )
-    # The counting rule needs the epidermis only where the skeleton is.
-    skel_points = skeleton_points(skeleton)
-    epidermis_full = np.zeros(region_shape, dtype=bool)
-    skel_inside = inside(skel_points + origin)
-    epidermis_full[skel_points[:, 0], skel_points[:, 1]] = skel_inside
-    found = count_crossings(
-        skeleton,
-        epidermis_full,
-        [line - origin for line in dej],
-        spacing=spacing,
-        **params.counting_rule(),
-        surface=[line - origin for line in surface],
-        ridge=response,
+    # Self-assessment: the count again with the fibre thresholds lowered. A
+    # count that rises steeply rests on fibres at the edge of the threshold
+    # (faint or beaded fibres broken at the junction) or on noise.
+    _, _, _, found_lower = trace_and_count(
+        response,
+        _LOWER_THRESHOLD * params.threshold_low,
+        _LOWER_THRESHOLD * params.threshold_high,
     )
     # What a recount needs of the ridge response: its value along the skeleton.
     skel_ridge = response[skel_points[:, 0], skel_points[:, 1]]
@@ -469,6 +486,7 @@ def analyze_section(
         saturated_fraction=saturated,
         pixel_jump_fraction=_pixel_jump_fraction(image),
         crossings=found.crossings + origin,
+        count_lower_threshold=len(found_lower.crossings),
         limits=limits,
     )
     if not glass_seen:
@@ -725,6 +743,10 @@ def _brightfield_tissue(
     _require_tissue(tissue)
     return tissue
 
+
+#: The factor on both fibre thresholds for the quality check's second count
+#: (:func:`ienfd.core._qc.assess_section`, ``count_lower_threshold``).
+_LOWER_THRESHOLD = 0.7
 
 _NO_GLASS = (
     "no glass in view: the illumination could not be measured, and the epidermis is "
