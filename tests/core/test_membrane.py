@@ -172,3 +172,20 @@ def test_a_closed_ring_is_not_a_line_piece() -> None:
     skeleton[:] = False
     skeleton[60, 10:190] = True
     assert len(_line_paths(skeleton, spacing=SPACING)) == 1
+
+
+@pytest.mark.parametrize(("k", "flip"), ORIENTATIONS)
+def test_the_side_without_collagen_iv_is_the_epidermis_though_thicker(k: int, flip: bool) -> None:
+    # Glass beyond the surface taken in with the tissue: the epidermis side runs
+    # to the frame, twice as thick as the dermis, and the thinner side was taken.
+    shape = (300, SHAPE[1])
+    points, _ = _junction_points()
+    points = points + np.array([140.0, 0.0])
+    rows = np.arange(shape[0])[:, None]
+    tissue = np.ones(shape, dtype=bool)
+    epidermis = np.broadcast_to(rows < 140 + _junction_rows(np.arange(shape[1]))[None, :], shape)
+    rng = np.random.default_rng(3)
+    membrane = _line_image(points, shape) + 0.05 * ~epidermis + rng.normal(0.0, 0.01, shape)
+    found = _find(membrane.astype(np.float32), tissue, k, flip)
+    assert found is not None
+    assert _iou(found, epidermis) > 0.9

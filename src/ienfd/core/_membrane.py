@@ -105,11 +105,52 @@ def _epidermis_from_membrane(
         iou = np.where(big, shared / (areas + tissue_band.sum() - shared + 1e-9), 0.0)
         if iou.max() >= 0.3:
             epidermis_label = int(np.argmax(iou))
+    darker = _collagen_free_side(image, regions, big, cut, spacing=spacing)
+    if darker is not None:
+        epidermis_label = darker
     epidermis = regions == epidermis_label
     # Give the line itself to the epidermis up to its centre: the junction is the
     # membrane's centre line, found again at full resolution by the caller.
     epidermis |= cut & ndi.binary_dilation(epidermis, iterations=2)
     return epidermis
+
+
+def _collagen_free_side(
+    membrane: np.ndarray,
+    regions: np.ndarray,
+    big: np.ndarray,
+    cut: np.ndarray,
+    *,
+    spacing: float,
+    clear_um: float = 10.0,
+    ratio: float = 2.0,
+) -> int | None:
+    """The side of the cut without collagen IV, when the channel says so clearly.
+
+    Collagen IV lies in basement membranes: under the epidermis (the line
+    itself) and around the dermis's vessels and nerves, with a diffuse dermal
+    level besides; the epidermis above the line has none. Of the two largest
+    sides, more than ``clear_um`` from the line, the one whose median collagen
+    IV is below ``1 / ratio`` of the other's is the epidermis. Thickness and
+    the tissue band can both call the dermis the epidermis when the tissue
+    mask has taken in glass beyond the surface (the "epidermis" side then runs
+    to the frame). Returns None when the two are closer than that.
+    """
+    labels = np.flatnonzero(big)
+    if len(labels) != 2:
+        return None
+    away = ndi.distance_transform_edt(~cut) * spacing > clear_um
+    levels = []
+    for label in labels:
+        values = membrane[(regions == label) & away]
+        if values.size < 50:
+            return None
+        levels.append(float(np.median(values)))
+    low, high = int(np.argmin(levels)), int(np.argmax(levels))
+    # Levels on the channel's own scale: 0 is its 2nd percentile (glass or epidermis).
+    if levels[high] <= 0 or levels[low] * ratio > levels[high]:
+        return None
+    return int(labels[low])
 
 
 def _line_paths(
