@@ -17,6 +17,7 @@ from ienfd.core._epidermis import (
     frame_filled,
     segment_epidermis_brightfield,
     segment_epidermis_fluorescence,
+    without_outer_glass,
 )
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
 from ienfd.core._given import GivenJunction, given_geometry
@@ -37,7 +38,7 @@ from ienfd.core._preprocess import (
 )
 from ienfd.core._qc import QualityLimits, assess_section, counterstain_index
 from ienfd.core._recount import FibreTrace, JunctionBasis
-from ienfd.core._tissue import fill_holes, segment_tissue
+from ienfd.core._tissue import constant_padding, fill_holes, segment_tissue
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
 
@@ -337,16 +338,27 @@ def analyze_section(
     else:
         # Each channel on its own robust scale: nothing below depends on the
         # channels' intensity units or their ratio.
-        fibre_lr = _normalise(block_mean(image, factor))
-        membrane_lr = _normalise(block_mean(membrane, factor)) if membrane is not None else None
+        # A rotated or stitched micrograph's constant fill is outside the image,
+        # not glass: it is left out of every level and threshold below.
+        padding = constant_padding([image] if membrane is None else [image, membrane], factor)
+        fibre_lr = _normalise(block_mean(image, factor), padding)
+        membrane_lr = (
+            _normalise(block_mean(membrane, factor), padding) if membrane is not None else None
+        )
         signal = fibre_lr if membrane_lr is None else fibre_lr + membrane_lr
         tissue = segment_tissue(
-            signal, spacing=spacing_lr, smooth_um=params.tissue_smooth_um, background_fraction=0.1
+            signal,
+            spacing=spacing_lr,
+            smooth_um=params.tissue_smooth_um,
+            background_fraction=0.1,
+            outside=padding,
         )
         _require_tissue(tissue)
         tissue = _with_faint_edge_band(
-            signal, tissue, spacing=spacing_lr, smooth_um=params.tissue_smooth_um
+            signal, tissue, spacing=spacing_lr, smooth_um=params.tissue_smooth_um, outside=padding
         )
+        if padding.any():
+            logger.info("%.0f %% of the frame is constant fill, not glass", 100 * padding.mean())
         method = "tissue"
         if junction is None:
             epidermis, method = segment_epidermis_fluorescence(
@@ -358,6 +370,10 @@ def analyze_section(
             )
             if membrane is not None and method == "tissue":
                 warnings.append("membrane channel too weak for the junction; found from the tissue")
+            if method == "membrane":
+                epidermis, tissue = without_outer_glass(
+                    epidermis, tissue, fibre_lr, spacing=spacing_lr
+                )
 
         def get_tile(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(image[rows, cols], dtype=np.float32)
@@ -413,7 +429,11 @@ def analyze_section(
         shape,
         region=region,
         spacing=spacing,
-        fibre_width_um=params.fibre_width_um,
+        fibre_width_um=(
+            params.fibre_width_um
+            if modality == "brightfield"
+            else _fluorescence_widths(params.fibre_width_um)
+        ),
         edges=modality == "brightfield",
     )
     band_full = expand_blocks(band, factor, *region)
@@ -871,6 +891,7 @@ def _with_faint_edge_band(
     smooth_um: float,
     reach_um: float = 200.0,
     min_thickness_um: float = 20.0,
+    outside: np.ndarray | None = None,
 ) -> np.ndarray:
     """The tissue with the faint band along its edge that its threshold left out.
 
@@ -887,15 +908,21 @@ def _with_faint_edge_band(
     the tissue's edge), at most three quarters of ``reach_um`` thick, and not running along
     the frame's border for more than a quarter of that edge's length (glass
     brighter near the tissue than far from it). Without glass that far away
-    the tissue is returned as it is.
+    the tissue is returned as it is. Pixels ``outside`` the micrograph (its
+    constant fill) are neither glass nor band, and their border counts as the
+    frame's.
     """
     smoothed = ndi.gaussian_filter(signal.astype(np.float32), 0.5 * smooth_um / spacing)
     distance_um = ndi.distance_transform_edt(~tissue) * spacing
     far = distance_um > reach_um + 2 * smooth_um
+    fill = np.zeros_like(tissue) if outside is None else outside
+    if fill.any():
+        fill = ndi.binary_dilation(fill, iterations=max(1, round(smooth_um / spacing)))
+        far &= ~fill
     if far.sum() < 200:
         return tissue
     level, noise = robust_scale(smoothed[far])
-    faint = (smoothed > level + 6.0 * noise) & (distance_um <= reach_um)
+    faint = (smoothed > level + 6.0 * noise) & (distance_um <= reach_um) & ~fill
     labels, _ = ndi.label(faint | tissue)
     attached = np.unique(labels[tissue])
     added = np.isin(labels, attached[attached > 0]) & ~tissue
@@ -906,6 +933,7 @@ def _with_faint_edge_band(
     thickness_um = added.sum() * spacing / length
     frame = np.zeros_like(added)
     frame[[0, -1], :] = frame[:, [0, -1]] = True
+    frame |= ndi.binary_dilation(fill) & ~fill
     too_thick = thickness_um > 0.75 * reach_um
     if thickness_um < min_thickness_um or too_thick or (added & frame).sum() > 0.25 * length:
         # Too thin (the blur of the tissue's edge), filling most of the reach
@@ -915,8 +943,30 @@ def _with_faint_edge_band(
     return fill_holes(tissue | added)
 
 
-def _normalise(channel: np.ndarray) -> np.ndarray:
-    low, high = np.percentile(channel, [2, 99.5])
+def _fluorescence_widths(widths: tuple[float, ...]) -> tuple[float, ...]:
+    """The fibre widths enhanced in fluorescence: the given ones, and 2 and 3 times the widest.
+
+    A faint PGP 9.5 fibre is often a row of beads joined by a thread near the
+    noise: at the fibre's own width the thread's ridge response falls below
+    the threshold between the beads and the fibre is cut into pieces that
+    stop short of the junction. A wider scale sums the signal over a longer
+    stretch of the line (the noise falls as the square root of that length,
+    a line's signal does not) and bridges the gaps between beads, so that the
+    fibre is traced whole. Bright-field keeps its widths: there the wider
+    scales would answer the epidermis's nuclei and basal layer.
+    """
+    widest = max(widths)
+    return (*widths, 2.0 * widest, 3.0 * widest)
+
+
+def _normalise(channel: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
+    """The channel on its own robust scale: 0 at its 2nd percentile, 1 at its 99.5th.
+
+    The percentiles are of the pixels not ``outside`` the micrograph (its
+    constant fill), when there are such pixels.
+    """
+    values = channel if outside is None or not outside.any() else channel[~outside]
+    low, high = np.percentile(values, [2, 99.5])
     return (channel - low) / max(float(high - low), 1e-6)
 
 

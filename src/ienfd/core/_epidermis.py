@@ -23,6 +23,7 @@ from ienfd.core._preprocess import (
     expand_blocks,
     suppress_fibres,
 )
+from ienfd.core._tissue import fill_holes
 
 __all__ = ["frame_filled", "segment_epidermis_brightfield", "segment_epidermis_fluorescence"]
 
@@ -472,3 +473,76 @@ def segment_epidermis_fluorescence(
                 return split, "membrane"
         logger.info("membrane channel gives no clear junction line; using the tissue")
     return tissue_band, "tissue"
+
+
+def without_outer_glass(
+    epidermis: np.ndarray,
+    tissue: np.ndarray,
+    fibre: np.ndarray,
+    *,
+    spacing: float,
+    min_thickness_um: float = 20.0,
+    max_thickness_um: float = 200.0,
+    smooth_um: float = 4.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The epidermis side of the membrane's cut, and the tissue, without the glass the mask took.
+
+    The epidermis is a band 20-200 µm thick along the junction (SPEC). When the
+    side of the cut is thicker (the 90th percentile of its pixels' distance
+    from the dermis), the tissue mask has taken in glass beyond the surface, dimmer
+    than the epidermis but above the glass elsewhere (mounting medium, a
+    camera's uneven field). The side is then split in its fibre channel,
+    smoothed over ``smooth_um``, half-way between the level beyond
+    ``max_thickness_um`` from the dermis (glass) and the level within
+    ``min_thickness_um`` of it (epidermis): the brighter part that borders
+    the junction, its holes
+    filled, is the epidermis when it is a band of plausible thickness, and
+    the rest of the side is no longer tissue; otherwise both are returned as
+    they are.
+
+    Parameters
+    ----------
+    epidermis, tissue : (m, n) ndarray of bool
+        The epidermis side of the junction and the tissue mask.
+    fibre : (m, n) ndarray
+        The fibre channel, at the same resolution.
+    spacing : float
+        Pixel size in µm.
+
+    Returns
+    -------
+    epidermis, tissue : (m, n) ndarray of bool
+    """
+    dermis = tissue & ~epidermis
+    if not dermis.any() or epidermis.sum() < 100:
+        return epidermis, tissue
+    depth_um = ndi.distance_transform_edt(~dermis) * spacing
+    junction = epidermis & (depth_um <= 1.5 * spacing)
+
+    def thickness(band: np.ndarray) -> float:
+        return float(np.percentile(depth_um[band], 90)) if band.any() else 0.0
+
+    before = thickness(epidermis)
+    if before <= max_thickness_um:
+        return epidermis, tissue
+    far = epidermis & (depth_um > max_thickness_um)
+    near = epidermis & (depth_um <= min_thickness_um)
+    if far.sum() < 50 or near.sum() < 50:
+        return epidermis, tissue
+    smoothed = ndi.gaussian_filter(fibre.astype(np.float32), smooth_um / spacing)
+    glass, inner = float(np.median(smoothed[far])), float(np.median(smoothed[near]))
+    if inner <= glass:
+        return epidermis, tissue
+    bright = epidermis & (smoothed > 0.5 * (glass + inner))
+    labels, _ = ndi.label(bright)
+    touching = np.unique(labels[junction & bright])
+    band = fill_holes(np.isin(labels, touching[touching > 0])) & epidermis
+    after = thickness(band)
+    if not min_thickness_um <= after <= max_thickness_um:
+        return epidermis, tissue
+    logger.info(
+        "epidermis side %.0f µm thick: kept its brighter band along the junction (%.0f µm)",
+        before,
+        after,
+    )
+    return band, tissue & ~(epidermis & ~band)

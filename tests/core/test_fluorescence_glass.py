@@ -1,0 +1,142 @@
+"""Fluorescence on unfamiliar data: a rotation's fill, glass taken as tissue, faint beads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from ienfd.core import analyze_section
+from ienfd.core._epidermis import without_outer_glass
+from ienfd.core._tissue import constant_padding
+from ienfd.synthetic import SectionSpec, generate_section
+
+
+def _rotated_with_fill(angle: float = 25.0) -> tuple[np.ndarray, ...]:
+    """A section on 8-bit glass well above 0, rotated with a 0 fill (as an image editor does)."""
+    section = generate_section(
+        SectionSpec(
+            seed=11, modality="fluorescence", length_um=500, pixel_size_um=0.6, density_per_mm=12.0
+        )
+    )
+
+    def eight_bit(channel: np.ndarray) -> np.ndarray:
+        c = channel.astype(np.float64)
+        return 30.0 + 150.0 * c / c.max()  # glass at 30 or more, nothing at 0
+
+    channels = [eight_bit(c) for c in section.image[:2]]
+    upright = [np.rint(c).astype(np.uint8) for c in channels]
+    rotated = [
+        np.rint(ndi.rotate(c, angle, order=1, cval=0.0, reshape=True)).astype(np.uint8)
+        for c in channels
+    ]
+    return upright[0], upright[1], rotated[0], rotated[1]
+
+
+@pytest.fixture(scope="module")
+def rotated() -> tuple[np.ndarray, ...]:
+    return _rotated_with_fill()
+
+
+def test_the_fill_of_a_rotation_is_found_and_glass_clipped_at_zero_is_not() -> None:
+    rng = np.random.default_rng(0)
+    glass = rng.poisson(20.0, (200, 300)).astype(np.uint16)
+    filled = glass.copy()
+    filled[:60, :90] = 0  # a corner of fill
+    pad = constant_padding([filled], 3)
+    assert pad[:18, :28].all() and pad.sum() == pytest.approx(20 * 30, rel=0.1)
+    # A dark field with no offset: half its pixels are 0, but it is glass, not fill.
+    dark = rng.poisson(0.7, (200, 300)).astype(np.uint16)
+    dark[:60, :90] = 0
+    assert not constant_padding([dark], 3).any()
+    assert not constant_padding([glass], 3).any()
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_a_rotations_black_corners_beside_brighter_glass_are_not_tissue(
+    rotated: tuple[np.ndarray, ...], k: int
+) -> None:
+    # The 0 fill was the darkest "glass": the threshold fell below the real
+    # glass, all of it became tissue and no epidermis was found (AnalysisError).
+    fibre, membrane, fibre_r, membrane_r = rotated
+    upright = analyze_section(fibre, spacing=0.6, membrane=membrane)
+    result = analyze_section(np.rot90(fibre_r, k), spacing=0.6, membrane=np.rot90(membrane_r, k))
+    assert result.trace.tissue.sum() == pytest.approx(upright.trace.tissue.sum(), rel=0.05)
+    assert result.dej_length_um == pytest.approx(upright.dej_length_um, rel=0.05)
+    assert result.junction_method == "membrane"
+
+
+def _glass_beyond_the_surface() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tissue, epidermis side and fibre channel: 60 µm of epidermis, then 300 µm of dim glass."""
+    rows = np.arange(400)[:, None] * np.ones((400, 200))
+    tissue = np.ones((400, 200), dtype=bool)  # the glass was taken in with the tissue
+    epidermis = rows < 360  # the side of the junction (row 360) away from the dermis
+    fibre = np.where(rows < 300, 0.05, 0.2)  # glass 0.05, epidermis 0.2, dermis 0.5
+    fibre = np.where(rows >= 360, 0.5, fibre)
+    fibre = fibre + np.random.default_rng(1).normal(0, 0.02, fibre.shape)
+    return tissue, epidermis, fibre
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_glass_taken_with_the_tissue_is_cut_off_the_epidermis(k: int) -> None:
+    tissue, epidermis, fibre = (np.rot90(a, k) for a in _glass_beyond_the_surface())
+    band, kept = without_outer_glass(epidermis, tissue, fibre, spacing=1.0)
+    truth = np.rot90(np.arange(400)[:, None] * np.ones((400, 200)), k)
+    epidermis_rows = (truth >= 300) & (truth < 360)
+    assert (band ^ epidermis_rows).mean() < 0.01
+    assert not kept[truth < 290].any()
+    assert kept[truth >= 300].all()
+
+
+def test_a_plausible_epidermis_side_is_left_as_it_is() -> None:
+    tissue, epidermis, fibre = _glass_beyond_the_surface()
+    epidermis = epidermis & (np.arange(400)[:, None] >= 300)
+    tissue = tissue & (np.arange(400)[:, None] >= 300)
+    band, kept = without_outer_glass(epidermis, tissue, fibre, spacing=1.0)
+    assert (band == epidermis).all() and (kept == tissue).all()
+
+
+def _beaded_section(thread: float, bead: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Six faint beaded fibres crossing a membrane line, photon noise, 0.5 µm pixels.
+
+    Glass above row 80 and below row 440; epidermis rows 80-219, dermis (with
+    a coarse autofluorescent texture) from row 220, where the collagen IV line
+    is. Each fibre is a thread of ``thread`` counts with a bead of ``bead``
+    every 3 µm, from 50 µm into the epidermis to 55 µm into the dermis.
+    """
+    rng = np.random.default_rng(seed)
+    shape = (520, 600)
+    rows = np.arange(shape[0])[:, None] * np.ones(shape)
+    tissue = (rows >= 80) & (rows < 440)
+    epidermis = tissue & (rows < 220)
+    dermis = tissue & (rows >= 220)
+    texture = 1 + 1.2 * ndi.gaussian_filter(rng.normal(size=shape), 4)
+    fibre = 6.0 + 10.0 * epidermis + 30.0 * dermis * texture
+    lines = np.zeros(shape)
+    for k in range(6):
+        column = 60 + 95 * k
+        lines[120:330, column] = thread
+        lines[120:330:6, column] = bead
+    fibre += ndi.gaussian_filter(lines, 0.8) * (2 * np.pi * 0.8**2)
+    membrane = 5.0 + 20.0 * dermis + 120.0 * np.exp(-((rows - 220) ** 2) / 2.0)
+    return (
+        rng.poisson(np.clip(fibre, 0, None)).astype(np.uint16),
+        rng.poisson(membrane).astype(np.uint16),
+    )
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_faint_beaded_fibres_are_traced_across_the_junction(k: int) -> None:
+    # A thread at a few photons between bright beads: at the fibre's own width
+    # its ridge fell below the threshold between beads, and the pieces ended
+    # short of the junction (0 of 6 counted before the wider scales).
+    fibre, membrane = _beaded_section(thread=4.0, bead=30.0)
+    result = analyze_section(np.rot90(fibre, k), spacing=0.5, membrane=np.rot90(membrane, k))
+    assert result.count == 6
+    assert result.junction_method == "membrane"
+
+
+def test_the_wider_scales_find_no_fibre_in_noise_and_texture() -> None:
+    fibre, membrane = _beaded_section(thread=0.0, bead=0.0)
+    result = analyze_section(fibre, spacing=0.5, membrane=membrane)
+    assert result.count == 0
