@@ -414,9 +414,10 @@ parameter of the analysis was fitted to it, but its failures have been looked at
 so it is no longer blind: the failures of earlier versions of this page led to the colour
 test for glass (W0043375), the band redrawn whole under a detached stratum corneum
 (W0043323) and the frame's border tried as the surface where the tissue fills the frame
-(W0043340); the bright-field fragments limit (150 per mm) was set between its copies counted
-right (70-142) and its tissue with no fibre at all (174-178), before the fibre enhancement
-damped edges (since then copies counted right reach 150-220 and are flagged by it).  The blind
+(W0043340); and two quality checks were calibrated with its copies among development
+sections: the noisy-trace check, which weighs the epidermal trace pieces against the count
+(copies counted right: 5-17 pieces per crossing; W0043340 at 0.33 µm, 2-3 of 7 counted: 44-68),
+and the second count at lower fibre thresholds (copies rise by less than half).  The blind
 out-of-distribution
 measure is the held-out set of the independent generator
 ([validation-independent.md](validation-independent.md)).
