@@ -138,16 +138,35 @@ def dej_within_fraction(
     return float(np.mean(np.asarray(dist) * pixel_size_um <= DEJ_TOLERANCE_UM))
 
 
+def _written(folder: str, seed: int) -> dict[str, Any] | None:
+    """The truth of seed's section if a run of this generator already wrote it to folder.
+
+    The image is written before its truth, so a truth file means a whole image;
+    a truth from another version of the generator is not reused.
+    """
+    truth_path = Path(folder) / f"indep_{seed}.truth.json"
+    if not truth_path.is_file():
+        return None
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    if truth.get("generator") != ind.GENERATOR or not (Path(folder) / truth["image"]).is_file():
+        return None
+    return dict(truth)
+
+
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """Generate, write, read back, analyse and score one section."""
     seed = job["seed"]
     t0 = time.perf_counter()
-    section = ind.generate_section(seed)
-    image_path, _ = ind.write_section(section, job["folder"], f"indep_{seed}")
+    truth = _written(job["folder"], seed) if job.get("reuse") else None
+    if truth is None:
+        section = ind.generate_section(seed)
+        image_path, _ = ind.write_section(section, job["folder"], f"indep_{seed}")
+        truth = section.truth
+        del section
+    else:
+        image_path = Path(job["folder"]) / truth["image"]
     gen_s = time.perf_counter() - t0
-    truth = section.truth
     a = truth["appearance"]
-    del section
     row: dict[str, Any] = {
         "seed": seed,
         "file": image_path.name,
@@ -706,8 +725,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="keep the sections here (default: a temporary folder)",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="analyse sections this generator version already wrote to --out instead of "
+        "drawing them again (the same seeds give the same sections; saves most of the time)",
+    )
     parser.add_argument("--processes", type=int, default=PROCESSES)
     args = parser.parse_args(argv)
+    if args.reuse and args.out is None:
+        parser.error("--reuse needs --out, the folder the sections were written to")
     lo, hi = SEED_SETS[args.set]
     if args.seeds:
         a, _, b = args.seeds.partition("-")
@@ -727,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.out or Path(tmp)
-        jobs = [{"seed": s, "folder": str(folder)} for s in range(lo, hi + 1)]
+        jobs = [{"seed": s, "folder": str(folder), "reuse": args.reuse} for s in range(lo, hi + 1)]
         rows = []
         with Pool(args.processes) as pool:
             for row in pool.imap_unordered(run_one, jobs):

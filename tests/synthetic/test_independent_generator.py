@@ -167,3 +167,22 @@ def test_page_counts_silently_wrong_and_flagged_correct_sections() -> None:
     assert (s["off_by_half"], s["silent"], s["correct"], s["correct_flagged"]) == (3, 1, 2, 1)
     assert s["errors"] == 1 and s["analysed"] == 5
     assert s["mae"] == pytest.approx((6 + 6 + 0 + 1 + 4) / 5)
+
+
+def test_reuse_takes_only_whole_sections_of_this_generator(section: Any, tmp_path: Path) -> None:
+    validator = _validator()
+    seed = section.truth["seed"]
+    assert validator._written(str(tmp_path), seed) is None  # nothing written yet
+    image_path, truth_path = validator.ind.write_section(section, tmp_path, f"indep_{seed}")
+    truth = validator._written(str(tmp_path), seed)
+    assert truth is not None and truth["count"] == section.truth["count"]
+    assert truth["image"] == image_path.name
+    # A truth from another version of the generator is drawn again.
+    other = json.loads(truth_path.read_text(encoding="utf-8"))
+    other["generator"] = "independent 0.9"
+    truth_path.write_text(json.dumps(other), encoding="utf-8")
+    assert validator._written(str(tmp_path), seed) is None
+    # A truth without its image (a run stopped between the two) is drawn again.
+    truth_path.write_text(json.dumps(truth), encoding="utf-8")
+    image_path.unlink()
+    assert validator._written(str(tmp_path), seed) is None
