@@ -19,7 +19,7 @@ from ienfd.core._epidermis import (
     segment_epidermis_fluorescence,
     without_outer_glass,
 )
-from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres
+from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres, threshold_base
 from ienfd.core._given import GivenJunction, given_geometry
 from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
 from ienfd.core._polyline import polyline_length
@@ -438,17 +438,31 @@ def analyze_section(
     )
     band_full = expand_blocks(band, factor, *region)
 
+    # The thresholds' base (median and spread of the response in the band) is
+    # the same for both counts below: computed once.
+    ridge_scale = threshold_base(response, band_full)
+
     def trace_and_count(
-        ridge: np.ndarray, low: float, high: float
+        ridge: np.ndarray, low: float, high: float, *, near_junction: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, CrossingCount]:
-        skeleton = segment_fibres(
-            ridge,
-            band_full,
-            spacing=spacing,
-            low=low,
-            high=high,
-            min_length_um=params.min_fibre_um,
-            close_um=params.close_gap_um,
+        # near_junction: only the skeleton's pieces that reach the junction's
+        # crossing tolerance, enough for the number of crossings (not for the
+        # fragments or the fibres stopping short).
+        skeleton = (
+            np.zeros(ridge.shape, dtype=bool)
+            if ridge_scale is None
+            else segment_fibres(
+                ridge,
+                band_full,
+                spacing=spacing,
+                low=low,
+                high=high,
+                min_length_um=params.min_fibre_um,
+                close_um=params.close_gap_um,
+                scale=ridge_scale,
+                near=[line - origin for line in dej] if near_junction else None,
+                near_px=params.dej_tolerance_um / spacing,
+            )
         )
         # The counting rule needs the epidermis only where the skeleton is.
         points = skeleton_points(skeleton)
@@ -476,6 +490,7 @@ def analyze_section(
         response,
         _LOWER_THRESHOLD * params.threshold_low,
         _LOWER_THRESHOLD * params.threshold_high,
+        near_junction=True,
     )
     # What a recount needs of the ridge response: its value along the skeleton.
     skel_ridge = response[skel_points[:, 0], skel_points[:, 1]]

@@ -8,10 +8,11 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import morphology
 
-from ienfd.core._counting import _neighbour_table, point_components, skeleton_points
+from ienfd.core._counting import _STEP, _neighbour_table, point_components, skeleton_points
 from ienfd.core._morphology import binary_closing
+from ienfd.core._polyline import resample_polyline
 
-__all__ = ["enhance_fibres", "iter_blocks", "segment_fibres", "tubeness"]
+__all__ = ["enhance_fibres", "iter_blocks", "segment_fibres", "threshold_base", "tubeness"]
 
 
 def iter_blocks(
@@ -304,6 +305,9 @@ def segment_fibres(
     high: float = 8.0,
     min_length_um: float = 3.0,
     close_um: float = 0.8,
+    scale: tuple[float, float] | None = None,
+    near: list[np.ndarray] | None = None,
+    near_px: float = 0.0,
 ) -> np.ndarray:
     """Threshold the ridge response into a fibre mask and skeletonise it.
 
@@ -324,28 +328,48 @@ def segment_fibres(
         Skeleton pieces shorter than this are noise.
     close_um : float
         Closing radius that joins a fibre across small beading gaps.
+    scale : (float, float), optional
+        :func:`threshold_base` of ``response`` in ``band``, when the caller
+        already has it (segmenting the same response at other thresholds).
+    near : list of (K, 2) ndarray, optional
+        Polylines (row, col): only the parts of the mask that can come within
+        ``near_px`` pixels of their points resampled every half pixel are
+        skeletonised, the rest of the skeleton is left empty (Notes).
+    near_px : float
+        That distance, in pixels.
 
     Returns
     -------
     skeleton : (M, N) ndarray of bool
+
+    Notes
+    -----
+    With ``near``, every 8-connected piece of the skeleton that has a pixel
+    within ``near_px`` of the resampled polylines is the same, pixel for
+    pixel, as without it; pieces further away may be missing. Thinning
+    decides each pixel from its 8 neighbours, and a pixel's foreground
+    neighbours belong to its own 8-connected component of the closed mask,
+    so each component thins alone; its skeleton lies inside it. Only the
+    components with a pixel in the zone within ``near_px`` (plus a pixel's
+    rounding) of the resampled points are thinned, and a skeleton pixel that
+    near lies in one of them. Counting crossings of the junction needs only
+    the pieces near it.
     """
-    values = response[band]
-    if values.size == 0:
+    if scale is None:
+        found = threshold_base(response, band)
+        if found is None:
+            return np.zeros(response.shape, dtype=bool)
+        scale = found
+    elif not band.any():
         return np.zeros(response.shape, dtype=bool)
-    # ``values`` is a copy: the medians may reorder it, and |values - med| may
-    # overwrite it (the same numbers as new arrays would hold).
-    largest = float(values.max())
-    med = float(np.median(values, overwrite_input=True))
-    np.subtract(values, med, out=values)
-    mad = 1.4826 * float(np.median(np.abs(values, out=values), overwrite_input=True))
-    scale = max(mad, 1e-6 * max(largest, 1e-12))
-    del values  # free it before the peak below
-    weak = (response > med + low * scale) & band
-    mask = _keep_components(weak, weak & (response > med + high * scale))
+    med, spread = scale
+    weak = (response > med + low * spread) & band
+    mask = _keep_components(weak, weak & (response > med + high * spread))
     if close_um > 0:
         radius = max(1, round(close_um / spacing))
         mask = binary_closing(mask, morphology.disk(radius)) | mask
-    skeleton = _skeletonize_apart(mask)
+    zone = None if near is None else _zone(near, near_px, mask.shape)
+    skeleton = _skeletonize_apart(mask, zone=zone)
     min_px = max(2, round(min_length_um / spacing))
     # The 8-connected pieces from the skeleton's pixels alone (a few per cent of the region).
     points = skeleton_points(skeleton)
@@ -395,18 +419,77 @@ def _runs(index: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts, stops, strict=True))
 
 
-def _skeletonize_apart(mask: np.ndarray) -> np.ndarray:
+def threshold_base(response: np.ndarray, band: np.ndarray) -> tuple[float, float] | None:
+    """Median and robust standard deviation (1.4826 MAD) of ``response`` in ``band``.
+
+    The base of :func:`segment_fibres`' thresholds; the deviation is at least
+    a millionth of the largest response. None for an empty band.
+    """
+    values = response[band]
+    if values.size == 0:
+        return None
+    # ``values`` is a copy: the medians may reorder it, and |values - med| may
+    # overwrite it (the same numbers as new arrays would hold).
+    largest = float(values.max())
+    med = float(np.median(values, overwrite_input=True))
+    np.subtract(values, med, out=values)
+    mad = 1.4826 * float(np.median(np.abs(values, out=values), overwrite_input=True))
+    return med, max(mad, 1e-6 * max(largest, 1e-12))
+
+
+def _zone(lines: list[np.ndarray], distance: float, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels within ``distance`` of ``lines`` resampled every half pixel (and a bit more).
+
+    The same resampling as the junction's in :func:`count_crossings`. Each
+    resampled point is rounded to its pixel (at most ``sqrt(2) / 2`` away)
+    and the disk of radius ``distance + 1`` around it marked: every pixel
+    within ``distance`` of a resampled point is in it.
+    """
+    zone = np.zeros(shape, dtype=bool)
+    dense = [resample_polyline(line, _STEP) for line in lines if len(line)]
+    if not dense:
+        return zone
+    centres = np.unique(np.round(np.concatenate(dense)).astype(np.int64), axis=0)
+    reach = int(np.floor(distance + 1.0))
+    for dr in range(-reach, reach + 1):
+        span = int(np.floor(np.sqrt(max((distance + 1.0) ** 2 - dr * dr, 0.0))))
+        for dc in range(-span, span + 1):
+            rr, cc = centres[:, 0] + dr, centres[:, 1] + dc
+            ok = (rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
+            zone[rr[ok], cc[ok]] = True
+    return zone
+
+
+def _skeletonize_apart(mask: np.ndarray, *, zone: np.ndarray | None = None) -> np.ndarray:
     """:func:`skimage.morphology.skeletonize` of a sparse mask, value for value, part by part.
 
     The thinning decides each pixel from its 8 neighbours, so parts of the mask
     that never touch (:func:`_apart`) thin independently; each is thinned in its
     own box (with a border of background), not the whole region: on a fibre
-    mask of a few per cent of a region about half the time.
+    mask of a few per cent of a region about half the time. With ``zone``,
+    only the 8-connected components of the mask that have a pixel in
+    ``zone`` are thinned (the same way); the rest of the skeleton is empty.
     """
     skeleton = np.zeros(mask.shape, dtype=bool)
     for rows, cols in _apart(mask):
-        part = np.pad(mask[rows, cols], 1)
-        skeleton[rows, cols] = morphology.skeletonize(part)[1:-1, 1:-1]
+        if zone is None:
+            part = np.pad(mask[rows, cols], 1)
+            skeleton[rows, cols] = morphology.skeletonize(part)[1:-1, 1:-1]
+            continue
+        # Only the 8-connected components with a pixel in the zone, each
+        # group of them thinned in its own smaller box.
+        own = mask[rows, cols]
+        touching = zone[rows, cols] & own
+        if not touching.any():
+            continue
+        labels, n = ndi.label(own, structure=np.ones((3, 3), dtype=bool))
+        chosen = np.zeros(n + 1, dtype=bool)
+        chosen[labels[touching]] = True
+        chosen[0] = False
+        kept = chosen[labels]
+        for sub_rows, sub_cols in _apart(kept):
+            part = np.pad(kept[sub_rows, sub_cols], 1)
+            skeleton[rows, cols][sub_rows, sub_cols] = morphology.skeletonize(part)[1:-1, 1:-1]
     return skeleton
 
 
