@@ -302,3 +302,130 @@ def test_edge_components_are_those_of_the_distance_map() -> None:
             assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
             checked += len(got)
     assert checked > 50
+
+
+def _fibre_section(kind: str, orientation: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """A ridge response, its epidermis and its junction, turned by one of the 8 symmetries.
+
+    Fibres crossing the junction, fibres running beside it just under it,
+    fibres far from it on both sides and noise; the junction is wavy and
+    horizontal or diagonal before the turn.
+    """
+    from ienfd.core._fibres import tubeness
+
+    from ._phantom import draw_segments
+
+    rng = np.random.default_rng(orientation + (0 if kind == "wavy" else 50))
+    shape = (260, 300)
+    cols = np.arange(shape[1], dtype=float)
+    if kind == "wavy":
+        dej_rows = 130 + 12 * np.sin(cols / 25)
+    else:
+        dej_rows = 40 + 0.6 * cols
+    segments = []
+    for c in rng.uniform(20, 280, 7):
+        d = float(np.interp(c, cols, dej_rows))
+        tilt = rng.uniform(-15, 15)
+        segments.append((d + rng.uniform(25, 60), c, d - rng.uniform(15, 45), c + tilt))
+    for c in rng.uniform(20, 240, 6):  # beside the junction, just under it
+        d = float(np.interp(c, cols, dej_rows)) + rng.uniform(5, 8)
+        segments.append((d, c, d + rng.uniform(-4, 4), c + rng.uniform(15, 40)))
+    for _ in range(14):  # anywhere, mostly far from it
+        r, c = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
+        segments.append((r, c, r + rng.uniform(-40, 40), c + rng.uniform(-40, 40)))
+    clipped = [
+        tuple(int(np.clip(round(v), 0, n - 1)) for v, n in zip(s, shape * 2, strict=True))
+        for s in segments
+    ]
+    drawn = draw_segments(shape, *clipped).astype(np.float32)  # type: ignore[arg-type]
+    # Beads: short gaps along the fibres.
+    drawn[rng.random(shape) < 0.08] = 0
+    image = ndi.gaussian_filter(drawn, 0.8) + 0.04 * rng.standard_normal(shape).astype(np.float32)
+    response = tubeness(image.astype(np.float32), [0.6, 1.0])
+    rr = np.arange(shape[0])[:, None]
+    epidermis = rr < dej_rows[None, :]
+    dej = np.column_stack([dej_rows, cols])
+    dej = dej[(dej[:, 0] >= 0) & (dej[:, 0] <= shape[0] - 1)]
+    m, n = shape
+    if orientation & 1:
+        response, epidermis, dej = response[::-1], epidermis[::-1], dej * [-1, 1] + [m - 1, 0]
+    if orientation & 2:
+        response, epidermis = response[:, ::-1], epidermis[:, ::-1]
+        dej = dej * [1, -1] + [0, n - 1]
+    if orientation & 4:
+        response, epidermis, dej = response.T, epidermis.T, dej[:, ::-1]
+    return np.ascontiguousarray(response), np.ascontiguousarray(epidermis), [dej]
+
+
+_SECTIONS = [(kind, k) for kind in ("wavy", "diagonal") for k in range(8)]
+
+
+@pytest.mark.parametrize(("kind", "orientation"), _SECTIONS)
+def test_segmenting_at_a_given_threshold_base_is_the_plain_segmentation(
+    kind: str, orientation: int
+) -> None:
+    from ienfd.core._fibres import segment_fibres, threshold_base
+
+    response, epidermis, _ = _fibre_section(kind, orientation)
+    band = ndi.binary_dilation(epidermis, iterations=60) & ~ndi.binary_erosion(
+        epidermis, iterations=60, border_value=1
+    )
+    base = threshold_base(response, band)
+    assert base is not None
+    for low, high in ((5.0, 8.0), (3.5, 5.6)):
+        plain = segment_fibres(response, band, spacing=0.5, low=low, high=high)
+        shared = segment_fibres(response, band, spacing=0.5, low=low, high=high, scale=base)
+        assert plain.any()
+        assert np.array_equal(shared, plain)
+    assert threshold_base(response, np.zeros_like(band)) is None
+
+
+def test_the_pruned_skeleton_keeps_every_piece_near_the_junction_and_its_count() -> None:
+    from scipy.spatial import cKDTree
+
+    from ienfd.core._counting import count_crossings
+    from ienfd.core._fibres import segment_fibres, threshold_base
+    from ienfd.core._polyline import resample_polyline
+
+    spacing, tolerance_um = 0.5, 4.0
+    near_px = tolerance_um / spacing
+    crossings = pruned_away = kept_pieces = 0
+    for kind, orientation in _SECTIONS:
+        response, epidermis, dej = _fibre_section(kind, orientation)
+        band = np.ones(response.shape, dtype=bool)
+        base = threshold_base(response, band)
+        for low, high in ((5.0, 8.0), (3.5, 5.6)):
+            full = segment_fibres(response, band, spacing=spacing, low=low, high=high)
+            pruned = segment_fibres(
+                response,
+                band,
+                spacing=spacing,
+                low=low,
+                high=high,
+                scale=base,
+                near=dej,
+                near_px=near_px,
+            )
+            assert not (pruned & ~full).any()
+            # Whole pieces of the full skeleton, every one near the junction among them.
+            labels, n = ndi.label(full, structure=np.ones((3, 3)))
+            points = np.argwhere(full)
+            tree = cKDTree(resample_polyline(dej[0], 0.5))
+            distance, _ = tree.query(points)
+            piece = labels[points[:, 0], points[:, 1]]
+            nearest = np.full(n + 1, np.inf)
+            np.minimum.at(nearest, piece, distance)
+            for k in range(1, n + 1):
+                kept = pruned[labels == k]
+                assert kept.all() or not kept.any(), (kind, orientation, k)
+                if nearest[k] <= near_px:
+                    assert kept.all(), (kind, orientation, k)
+                    kept_pieces += 1
+            pruned_away += int(full.sum() - pruned.sum())
+            expected = count_crossings(full, epidermis, dej, spacing=spacing)
+            got = count_crossings(pruned, epidermis, dej, spacing=spacing)
+            assert np.array_equal(got.crossings, expected.crossings), (kind, orientation)
+            crossings += len(expected.crossings)
+    # Not vacuous: crossings were counted, pieces near the junction kept, others dropped.
+    assert crossings >= 2 * len(_SECTIONS)
+    assert kept_pieces > 0 and pruned_away > 0
