@@ -194,6 +194,8 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
     has_flag = ok["needs_review"].notna().any()
     silent = int((off["needs_review"] != True).sum())  # noqa: E712 (None counts as not flagged)
     spread = ok.groupby(["crop", "pixel_size_um"])["found_count"].agg(lambda s: s.max() - s.min())
+    # Correct: within 1 fibre or 10 % of the truth (as on the other validation pages).
+    correct = ok[np.abs(found - true) <= np.maximum(1.0, 0.1 * true)]
     out.update(
         icc_a1=icc,
         mae=float(np.mean(np.abs(found - true))),
@@ -209,6 +211,8 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
         silently_wrong=silent,
         needs_review_available=bool(has_flag),
         flagged=int((ok["needs_review"] == True).sum()),  # noqa: E712
+        correct=len(correct),
+        correct_flagged=int((correct["needs_review"] == True).sum()),  # noqa: E712
         orientation_spread_median=float(spread.median()),
         orientation_spread_max=float(spread.max()),
         seconds_median=float(ok["seconds"].median()),
@@ -368,6 +372,10 @@ def write_report(
             f"{s.get('silently_wrong', 'n/a')}{silent_note}",
         ),
         ("Sections flagged `needs_review` (all)", s.get("flagged", "n/a")),
+        (
+            "Correct sections (within 1 fibre or 10 %) flagged",
+            f"{s.get('correct_flagged', 'n/a')} of {s.get('correct', 'n/a')}",
+        ),
         (
             "Found-count spread over the 8 orientations (max - min), median / worst",
             f"{_fmt(s.get('orientation_spread_median'), 0)} / "
