@@ -415,8 +415,9 @@ def assess_section(
     ):
         reasons.append(
             f"the epidermis carries a nuclear (haematoxylin) counterstain and {n_short_fibres} "
-            "fibre ends lie just below the junction: nuclei may be traced as fibres, and "
-            "as crossings too"
+            "fibre ends lie just below the junction: nuclei may be traced as fibres and "
+            "crossings (too many), or fibres may be traced broken at the junction (too few): "
+            "the count may be off either way"
         )
     qc["n_junction_pieces"] = len(dej)
     if len(dej) > lim.max_pieces:
