@@ -122,3 +122,38 @@ def test_every_command_takes_verbose_and_quiet() -> None:
     for words, parser in commands:
         flags = {opt for action in parser._actions for opt in action.option_strings}
         assert {"-v", "--verbose", "-q", "--quiet"} <= flags, words
+
+
+def test_quiet_before_the_command_works_as_after_it(truncated: Path, tmp_path: Path) -> None:
+    """``ienfd -q CMD`` is ``ienfd CMD -q``, as ``ienfd -v CMD`` is ``ienfd CMD -v``."""
+    for flag in ("-q", "--quiet"):
+        before = run_ienfd(
+            flag, "analyze", SAMPLE, truncated, "--out", tmp_path / flag, "--no-overlay"
+        )
+        after = run_ienfd(
+            "analyze", SAMPLE, truncated, "--out", tmp_path / f"after{flag}", "--no-overlay", flag
+        )
+        assert before.returncode == after.returncode == 1, before.stderr
+        assert before.stdout == after.stdout == ""
+        lines = before.stderr.splitlines()
+        assert lines and all(line.startswith("ienfd analyze: error: ") for line in lines), lines
+        assert str(truncated) in before.stderr
+    # and without it, the same run prints its table: -q is what silenced it
+    loud = run_ienfd("analyze", SAMPLE, "--out", tmp_path / "loud", "--no-overlay")
+    assert loud.returncode == 0 and loud.stdout
+
+
+def test_quiet_before_the_command_silences_clinical_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "sections.csv"
+    table.write_text(  # no quality-check columns: classify warns
+        "image,patient_id,site,section,count,count_auto,length_mm\n"
+        + "".join(f"s{i}.tif,P1,distal_leg,{i},8,8,0.9\n" for i in range(3)),
+        encoding="utf-8",
+    )
+    out = str(tmp_path / "c")
+    assert main(["classify", str(table), "--out", out, "--no-reports"]) == 0
+    assert "warning" in capsys.readouterr().err
+    assert main(["-q", "classify", str(table), "--out", out, "--no-reports"]) == 0
+    assert capsys.readouterr() == ("", "")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from ienfd import __version__
 from ienfd.cli import analyze, batch, clinical, info, synth, train
-from ienfd.cli._common import VERBOSE_HELP, configure_logging
+from ienfd.cli._common import QUIET_HELP, VERBOSE_HELP, configure_logging
 from ienfd.cli.analyze import _status  # noqa: F401  (tests check the status column through it)
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ienfd {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    # its own dest: a command's parser sets its ``quiet`` default over whatever is parsed here
+    parser.add_argument("-q", "--quiet", action="store_true", dest="global_quiet", help=QUIET_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(subparsers)
@@ -47,11 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.verbose += getattr(args, "command_verbose", 0)  # ienfd -v CMD and ienfd CMD -v
-    configure_logging(
-        f"ienfd {args.command or ''}".strip(),
-        verbose=args.verbose,
-        quiet=getattr(args, "quiet", False),
-    )
+    args.quiet = args.global_quiet or getattr(args, "quiet", False)  # ienfd -q CMD, CMD -q
+    configure_logging(f"ienfd {args.command or ''}".strip(), verbose=args.verbose, quiet=args.quiet)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

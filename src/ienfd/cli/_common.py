@@ -96,12 +96,15 @@ def in_flag_words(text: str) -> str:
 
 VERBOSE_HELP = "more log output: -v info and what tifffile reports, -vv debug"
 
+QUIET_HELP = "print nothing but errors (each command's -q says what it leaves out)"
+
 
 def add_output_options(parser: argparse.ArgumentParser, *, quiet_help: str) -> None:
     """Add ``-v/--verbose`` (counted) and ``-q/--quiet`` to a command's parser.
 
     ``-v`` lands in ``args.command_verbose`` (added to the ``ienfd -v`` before
-    the command by :func:`ienfd.cli.main`), ``-q`` in ``args.quiet``.
+    the command by :func:`ienfd.cli.main`), ``-q`` in ``args.quiet`` (which
+    :func:`ienfd.cli.main` also sets for an ``ienfd -q`` before the command).
     """
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, dest="command_verbose", help=VERBOSE_HELP
