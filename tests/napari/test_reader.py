@@ -9,6 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest.importorskip(
+    "napari", reason='the napari plugin tests need napari (pip install "ienfd[napari]")'
+)
+
 from ienfd.io import ImageReadError, read_section
 from ienfd.napari._reader import get_reader
 

@@ -6,6 +6,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "napari", reason='the napari plugin tests need napari (pip install "ienfd[napari]")'
+)
 from qtpy.QtCore import QPoint, Qt
 
 from ienfd.cli import main

@@ -6,6 +6,10 @@ import json
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "napari", reason='the napari plugin tests need napari (pip install "ienfd[napari]")'
+)
 from qtpy.QtCore import Qt
 
 from ienfd.learn import CLASS_NAMES

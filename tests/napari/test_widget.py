@@ -9,6 +9,10 @@ import textwrap
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "napari", reason='the napari plugin tests need napari (pip install "ienfd[napari]")'
+)
 from qtpy.QtCore import QPoint, Qt
 
 from ienfd.io import read_correction
