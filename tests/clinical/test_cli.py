@@ -302,3 +302,59 @@ def test_classify_marks_sites_whose_sections_need_review(
     assert "1 patient(s) have sections that need review" in (out / "cohort.html").read_text(
         encoding="utf-8"
     )
+
+
+def test_a_patient_whose_only_section_failed_is_named_not_dropped(tmp_path: Path) -> None:
+    """``ienfd batch`` with one patient's only image unreadable, then ``ienfd classify``.
+
+    The patient cannot be classified; the cohort page says so with the reason and links
+    ``excluded.csv``, and the warning names the row, the patient and the file written.
+    """
+    from tests.cli._run import run_ienfd
+
+    samples = Path(__file__).resolve().parents[2] / "sample_images"
+    bad = tmp_path / "P003_leg.tif"
+    bad.write_bytes(b"not a tiff at all")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "image,patient_id,site,section,age,sex\n"
+        f"{samples / 'brightfield_sg.ome.tif'},P001,distal_leg,1,50,female\n"
+        f"{samples / 'brightfield_dab_rot42.tif'},P001,distal_leg,2,50,female\n"
+        f"{bad},P003,distal_leg,1,60,male\n",
+        encoding="utf-8",
+    )
+    res = tmp_path / "res"
+    batch = run_ienfd("batch", manifest, "--out", res, "--workers", "1", "--no-overlay")
+    assert (res / "sections.csv").is_file(), batch.stderr
+    sections = pd.read_csv(res / "sections.csv", keep_default_na=False)
+    (failed,) = sections.index[sections["patient_id"] == "P003"] + 1  # 1-based data row
+    assert sections.loc[failed - 1, "status"] == "error"
+    reason = sections.loc[failed - 1, "error"]
+
+    out = res / "clinical"
+    done = run_ienfd("classify", res / "sections.csv", "--out", out)
+    assert done.returncode == 0, done.stderr
+    excluded = out / "excluded.csv"
+    assert excluded.is_file()
+    (warning,) = [line for line in done.stderr.splitlines() if "excluded" in line]
+    assert warning.startswith("ienfd classify: warning: ")
+    assert f"row {failed} (P003" in warning
+    assert str(excluded) in warning
+    assert "not classified" in warning and "P003" in warning.split("not classified")[1]
+    assert "P003" in done.stdout and "not classified" in done.stdout
+
+    page = (out / "cohort.html").read_text(encoding="utf-8")
+    assert "<td>P001</td>" in page or ">P001</a>" in page  # the classified patient's row
+    listed = re.search(r"<li>(P003.*?)</li>", page, re.S)
+    assert listed, "P003 is not listed on the cohort page"
+    assert "all sections failed" in listed.group(1)
+    assert html_text(reason)[:40] in listed.group(1)
+    links = re.findall(r"href='([^']*excluded\.csv)'", page)
+    assert links and all((out / link).resolve() == excluded.resolve() for link in links)
+
+
+def html_text(text: str) -> str:
+    """``text`` as the report escapes it."""
+    import html
+
+    return html.escape(text)

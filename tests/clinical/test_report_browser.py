@@ -1,7 +1,8 @@
 """Every HTML report opened in a real headless Chromium: no broken image or link; it prints.
 
 The reports are those of ``ienfd classify`` on a folder as ``ienfd batch``
-leaves it (QC overlays beside ``sections.csv``), with one overlay missing.
+leaves it (QC overlays beside ``sections.csv``), with one overlay missing and one
+patient whose only section failed (listed on the cohort page, linking ``excluded.csv``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("browser")
     norms = tmp / "lab_norms.csv"
     norms.write_text(LAB_NORMS, encoding="utf-8")
-    table = write_batch_folder(tmp / "batch", missing="B_distal_leg_3.overlay.png")
+    table = write_batch_folder(
+        tmp / "batch", missing="B_distal_leg_3.overlay.png", failed_patient=True
+    )
     return run_classify(table, tmp / "batch" / "clinical", norms_path=norms)
 
 
@@ -40,9 +43,13 @@ def test_every_report_loads_with_no_broken_image_or_link(outputs: Any) -> None:
         assert check.broken_images() == [], page
         assert check.broken_links() == [], page
         seen[page.name] = check
-    # the cohort links both reports; A's report links its six QC pictures, all loaded
+    # the cohort links both reports and the excluded rows (C, not classified, is listed there);
+    # A's report links its six QC pictures, all loaded
     cohort = seen["cohort.html"]
-    assert sorted(Path(str(link["href"])).name for link in cohort.links) == ["A.html", "B.html"]
+    assert sorted(Path(str(link["href"])).name for link in cohort.links) == [
+        "A.html", "B.html", "excluded.csv",
+    ]  # fmt: skip
+    assert outputs.not_classified == ["C"]
     report_a = seen["A.html"]
     assert len([i for i in report_a.images if str(i["src"]).startswith("data:image/jpeg")]) == 6
     assert all(int(str(i["width"])) > 100 for i in report_a.images)

@@ -40,11 +40,14 @@ def _overlay(path: Path, count: int) -> None:
     save_overlay(path, img, result, title=path.name)
 
 
-def write_batch_folder(folder: Path, *, missing: str | None = None) -> Path:
+def write_batch_folder(
+    folder: Path, *, missing: str | None = None, failed_patient: bool = False
+) -> Path:
     """A folder as ``ienfd batch`` leaves it: overlays and sections.csv naming them.
 
     Patient A (distal leg 3, 4, 5 fibres; proximal thigh 12, 13, 14; leg section 2
-    needs review and was corrected by hand); patient B (one site, one failed section).
+    needs review and was corrected by hand); patient B (one site, one failed section);
+    with ``failed_patient``, patient C whose only section failed.
     """
     folder.mkdir(parents=True, exist_ok=True)
     lines = [HEADER]
@@ -63,6 +66,8 @@ def write_batch_folder(folder: Path, *, missing: str | None = None) -> Path:
                 f"{stem}.overlay.png"
             )
     lines.append("img/B_bad.tif,B,distal_leg,4,error,DEJ not found,,,,,,,,,,41,male,,,")
+    if failed_patient:
+        lines.append("img/C_leg.tif,C,distal_leg,1,error,not a TIFF file,,,,,,,,,,55,male,,,")
     if missing:
         (folder / missing).unlink()
     path = folder / "sections.csv"
@@ -123,6 +128,13 @@ def test_cohort_links_every_patient_report(classified: Any) -> None:
     cohort = classified.cohort_html
     page = cohort.read_text(encoding="utf-8")
     hrefs = dict(re.findall(r"<a href='([^']+)'>([^<]+)</a>", page))
+    # B's failed section is excluded: the page links the file that lists it
+    excluded = {href for href, text in hrefs.items() if text == "excluded.csv"}
+    assert [(cohort.parent / h).resolve() for h in excluded] == [
+        (cohort.parent / "excluded.csv").resolve()
+    ]
+    assert (cohort.parent / "excluded.csv").is_file()
+    hrefs = {href: text for href, text in hrefs.items() if href not in excluded}
     assert sorted(hrefs.values()) == ["A", "B"]
     for href, pid in hrefs.items():
         assert (cohort.parent / urllib.parse.unquote(href)).resolve() == (

@@ -259,3 +259,24 @@ def test_a_batch_table_without_quality_checks_is_named(
     old = write_csv("old.csv", "patient_id,site,count,count_auto,length_mm\nP,distal_leg,3,3,1.0\n")
     _prepare(old)
     assert "without quality checks" in caplog.text and "run the batch again" in caplog.text
+
+
+def test_the_exclusion_warning_names_each_row_its_patient_and_reason(
+    write_csv: Callable[[str, str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_csv(
+        "s.csv",
+        "patient_id,site,section,status,error,count,length_mm\n"
+        "P1,distal_leg,1,ok,,6,1.2\n"
+        "P1,distal_leg,2,error,DEJ not found,,\n"
+        "P3,proximal_thigh,1,error,not a TIFF file,,\n",
+    )
+    with caplog.at_level("WARNING", logger="ienfd.clinical"):
+        prepared = _prepare(path)
+    assert prepared.excluded["row"].tolist() == [2, 3]
+    (record,) = caplog.records
+    text = record.getMessage()
+    assert text.startswith("s.csv: 2 row(s) excluded because status is not 'ok': ")
+    assert "row 2 (P1, distal leg: DEJ not found)" in text
+    assert "row 3 (P3, proximal thigh: not a TIFF file)" in text
+    assert "listed in the output" not in text  # prepare_sections itself writes nothing

@@ -168,6 +168,8 @@ def _run_classify(args: argparse.Namespace) -> int:
             f"{pr.status if pr else 'missing':<11} {ratio:>5}  {r.pattern}"
         )
         say(f"    {r.reason}")
+    for pid in out.not_classified:
+        say(f"{pid:<12} not classified: all sections failed (listed in {out.excluded_csv})")
     pending = [r for r in out.results if r.n_need_review]
     if pending:
         n = sum(r.n_need_review for r in pending)

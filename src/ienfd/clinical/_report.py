@@ -519,6 +519,51 @@ def _cohort_rows(
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _excluded_html(
+    results: Sequence[PatientResult],
+    excluded: pd.DataFrame | None,
+    excluded_csv: str | os.PathLike[str] | None,
+    base_dir: str | os.PathLike[str],
+) -> tuple[str, int]:
+    """The patients not classified (every section failed) and a link to the excluded rows."""
+    if excluded is None or excluded.empty:
+        return "", 0
+    classified = {r.patient_id for r in results}
+    where = "excluded.csv"
+    if excluded_csv is not None:
+        where = (
+            f"<a href='{_href(excluded_csv, base_dir)}'>{html.escape(Path(excluded_csv).name)}</a>"
+        )
+    items = []
+    for pid, rows in excluded.groupby("patient_id", sort=False):
+        if pid and pid in classified:
+            continue
+        why = "; ".join(
+            f"row {rec['row']}"
+            + (f", {site_label(str(rec['site']))}" if rec["site"] else "")
+            + (f", section {html.escape(str(rec['section']))}" if rec["section"] else "")
+            + f": {html.escape(str(rec['error']) or 'status ' + str(rec['status']))}"
+            for _, rec in rows.iterrows()
+        )
+        if pid:
+            items.append(f"<li>{html.escape(str(pid))} &mdash; all sections failed: {why}</li>")
+        else:
+            items.append(f"<li>rows with no patient_id &mdash; not used: {why}</li>")
+    patients = excluded["patient_id"][excluded["patient_id"] != ""].nunique()
+    line = (
+        f"<div>{len(excluded)} section(s) of {patients} patient(s) excluded (analysis failed "
+        f"or not accepted), listed with their reasons in {where}.</div>"
+    )
+    if not items:
+        return line, 0
+    n = sum(1 for pid in dict.fromkeys(excluded["patient_id"]) if pid and pid not in classified)
+    return (
+        f"<div class='review'>Not classified: no section of these patients could be used."
+        f"<ul>{''.join(items)}</ul></div>{line}",
+        n,
+    )
+
+
 def render_cohort_html(
     results: Sequence[PatientResult],
     summary: pd.DataFrame,
@@ -527,8 +572,13 @@ def render_cohort_html(
     reports: Mapping[str, str | os.PathLike[str]] | None = None,
     base_dir: str | os.PathLike[str] = ".",
     rules: ClassificationRules | None = None,
+    excluded: pd.DataFrame | None = None,
+    excluded_csv: str | os.PathLike[str] | None = None,
 ) -> str:
     """Cohort page: every patient (linked to their report), counts per pattern, ratios.
+
+    A patient of ``excluded`` with no result (every section failed) is listed
+    as not classified, with each row's reason; ``excluded_csv`` is linked.
 
     Parameters
     ----------
@@ -543,6 +593,10 @@ def render_cohort_html(
         The folder the page will be written to: links are relative to it.
     rules : ClassificationRules, optional
         Which sites are distal and proximal (the table's two density columns).
+    excluded : pandas.DataFrame, optional
+        :attr:`PreparedSections.excluded`: the rows not used (status not ``ok``).
+    excluded_csv : str or os.PathLike, optional
+        Where those rows were written, linked from the page (relative to ``base_dir``).
     """
     rules = rules or ClassificationRules()
     ratios = np.array(
@@ -560,10 +614,15 @@ def render_cohort_html(
             "(a pattern that depends on them is indeterminate until they are reviewed): "
             f"{html.escape(', '.join(pending))}</div>"
         )
+    unused, n_unclassified = _excluded_html(results, excluded, excluded_csv, base_dir)
+    count = f"{len(results)} patient(s)"
+    if n_unclassified:
+        count += f" classified, {n_unclassified} not (every section failed)"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>IENFD cohort summary</title>
 <style>{_CSS}</style></head><body>
-<h1>Cohort summary</h1><div>Input {html.escape(input_name)}: {len(results)} patient(s).</div>
+<h1>Cohort summary</h1><div>Input {html.escape(input_name)}: {count}.</div>
+{unused}
 {review}
 <h2>Patients</h2>
 {_cohort_rows(results, reports, base_dir, rules)}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
@@ -344,6 +344,27 @@ def prepare_sections(
         sections, or age/sex differing between rows of one patient. The message
         names ``source``, the 1-based data row and the column.
     """
+    prepared = _prepare_sections(
+        table,
+        source=source,
+        length_basis=length_basis,
+        extra_sites=extra_sites,
+        default_modality=default_modality,
+    )
+    if not prepared.excluded.empty:
+        logger.warning("%s", excluded_message(prepared.excluded, source=source))
+    return prepared
+
+
+def _prepare_sections(
+    table: pd.DataFrame,
+    *,
+    source: str,
+    length_basis: LengthBasis | None,
+    extra_sites: Iterable[str],
+    default_modality: str | None,
+) -> PreparedSections:
+    """:func:`prepare_sections` without its warning (a caller that writes the rows says more)."""
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
     if length_basis not in (None, "dej", "surface"):
@@ -479,18 +500,65 @@ def prepare_sections(
     frame = pd.DataFrame(rows, columns=_ROW_COLUMNS)
     _check_duplicates(frame, table, cols, kind, source)
     _check_patient_consistency(frame, source)
-    if excluded:
-        logger.warning(
-            "%s: %d row(s) excluded because status is not 'ok' (listed in the output)",
-            source,
-            len(excluded),
-        )
     return PreparedSections(
         rows=frame,
         excluded=pd.DataFrame(excluded, columns=_EXCLUDED_COLUMNS),
         kind=kind,
         source=source,
     )
+
+
+def excluded_message(
+    excluded: pd.DataFrame,
+    *,
+    source: str,
+    written_to: str | None = None,
+    not_classified: Sequence[str] = (),
+    shown: int = 5,
+) -> str:
+    """What a warning says of the excluded rows: which rows, of which patients, why, where.
+
+    Parameters
+    ----------
+    excluded : pandas.DataFrame
+        :attr:`PreparedSections.excluded` (not empty).
+    source : str
+        The input table's name.
+    written_to : str, optional
+        The file the rows were written to (``excluded.csv``).
+    not_classified : sequence of str
+        Patients left with no section, whom the caller could not classify.
+    shown : int
+        Rows named one by one; the rest are counted.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame([{"row": 3, "patient_id": "P003", "site": "distal_leg",
+    ...                       "error": "bad.tif: not a TIFF file"}])
+    >>> print(excluded_message(rows, source="sections.csv", written_to="out/excluded.csv",
+    ...                        not_classified=["P003"]))
+    sections.csv: 1 row(s) excluded because status is not 'ok', written to out/excluded.csv: row 3 (P003, distal leg: bad.tif: not a TIFF file); not classified, every section failed: P003
+    """  # noqa: E501
+    named = []
+    for _, rec in excluded.head(shown).iterrows():
+        site = str(rec["site"]).replace("_", " ")
+        who = ", ".join(x for x in (str(rec["patient_id"]), site) if x) or "no patient_id"
+        why = _short(str(rec.get("error", "") or rec.get("status", "")), 80)
+        named.append(f"row {rec['row']} ({who}{': ' + why if why else ''})")
+    more = len(excluded) - len(named)
+    text = f"{source}: {len(excluded)} row(s) excluded because status is not 'ok'"
+    if written_to is not None:
+        text += f", written to {written_to}"
+    text += ": " + ", ".join(named) + (f" and {more} more" if more > 0 else "")
+    if not_classified:
+        text += f"; not classified, every section failed: {', '.join(not_classified)}"
+    return text
+
+
+def _short(text: str, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _text(value: object) -> str:

@@ -47,7 +47,13 @@ from ienfd.clinical._report import (
     render_cohort_html,
     render_patient_html,
 )
-from ienfd.clinical._sections import LengthBasis, aggregate_sections, prepare_sections
+from ienfd.clinical._sections import (
+    LengthBasis,
+    _prepare_sections,
+    aggregate_sections,
+    excluded_message,
+    prepare_sections,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +81,8 @@ class ClassifyOutputs:
     excluded_csv: Path | None
     reports: dict[str, Path] = field(default_factory=dict)
     n_excluded: int = 0
+    #: Patients with no section left (every one failed): listed on the cohort page, not classified.
+    not_classified: list[str] = field(default_factory=list)
 
 
 def run_classify(
@@ -94,6 +102,9 @@ def run_classify(
     Writes ``patients.csv``, ``sites.csv``, ``cohort_summary.csv``,
     ``cohort.html`` (linking every patient's report), ``excluded.csv`` (only
     if rows were excluded) and ``reports/<patient_id>.html`` into ``out_dir``.
+    A patient whose every section was excluded cannot be classified: the
+    cohort page lists them with the reason and links ``excluded.csv``, and
+    the warning logged names the rows, those patients and the file.
     When the input table has an ``overlay`` column (as ``ienfd batch``'s
     ``sections.csv``: file names relative to the table's folder), each report
     shows every section's QC overlay as a thumbnail linking to the picture.
@@ -116,7 +127,7 @@ def run_classify(
         for i, name in enumerate(table.get("overlay", pd.Series(dtype=str)), start=1)
         if isinstance(name, str) and name.strip()
     }
-    prepared = prepare_sections(
+    prepared = _prepare_sections(  # its warning is logged below, with the file written
         table,
         source=src,
         length_basis=length_basis,
@@ -127,8 +138,19 @@ def run_classify(
     results = classify_patients(
         biopsies, norms, rules=rules, excluded=prepared.excluded, source=src
     )
+    classified = {r.patient_id for r in results}
+    not_classified = [
+        str(pid)
+        for pid in dict.fromkeys(prepared.excluded["patient_id"])
+        if pid and pid not in classified
+    ]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    excluded_csv = (
+        None
+        if prepared.excluded.empty
+        else write_csv_atomic(prepared.excluded, out / "excluded.csv")
+    )
     summary = cohort_summary(results)
     taken: set[str] = set()
     report_paths = {
@@ -147,16 +169,25 @@ def run_classify(
                 reports=report_paths if reports else None,
                 base_dir=out,
                 rules=rules,
+                excluded=prepared.excluded,
+                excluded_csv=excluded_csv,
             ),
             out / "cohort.html",
         ),
-        excluded_csv=(
-            write_csv_atomic(prepared.excluded, out / "excluded.csv")
-            if not prepared.excluded.empty
-            else None
-        ),
+        excluded_csv=excluded_csv,
         n_excluded=len(prepared.excluded),
+        not_classified=not_classified,
     )
+    if excluded_csv is not None:
+        logger.warning(
+            "%s",
+            excluded_message(
+                prepared.excluded,
+                source=src,
+                written_to=str(excluded_csv),
+                not_classified=not_classified,
+            ),
+        )
     if reports:
         for r in results:
             rows = prepared.rows[prepared.rows["patient_id"] == r.patient_id]
