@@ -192,3 +192,42 @@ def test_ratio_plot_keeps_every_pattern_inside_the_axes() -> None:
     assert bottom == 0 and top >= 2.6 * 1.05
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels[0] == "normal\n(n = 1)" and labels[3] == "indeterminate\n(n = 0)"
+
+
+def test_a_wide_interval_does_not_stretch_the_density_axis(
+    tmp_path: Path, write_csv: Callable[[str, str], Path], lab_norms: Path
+) -> None:
+    """Two leg sections of 1 and 15 fibres: 8/mm with a 95 % CI reaching far above it.
+
+    The axis stays on the densities and the normal limits; the interval's bar is cut at
+    the top with a marker saying where it ends, and its numbers are in the site table.
+    """
+    from ienfd.clinical import read_norms
+    from ienfd.clinical._report import _sites_figure
+
+    table = write_csv(
+        "sections.csv",
+        "patient_id,age,sex,site,section,count,length_mm,modality\n"
+        + "".join(
+            f"P1,60,male,{site},{k},{count},1.0,brightfield\n"
+            for site, counts in (("distal_leg", (1, 15)), ("proximal_thigh", (10, 11, 12)))
+            for k, count in enumerate(counts, start=1)
+        ),
+    )
+    out = run_classify(table, tmp_path / "out", norms_path=lab_norms)
+    (result,) = out.results
+    leg = result.sites["distal_leg"]
+    assert leg.density_per_mm == pytest.approx(8.0)
+    assert leg.ci_high is not None and leg.ci_low is not None and leg.ci_high > 50
+    largest = max(v for s in result.sites.values() for v in (s.density_per_mm, s.limit_per_mm) if v)
+    fig = _sites_figure(result, read_norms(lab_norms), site_modality={})
+    for ax, site in zip(fig.axes, result.sites.values(), strict=True):
+        bottom, top = ax.get_ylim()
+        assert bottom == 0
+        assert max(site.density_per_mm or 0, site.limit_per_mm or 0) * 1.1 <= top
+        assert top <= 2.5 * largest, (site.site, top, largest)
+    leg_ax = fig.axes[list(result.sites).index("distal_leg")]
+    notes = [t.get_text() for t in leg_ax.texts]
+    assert any(f"{leg.ci_high:.1f}" in text for text in notes), notes
+    page = out.reports["P1"].read_text(encoding="utf-8")
+    assert f"<td>{leg.ci_low:.1f}&ndash;{leg.ci_high:.1f}</td>" in page

@@ -35,6 +35,7 @@ from ienfd.clinical._classify import (
 from ienfd.clinical._norms import NormRow, NormsTable, site_label
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,12 @@ def plot_patient_sites(
 ) -> bytes:
     """One panel per site: the limit for this sex and modality across age, and
     the patient's density with its 95% CI at the patient's age."""
+    return _png(_sites_figure(result, norms, site_modality=site_modality))
+
+
+def _sites_figure(
+    result: PatientResult, norms: NormsTable, *, site_modality: dict[str, str | None]
+) -> Figure:
     sites = list(result.sites.values())
     fig = _figure(figsize=(3.6 * max(len(sites), 1), 3.0), layout="constrained")
     axes = fig.subplots(1, max(len(sites), 1), squeeze=False)[0]
@@ -146,35 +153,68 @@ def plot_patient_sites(
             ax.plot(ages, lim, color="#333333", lw=1.5)
             ax.fill_between(ages, 0, lim, color="#c62828", alpha=0.08, lw=0)
             ymax = max(ymax, float(lim.max()))
-        if result.age is not None and s.density_per_mm is not None:
-            colour = _STATUS_COLOUR[s.status]
-            if s.ci_low is not None and s.ci_high is not None:
-                ax.errorbar(
-                    [result.age],
-                    [s.density_per_mm],
-                    yerr=[[s.density_per_mm - s.ci_low], [s.ci_high - s.density_per_mm]],
-                    fmt="o",
-                    color=colour,
-                    capsize=4,
-                    ms=7,
-                )
-                ymax = max(ymax, s.ci_high)
-            else:
-                ax.plot([result.age], [s.density_per_mm], "o", color=colour, ms=7)
-            ymax = max(ymax, s.density_per_mm)
-        ax.set_ylim(0, ymax * 1.15)
         if rows:
             ax.set_xlim(min(r.age_min for r in rows), min(max(r.age_max for r in rows), 100))
+        elif result.age is not None:
+            ax.set_xlim(max(result.age - 20, 0), result.age + 20)
+        top = ymax * 1.15
+        if result.age is not None and s.density_per_mm is not None:
+            colour = _STATUS_COLOUR[s.status]
+            top = max(ymax, s.density_per_mm) * 1.15
+            if s.ci_low is not None and s.ci_high is not None:
+                top = _draw_interval(ax, result.age, s.density_per_mm, s.ci_low, s.ci_high,
+                                     top=top, colour=colour)  # fmt: skip
+            ax.plot([result.age], [s.density_per_mm], "o", color=colour, ms=7)
+        ax.set_ylim(0, top)
         ax.set_xlabel("age (years)")
         ax.set_ylabel("IENFD (fibres/mm)")
         title = f"{site_label(s.site)}: {s.status.replace('_', ' ')}"
         ax.set_title(title, fontsize=10, color=_STATUS_COLOUR[s.status])
         if not rows:
             ax.text(0.5, 0.5, "no normal limit", ha="center", transform=ax.transAxes)
-            if result.age is not None:
-                ax.set_xlim(max(result.age - 20, 0), result.age + 20)
         ax.grid(alpha=0.3)
-    return _png(fig)
+    return fig
+
+
+#: How far above the densities and normal limits a site's axis may reach for an interval.
+_CI_REACH = 2.0
+
+
+def _draw_interval(
+    ax: Axes, age: float, density: float, low: float, high: float, *, top: float, colour: str
+) -> float:
+    """Draw a 95% CI bar; return the axis top, which the interval does not stretch far.
+
+    Sections few or far apart give an interval that can reach ten times the
+    density (2 sections: t = 12.7). The axis is kept on the data and the
+    normal limit (``top``), growing to hold the whole interval only up to
+    :data:`_CI_REACH` times ``top``; a longer bar is cut there with an
+    upward arrowhead and its upper end written beside it (the site table
+    gives the interval's numbers in any case). The x limits are set before.
+    """
+    if high * 1.05 <= _CI_REACH * top:
+        top = max(top, high * 1.05)
+        ax.vlines(age, low, high, color=colour, lw=1.5)
+        ax.plot([age, age], [low, high], "_", color=colour, ms=9, mew=1.5)
+        return top
+    top = _CI_REACH * top
+    end = top * 0.97  # the arrowhead inside the axes
+    ax.vlines(age, low, end, color=colour, lw=1.5)
+    ax.plot([age], [low], "_", color=colour, ms=9, mew=1.5)
+    ax.plot([age], [end], "^", color=colour, ms=6)
+    left, right = ax.get_xlim()
+    on_left = age > (left + right) / 2  # the words on the side with room for them
+    ax.annotate(
+        f"95% CI to {high:.1f}",
+        (age, end),
+        xytext=(-6 if on_left else 6, 0),
+        textcoords="offset points",
+        ha="right" if on_left else "left",
+        va="top",
+        fontsize=7.5,
+        color=colour,
+    )
+    return top
 
 
 def _f(x: float | None, digits: int = 1) -> str:
@@ -410,7 +450,8 @@ modality {html.escape(result.modality or "not stated")}</div>
 Excluded sections: {result.excluded}.</div>
 {_img(png, "density against the normal limit for age and sex")}
 <div class="small">Line: lower normal limit (5th percentile) for this sex and modality;
-shaded: below the limit. Point: this biopsy, bar: 95% CI across sections.</div>
+shaded: below the limit. Point: this biopsy, bar: 95% CI across sections (a bar ending in an
+arrowhead goes on above the plot: its numbers are in the table above).</div>
 <h2>Sections</h2>
 {_table(sec)}
 {cards_html}
