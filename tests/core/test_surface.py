@@ -63,6 +63,28 @@ def test_a_slit_in_the_surface_is_bridged_not_followed() -> None:
     assert polyline_length(trace.surface) == pytest.approx(true_length, rel=0.03)
 
 
+@pytest.mark.parametrize("turn", [0, 1, 2, 3])
+def test_a_wide_bite_into_the_epidermis_mask_is_bridged_a_bulge_is_kept(turn: int) -> None:
+    # A pale patch under the surface missed by the mask: a bite 60 µm wide and 33 µm deep,
+    # open to the outside, too wide for the slit rule (benchmark section bf10, 0.5 µm).
+    epidermis, tissue = _masks()
+    epidermis[30:62, 180:220] = False
+    (trace,) = trace_junction(np.rot90(epidermis, turn), np.rot90(tissue, turn), spacing=SPACING)
+    found = _unturn(trace.surface, turn)
+    assert found[:, 0].max() < 47
+    true_length = polyline_length(_true_surface())
+    assert polyline_length(found) == pytest.approx(true_length, rel=0.03)
+    # The same shape standing out of the epidermis (a ridge of it, tissue all round) is
+    # surface, followed up and down: the straight line across it runs inside the mask.
+    epidermis, tissue = _masks()
+    epidermis[10:45, 180:220] = True
+    tissue[10:45, 180:220] = True
+    (trace,) = trace_junction(np.rot90(epidermis, turn), np.rot90(tissue, turn), spacing=SPACING)
+    found = _unturn(trace.surface, turn)
+    assert found[:, 0].min() < 13
+    assert polyline_length(found) > polyline_length(_true_surface()) + 40
+
+
 def test_cut_edges_are_trimmed_from_a_surface_that_runs_down_them() -> None:
     # The rest of an outline: up the left cut edge, along the top, down the right one.
     top = np.column_stack([np.full(300, 10.0), np.arange(0.0, 300.0)])

@@ -107,6 +107,7 @@ def trace_junction(
         # longest run left out, never surface.
         deep = _circular_slice(is_dej, stop, start + len(contour))
         surface = _trim_cut_edges(rest, dej, spacing=spacing, facing_tissue=deep)
+        surface = _bridge_bites(surface, epidermis, spacing=spacing)
         outline = np.concatenate([dej, rest])
         dej = _trim_end_faces(dej, _beside_junction(rest, dej, spacing=spacing))
         dej = _extend_to_edge(dej, core, max_px=extend_um / spacing, tangent_px=5.0 / spacing)
@@ -349,6 +350,57 @@ def _bridge_notches(
     pairs = pairs[(detour > ratio * chord) & (detour > gap)]
     if len(pairs) == 0:
         return surface
+    return _shortcut(surface, pairs)
+
+
+def _bridge_bites(
+    surface: np.ndarray,
+    epidermis: np.ndarray,
+    *,
+    spacing: float,
+    mouth_um: float = 100.0,
+    ratio: float = 2.0,
+    open_fraction: float = 0.8,
+) -> np.ndarray:
+    """Close the wide bites of the surface into the epidermis mask.
+
+    A pale patch of epidermis under the stratum corneum, missed by the
+    epidermis mask and open to the outside, leaves a bite too wide for
+    :func:`_bridge_notches`: the surface would run down into the epidermis,
+    along the bite's floor and back up. Where two vertices lie within
+    ``mouth_um`` of each other, the outline between them is more than
+    ``ratio`` times longer, and the straight line joining them runs outside
+    the epidermis over at least ``open_fraction`` of its length (the mouth of
+    a bite, not a chord across a bulge of the epidermis), the outline between
+    them is replaced by that line. A bite must be deep to pass: with
+    ``ratio`` 2 a bite as deep as half its mouth.
+    """
+    if len(surface) < 4:
+        return surface
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(surface, axis=0).T))])
+    pairs = cKDTree(surface).query_pairs(mouth_um / spacing, output_type="ndarray")
+    if len(pairs) == 0:
+        return surface
+    chord = np.hypot(*(surface[pairs[:, 0]] - surface[pairs[:, 1]]).T)
+    detour = np.abs(arc[pairs[:, 1]] - arc[pairs[:, 0]])
+    pairs = pairs[(detour > ratio * chord) & (chord > 2.0)]
+    if len(pairs) == 0:
+        return surface
+    # The chord's inner points (its ends lie on the outline itself).
+    steps = np.linspace(0.15, 0.85, 8)
+    start, stop = surface[pairs[:, 0]], surface[pairs[:, 1]]
+    points = start[:, None, :] + steps[None, :, None] * (stop - start)[:, None, :]
+    rows = np.clip(np.round(points[..., 0]).astype(int), 0, epidermis.shape[0] - 1)
+    cols = np.clip(np.round(points[..., 1]).astype(int), 0, epidermis.shape[1] - 1)
+    outside = ~epidermis[rows, cols]
+    pairs = pairs[outside.mean(axis=1) >= open_fraction]
+    if len(pairs) == 0:
+        return surface
+    return _shortcut(surface, pairs)
+
+
+def _shortcut(surface: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """The polyline with the vertices between each pair of ``pairs`` left out."""
     pairs = np.sort(pairs, axis=1)
     # Along the line, from each vertex straight on to its farthest partner.
     reach = np.full(len(surface), -1)
