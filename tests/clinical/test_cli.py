@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -358,3 +359,91 @@ def html_text(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+#: Columns that hold counts (of fibres, sections, patients) or a row number.
+COUNT_COLUMN = re.compile(
+    r"(^|_)(count|n_sections|n_corrected|n_patients|n_controls|sections_excluded|"
+    r"sections_need_review|row|difference)$"
+)
+
+
+@pytest.mark.parametrize("manual_kind", ["csv", "sidecars"])
+def test_counts_are_integers_in_every_csv(
+    write_csv: Callable[[str, str], Path], lab_norms: Path, tmp_path: Path, manual_kind: str
+) -> None:
+    """Every CSV that classify and agreement write prints its counts as integers ("3", never "3.0").
+
+    Patient B has no proximal thigh biopsy, so a column of patients.csv has an empty cell
+    beside its counts; the agreement counts are read from text, as numbers.
+    """
+    out = tmp_path / "out"
+    assert main(["-q", "classify", str(write_csv("batch.csv", BATCH)), "--norms",
+                 str(lab_norms), "--out", str(out)]) == 0  # fmt: skip
+    if manual_kind == "csv":
+        manual = write_csv("manual.csv", "image,manual_count\ns1.ome.tif,3\ns2.ome.tif,4.0\n"
+                                         "s3.ome.tif,8\ns4.ome.tif,9\n")  # fmt: skip
+    else:
+        manual = tmp_path / "corrections"
+        _sidecars(manual)
+    agreement = tmp_path / "agreement"
+    assert main(["-q", "agreement", str(write_csv("auto.csv", AUTO)), str(manual), "--out",
+                 str(agreement)]) == 0  # fmt: skip
+    written = sorted([*out.glob("*.csv"), *agreement.glob("*.csv")])
+    names = {p.name for p in written}
+    assert {"patients.csv", "sites.csv", "cohort_summary.csv", "excluded.csv",
+            "agreement_sections.csv"} <= names  # fmt: skip
+    checked = []
+    for path in written:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in table.columns:
+            if not COUNT_COLUMN.search(column):
+                continue
+            cells = [c for c in table[column] if c != ""]
+            bad = [c for c in cells if not re.fullmatch(r"-?\d+", c)]
+            assert not bad, f"{path.name}: column {column!r} has {bad}"
+            checked.append((path.name, column))
+    assert ("agreement_sections.csv", "auto_count") in checked
+    assert ("patients.csv", "proximal_n_sections") in checked
+    sections = pd.read_csv(agreement / "agreement_sections.csv")
+    assert sections["difference"].tolist() == [-1, 0, -2, -1]
+
+
+@pytest.mark.parametrize("count", ["3.5", "1e-1"])
+def test_agreement_refuses_a_count_that_is_not_whole(
+    write_csv: Callable[[str, str], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    count: str,
+) -> None:
+    manual = write_csv("manual.csv", f"image,manual_count\ns1.tif,{count}\ns2.tif,4\n")
+    auto = write_csv("auto.csv", "image,count\ns1.tif,3\ns2.tif,4\n")
+    done = main(["agreement", str(auto), str(manual), "--out", str(tmp_path / "a")])
+    assert done == 1
+    err = capsys.readouterr().err
+    assert re.search(
+        rf"manual\.csv.*data row 1 .*column 'manual_count': count '{re.escape(count)}' "
+        "is not a whole number",
+        err,
+    ), err
+    assert not (tmp_path / "a").exists()
+
+
+def test_biopsy_totals_are_integers(write_csv: Callable[[str, str], Path]) -> None:
+    """aggregate_sections' counts (batch writes them to biopsies.csv) print as integers."""
+    from ienfd.clinical import aggregate_sections, prepare_sections, read_table
+
+    biopsies = aggregate_sections(prepare_sections(read_table(write_csv("b.csv", BATCH))))
+    text = biopsies[["patient_id", "site", "n_sections", "total_count"]].to_csv(index=False)
+    assert text.splitlines()[1:] == [
+        "A,distal_leg,3,9",
+        "A,proximal_thigh,3,36",
+        "B,distal_leg,3,24",
+    ]
+    by_density = write_csv(
+        "biopsy.csv",
+        "patient_id,site,density_per_mm,n_sections\nA,distal_leg,8.5,3\nB,distal_leg,7.5,\n",
+    )
+    given = aggregate_sections(prepare_sections(read_table(by_density)))
+    assert given["n_sections"].iloc[0] == 3 and np.isnan(given["n_sections"].iloc[1])
+    assert given["total_count"].isna().all()  # a density per biopsy: no count given

@@ -343,9 +343,9 @@ def match_counts(
     Raises
     ------
     ClinicalInputError
-        On a missing key or count column, an empty key, a missing, negative or
-        non-numeric count, or a key appearing twice in one table (naming the
-        table, the 1-based data row and the column).
+        On a missing key or count column, an empty key, a missing, negative,
+        non-whole or non-numeric count, or a key appearing twice in one table
+        (naming the table, the 1-based data row and the column).
     """
     use_id = "section_id" in auto.columns and "section_id" in manual.columns
     key_col = "section_id" if use_id else "image"
@@ -407,8 +407,16 @@ def match_counts(
                     row=i,
                     column=count_col,
                 )
-            records.append({"key": key, "image": raw_key, "count": value, "row": i})
-        prepared.append((pd.DataFrame(records, columns=["key", "image", "count", "row"]), skipped))
+            if value != round(value):
+                raise ClinicalInputError(
+                    f"count {raw!r} is not a whole number (fibres are counted one by one)",
+                    source=source,
+                    row=i,
+                    column=count_col,
+                )
+            records.append({"key": key, "image": raw_key, "count": int(value), "row": i})
+        frame = pd.DataFrame(records, columns=["key", "image", "count", "row"])
+        prepared.append((frame.astype({"count": "int64", "row": "int64"}), skipped))
     (a, a_skipped), (m, _) = prepared
     merged = a.merge(m, on="key", how="inner", suffixes=("_auto", "_manual"))
     matched = pd.DataFrame(
@@ -446,7 +454,8 @@ class AgreementTable:
     Attributes
     ----------
     matched : pandas.DataFrame
-        ``section, image, auto_count, manual_count, difference (auto - manual), mean``.
+        ``section, image, auto_count, manual_count, difference (auto - manual), mean``;
+        the counts and their difference are integers, the mean a float.
     only_auto, only_manual : tuple of str
         Section keys present in one table only.
     not_ok_auto : tuple of str

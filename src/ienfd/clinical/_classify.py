@@ -514,7 +514,8 @@ def patients_frame(
     """One row per patient (the ``patients.csv`` table).
 
     ``sections_need_review`` counts the patient's sections, at every site, that
-    still need review; ``reason`` says which and why.
+    still need review; ``reason`` says which and why. Counts are integers
+    (pandas ``Int64``: ``<NA>`` for a site the patient has no biopsy of).
     """
     rules = rules or ClassificationRules()
     records = []
@@ -541,14 +542,18 @@ def patients_frame(
         rec["sections_excluded"] = r.excluded
         rec["sections_need_review"] = r.n_need_review
         records.append(rec)
-    return pd.DataFrame(records, columns=list(PATIENT_COLUMNS))
+    frame = pd.DataFrame(records, columns=list(PATIENT_COLUMNS))
+    # a site missing for one patient leaves a gap: counts stay integers ("3", not "3.0")
+    counts = ("distal_n_sections", "proximal_n_sections", "sections_excluded")
+    return frame.astype({c: "Int64" for c in (*counts, "sections_need_review")})
 
 
 def sites_frame(results: Sequence[PatientResult]) -> pd.DataFrame:
     """One row per patient and site, including sites outside the pattern rule.
 
     ``sections_need_review`` and ``review_reasons`` (``" | "`` between
-    sections) say which of the site's sections still need review.
+    sections) say which of the site's sections still need review. Counts are
+    integers (pandas ``Int64``: ``<NA>`` where a biopsy table gave no number).
     """
     records = []
     for r in results:
@@ -572,7 +577,11 @@ def sites_frame(results: Sequence[PatientResult]) -> pd.DataFrame:
                     "review_reasons": " | ".join(s.review_reasons),
                 }
             )
-    return pd.DataFrame(records)
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return frame
+    # a biopsy row without its number of sections leaves a gap: counts stay integers
+    return frame.astype({c: "Int64" for c in ("n_sections", "n_corrected", "sections_need_review")})
 
 
 def cohort_summary(results: Sequence[PatientResult]) -> pd.DataFrame:

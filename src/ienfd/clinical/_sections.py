@@ -898,7 +898,8 @@ def aggregate_sections(
         sections (``"section 2: no fibre counted: ..."``). For biopsy-level
         input the density is taken as given, the CI is empty and
         ``n_sections`` is what the table said (empty if it said nothing; then
-        ``few_sections`` is False).
+        ``few_sections`` is False). From sections, ``n_sections`` and
+        ``total_count`` are integers; from biopsies, floats (NaN where unknown).
     """
     if min_sections < 1:
         raise ValueError(f"min_sections must be >= 1; got {min_sections}")
@@ -940,7 +941,10 @@ def aggregate_sections(
                 few_sections=bool(pd.notna(n_sec) and n_sec < min_sections),
             )
         out.append(base)
-    return pd.DataFrame(out, columns=_BIOPSY_COLUMNS)
+    frame = pd.DataFrame(out, columns=_BIOPSY_COLUMNS)
+    if prepared.kind == "section" and not frame.empty:  # "19" in a CSV, never "19.0"
+        frame = frame.astype({"n_sections": "int64", "total_count": "int64"})
+    return frame
 
 
 def _site_review_reasons(grp: pd.DataFrame, kind: str) -> str:
