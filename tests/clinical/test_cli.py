@@ -447,3 +447,35 @@ def test_biopsy_totals_are_integers(write_csv: Callable[[str, str], Path]) -> No
     given = aggregate_sections(prepare_sections(read_table(by_density)))
     assert given["n_sections"].iloc[0] == 3 and np.isnan(given["n_sections"].iloc[1])
     assert given["total_count"].isna().all()  # a density per biopsy: no count given
+
+
+def _doc_block(command: str) -> list[str]:
+    """The lines docs/clinical.md shows under ``$ COMMAND`` (to the end of its code block)."""
+    text = (EXAMPLES.parents[1] / "clinical.md").read_text(encoding="utf-8")
+    start = text.index(f"$ {command}\n") + len(command) + 3
+    return text[start : text.index("```", start)].splitlines()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ienfd classify patients.csv --norms simulated_norms.csv --out out",
+        "ienfd agreement auto_counts.csv corrections --out agreement",
+    ],
+)
+def test_the_docs_show_what_the_commands_print(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/clinical.md shows what the worked example prints (stdout, then stderr), all of it."""
+    import shutil
+
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    monkeypatch.chdir(tmp_path / "examples")
+    assert main(command.split()[1:]) == 0
+    out, err = capsys.readouterr()
+    printed = (out + err).splitlines()
+    shown = _doc_block(command)
+    assert shown == printed

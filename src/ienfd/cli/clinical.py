@@ -253,7 +253,7 @@ def _run_agreement(args: argparse.Namespace) -> int:
     ba = summary.bland_altman
     say(f"sections paired: {summary.n}")
     low, high = summary.icc_a1_ci
-    say(f"ICC(A,1): {summary.icc_a1:.3f} (95% CI {low:.2f} to {high:.2f}, McGraw & Wong 1996)")
+    say(f"ICC(A,1): {summary.icc_a1:.3f} (95% CI {low:.3f} to {high:.3f}, McGraw & Wong 1996)")
     say(
         f"Bland-Altman (auto - manual): bias {ba.bias:+.2f} "
         f"(95% CI {ba.bias_ci[0]:+.2f} to {ba.bias_ci[1]:+.2f}), SD {ba.sd:.2f}"
