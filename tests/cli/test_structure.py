@@ -69,3 +69,18 @@ def test_clinical_defaults_in_the_command_are_the_library_defaults() -> None:
     build = inspect.signature(run_norms_build).parameters
     assert command.QUANTILE == build["quantile"].default
     assert command.MIN_CONTROLS == build["min_controls"].default
+
+
+def test_batch_without_dask_names_a_broken_install_not_an_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dask is a dependency of the plain install: its absence is a broken install to repair."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ienfd.parallel", None)  # import ienfd.parallel fails
+    code = ienfd.cli.main(["batch", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("ienfd batch: error: ") and "ienfd.parallel" in err
+    assert "extra" not in err and "ienfd[dask]" not in err
+    assert "pip install --force-reinstall ienfd" in err

@@ -205,7 +205,10 @@ def _batch(args: argparse.Namespace) -> int:
             run_batch,
         )
     except ModuleNotFoundError as exc:
-        return fail(f"{exc}; install the dask extra: pip install 'ienfd[dask]'")
+        return fail(  # dask is one of ienfd's dependencies: the install is broken
+            f"{exc}; ienfd's install is incomplete (dask and distributed come with it): "
+            "pip install --force-reinstall ienfd"
+        )
     if args.scheduler is not None:
         try:
             check_scheduler_address(args.scheduler)
