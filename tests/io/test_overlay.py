@@ -13,7 +13,13 @@ import pytest
 from PIL import Image
 
 from ienfd.io import OverlayInfo, PixelSize, SectionImage, save_overlay
-from ienfd.io._overlay import CROSSING_COLOUR, FRAGMENT_COLOUR, REVIEW_COLOUR, crossing_order
+from ienfd.io._overlay import (
+    CROSSING_COLOUR,
+    FRAGMENT_COLOUR,
+    REVIEW_COLOUR,
+    _place_numbers,
+    crossing_order,
+)
 
 
 def _result(crossings: Any = ((40.0, 60.0), (42.0, 100.0)), **changes: Any) -> SimpleNamespace:
@@ -189,6 +195,36 @@ def test_overlay_numbers_along_the_junction(tmp_path: Path) -> None:
 def _count(pixels: np.ndarray, colour: str) -> int:
     rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
     return int(np.all(pixels == rgb, axis=-1).sum())
+
+
+@pytest.mark.parametrize("turn", [0, 1, 2, 3])
+@pytest.mark.parametrize(("n", "spacing"), [(12, 6.0), (20, 12.0)])
+def test_numbers_and_leaders_never_cross_where_crossings_crowd(
+    turn: int, n: int, spacing: float
+) -> None:
+    import shapely
+
+    # Crossings 6 or 12 px apart along a junction that bends a little, numbers 17-28 px
+    # wide with their margins: far more crowded than the numbers are wide.
+    t = np.arange(n) * spacing
+    xy = np.column_stack([100 + t, 200 + 0.004 * (t - 30) ** 2])
+    normals = np.tile([1.0, 0.0], (n, 1))  # (row, col): the dermis below
+    angle = turn * np.pi / 2  # the same, turned about the first crossing
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    xy = (xy - xy[0]) @ rot.T + xy[0]
+    normals = normals[:, ::-1] @ rot.T  # as (x, y), turned
+    normals = normals[:, ::-1]  # back to (row, col)
+    sizes = [(11.0 if k < 9 else 22.0, 14.0) for k in range(n)]
+    placed = _place_numbers(xy, normals, sizes, 16)
+    boxes = [shapely.box(*box) for box, _ in placed]
+    leaders = [shapely.LineString([tuple(p), end]) for p, (_, end) in zip(xy, placed, strict=True)]
+    for i in range(n):
+        # each number on the dermis side of its crossing
+        assert (np.asarray(placed[i][1]) - xy[i]) @ normals[i][::-1] > 0
+        for j in range(i):
+            assert not boxes[i].intersects(boxes[j]), (i, j)
+            assert not leaders[i].intersects(leaders[j]), (i, j)
+            assert not leaders[i].intersects(boxes[j]) and not leaders[j].intersects(boxes[i])
 
 
 def test_review_banner_with_reasons(tmp_path: Path) -> None:

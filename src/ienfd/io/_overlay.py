@@ -469,17 +469,12 @@ def _number_crossings(
     normals = _dermis_normals(crossings, dej, surface)
     font = _font(max(11, font_px - 2), True)
     radius = max(4, font_px // 3)
-    placed: list[tuple[float, float, float, float]] = []
-    for k, ((x, y), (nr, nc)) in enumerate(zip(xy, normals, strict=True), start=1):
-        # out along the normal, further out while the box would cover an earlier number
-        for step in range(6):
-            reach = 2.2 * font_px + step * 1.4 * font_px
-            lx, ly = x + nc * reach, y + nr * reach
-            box = draw.textbbox((lx, ly), str(k), font=font, anchor="mm")
-            box = (box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2)
-            if not any(_overlap(box, other) for other in placed):
-                break
-        placed.append(box)
+    sizes = []
+    for k in range(1, len(xy) + 1):
+        x0, y0, x1, y1 = draw.textbbox((0, 0), str(k), font=font, anchor="mm")
+        sizes.append((x1 - x0, y1 - y0))
+    for k, (box, (lx, ly)) in enumerate(_place_numbers(xy, normals, sizes, font_px), start=1):
+        x, y = xy[k - 1]
         draw.line((x, y, lx, ly), fill=_IDX["black"], width=3)  # a yellow leader, outlined
         draw.line((x, y, lx, ly), fill=_IDX["crossing"], width=1)
         draw.rectangle(box, fill=_IDX["crossing"], outline=_IDX["black"], width=1)
@@ -493,9 +488,108 @@ def _number_crossings(
         )
 
 
-def _overlap(a: tuple[float, ...], b: tuple[float, ...], gap: float = 3.0) -> bool:
-    """True when boxes (x0, y0, x1, y1) overlap or come closer than `gap` pixels."""
-    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
+def _place_numbers(
+    xy: np.ndarray,
+    normals: np.ndarray,
+    sizes: Sequence[tuple[float, float]],
+    font_px: int,
+    *,
+    gap: float = 3.0,
+) -> list[tuple[tuple[float, float, float, float], tuple[float, float]]]:
+    """Where each crossing's number goes: its box (x0, y0, x1, y1) and its leader's end.
+
+    The crossings ``xy`` (x, y) come in order along the junction; each number
+    sits out along its normal ``normals[k]`` (row, col), on the dermis side.
+    Where numbers would crowd (closer along the junction than their widths),
+    the crowd's numbers are set side by side in the crossings' order on one
+    straight line beyond all its crossings, parallel to the crowd's mean
+    direction, each pushed on just far enough to clear the one before by
+    ``gap`` pixels; the line lies further out the further they are pushed, so
+    that the leaders fan out in order and neither cross each other nor run
+    through another number.
+    """
+    n = len(xy)
+    width = np.array([w for w, _ in sizes], dtype=float) + 6.0
+    height = max((h for _, h in sizes), default=0.0) + 4.0
+    out = normals[:, ::-1].astype(float)  # (x, y), into the dermis
+    ends = xy + 2.2 * font_px * out
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    start = 0
+    for k in range(1, n + 1):
+        # a crowd ends where the next number fits beside this one unmoved
+        if k < n:
+            step = np.abs(xy[k] - xy[k - 1]) / max(along[k] - along[k - 1], 1e-9)
+            room = step @ [(width[k - 1] + width[k]) / 2, height] + gap  # boxes' extent that way
+            if along[k] - along[k - 1] < room:
+                continue
+        if k - start > 1:
+            ends[start:k] = _crowd(xy[start:k], out[start:k], width[start:k], height, font_px, gap)
+        start = k
+    boxes = [
+        (x - width[k] / 2, y - height / 2, x + width[k] / 2, y + height / 2)
+        for k, (x, y) in enumerate(ends)
+    ]
+    if n > 1:
+        _untangle(xy, out, ends, boxes, font_px, gap)
+    return [(box, (float(x), float(y))) for box, (x, y) in zip(boxes, ends, strict=True)]
+
+
+def _untangle(
+    xy: np.ndarray, out: np.ndarray, ends: np.ndarray, boxes: list[Any], font_px: int, gap: float
+) -> None:
+    """Move, in place, each number whose box or leader still touches an earlier one's.
+
+    Where a crowd's row does not fit (the junction turns sharply under it),
+    the number is pushed out along its own normal and on along the junction,
+    step by step, to the first place clear of every earlier box and leader
+    (the least touched one if none is).
+    """
+    import shapely  # loaded by the analysis already; kept out of ienfd.io's own import
+
+    def shapes(k: int) -> tuple[Any, Any]:
+        return shapely.box(*boxes[k]), shapely.LineString([xy[k], ends[k]])
+
+    for k in range(1, len(xy)):
+        earlier = [shapely.union(*shapes(j)) for j in range(k)]
+        box, leader = shapes(k)
+        box = box.buffer(gap - 0.5)
+        if not shapely.intersects(earlier, shapely.union(box, leader)).any():
+            continue
+        on = xy[k] - xy[k - 1]
+        on /= max(float(np.hypot(*on)), 1e-9)
+        half_w, half_h = (boxes[k][2] - boxes[k][0]) / 2, (boxes[k][3] - boxes[k][1]) / 2
+        fewest = -1
+        for step in np.arange(0.0, 12.0, 0.25):
+            end = xy[k] + (2.2 + 0.5 * step) * font_px * out[k] + step * font_px * on
+            cand = (end[0] - half_w, end[1] - half_h, end[0] + half_w, end[1] + half_h)
+            hits = int(shapely.intersects(earlier, shapely.box(*cand).buffer(gap)).sum())
+            hits += int(shapely.intersects(earlier, shapely.LineString([xy[k], end])).sum())
+            if fewest < 0 or hits < fewest:
+                fewest, ends[k], boxes[k] = hits, end, cand
+            if hits == 0:
+                break
+
+
+def _crowd(
+    xy: np.ndarray, out: np.ndarray, width: np.ndarray, height: float, font_px: int, gap: float
+) -> np.ndarray:
+    """Leader ends of a crowd of numbers: side by side, in order, on one line (see above)."""
+    normal = out.mean(axis=0)
+    normal /= max(float(np.hypot(*normal)), 1e-9)
+    tangent = np.array([-normal[1], normal[0]])
+    if (xy[-1] - xy[0]) @ tangent < 0:
+        tangent = -tangent
+    u = (xy - xy[0]) @ tangent
+    extent = np.abs(tangent[0]) * width + np.abs(tangent[1]) * height  # each box along the row
+    place = u.copy()
+    for k in range(1, len(xy)):
+        place[k] = max(u[k], place[k - 1] + (extent[k - 1] + extent[k]) / 2 + gap)
+    place -= (place - u).mean()  # the row centred on its crossings (the order is kept)
+    push = np.abs(place - u).max()
+    depth = float(((xy - xy[0]) @ normal).max())
+    across = np.abs(normal) @ [width.max(), height]  # the boxes' extent out from the junction
+    reach = depth + max(2.2 * font_px, 1.2 * push * across / extent.min())
+    return xy[0] + reach * normal + place[:, None] * tangent
 
 
 def _dermis_normals(
