@@ -48,6 +48,10 @@ def test_a_batch_finished_serially_has_its_tables_and_run_record(
     table = pd.read_csv(report.sections_csv, keep_default_na=False)
     assert table["status"].tolist() == ["ok", "error"]
     assert table["error"].tolist() == ["", "gone.tif: no such file"]
+    # counts print as whole numbers, and the failed row leaves them empty (not '7.0', not 0)
+    raw = pd.read_csv(report.sections_csv, dtype=str, keep_default_na=False)
+    for column in ("count", "count_auto", "n_fragments", "n_secondary_branches"):
+        assert raw[column][0].isdigit() and raw[column][1] == "", (column, raw[column].tolist())
     record = json.loads(report.run_json.read_text(encoding="utf-8"))
     assert record["n_sections"] == 2 and record["n_failed"] == 1 and record["n_analysed"] == 1
     assert record["failures"] == [

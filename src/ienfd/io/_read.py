@@ -452,7 +452,7 @@ def open_lazy(
     Raises
     ------
     ModuleNotFoundError
-        dask (or zarr) is not installed: ``pip install ienfd[dask]``.
+        dask (or zarr) is missing: both come with ``pip install ienfd``; reinstall it.
     TypeError
         ``level`` is not an int.
     ValueError

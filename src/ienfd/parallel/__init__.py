@@ -8,7 +8,7 @@ sections of a whole-slide image at low resolution), then
 (:func:`cluster_runner`). On an existing scheduler, :func:`check_workers`
 first asks every worker whether it sees the inputs and the output folder,
 and no wait lasts longer than ``worker_timeout`` seconds without a worker
-(:class:`ClusterLostError`). Requires the ``dask`` extra.
+(:class:`ClusterLostError`). dask and distributed come with the plain install.
 """
 
 from ienfd.parallel._batch import (
