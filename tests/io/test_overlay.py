@@ -198,16 +198,21 @@ def _count(pixels: np.ndarray, colour: str) -> int:
 
 
 @pytest.mark.parametrize("turn", [0, 1, 2, 3])
-@pytest.mark.parametrize(("n", "spacing"), [(12, 6.0), (20, 12.0)])
+@pytest.mark.parametrize(("n", "spacing"), [(12, 6.0), (20, 12.0), (70, 0.0)])
 def test_numbers_and_leaders_never_cross_where_crossings_crowd(
     turn: int, n: int, spacing: float
 ) -> None:
     import shapely
 
     # Crossings 6 or 12 px apart along a junction that bends a little, numbers 17-28 px
-    # wide with their margins: far more crowded than the numbers are wide.
-    t = np.arange(n) * spacing
-    xy = np.column_stack([100 + t, 200 + 0.004 * (t - 30) ** 2])
+    # wide with their margins: far more crowded than the numbers are wide. Spacing 0: 70
+    # crossings at random along 1500 px of a wavy junction, crowds and single numbers mixed.
+    if spacing:
+        t = np.arange(n) * spacing
+        xy = np.column_stack([100 + t, 200 + 0.004 * (t - 30) ** 2])
+    else:
+        t = np.sort(np.random.default_rng(3).uniform(0, 1500, n))
+        xy = np.column_stack([t, 300 + 30 * np.sin(t / 60)])
     normals = np.tile([1.0, 0.0], (n, 1))  # (row, col): the dermis below
     angle = turn * np.pi / 2  # the same, turned about the first crossing
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])

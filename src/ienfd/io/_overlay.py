@@ -513,17 +513,24 @@ def _place_numbers(
     height = max((h for _, h in sizes), default=0.0) + 4.0
     out = normals[:, ::-1].astype(float)  # (x, y), into the dermis
     ends = xy + 2.2 * font_px * out
-    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    # How far each number must move on along the junction to clear the one before (pushed
+    # itself): a crowd is a run of numbers each pushed by the one before.
+    push = 0.0
     start = 0
     for k in range(1, n + 1):
-        # a crowd ends where the next number fits beside this one unmoved
         if k < n:
-            step = np.abs(xy[k] - xy[k - 1]) / max(along[k] - along[k - 1], 1e-9)
+            apart = float(np.hypot(*(xy[k] - xy[k - 1])))
+            step = np.abs(xy[k] - xy[k - 1]) / max(apart, 1e-9)
             room = step @ [(width[k - 1] + width[k]) / 2, height] + gap  # boxes' extent that way
-            if along[k] - along[k - 1] < room:
+            push = max(0.0, push + room - apart)
+            if push > 0:
                 continue
         if k - start > 1:
-            ends[start:k] = _crowd(xy[start:k], out[start:k], width[start:k], height, font_px, gap)
+            row, along = _crowd(xy[start:k], out[start:k], width[start:k], height, font_px, gap)
+            if start > 0:  # centred, the row may reach back over the number before it
+                row += _clear_of(xy[start - 1], ends[start - 1], width[start - 1], xy[start], row,
+                                 width[start:k], height, along, gap)  # fmt: skip
+            ends[start:k] = row
         start = k
     boxes = [
         (x - width[k] / 2, y - height / 2, x + width[k] / 2, y + height / 2)
@@ -542,38 +549,56 @@ def _untangle(
     Where a crowd's row does not fit (the junction turns sharply under it),
     the number is pushed out along its own normal and on along the junction,
     step by step, to the first place clear of every earlier box and leader
-    (the least touched one if none is).
+    (the least touched one if none is: :func:`_move`).
     """
     import shapely  # loaded by the analysis already; kept out of ienfd.io's own import
 
     def shapes(k: int) -> tuple[Any, Any]:
         return shapely.box(*boxes[k]), shapely.LineString([xy[k], ends[k]])
 
+    earlier = [shapely.union(*shapes(0))]  # every number placed so far, box and leader
     for k in range(1, len(xy)):
-        earlier = [shapely.union(*shapes(j)) for j in range(k)]
         box, leader = shapes(k)
-        box = box.buffer(gap - 0.5)
-        if not shapely.intersects(earlier, shapely.union(box, leader)).any():
-            continue
-        on = xy[k] - xy[k - 1]
-        on /= max(float(np.hypot(*on)), 1e-9)
-        half_w, half_h = (boxes[k][2] - boxes[k][0]) / 2, (boxes[k][3] - boxes[k][1]) / 2
-        fewest = -1
-        for step in np.arange(0.0, 12.0, 0.25):
-            end = xy[k] + (2.2 + 0.5 * step) * font_px * out[k] + step * font_px * on
-            cand = (end[0] - half_w, end[1] - half_h, end[0] + half_w, end[1] + half_h)
-            hits = int(shapely.intersects(earlier, shapely.box(*cand).buffer(gap)).sum())
-            hits += int(shapely.intersects(earlier, shapely.LineString([xy[k], end])).sum())
-            if fewest < 0 or hits < fewest:
-                fewest, ends[k], boxes[k] = hits, end, cand
-            if hits == 0:
-                break
+        if shapely.intersects(earlier, shapely.union(box.buffer(gap - 0.5), leader)).any():
+            _move(k, xy, out, ends, boxes, earlier, font_px, gap)
+        earlier.append(shapely.union(*shapes(k)))
+
+
+def _move(
+    k: int,
+    xy: np.ndarray,
+    out: np.ndarray,
+    ends: np.ndarray,
+    boxes: list[Any],
+    earlier: list[Any],
+    font_px: int,
+    gap: float,
+) -> None:
+    """Number ``k`` pushed out and on, step by step, to the first place clear of ``earlier``."""
+    import shapely
+
+    on = xy[k] - xy[k - 1]
+    on /= max(float(np.hypot(*on)), 1e-9)
+    half_w, half_h = (boxes[k][2] - boxes[k][0]) / 2, (boxes[k][3] - boxes[k][1]) / 2
+    fewest = -1
+    for step in np.arange(0.0, 12.0, 0.25):
+        end = xy[k] + (2.2 + 0.5 * step) * font_px * out[k] + step * font_px * on
+        cand = (end[0] - half_w, end[1] - half_h, end[0] + half_w, end[1] + half_h)
+        hits = int(shapely.intersects(earlier, shapely.box(*cand).buffer(gap)).sum())
+        hits += int(shapely.intersects(earlier, shapely.LineString([xy[k], end])).sum())
+        if fewest < 0 or hits < fewest:
+            fewest, ends[k], boxes[k] = hits, end, cand
+        if hits == 0:
+            break
 
 
 def _crowd(
     xy: np.ndarray, out: np.ndarray, width: np.ndarray, height: float, font_px: int, gap: float
-) -> np.ndarray:
-    """Leader ends of a crowd of numbers: side by side, in order, on one line (see above)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leader ends of a crowd of numbers: side by side, in order, on one line (see above).
+
+    Returns the ends and the row's direction, on along the junction.
+    """
     normal = out.mean(axis=0)
     normal /= max(float(np.hypot(*normal)), 1e-9)
     tangent = np.array([-normal[1], normal[0]])
@@ -589,7 +614,38 @@ def _crowd(
     depth = float(((xy - xy[0]) @ normal).max())
     across = np.abs(normal) @ [width.max(), height]  # the boxes' extent out from the junction
     reach = depth + max(2.2 * font_px, 1.2 * push * across / extent.min())
-    return xy[0] + reach * normal + place[:, None] * tangent
+    return xy[0] + reach * normal + place[:, None] * tangent, tangent
+
+
+def _clear_of(
+    before_xy: np.ndarray,
+    before_end: np.ndarray,
+    before_width: float,
+    first_xy: np.ndarray,
+    row: np.ndarray,
+    width: np.ndarray,
+    height: float,
+    along: np.ndarray,
+    gap: float,
+) -> np.ndarray:
+    """The shift along ``along`` that moves a crowd's row clear of the number before it."""
+    import shapely  # loaded by the analysis already; kept out of ienfd.io's own import
+
+    def box(centre: np.ndarray, w: float) -> Any:
+        return shapely.box(centre[0] - w / 2, centre[1] - height / 2,
+                           centre[0] + w / 2, centre[1] + height / 2)  # fmt: skip
+
+    before = shapely.union(
+        box(before_end, before_width), shapely.LineString([before_xy, before_end])
+    )
+    for shift in np.arange(0.0, 40.0 * height, 1.0):
+        end = row[0] + shift * along
+        mine = shapely.union(
+            box(end, width[0]).buffer(gap - 0.5), shapely.LineString([first_xy, end])
+        )
+        if not before.intersects(mine):
+            return shift * along
+    return np.zeros(2)
 
 
 def _dermis_normals(
