@@ -288,6 +288,7 @@ def test_all_workers_killed_mid_run_then_resumed(
         _, err = proc.communicate(timeout=180)  # the guard against a hang, not a timing
     finally:
         proc.kill()
+        proc.communicate()  # reaped, and its pipes closed, whatever happened
     assert proc.returncode == 3, err
     assert f"dask scheduler {bare}: no worker for " in err and "run the same command again" in err
     kept = results(out)
@@ -306,6 +307,40 @@ def test_all_workers_killed_mid_run_then_resumed(
     assert not list(out.glob(".*"))  # a temporary a killed worker left is gone too
     for proc_ in processes.started[-1:]:
         processes.kill(proc_)
+    wait_workers(bare, 0)
+
+
+def test_a_result_lost_with_its_worker_gives_a_clear_error_not_a_hang(
+    tmp_path: Path, bare: str, processes: Processes
+) -> None:
+    # A task finished, and its worker was killed before its result was fetched: the
+    # scheduler schedules the task again, and with no worker left to run it a plain
+    # Future.result() waits forever (the batch hung so, once in CI).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed import Client, wait
+
+    from ienfd.parallel import ClusterLostError, result_of
+
+    worker = processes.worker(bare, tmp_path / "w")
+    wait_workers(bare, 1)
+    pool = ThreadPoolExecutor(1)
+    with Client(bare, timeout=30) as client:
+        future = client.submit(sum, [1, 2, 3], pure=False)
+        wait([future], timeout=120)
+        assert future.status == "finished"
+        processes.kill(worker)
+        wait_workers(bare, 0)
+        fetch = pool.submit(result_of, client, future, worker_timeout=3)
+        error = fetch.exception(timeout=120)  # the guard against a hang, not a timing
+        assert isinstance(error, ClusterLostError), error
+        assert f"dask scheduler {bare}: no worker for " in str(error)
+        # a worker back in time: the task runs again and its result comes
+        processes.worker(bare, tmp_path / "w")
+        wait_workers(bare, 1)
+        assert pool.submit(result_of, client, future, worker_timeout=60).result(120) == 6
+    pool.shutdown(wait=False)
+    processes.kill(processes.started[-1])
     wait_workers(bare, 0)
 
 

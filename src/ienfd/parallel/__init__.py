@@ -29,6 +29,7 @@ from ienfd.parallel._cluster import (
     check_scheduler_address,
     check_workers,
     default_workers,
+    result_of,
 )
 from ienfd.parallel._slide import SlideRegion, SlideSections, find_sections, read_region
 from ienfd.workflow import BatchReport, finish_batch  # what run_batch returns, and its last step
@@ -54,5 +55,6 @@ __all__ = [
     "finish_batch",
     "plan_input",
     "read_region",
+    "result_of",
     "run_batch",
 ]

@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ienfd.io import ImageReadError, SectionImage, file_sha256, probe_image
-from ienfd.parallel._cluster import DEFAULT_WORKER_TIMEOUT_S, as_finished, check_workers
+from ienfd.parallel._cluster import (
+    DEFAULT_WORKER_TIMEOUT_S,
+    ClusterLostError,
+    as_finished,
+    check_workers,
+    result_of,
+)
 from ienfd.parallel._slide import SlideRegion, find_sections, read_region
 from ienfd.workflow import (
     BatchPlan,
@@ -133,11 +139,18 @@ def _unseen(image: str, path: str, out_dir: str | None = None) -> str | None:
     return None
 
 
-def _planned(row: InputRow, future: Any) -> tuple[InputPlan, list[SlideRegion]]:
+def _planned(
+    row: InputRow, future: Any, client: Client, worker_timeout: float
+) -> tuple[InputPlan, list[SlideRegion]]:
     """A planning task's result; a worker lost while planning is the input's error."""
     try:
-        return future.result()
-    except Exception as exc:  # the worker died (KilledWorker) or the cluster went away
+        result: tuple[InputPlan, list[SlideRegion]] = result_of(
+            client, future, worker_timeout=worker_timeout
+        )
+        return result
+    except ClusterLostError:
+        raise
+    except Exception as exc:  # the worker died (KilledWorker)
         return InputPlan(row=row, error=f"{row.image}: planning failed: {exc!r}"), []
 
 
@@ -237,7 +250,10 @@ def cluster_runner(
             k = futures.pop(fut)
             job = jobs[k]
             try:
-                run = fut.result()
+                # the result is fetched under the same watch: it can be lost with its worker
+                run = result_of(client, fut, worker_timeout=worker_timeout)
+            except ClusterLostError:
+                raise
             except Exception as exc:  # KilledWorker: the section took down its worker(s)
                 run = failed_section(
                     job,
@@ -337,7 +353,10 @@ def run_batch(
     ]
     for _ in as_finished(client, plan_futures, worker_timeout=worker_timeout):
         pass
-    firsts = [_planned(row, future) for row, future in zip(rows, plan_futures, strict=True)]
+    firsts = [
+        _planned(row, future, client, worker_timeout)
+        for row, future in zip(rows, plan_futures, strict=True)
+    ]
     # A multi-scene file asked for no scene: every scene is planned, each on its own.
     more = {
         i: [
@@ -359,7 +378,7 @@ def run_batch(
     for i, row in enumerate(rows):
         planned = [firsts[i]]
         for k, future in enumerate(more.get(i, []), start=1):
-            plan, regions = _planned(row, future)
+            plan, regions = _planned(row, future, client, worker_timeout)
             planned.append((replace(plan, scene=k), regions))
         for plan, regions in planned:
             slides.update({(len(plans), r.region.index): r for r in regions})

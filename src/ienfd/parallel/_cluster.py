@@ -6,7 +6,8 @@ scheduler (a bad address is refused at once, an unreachable one within
 run, whether it sees the inputs and the very output folder the client sees.
 :func:`as_finished` yields tasks as they finish and raises
 :class:`ClusterLostError` when no worker has been there (or the scheduler has
-not answered) for ``worker_timeout`` seconds, instead of waiting forever.
+not answered) for ``worker_timeout`` seconds, instead of waiting forever, and
+:func:`result_of` fetches a finished task's result under the same watch.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "check_scheduler_address",
     "check_workers",
     "default_workers",
+    "result_of",
     "scheduler_address",
 ]
 
@@ -331,6 +333,44 @@ def _n_workers(client: Client, wait: float) -> int | None:
         return None
 
 
+class _Watch:
+    """The clock of a wait for tasks: how long the cluster has had no worker.
+
+    :meth:`check` asks the scheduler how many workers it has; after
+    ``worker_timeout`` seconds with none (or no answer) it raises
+    :class:`ClusterLostError`, and it warns once half-way (at most 5 s in).
+    A worker that comes back in time resets the clock.
+    """
+
+    def __init__(self, client: Client, worker_timeout: float, poll: float) -> None:
+        self.client, self.worker_timeout, self.poll = client, worker_timeout, poll
+        self.address = scheduler_address(client)
+        self.idle_since: float | None = None
+        self.warned = False
+
+    def check(self, n_pending: int) -> None:
+        n = _n_workers(self.client, max(self.poll, 5.0))
+        if n:
+            self.idle_since, self.warned = None, False
+            return
+        now = time.monotonic()
+        self.idle_since = now if self.idle_since is None else self.idle_since
+        idle = now - self.idle_since
+        what = "no worker" if n == 0 else "no answer from the scheduler"
+        if idle >= self.worker_timeout:
+            raise ClusterLostError(
+                self.address,
+                f"{what} for {idle:.0f} s (all workers lost?) with {n_pending} task(s) "
+                f"left; start workers with `dask worker {self.address}`",
+            )
+        if not self.warned and idle >= min(5.0, self.worker_timeout / 2):
+            logger.warning(
+                "%s: %s for %.0f s; waiting up to %.0f s more", self.address, what, idle,
+                self.worker_timeout - idle,
+            )  # fmt: skip
+            self.warned = True
+
+
 def as_finished(
     client: Client,
     futures: Iterable[Any],
@@ -343,7 +383,9 @@ def as_finished(
     Between finished tasks the scheduler is asked how many workers it has.
     When it has had none (all lost, or none joined), or has not answered, for
     ``worker_timeout`` seconds while tasks remain, :class:`ClusterLostError` is
-    raised. A worker that comes back in time resets the clock.
+    raised. A worker that comes back in time resets the clock. Take each
+    result with :func:`result_of`: a finished task's result can still be lost
+    with its worker.
 
     Raises
     ------
@@ -352,10 +394,8 @@ def as_finished(
     """
     from distributed import wait
 
-    address = scheduler_address(client)
     pending = set(futures)
-    idle_since: float | None = None
-    warned = False
+    watch = _Watch(client, worker_timeout, poll)
     while pending:
         try:
             done, pending = wait(pending, timeout=poll, return_when="FIRST_COMPLETED")
@@ -364,23 +404,31 @@ def as_finished(
         yield from done
         if not pending:
             return
-        n = _n_workers(client, max(poll, 5.0))
-        if n:
-            idle_since, warned = None, False
-            continue
-        now = time.monotonic()
-        idle_since = now if idle_since is None else idle_since
-        idle = now - idle_since
-        what = "no worker" if n == 0 else "no answer from the scheduler"
-        if idle >= worker_timeout:
-            raise ClusterLostError(
-                address,
-                f"{what} for {idle:.0f} s (all workers lost?) with {len(pending)} task(s) "
-                f"left; start workers with `dask worker {address}`",
-            )
-        if not warned and idle >= min(5.0, worker_timeout / 2):
-            logger.warning(
-                "%s: %s for %.0f s; waiting up to %.0f s more", address, what, idle,
-                worker_timeout - idle,
-            )  # fmt: skip
-            warned = True
+        watch.check(len(pending))
+
+
+def result_of(
+    client: Client,
+    future: Any,
+    *,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S,
+    poll: float = 1.0,
+) -> Any:
+    """The result of a finished ``future``, or its task's error; never waits forever.
+
+    A finished task's result stays on the worker that ran it until it is
+    fetched. When that worker is lost first, the scheduler runs the task
+    again, which needs a worker: with none for ``worker_timeout`` seconds
+    :class:`ClusterLostError` is raised instead of waiting for one.
+
+    Raises
+    ------
+    ClusterLostError
+        No worker, or no scheduler, for ``worker_timeout`` seconds.
+    """
+    watch = _Watch(client, worker_timeout, poll)
+    while True:
+        try:
+            return future.result(timeout=poll)
+        except TimeoutError:  # not fetched within poll seconds: is anyone there to run it?
+            watch.check(1)
