@@ -340,13 +340,8 @@ def _bridge_notches(
     """
     if len(surface) < 4:
         return surface
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(surface, axis=0).T))])
     gap = gap_um / spacing
-    pairs = cKDTree(surface).query_pairs(gap, output_type="ndarray")
-    if len(pairs) == 0:
-        return surface
-    chord = np.hypot(*(surface[pairs[:, 0]] - surface[pairs[:, 1]]).T)
-    detour = np.abs(arc[pairs[:, 1]] - arc[pairs[:, 0]])
+    pairs, chord, detour = _detours(surface, gap)
     pairs = pairs[(detour > ratio * chord) & (detour > gap)]
     if len(pairs) == 0:
         return surface
@@ -377,12 +372,7 @@ def _bridge_bites(
     """
     if len(surface) < 4:
         return surface
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(surface, axis=0).T))])
-    pairs = cKDTree(surface).query_pairs(mouth_um / spacing, output_type="ndarray")
-    if len(pairs) == 0:
-        return surface
-    chord = np.hypot(*(surface[pairs[:, 0]] - surface[pairs[:, 1]]).T)
-    detour = np.abs(arc[pairs[:, 1]] - arc[pairs[:, 0]])
+    pairs, chord, detour = _detours(surface, mouth_um / spacing)
     pairs = pairs[(detour > ratio * chord) & (chord > 2.0)]
     if len(pairs) == 0:
         return surface
@@ -397,6 +387,15 @@ def _bridge_bites(
     if len(pairs) == 0:
         return surface
     return _shortcut(surface, pairs)
+
+
+def _detours(surface: np.ndarray, within: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of vertices ``within`` pixels of each other, their distance and the arc between."""
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(surface, axis=0).T))])
+    pairs = cKDTree(surface).query_pairs(within, output_type="ndarray")
+    chord = np.hypot(*(surface[pairs[:, 0]] - surface[pairs[:, 1]]).T)
+    detour = np.abs(arc[pairs[:, 1]] - arc[pairs[:, 0]])
+    return pairs, chord, detour
 
 
 def _shortcut(surface: np.ndarray, pairs: np.ndarray) -> np.ndarray:
