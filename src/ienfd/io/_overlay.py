@@ -532,10 +532,7 @@ def _place_numbers(
                                  width[start:k], height, along, gap)  # fmt: skip
             ends[start:k] = row
         start = k
-    boxes = [
-        (x - width[k] / 2, y - height / 2, x + width[k] / 2, y + height / 2)
-        for k, (x, y) in enumerate(ends)
-    ]
+    boxes = [_box(end, width[k], height) for k, end in enumerate(ends)]
     if n > 1:
         _untangle(xy, out, ends, boxes, font_px, gap)
     return [(box, (float(x), float(y))) for box, (x, y) in zip(boxes, ends, strict=True)]
@@ -579,11 +576,11 @@ def _move(
 
     on = xy[k] - xy[k - 1]
     on /= max(float(np.hypot(*on)), 1e-9)
-    half_w, half_h = (boxes[k][2] - boxes[k][0]) / 2, (boxes[k][3] - boxes[k][1]) / 2
+    w, h = boxes[k][2] - boxes[k][0], boxes[k][3] - boxes[k][1]
     fewest = -1
     for step in np.arange(0.0, 12.0, 0.25):
         end = xy[k] + (2.2 + 0.5 * step) * font_px * out[k] + step * font_px * on
-        cand = (end[0] - half_w, end[1] - half_h, end[0] + half_w, end[1] + half_h)
+        cand = _box(end, w, h)
         hits = int(shapely.intersects(earlier, shapely.box(*cand).buffer(gap)).sum())
         hits += int(shapely.intersects(earlier, shapely.LineString([xy[k], end])).sum())
         if fewest < 0 or hits < fewest:
@@ -631,21 +628,25 @@ def _clear_of(
     """The shift along ``along`` that moves a crowd's row clear of the number before it."""
     import shapely  # loaded by the analysis already; kept out of ienfd.io's own import
 
-    def box(centre: np.ndarray, w: float) -> Any:
-        return shapely.box(centre[0] - w / 2, centre[1] - height / 2,
-                           centre[0] + w / 2, centre[1] + height / 2)  # fmt: skip
-
     before = shapely.union(
-        box(before_end, before_width), shapely.LineString([before_xy, before_end])
+        shapely.box(*_box(before_end, before_width, height)),
+        shapely.LineString([before_xy, before_end]),
     )
     for shift in np.arange(0.0, 40.0 * height, 1.0):
         end = row[0] + shift * along
         mine = shapely.union(
-            box(end, width[0]).buffer(gap - 0.5), shapely.LineString([first_xy, end])
+            shapely.box(*_box(end, width[0], height)).buffer(gap - 0.5),
+            shapely.LineString([first_xy, end]),
         )
         if not before.intersects(mine):
             return shift * along
     return np.zeros(2)
+
+
+def _box(centre: np.ndarray, width: float, height: float) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) of that size centred on ``centre`` (x, y)."""
+    x, y = float(centre[0]), float(centre[1])
+    return (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
 
 
 def _dermis_normals(
