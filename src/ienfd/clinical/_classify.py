@@ -508,6 +508,17 @@ PATIENT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def unclassified_patients(results: Sequence[PatientResult], excluded: pd.DataFrame) -> list[str]:
+    """Patients of the ``excluded`` rows with no result: every section of theirs failed.
+
+    In the order they first appear; rows with no ``patient_id`` name nobody.
+    """
+    classified = {r.patient_id for r in results}
+    return [
+        str(pid) for pid in dict.fromkeys(excluded["patient_id"]) if pid and pid not in classified
+    ]
+
+
 def patients_frame(
     results: Sequence[PatientResult], *, rules: ClassificationRules | None = None
 ) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from ienfd.clinical._classify import (
     ClassificationRules,
     PatientResult,
     SiteResult,
+    unclassified_patients,
 )
 from ienfd.clinical._norms import NormRow, NormsTable, site_label
 
@@ -569,7 +570,7 @@ def _excluded_html(
     """The patients not classified (every section failed) and a link to the excluded rows."""
     if excluded is None or excluded.empty:
         return "", 0
-    classified = {r.patient_id for r in results}
+    missing = unclassified_patients(results, excluded)
     where = "excluded.csv"
     if excluded_csv is not None:
         where = (
@@ -577,7 +578,7 @@ def _excluded_html(
         )
     items = []
     for pid, rows in excluded.groupby("patient_id", sort=False):
-        if pid and pid in classified:
+        if pid and pid not in missing:  # classified from the patient's other sections
             continue
         why = "; ".join(
             f"row {rec['row']}"
@@ -597,11 +598,10 @@ def _excluded_html(
     )
     if not items:
         return line, 0
-    n = sum(1 for pid in dict.fromkeys(excluded["patient_id"]) if pid and pid not in classified)
     return (
         f"<div class='review'>Not classified: no section of these patients could be used."
         f"<ul>{''.join(items)}</ul></div>{line}",
-        n,
+        len(missing),
     )
 
 

@@ -29,6 +29,7 @@ from ienfd.clinical._classify import (
     cohort_summary,
     patients_frame,
     sites_frame,
+    unclassified_patients,
 )
 from ienfd.clinical._io import (
     read_correction_sidecars,
@@ -138,12 +139,7 @@ def run_classify(
     results = classify_patients(
         biopsies, norms, rules=rules, excluded=prepared.excluded, source=src
     )
-    classified = {r.patient_id for r in results}
-    not_classified = [
-        str(pid)
-        for pid in dict.fromkeys(prepared.excluded["patient_id"])
-        if pid and pid not in classified
-    ]
+    not_classified = unclassified_patients(results, prepared.excluded)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     excluded_csv = (
