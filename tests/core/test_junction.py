@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ienfd.core._junction import trace_junction
+from ienfd.core._junction import pieces_at_surface, trace_junction
 from ienfd.core._polyline import polyline_length
 
 SPACING = 1.5
@@ -47,3 +47,104 @@ def test_the_junction_is_the_side_facing_the_dermis(glass_rows: int, k: int) -> 
     inner = (dej[:, 1] > 10) & (dej[:, 1] < epidermis.shape[1] - 10)
     assert np.median(off[inner]) < 2.0
     assert polyline_length(dej) > 0.9 * epidermis.shape[1]
+
+
+def _ridge_at_frame() -> tuple[np.ndarray, np.ndarray]:
+    """(epidermis, tissue): glass above, deep rete ridges, the first cut by the frame's border."""
+    rows, cols = 200, 400
+    tissue = np.ones((rows, cols), dtype=bool)
+    tissue[:30] = False
+    r = np.arange(rows)[:, None]
+    c = np.arange(cols)[None, :]
+    epidermis = (r >= 30) & (r < 75) & (c >= 0)
+    epidermis |= (r >= 30) & (r < 150) & (c < 20)  # a ridge the left border cuts
+    epidermis |= (r >= 30) & (r < 150) & (c >= 200) & (c < 220)
+    return epidermis, tissue
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("k", range(4))
+def test_the_junction_runs_down_a_ridge_the_frame_cuts(k: int, flip: bool) -> None:
+    # The dermis beside the cut ridge runs on past the frame: its side and its
+    # tip are junction, up to the border. Before, the normals that left the
+    # frame within the dermis depth (50 µm) were taken for glass, and the
+    # junction was cut off there (or traced in pieces).
+    epidermis, tissue = _ridge_at_frame()
+
+    def orient(a: np.ndarray) -> np.ndarray:
+        a = np.rot90(a, k)
+        return np.ascontiguousarray(a[:, ::-1] if flip else a)
+
+    traces = trace_junction(orient(epidermis), orient(tissue), spacing=1.0)
+    assert len(traces) == 1
+    dej = traces[0].dej
+    # Along the top: 380 px; the free ridge: 2 x 75 + 20; the cut ridge's side
+    # and tip: 75 + 20. Corners are rounded by the smoothing.
+    assert polyline_length(dej) > 0.9 * (380 + 170 + 95)
+    shape = np.array(orient(tissue).shape) - 1
+    ends = np.stack([dej[0], dej[-1]])
+    # Both ends at the frame's border: one across the top junction, one at the
+    # cut ridge's tip.
+    assert np.all(np.min(np.minimum(ends, shape - ends), axis=1) < 4)
+
+
+def test_an_epidermis_the_frame_cuts_has_no_junction_along_the_border() -> None:
+    # The outline that runs along the frame's border is not junction, even
+    # where tissue lies beyond (the border cuts the epidermis and the dermis).
+    epidermis, tissue = _masks(glass_rows=30)[:2]
+    traces = trace_junction(epidermis, tissue, spacing=SPACING)
+    dej = traces[0].dej
+    # The junction is the epidermis's lower side only: it never climbs the
+    # left or right border (cols 0 and 399) towards the glass.
+    on_border = (dej[:, 1] < 1.5) | (dej[:, 1] > epidermis.shape[1] - 2.5)
+    assert not np.any(on_border & (dej[:, 0] < 60))
+
+
+def _body_in_dermis() -> tuple[np.ndarray, np.ndarray]:
+    """(epidermis mask with a dense body deep in the dermis, tissue): glass above."""
+    epidermis, tissue, _ = _masks(glass_rows=30)
+    r = np.arange(tissue.shape[0])[:, None]
+    c = np.arange(tissue.shape[1])[None, :]
+    body = ((r - 150) / 18.0) ** 2 + ((c - 200) / 120.0) ** 2 < 1  # a nerve trunk
+    return epidermis | body, tissue
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("k", range(4))
+def test_a_piece_deep_in_the_dermis_is_left_out(k: int, flip: bool) -> None:
+    epidermis, tissue = _body_in_dermis()
+
+    def orient(a: np.ndarray) -> np.ndarray:
+        a = np.rot90(a, k)
+        return np.ascontiguousarray(a[:, ::-1] if flip else a)
+
+    traces = trace_junction(orient(epidermis), orient(tissue), spacing=SPACING)
+    assert len(traces) == 2  # the trunk's outline faces deep tissue all round
+    kept = pieces_at_surface(traces, orient(tissue), spacing=SPACING)
+    assert len(kept) == 1
+    # The one kept is the epidermis under the glass (traced as without the trunk).
+    (alone,) = trace_junction(orient(_masks(glass_rows=30)[0]), orient(tissue), spacing=SPACING)
+    np.testing.assert_allclose(kept[0].dej, alone.dej)
+
+
+def test_pieces_along_the_edge_are_all_kept_and_a_lone_inner_piece_too() -> None:
+    epidermis, tissue = _body_in_dermis()
+    # Glass below too, and a second epidermis along it (a fold, or the other
+    # side of a narrow strip): both pieces face glass.
+    tissue[185:] = False
+    second = np.zeros_like(epidermis)
+    second[150:185] = True
+    both = trace_junction(
+        (epidermis & (np.arange(200)[:, None] < 100)) | second,
+        tissue,
+        spacing=SPACING,
+        dermis_depth_um=30.0,
+    )
+    assert len(both) == 2
+    assert len(pieces_at_surface(both, tissue, spacing=SPACING)) == 2
+    # Only the trunk found: nothing better to keep, and the checks of the
+    # result speak for it.
+    body_only = epidermis & (np.arange(200)[:, None] > 100)
+    traces = trace_junction(body_only, _masks(glass_rows=30)[1], spacing=SPACING)
+    assert len(traces) == 1
+    assert pieces_at_surface(traces, _masks(glass_rows=30)[1], spacing=SPACING) == traces

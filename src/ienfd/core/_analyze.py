@@ -21,7 +21,12 @@ from ienfd.core._epidermis import (
 )
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres, threshold_base
 from ienfd.core._given import GivenJunction, given_geometry
-from ienfd.core._junction import JunctionTrace, refine_junction, trace_junction
+from ienfd.core._junction import (
+    JunctionTrace,
+    pieces_at_surface,
+    refine_junction,
+    trace_junction,
+)
 from ienfd.core._polyline import polyline_length
 from ienfd.core._preprocess import (
     block_mean,
@@ -595,6 +600,14 @@ def _search_junction(
             "no epidermis with a dermal-epidermal junction found in the tissue "
             f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
         )
+    # A piece deep in the dermis (a nerve trunk taken for epidermis) has no
+    # surface along the tissue's edge: dropped when another piece has one.
+    kept = pieces_at_surface(traces, tissue, spacing=spacing_lr, frame=frame_filled(tissue))
+    if len(kept) < len(traces):
+        logger.info(
+            "%d piece(s) of 'epidermis' deep in the dermis left out", len(traces) - len(kept)
+        )
+    traces = kept
     if od_clean is not None:
         clean = channel_mean(od_clean)
         traces = [
