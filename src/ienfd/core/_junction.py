@@ -56,7 +56,10 @@ def trace_junction(
     (the DEJ) and the rest; the rest, less the two cut edges of the section, is
     the epidermal surface. An outline point faces the dermis when the tissue
     continues for ``dermis_depth_um`` along its outward normal: the stratum
-    corneum is thin and gives way to glass, the dermis does not.
+    corneum is thin and gives way to glass, the dermis does not. Tissue that
+    runs on to the frame's border continues past it; the outline along the
+    border itself is never junction. A piece whose surface does not lie along
+    the tissue's edge is a dense body in the dermis: :func:`pieces_at_surface`.
 
     Parameters
     ----------
