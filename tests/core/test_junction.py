@@ -148,3 +148,20 @@ def test_pieces_along_the_edge_are_all_kept_and_a_lone_inner_piece_too() -> None
     traces = trace_junction(body_only, _masks(glass_rows=30)[1], spacing=SPACING)
     assert len(traces) == 1
     assert pieces_at_surface(traces, _masks(glass_rows=30)[1], spacing=SPACING) == traces
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_a_piece_whose_surface_the_frame_cuts_is_kept(k: int) -> None:
+    # Glass above the left half only: the frame cuts the right half's stratum
+    # corneum. A follicle splits the epidermis; the right piece's surface runs
+    # along the frame's border, not glass, and it is epidermis all the same.
+    rows, cols = 200, 600
+    tissue = np.ones((rows, cols), dtype=bool)
+    tissue[:30, :300] = False
+    r = np.arange(rows)[:, None]
+    c = np.arange(cols)[None, :]
+    epidermis = ((r >= 30) & (r < 75) & (c < 280)) | ((r < 45) & (c >= 320))
+    epidermis, tissue = (np.ascontiguousarray(np.rot90(a, k)) for a in (epidermis, tissue))
+    traces = trace_junction(epidermis, tissue, spacing=1.0)
+    assert len(traces) == 2
+    assert len(pieces_at_surface(traces, tissue, spacing=1.0)) == 2

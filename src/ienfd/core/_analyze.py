@@ -602,7 +602,7 @@ def _search_junction(
         )
     # A piece deep in the dermis (a nerve trunk taken for epidermis) has no
     # surface along the tissue's edge: dropped when another piece has one.
-    kept = pieces_at_surface(traces, tissue, spacing=spacing_lr, frame=frame_filled(tissue))
+    kept = pieces_at_surface(traces, tissue, spacing=spacing_lr)
     if len(kept) < len(traces):
         logger.info(
             "%d piece(s) of 'epidermis' deep in the dermis left out", len(traces) - len(kept)

@@ -126,7 +126,6 @@ def pieces_at_surface(
     spacing: float,
     within_um: float = 60.0,
     min_fraction: float = 0.5,
-    frame: bool = False,
 ) -> list[JunctionTrace]:
     """The pieces of epidermis whose surface lies along the tissue's edge.
 
@@ -135,6 +134,9 @@ def pieces_at_surface(
     in deep in the dermis (a nerve trunk, a vessel wall, a hair follicle) is
     surrounded by tissue; its outline faces deep tissue all round, the
     junction is traced along it, and every fibre reaching it is counted.
+    The frame's border counts as an edge: where the frame cuts the section,
+    what lies beyond is unknown, and a piece of epidermis whose stratum
+    corneum the frame cuts (beside another piece along glass) is kept.
 
     Parameters
     ----------
@@ -149,9 +151,6 @@ def pieces_at_surface(
         corneum may lie between).
     min_fraction : float
         A piece is kept when at least this fraction of its surface does.
-    frame : bool
-        The frame's border counts as an edge (a micrograph the tissue fills,
-        :func:`frame_filled`).
 
     Returns
     -------
@@ -169,7 +168,7 @@ def pieces_at_surface(
     >>> len(traces), len(pieces_at_surface(traces, tissue, spacing=1.0, within_um=5))
     (2, 1)
     """
-    outside = ~np.pad(tissue, 1, constant_values=not frame)
+    outside = ~np.pad(tissue, 1, constant_values=False)
     distance = ndi.distance_transform_edt(~outside)[1:-1, 1:-1] * spacing
     shape = np.array(tissue.shape) - 1
 
