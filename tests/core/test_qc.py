@@ -140,6 +140,20 @@ def test_a_noisy_fibre_trace_beside_few_crossings_needs_review() -> None:
     assert _assess(fragments=70, count=0)[0]["fragments_per_crossing"] == 70.0
 
 
+def test_a_very_noisy_fibre_trace_needs_review_whatever_the_count() -> None:
+    # About 616 µm of junction: 200 pieces are 325 per mm, 25 for each of 8
+    # crossings (under the 30 the check beside few crossings asks for).
+    qc, reasons = _assess(fragments=200, count=8)
+    assert qc["fragments_per_mm"] > 300 and qc["fragments_per_crossing"] < 30
+    assert "very noisy" in reasons
+    assert "very noisy" not in _assess(fragments=170, count=8)[1]  # 276 per mm
+    # Off where the fragment checks are (fluorescence), and configurable.
+    off = QualityLimits(fragments_per_mm=None)
+    assert "noisy" not in _assess(fragments=200, count=8, limits=off)[1]
+    alone_off = QualityLimits(fragments_per_mm_alone=None)
+    assert "noisy" not in _assess(fragments=200, count=8, limits=alone_off)[1]
+
+
 def test_a_count_that_rises_steeply_at_a_lower_threshold_needs_review() -> None:
     qc, reasons = _assess(count=4, count_lower_threshold=8)
     assert qc["count_lower_threshold"] == 8
