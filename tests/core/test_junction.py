@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ienfd.core._junction import pieces_at_surface, trace_junction
+from ienfd.core._junction import _faces_deep_tissue, pieces_at_surface, trace_junction
 from ienfd.core._polyline import polyline_length
 
 SPACING = 1.5
@@ -165,3 +165,31 @@ def test_a_piece_whose_surface_the_frame_cuts_is_kept(k: int) -> None:
     traces = trace_junction(epidermis, tissue, spacing=1.0)
     assert len(traces) == 2
     assert len(pieces_at_surface(traces, tissue, spacing=1.0)) == 2
+
+
+def test_a_trunk_beside_a_vessel_lumen_is_left_out() -> None:
+    # The trunk's outline facing the lumen (a hole in the tissue mask, not
+    # glass) is its only surface: 100 % of it is by a hole, none by the edge.
+    epidermis, tissue = _body_in_dermis()
+    r = np.arange(tissue.shape[0])[:, None]
+    c = np.arange(tissue.shape[1])[None, :]
+    tissue &= (r - 150) ** 2 + (c - 335) ** 2 >= 12**2  # the lumen, at the trunk's end
+    traces = trace_junction(epidermis, tissue, spacing=SPACING)
+    assert len(traces) == 2 and min(len(t.surface) for t in traces) >= 2
+    (kept,) = pieces_at_surface(traces, tissue, spacing=SPACING)
+    assert kept.dej[:, 0].mean() < 100  # the epidermis under the glass, not the trunk
+
+
+@pytest.mark.parametrize("depth_px", [0.2, 2.0, 5.0])
+def test_facing_deep_tissue_at_any_depth(depth_px: float) -> None:
+    # A straight outline across a field of tissue faces tissue on both sides,
+    # however short the depth asked for (an empty or one-sample normal too).
+    tissue = np.ones((40, 40), dtype=bool)
+    epidermis = np.zeros_like(tissue)
+    epidermis[:20] = True
+    contour = np.column_stack([np.full(20, 19.5), np.arange(10.0, 30.0)])
+    assert _faces_deep_tissue(contour, epidermis, tissue, depth_px=depth_px).all()
+    # Glass ten pixels beyond: deep tissue for these depths, not for 15.
+    tissue[30:] = False
+    assert _faces_deep_tissue(contour, epidermis, tissue, depth_px=depth_px).all()
+    assert not _faces_deep_tissue(contour, epidermis, tissue, depth_px=15.0).any()

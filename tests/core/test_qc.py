@@ -147,6 +147,9 @@ def test_a_very_noisy_fibre_trace_needs_review_whatever_the_count() -> None:
     assert qc["fragments_per_mm"] > 300 and qc["fragments_per_crossing"] < 30
     assert "very noisy" in reasons
     assert "very noisy" not in _assess(fragments=170, count=8)[1]  # 276 per mm
+    # The limit itself is not over it.
+    at = QualityLimits(fragments_per_mm_alone=qc["fragments_per_mm"] + 0.05)
+    assert "very noisy" not in _assess(fragments=200, count=8, limits=at)[1]
     # Off where the fragment checks are (fluorescence), and configurable.
     off = QualityLimits(fragments_per_mm=None)
     assert "noisy" not in _assess(fragments=200, count=8, limits=off)[1]

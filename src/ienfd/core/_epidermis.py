@@ -36,6 +36,12 @@ def _disk(radius_px: float) -> np.ndarray:
     return morphology.disk(max(1, round(radius_px)))
 
 
+#: How far inside the tissue's edge the epidermis may begin (the stratum corneum
+#: may lie between): the band search's reach, and how near the tissue's edge a
+#: piece's surface must lie (:func:`ienfd.core._junction.pieces_at_surface`).
+EDGE_DISTANCE_UM = 60.0
+
+
 def segment_epidermis_brightfield(
     od: np.ndarray,
     tissue: np.ndarray,
@@ -43,7 +49,7 @@ def segment_epidermis_brightfield(
     spacing: float,
     smooth_um: float = 4.0,
     opening_um: float = 6.0,
-    edge_distance_um: float = 60.0,
+    edge_distance_um: float = EDGE_DISTANCE_UM,
     max_hole_um2: float = 400.0,
 ) -> np.ndarray:
     """Segment the living epidermis of a bright-field section.

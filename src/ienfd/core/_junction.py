@@ -15,7 +15,9 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage import measure
 
+from ienfd.core._epidermis import EDGE_DISTANCE_UM
 from ienfd.core._polyline import polyline_length, resample_polyline
+from ienfd.core._tissue import fill_holes
 
 __all__ = ["JunctionTrace", "pieces_at_surface", "refine_junction", "trace_junction"]
 
@@ -55,11 +57,12 @@ def trace_junction(
     The outline of the epidermis is split into the part that faces the dermis
     (the DEJ) and the rest; the rest, less the two cut edges of the section, is
     the epidermal surface. An outline point faces the dermis when the tissue
-    continues for ``dermis_depth_um`` along its outward normal: the stratum
-    corneum is thin and gives way to glass, the dermis does not. Tissue that
-    runs on to the frame's border continues past it; the outline along the
-    border itself is never junction. A piece whose surface does not lie along
-    the tissue's edge is a dense body in the dermis: :func:`pieces_at_surface`.
+    continues for ``dermis_depth_um`` along its outward normal (or on to the
+    frame's border, past which it continues as far as anyone can tell): the
+    stratum corneum is thin and gives way to glass, the dermis does not. The
+    outline along the border itself is never junction. Every piece is
+    returned, a dense body in the dermis too: :func:`pieces_at_surface` picks
+    the pieces along the tissue's edge.
 
     Parameters
     ----------
@@ -95,7 +98,13 @@ def trace_junction(
         if len(contour) < 10 or not np.allclose(contour[0], contour[-1]):
             continue
         contour = contour[:-1]
-        is_dej = _faces_deep_tissue(contour, epidermis, tissue, depth_px=dermis_depth_um / spacing)
+        is_dej = _faces_deep_tissue(
+            contour,
+            epidermis,
+            tissue,
+            depth_px=dermis_depth_um / spacing,
+            min_in_px=_FRAME_MIN_TISSUE_UM / spacing,
+        )
         is_dej = _clean_runs(is_dej, min_run=max(2, round(4.0 / spacing)))
         start, stop = _longest_circular_run(is_dej)
         if stop - start < 2:
@@ -124,7 +133,7 @@ def pieces_at_surface(
     tissue: np.ndarray,
     *,
     spacing: float,
-    within_um: float = 60.0,
+    within_um: float = EDGE_DISTANCE_UM,
     min_fraction: float = 0.5,
 ) -> list[JunctionTrace]:
     """The pieces of epidermis whose surface lies along the tissue's edge.
@@ -134,23 +143,29 @@ def pieces_at_surface(
     in deep in the dermis (a nerve trunk, a vessel wall, a hair follicle) is
     surrounded by tissue; its outline faces deep tissue all round, the
     junction is traced along it, and every fibre reaching it is counted.
-    The frame's border counts as an edge: where the frame cuts the section,
-    what lies beyond is unknown, and a piece of epidermis whose stratum
-    corneum the frame cuts (beside another piece along glass) is kept.
+    Such a piece has no surface, or one (the outline left over between runs
+    of junction) that lies far from where the tissue ends. The frame's
+    border counts as an edge: where the frame cuts the section, what lies
+    beyond is unknown, and a piece of epidermis whose stratum corneum the
+    frame cuts (beside another piece along glass) is kept; so, too, is a
+    trunk the frame's border cuts. Holes in the tissue mask (a vessel's
+    lumen) are tissue here, not an edge.
 
     Parameters
     ----------
     traces : list of JunctionTrace
         From :func:`trace_junction`, in the frame of ``tissue``.
     tissue : (m, n) ndarray of bool
+        The tissue mask the traces were found in.
     spacing : float
         Pixel size of ``tissue`` in µm.
     within_um : float
-        A surface vertex lies along the tissue's edge when tissue ends within
-        this distance of it (the search's ``edge_distance_um``: the stratum
-        corneum may lie between).
+        A surface vertex lies along the tissue's edge when the tissue ends
+        (or the frame does) within this distance of it: the band search's
+        reach (the stratum corneum may lie between).
     min_fraction : float
-        A piece is kept when at least this fraction of its surface does.
+        A piece is kept when at least this fraction of its surface's
+        vertices do (they are about a pixel apart: a fraction of its length).
 
     Returns
     -------
@@ -168,7 +183,7 @@ def pieces_at_surface(
     >>> len(traces), len(pieces_at_surface(traces, tissue, spacing=1.0, within_um=5))
     (2, 1)
     """
-    outside = ~np.pad(tissue, 1, constant_values=False)
+    outside = ~np.pad(fill_holes(tissue), 1, constant_values=False)
     distance = ndi.distance_transform_edt(~outside)[1:-1, 1:-1] * spacing
     shape = np.array(tissue.shape) - 1
 
@@ -224,12 +239,10 @@ def _faces_deep_tissue(
 
     Tissue that runs on to the frame's border continues beyond it as far as
     anyone can tell: where the frame cuts the dermis, a rete ridge or the
-    junction near the border faces deep tissue too. The normal must first
-    cross ``min_in_px`` pixels of tissue inside the frame; the outline that
-    runs along the border itself (an epidermis the frame cuts) never faces
-    deep tissue. Before, a junction within ``depth_px`` of the border was cut
-    off there: the independent development sections with deep rete ridges
-    at the frame lost up to 15 % of their junction (docs/algorithm.md).
+    junction near the border faces deep tissue too. A normal that leaves the
+    frame must first cross tissue for ``min_in_px`` pixels inside it: the
+    outline that runs along the border itself (an epidermis the frame cuts)
+    starts outside the frame and never faces deep tissue.
     """
     smooth = ndi.gaussian_filter1d(contour, 2.0, axis=0, mode="wrap")
     tangent = np.gradient(smooth, axis=0)
@@ -249,10 +262,14 @@ def _faces_deep_tissue(
     outside = (idx < 0).any(axis=-1) | (idx > shape).any(axis=-1)
     idx = np.clip(idx, 0, shape)
     inside = tissue[idx[..., 0], idx[..., 1]] & ~outside
-    # Past the frame's border (and beyond: a normal does not come back in).
+    if not len(steps):
+        return np.ones(len(contour), dtype=bool)
+    # From the first sample past the frame's border on, the normal's samples
+    # are unknown tissue (a straight line that has left the frame stays out).
     beyond = np.logical_or.accumulate(outside, axis=1)
-    in_frame = np.where(beyond.any(axis=1), np.argmax(beyond, axis=1), len(steps))
-    return np.asarray((inside | beyond).all(axis=1) & (in_frame >= min_in_px))
+    leaves = beyond[:, -1]
+    samples_in = np.argmax(beyond, axis=1)  # inside the frame, for the normals that leave it
+    return np.asarray((inside | beyond).all(axis=1) & (~leaves | (samples_in >= min_in_px)))
 
 
 def _clean_runs(flags: np.ndarray, *, min_run: int) -> np.ndarray:
@@ -397,6 +414,11 @@ def _trim_cut_edges(
 # and the junction's normal above this (within 60°), and between that
 # direction and the outline below this (the outline within 30° of square to
 # it). Chosen on classic seeds 1000-1019 and wide seeds 60000-60019.
+#: Tissue a normal must cross inside the frame before it leaves it, to face the
+#: dermis beyond the frame's border (:func:`_faces_deep_tissue`): about three
+#: pixels of the junction search's 1.5 µm grid.
+_FRAME_MIN_TISSUE_UM = 4.5
+
 _NORMAL_COS = 0.5
 _ALONG_COS = 0.5
 
