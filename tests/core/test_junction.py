@@ -49,6 +49,12 @@ def test_the_junction_is_the_side_facing_the_dermis(glass_rows: int, k: int) -> 
     assert polyline_length(dej) > 0.9 * epidermis.shape[1]
 
 
+def _orient(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """``a`` turned by ``k`` quarter turns, then mirrored left-right if ``flip``."""
+    a = np.rot90(a, k)
+    return np.ascontiguousarray(a[:, ::-1] if flip else a)
+
+
 def _ridge_at_frame() -> tuple[np.ndarray, np.ndarray]:
     """(epidermis, tissue): glass above, deep rete ridges, the first cut by the frame's border."""
     rows, cols = 200, 400
@@ -71,17 +77,13 @@ def test_the_junction_runs_down_a_ridge_the_frame_cuts(k: int, flip: bool) -> No
     # junction was cut off there (or traced in pieces).
     epidermis, tissue = _ridge_at_frame()
 
-    def orient(a: np.ndarray) -> np.ndarray:
-        a = np.rot90(a, k)
-        return np.ascontiguousarray(a[:, ::-1] if flip else a)
-
-    traces = trace_junction(orient(epidermis), orient(tissue), spacing=1.0)
+    traces = trace_junction(_orient(epidermis, k, flip), _orient(tissue, k, flip), spacing=1.0)
     assert len(traces) == 1
     dej = traces[0].dej
     # Along the top: 380 px; the free ridge: 2 x 75 + 20; the cut ridge's side
     # and tip: 75 + 20. Corners are rounded by the smoothing.
     assert polyline_length(dej) > 0.9 * (380 + 170 + 95)
-    shape = np.array(orient(tissue).shape) - 1
+    shape = np.array(_orient(tissue, k, flip).shape) - 1
     ends = np.stack([dej[0], dej[-1]])
     # Both ends at the frame's border: one across the top junction, one at the
     # cut ridge's tip.
@@ -113,17 +115,14 @@ def _body_in_dermis() -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("k", range(4))
 def test_a_piece_deep_in_the_dermis_is_left_out(k: int, flip: bool) -> None:
     epidermis, tissue = _body_in_dermis()
-
-    def orient(a: np.ndarray) -> np.ndarray:
-        a = np.rot90(a, k)
-        return np.ascontiguousarray(a[:, ::-1] if flip else a)
-
-    traces = trace_junction(orient(epidermis), orient(tissue), spacing=SPACING)
+    traces = trace_junction(_orient(epidermis, k, flip), _orient(tissue, k, flip), spacing=SPACING)
     assert len(traces) == 2  # the trunk's outline faces deep tissue all round
-    kept = pieces_at_surface(traces, orient(tissue), spacing=SPACING)
+    kept = pieces_at_surface(traces, _orient(tissue, k, flip), spacing=SPACING)
     assert len(kept) == 1
     # The one kept is the epidermis under the glass (traced as without the trunk).
-    (alone,) = trace_junction(orient(_masks(glass_rows=30)[0]), orient(tissue), spacing=SPACING)
+    (alone,) = trace_junction(
+        _orient(_masks(glass_rows=30)[0], k, flip), _orient(tissue, k, flip), spacing=SPACING
+    )
     np.testing.assert_allclose(kept[0].dej, alone.dej)
 
 
