@@ -410,15 +410,15 @@ def _trim_cut_edges(
     return _bridge_notches(surface[first : len(surface) - from_end], spacing=spacing)
 
 
-# A surface vertex: |cos| of the angle between the direction from the junction
-# and the junction's normal above this (within 60°), and between that
-# direction and the outline below this (the outline within 30° of square to
-# it). Chosen on classic seeds 1000-1019 and wide seeds 60000-60019.
 #: Tissue a normal must cross inside the frame before it leaves it, to face the
 #: dermis beyond the frame's border (:func:`_faces_deep_tissue`): about three
 #: pixels of the junction search's 1.5 µm grid.
 _FRAME_MIN_TISSUE_UM = 4.5
 
+# A surface vertex: |cos| of the angle between the direction from the junction
+# and the junction's normal above this (within 60°), and between that
+# direction and the outline below this (the outline within 30° of square to
+# it). Chosen on classic seeds 1000-1019 and wide seeds 60000-60019.
 _NORMAL_COS = 0.5
 _ALONG_COS = 0.5
 
