@@ -17,6 +17,7 @@ from skimage import measure
 
 from ienfd.core._epidermis import EDGE_DISTANCE_UM
 from ienfd.core._polyline import polyline_length, resample_polyline
+from ienfd.core._qc import _edge_distance
 from ienfd.core._tissue import fill_holes
 
 __all__ = ["JunctionTrace", "pieces_at_surface", "refine_junction", "trace_junction"]
@@ -183,15 +184,16 @@ def pieces_at_surface(
     >>> len(traces), len(pieces_at_surface(traces, tissue, spacing=1.0, within_um=5))
     (2, 1)
     """
-    outside = ~np.pad(fill_holes(tissue), 1, constant_values=False)
-    distance = ndi.distance_transform_edt(~outside)[1:-1, 1:-1] * spacing
+    if len(traces) < 2:
+        return traces  # nothing to choose between: kept whatever the test says
+    filled = fill_holes(tissue)
     shape = np.array(tissue.shape) - 1
 
     def along_edge(trace: JunctionTrace) -> bool:
         if len(trace.surface) < 2:
             return False
         idx = np.clip(np.round(trace.surface).astype(int), 0, shape)
-        return bool(np.mean(distance[idx[:, 0], idx[:, 1]] <= within_um) >= min_fraction)
+        return bool(np.mean(_edge_distance(filled, idx) * spacing <= within_um) >= min_fraction)
 
     kept = [t for t in traces if along_edge(t)]
     return kept if kept else traces
@@ -257,13 +259,13 @@ def _faces_deep_tissue(
     flip = epidermis[probe[:, 0], probe[:, 1]] & in_frame
     normal[flip] *= -1  # point away from the epidermis
     steps = np.arange(1.5, depth_px + 1.0)
+    if not len(steps):
+        return np.ones(len(contour), dtype=bool)
     points = contour[:, None, :] + steps[None, :, None] * normal[:, None, :]
     idx = np.round(points).astype(int)
     outside = (idx < 0).any(axis=-1) | (idx > shape).any(axis=-1)
     idx = np.clip(idx, 0, shape)
     inside = tissue[idx[..., 0], idx[..., 1]] & ~outside
-    if not len(steps):
-        return np.ones(len(contour), dtype=bool)
     # From the first sample past the frame's border on, the normal's samples
     # are unknown tissue (a straight line that has left the frame stays out).
     beyond = np.logical_or.accumulate(outside, axis=1)
