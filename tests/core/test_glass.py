@@ -14,6 +14,7 @@ from ienfd.core._analyze import (
     _hue_shift,
 )
 from ienfd.core._preprocess import optical_density
+from ienfd.core._tissue import textured_beyond
 
 from ._phantom import brightfield_phantom
 
@@ -90,3 +91,62 @@ def test_glass_criterion_is_orientation_free(k: int) -> None:
     coef, _ = _brightfield_background(rgb, 4.0, params, floor=1.0)
     od = optical_density(rgb, coef, full_shape=rgb.shape[:2], per_channel=True, floor=1.0)
     assert _brightfield_tissue(od, 4.0, params)[dermis].mean() > 0.97
+
+
+def _pale_textured_section(seed: int = 0) -> tuple[np.ndarray, float]:
+    """(RGB at 0.5 µm/px, true junction length in µm): dermis as pale and grey as the glass.
+
+    A chromogen with no counterstain leaves the dermis about as bright as the
+    glass and of its colour (here 0.017 OD, grey); only its collagen's texture
+    (a few µm across) sets it apart. The epidermis is dense above it.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = 900, 1800
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    surface = 200 + 10 * np.sin(cc / 150)
+    dej = surface + 160 + 30 * np.sin(cc / 90)
+    inside = (cc >= 100) & (cc < cols - 100)
+    epidermis = (rr > surface) & (rr < dej) & inside
+    dermis = (rr >= dej) & (rr < 800) & inside
+    corneum = (rr > surface - 30) & (rr <= surface) & inside
+    od = np.zeros((rows, cols), np.float32)
+    od[epidermis], od[corneum] = 0.35, 0.15
+    collagen = ndi.gaussian_filter(rng.normal(0, 1, od.shape), 3)
+    collagen *= 0.02 / collagen.std()
+    od += np.where(dermis, np.clip(0.012 + collagen, 0, None), 0).astype(np.float32)
+    od += ndi.gaussian_filter(rng.normal(0, 0.06, od.shape), 2).astype(np.float32) * epidermis
+    rgb = np.repeat(250 * np.exp(-od)[..., None], 3, axis=-1) + rng.normal(0, 2, (rows, cols, 3))
+    c = np.arange(100, cols - 100, dtype=float)
+    line = 360 + 10 * np.sin(c / 150) + 30 * np.sin(c / 90)
+    length_um = float(np.hypot(np.diff(c), np.diff(line)).sum()) * 0.5
+    return np.clip(rgb, 0, 255).astype(np.uint8), length_um
+
+
+@pytest.mark.parametrize(("k", "flip"), [(0, False), (1, True), (2, False)])
+def test_pale_colourless_dermis_is_told_from_glass_by_its_texture(k: int, flip: bool) -> None:
+    # By density and colour the dermis is glass: before, no junction was
+    # found at all ("no epidermis with a dermal-epidermal junction").
+    rgb, length_um = _pale_textured_section()
+    rgb = np.rot90(rgb[:, ::-1] if flip else rgb, k)
+    result = analyze_section(np.ascontiguousarray(rgb), spacing=0.5)
+    assert abs(result.dej_length_um - length_um) < 0.08 * length_um
+    assert result.qc["junction_coverage"] > 0.9
+
+
+def test_texture_adds_nothing_at_the_edge_of_dense_tissue() -> None:
+    # Every edge is "textured" within the averaging window: that halo is not
+    # tissue, and smooth glass never is.
+    rng = np.random.default_rng(3)
+    signal = rng.normal(0, 0.003, (300, 400))
+    tissue = np.zeros(signal.shape, dtype=bool)
+    tissue[150:, 40:360] = True
+    signal[tissue] += 0.4
+    assert not textured_beyond(signal, tissue, spacing=1.5).any()
+    # A textured region outside the mask (pale dermis beside it) is found, up
+    # to the tissue it borders; the glass around it is not.
+    pale = np.zeros_like(tissue)
+    pale[:150, 80:330] = True
+    signal[pale] += ndi.gaussian_filter(rng.normal(0, 1, signal.shape), 1.5)[pale] * 0.15
+    found = textured_beyond(signal, tissue, spacing=1.5)
+    assert found[10:150, 95:315].mean() > 0.95  # its blurred rim may go
+    assert not found[:, :60].any() and not found[:, 350:].any()

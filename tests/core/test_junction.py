@@ -149,6 +149,56 @@ def test_pieces_along_the_edge_are_all_kept_and_a_lone_inner_piece_too() -> None
     assert pieces_at_surface(traces, _masks(glass_rows=30)[1], spacing=SPACING) == traces
 
 
+def _strip(rows: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(epidermis, tissue, rows, cols grids): a strip with glass above and below, epidermis on top."""
+    cols = 400
+    tissue = np.zeros((rows, cols), dtype=bool)
+    tissue[30 : rows - 15] = True
+    r = np.arange(rows)[:, None]
+    c = np.arange(cols)[None, :]
+    epidermis = (r >= 30) & (r < 75) & (c >= 0)
+    return epidermis, tissue, np.broadcast_to(r, tissue.shape), np.broadcast_to(c, tissue.shape)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("k", range(4))
+def test_a_body_near_the_deep_cut_edge_is_left_out(k: int, flip: bool) -> None:
+    # A nerve trunk beneath the junction, near the section's deep cut edge:
+    # its far side faces that edge's glass within the band search's reach,
+    # so it has a "surface" along the edge; it is a body in the dermis the
+    # junction faces all the same (independent development section 276).
+    epidermis, tissue, r, c = _strip()
+    body = ((r - 160) / 14.0) ** 2 + ((c - 200) / 90.0) ** 2 < 1
+    traces = trace_junction(
+        _orient(epidermis | body, k, flip), _orient(tissue, k, flip), spacing=SPACING
+    )
+    assert len(traces) == 2
+    kept = pieces_at_surface(traces, _orient(tissue, k, flip), spacing=SPACING)
+    assert len(kept) == 1
+    (alone,) = trace_junction(
+        _orient(epidermis, k, flip), _orient(tissue, k, flip), spacing=SPACING
+    )
+    np.testing.assert_allclose(kept[0].dej, alone.dej)
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_a_piece_thicker_than_any_epidermis_is_left_out(k: int) -> None:
+    # Dense dermis beyond a pale papillary layer, found as a second band: its
+    # "surface" is the section's deep cut edge, 300 µm from its junction
+    # (independent development section 280). The epidermis is 20-200 µm.
+    epidermis, tissue, r, _ = _strip(rows=330)
+    dermis = (r >= 110) & (r < 315)
+    traces = trace_junction(
+        _orient(epidermis | dermis, k, False), _orient(tissue, k, False), spacing=SPACING
+    )
+    assert len(traces) == 2
+    (kept,) = pieces_at_surface(traces, _orient(tissue, k, False), spacing=SPACING)
+    (alone,) = trace_junction(
+        _orient(epidermis, k, False), _orient(tissue, k, False), spacing=SPACING
+    )
+    np.testing.assert_allclose(kept.dej, alone.dej)
+
+
 @pytest.mark.parametrize("k", range(4))
 def test_a_piece_whose_surface_the_frame_cuts_is_kept(k: int) -> None:
     # Glass above the left half only: the frame cuts the right half's stratum

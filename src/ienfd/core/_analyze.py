@@ -43,7 +43,7 @@ from ienfd.core._preprocess import (
 )
 from ienfd.core._qc import QualityLimits, assess_section, counterstain_index
 from ienfd.core._recount import FibreTrace, JunctionBasis
-from ienfd.core._tissue import constant_padding, fill_holes, segment_tissue
+from ienfd.core._tissue import constant_padding, fill_holes, segment_tissue, textured_beyond
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
 
@@ -789,6 +789,12 @@ def _brightfield_tissue(
         tinted=_hue_shift(od_rgb, params.tissue_smooth_um / spacing) > _GLASS_HUE_STEP,
     )
     _require_tissue(tissue)
+    # Dermis as pale and colourless as the glass is told from it by its texture.
+    textured = textured_beyond(
+        channel_mean(od_rgb), tissue, spacing=spacing, smooth_um=params.tissue_smooth_um
+    )
+    if textured.any():
+        tissue = fill_holes(tissue | textured)
     return tissue
 
 

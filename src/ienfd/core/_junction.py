@@ -17,7 +17,7 @@ from skimage import measure
 
 from ienfd.core._epidermis import EDGE_DISTANCE_UM
 from ienfd.core._polyline import polyline_length, resample_polyline
-from ienfd.core._qc import _edge_distance
+from ienfd.core._qc import QualityLimits, _edge_distance
 from ienfd.core._tissue import fill_holes
 
 __all__ = ["JunctionTrace", "pieces_at_surface", "refine_junction", "trace_junction"]
@@ -150,7 +150,10 @@ def pieces_at_surface(
     beyond is unknown, and a piece of epidermis whose stratum corneum the
     frame cuts (beside another piece along glass) is kept; so, too, is a
     trunk the frame's border cuts. Holes in the tissue mask (a vessel's
-    lumen) are tissue here, not an edge.
+    lumen) are tissue here, not an edge. Of the pieces along the edge, a body
+    lying in the dermis beneath the main piece's junction is left out too
+    (:func:`_without_pieces_beneath`): a trunk near the section's deep cut
+    edge, or a second band behind the epidermis.
 
     Parameters
     ----------
@@ -171,7 +174,8 @@ def pieces_at_surface(
     Returns
     -------
     list of JunctionTrace
-        The pieces along the edge, in their order; all of them when none is
+        The pieces along the edge (less those beneath the main one), in their
+        order; all of them when none is along the edge
         (the checks of the result then speak for it).
 
     Examples
@@ -196,7 +200,62 @@ def pieces_at_surface(
         return bool(np.mean(_edge_distance(filled, idx) * spacing <= within_um) >= min_fraction)
 
     kept = [t for t in traces if along_edge(t)]
-    return kept if kept else traces
+    if not kept:
+        return traces
+    return _without_pieces_beneath(kept, spacing=spacing)
+
+
+#: Along the main junction, this far from either of its ends a piece is
+#: beside the main piece (another stretch of epidermis along the surface, past
+#: a follicle or a tear), not beneath it (:func:`_without_pieces_beneath`).
+_BENEATH_END_UM = 50.0
+
+
+def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> list[JunctionTrace]:
+    """The pieces along the edge, less the dermis and the bodies in it.
+
+    * A piece more than 200 µm thick (the median distance from its surface to
+      its junction; the epidermis is 20-200 µm, :class:`QualityLimits`) is
+      dermis, dense beyond a pale papillary layer, its "surface" the section's
+      deep cut edge (independent development section 280): dropped when a
+      piece of plausible thickness remains.
+    * The main piece is then the one with the longest surface. A piece
+      beneath its junction (most of its outline nearest the main junction,
+      away from the junction's ends) whose surface is less than half as long
+      as the main one is a body in the dermis the junction faces: a nerve
+      trunk or a vessel near the deep cut edge, its far side facing that
+      edge's glass (section 276: two trunks, 146 crossings counted for 10).
+
+    A second epidermis on the far side of a narrow strip (a fold) is as long
+    as the first: it is kept.
+    """
+    if len(traces) < 2:
+        return traces
+    plausible = [t for t in traces if _thickness_um(t, spacing) <= QualityLimits().thickness_um[1]]
+    traces = plausible or traces
+    if len(traces) < 2:
+        return traces
+    main = max(traces, key=lambda t: polyline_length(t.surface))
+    main_surface = polyline_length(main.surface)
+    along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(main.dej, axis=0).T))] * spacing
+    interior = (along > _BENEATH_END_UM) & (along < along[-1] - _BENEATH_END_UM)
+    n_dej = len(main.dej)
+    tree = cKDTree(np.concatenate([main.dej, main.surface]))
+    kept = []
+    for trace in traces:
+        if trace is not main and polyline_length(trace.surface) < 0.5 * main_surface:
+            _, nearest = tree.query(trace.outline)
+            if np.mean((nearest < n_dej) & interior[np.minimum(nearest, n_dej - 1)]) >= 0.5:
+                continue
+        kept.append(trace)
+    return kept
+
+
+def _thickness_um(trace: JunctionTrace, spacing: float) -> float:
+    """Median distance from a piece's surface to its junction, in µm (inf without a surface)."""
+    if len(trace.surface) == 0 or len(trace.dej) == 0:
+        return float("inf")
+    return float(np.median(cKDTree(trace.dej).query(trace.surface)[0])) * spacing
 
 
 def _extend_to_edge(

@@ -8,7 +8,7 @@ from skimage import filters, morphology
 
 from ienfd.core._preprocess import block_mean, robust_scale
 
-__all__ = ["constant_padding", "fill_holes", "segment_tissue"]
+__all__ = ["constant_padding", "fill_holes", "segment_tissue", "textured_beyond"]
 
 _CROSS = ndi.generate_binary_structure(2, 1)
 
@@ -158,3 +158,63 @@ def segment_tissue(
         tissue = morphology.remove_small_holes(tissue, max_size=int(fill_holes_um2 / area_px))
     tissue = morphology.remove_small_objects(tissue, max_size=int(min_area_um2 / area_px))
     return np.asarray(tissue, dtype=bool)
+
+
+def textured_beyond(
+    signal: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    spacing: float,
+    smooth_um: float = 6.0,
+    detail_um: float = 3.0,
+    factor: float = 2.0,
+    open_um: float = 4.0,
+    min_area_um2: float = 20_000.0,
+) -> np.ndarray:
+    """Regions outside ``tissue`` whose fine texture stands well above the glass's.
+
+    Dermis as pale and as colourless as the glass (a chromogen with no
+    counterstain) is left out of a mask thresholded on density and colour, and
+    the junction facing it is lost. Its collagen is textured; glass is smooth
+    but for noise. The texture is the local root mean square of ``signal`` less
+    its Gaussian blur at ``detail_um`` (details of a few µm: collagen bundles,
+    cells), averaged over ``smooth_um``. The glass's level is its 5th percentile
+    outside ``tissue``: what is left out holds glass wherever any is in view,
+    and glass is its smoothest part. Regions more than ``factor`` times as
+    textured, beyond the halo every edge has within three averaging widths,
+    opened by a disk of ``open_um`` and at least ``min_area_um2`` large, are
+    returned, grown back across the halo to the tissue they border.
+
+    Parameters
+    ----------
+    signal : (m, n) ndarray
+        Low-resolution optical density (the mean over the channels).
+    tissue : (m, n) ndarray of bool
+        The tissue mask so far.
+    spacing : float
+        Pixel size of ``signal`` in µm.
+
+    Returns
+    -------
+    (m, n) ndarray of bool
+        The textured regions outside ``tissue``; all False when there are none,
+        or too little outside ``tissue`` to measure the glass by.
+    """
+    outside = ~np.asarray(tissue, dtype=bool)
+    if outside.sum() < 100:
+        return np.zeros(outside.shape, dtype=bool)
+    signal = np.asarray(signal, dtype=np.float32)
+    detail = signal - ndi.gaussian_filter(signal, detail_um / spacing)
+    texture = np.sqrt(ndi.gaussian_filter(detail * detail, smooth_um / spacing))
+    glass = float(np.percentile(texture[outside], 5))
+    textured = (texture > factor * glass) & outside
+    # Within three averaging widths of the tissue every edge is textured: the
+    # regions are found beyond that halo, then grown back across it (only
+    # where they are, not along the whole edge).
+    halo = max(1, round(3 * smooth_um / spacing))
+    far = textured & ~ndi.binary_dilation(~outside, morphology.disk(halo))
+    far = ndi.binary_opening(far, morphology.disk(max(1, round(open_um / spacing))))
+    far = morphology.remove_small_objects(far, max_size=int(min_area_um2 / spacing**2))
+    if not far.any():
+        return far
+    return ndi.binary_dilation(far, morphology.disk(halo)) & textured
