@@ -752,7 +752,7 @@ def _fit_illumination(
     coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
     for _ in range(2):
         od = optical_density(rgb, coef, full_shape=rgb.shape[:2], floor=floor, per_channel=True)
-        guess = _brightfield_tissue(od, spacing, params)
+        guess = _brightfield_tissue(od, spacing, params, texture=False)
         coef = fit_background(rgb, guess, floor=floor, margin_px=margin)
     return coef
 
@@ -777,9 +777,15 @@ _BRIGHTFIELD_GLASS_STEP = 0.03
 
 
 def _brightfield_tissue(
-    od_rgb: np.ndarray, spacing: float, params: AnalysisParameters
+    od_rgb: np.ndarray, spacing: float, params: AnalysisParameters, *, texture: bool = True
 ) -> np.ndarray:
-    """The bright-field tissue mask from per-channel optical density (never empty)."""
+    """The bright-field tissue mask from per-channel optical density (never empty).
+
+    With ``texture``, regions as textured as tissue (:func:`textured_beyond`)
+    are tissue too. The illumination fit's masks go without: each fit moves
+    the glass's texture level, and a region taken in on one round moved the
+    next fit (ienfd's wide development section 61000: 0 -> 59 of 25 counted).
+    """
     tissue = segment_tissue(
         _tissue_signal(od_rgb),
         spacing=spacing,
@@ -789,6 +795,8 @@ def _brightfield_tissue(
         tinted=_hue_shift(od_rgb, params.tissue_smooth_um / spacing) > _GLASS_HUE_STEP,
     )
     _require_tissue(tissue)
+    if not texture:
+        return tissue
     # Dermis as pale and colourless as the glass is told from it by its texture.
     textured = textured_beyond(
         channel_mean(od_rgb), tissue, spacing=spacing, smooth_um=params.tissue_smooth_um

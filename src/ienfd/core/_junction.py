@@ -221,7 +221,9 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
       piece of plausible thickness remains.
     * The main piece is then the one with the longest surface. A piece
       beneath its junction (most of its outline nearest the main junction,
-      away from the junction's ends) whose surface is less than half as long
+      away from the junction's ends, and across it: within 60° of its normal,
+      not past its end, and facing a stretch of it at least a quarter as
+      long as its own junction) whose surface is less than half as long
       as the main one is a body in the dermis the junction faces: a nerve
       trunk or a vessel near the deep cut edge, its far side facing that
       edge's glass (section 276: two trunks, 146 crossings counted for 10).
@@ -237,15 +239,34 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
         return traces
     main = max(traces, key=lambda t: polyline_length(t.surface))
     main_surface = polyline_length(main.surface)
-    along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(main.dej, axis=0).T))] * spacing
+    dej = main.dej
+    along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(dej, axis=0).T))] * spacing
     interior = (along > _BENEATH_END_UM) & (along < along[-1] - _BENEATH_END_UM)
-    n_dej = len(main.dej)
-    tree = cKDTree(np.concatenate([main.dej, main.surface]))
+    # The junction's direction at each vertex, over about 10 µm.
+    step = max(1, round(5.0 / spacing))
+    ahead = dej[np.minimum(np.arange(len(dej)) + step, len(dej) - 1)]
+    behind = dej[np.maximum(np.arange(len(dej)) - step, 0)]
+    tangent = ahead - behind
+    tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
+    n_dej = len(dej)
+    tree = cKDTree(np.concatenate([dej, main.surface]))
     kept = []
     for trace in traces:
         if trace is not main and polyline_length(trace.surface) < 0.5 * main_surface:
             _, nearest = tree.query(trace.outline)
-            if np.mean((nearest < n_dej) & interior[np.minimum(nearest, n_dej - 1)]) >= 0.5:
+            on_dej = nearest < n_dej
+            at = np.minimum(nearest, n_dej - 1)
+            # Beneath: across the junction from its foot, not past its end.
+            offset = trace.outline - dej[at]
+            along_tangent = np.abs(np.sum(offset * tangent[at], axis=1))
+            square = along_tangent <= 0.5 * np.hypot(*offset.T)
+            beneath = on_dej & interior[at] & square
+            # And along it: a body under the junction faces a stretch of it
+            # as long as itself (its outline, the junction traced round it, is
+            # about twice that); the next piece along a broken epidermis
+            # faces only the turn of the main junction's end.
+            span = np.ptp(along[at[beneath]]) if beneath.any() else 0.0
+            if np.mean(beneath) >= 0.5 and span >= 0.25 * polyline_length(trace.dej) * spacing:
                 continue
         kept.append(trace)
     return kept
