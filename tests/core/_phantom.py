@@ -16,14 +16,8 @@ def brightfield_phantom(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """
     rng = np.random.default_rng(seed)
     rows, cols = 900, 1800
-    rr, cc = np.mgrid[0:rows, 0:cols]
-    surface = 200 + 10 * np.sin(cc / 150)
-    dej = surface + 160 + 30 * np.sin(cc / 90)
-    inside = (cc >= 100) & (cc < cols - 100)
+    dej, epidermis, dermis, corneum = phantom_layers(rows, cols)
     od = np.zeros((rows, cols), np.float32)
-    epidermis = (rr > surface) & (rr < dej) & inside
-    dermis = (rr >= dej) & (rr < 800) & inside
-    corneum = (rr > surface - 30) & (rr <= surface) & inside
     od[epidermis], od[dermis], od[corneum] = 0.35, 0.12, 0.15
     od += ndi.gaussian_filter(rng.normal(0, 0.06, od.shape), 2).astype(np.float32) * (
         epidermis | dermis
@@ -41,6 +35,22 @@ def brightfield_phantom(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rgb = np.stack([255 * np.exp(-od * k) for k in (1.0, 0.9, 0.7)], axis=-1)
     rgb += rng.normal(0, 2, rgb.shape)
     return np.clip(rgb, 0, 255).astype(np.uint8), np.array(truth, dtype=float)
+
+
+def phantom_layers(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(junction row per pixel, epidermis, dermis, stratum corneum) of the phantom's frame.
+
+    The surface undulates about row 200, the junction 160 px below it with rete
+    ridges; the tissue spans columns 100 to ``cols`` - 100 and ends at row 800.
+    """
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    surface = 200 + 10 * np.sin(cc / 150)
+    dej = surface + 160 + 30 * np.sin(cc / 90)
+    inside = (cc >= 100) & (cc < cols - 100)
+    epidermis = (rr > surface) & (rr < dej) & inside
+    dermis = (rr >= dej) & (rr < 800) & inside
+    corneum = (rr > surface - 30) & (rr <= surface) & inside
+    return dej, epidermis, dermis, corneum
 
 
 def draw_segments(shape: tuple[int, int], *segments: tuple[int, int, int, int]) -> np.ndarray:

@@ -16,7 +16,7 @@ from ienfd.core._analyze import (
 from ienfd.core._preprocess import optical_density
 from ienfd.core._tissue import textured_beyond
 
-from ._phantom import brightfield_phantom
+from ._phantom import brightfield_phantom, phantom_layers
 
 
 def _frame(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -102,13 +102,7 @@ def _pale_textured_section(seed: int = 0) -> tuple[np.ndarray, float]:
     """
     rng = np.random.default_rng(seed)
     rows, cols = 900, 1800
-    rr, cc = np.mgrid[0:rows, 0:cols]
-    surface = 200 + 10 * np.sin(cc / 150)
-    dej = surface + 160 + 30 * np.sin(cc / 90)
-    inside = (cc >= 100) & (cc < cols - 100)
-    epidermis = (rr > surface) & (rr < dej) & inside
-    dermis = (rr >= dej) & (rr < 800) & inside
-    corneum = (rr > surface - 30) & (rr <= surface) & inside
+    _, epidermis, dermis, corneum = phantom_layers(rows, cols)
     od = np.zeros((rows, cols), np.float32)
     od[epidermis], od[corneum] = 0.35, 0.15
     collagen = ndi.gaussian_filter(rng.normal(0, 1, od.shape), 3)
