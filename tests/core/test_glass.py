@@ -136,6 +136,11 @@ def test_texture_adds_nothing_at_the_edge_of_dense_tissue() -> None:
     tissue[150:, 40:360] = True
     signal[tissue] += 0.4
     assert not textured_beyond(signal, tissue, spacing=1.5).any()
+    # Nor against a constant fill (a whole-slide region outside its section,
+    # glass clipped at white): with no texture at all there, noise is not texture.
+    filled = signal.copy()
+    filled[:, :30] = 0.0
+    assert not textured_beyond(filled, tissue, spacing=1.5).any()
     # A textured region outside the mask (pale dermis beside it) is found, up
     # to the tissue it borders; the glass around it is not.
     pale = np.zeros_like(tissue)

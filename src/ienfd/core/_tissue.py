@@ -160,6 +160,16 @@ def segment_tissue(
     return np.asarray(tissue, dtype=bool)
 
 
+#: The least texture level the glass is given, in optical density (RMS): a
+#: frame's constant fill (a whole-slide region outside its section, a
+#: rotation's corners) or glass clipped at white has none, and against zero
+#: every pixel of noise would be texture. Camera noise of 2 grey levels on
+#: 8-bit glass is about 0.003 OD after block averaging; the glass of the
+#: independent generator's development sections measured 0.009-0.016, real
+#: glass (W0043323) 0.008.
+_MIN_GLASS_TEXTURE = 0.005
+
+
 def textured_beyond(
     signal: np.ndarray,
     tissue: np.ndarray,
@@ -179,8 +189,9 @@ def textured_beyond(
     but for noise. The texture is the local root mean square of ``signal`` less
     its Gaussian blur at ``detail_um`` (details of a few µm: collagen bundles,
     cells), averaged over ``smooth_um``. The glass's level is its 5th percentile
-    outside ``tissue``: what is left out holds glass wherever any is in view,
-    and glass is its smoothest part. Regions more than ``factor`` times as
+    outside ``tissue`` (what is left out holds glass wherever any is in view,
+    and glass is its smoothest part), and at least 0.005 OD (a constant fill
+    or clipped glass has no texture at all). Regions more than ``factor`` times as
     textured, beyond the halo every edge has within three averaging widths,
     opened by a disk of ``open_um`` and at least ``min_area_um2`` large, are
     returned, grown back across the halo to the tissue they border.
@@ -206,7 +217,7 @@ def textured_beyond(
     signal = np.asarray(signal, dtype=np.float32)
     detail = signal - ndi.gaussian_filter(signal, detail_um / spacing)
     texture = np.sqrt(ndi.gaussian_filter(detail * detail, smooth_um / spacing))
-    glass = float(np.percentile(texture[outside], 5))
+    glass = max(float(np.percentile(texture[outside], 5)), _MIN_GLASS_TEXTURE)
     textured = (texture > factor * glass) & outside
     # Within three averaging widths of the tissue every edge is textured: the
     # regions are found beyond that halo, then grown back across it (only
