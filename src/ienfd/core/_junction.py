@@ -221,7 +221,7 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
       piece of plausible thickness remains.
     * The main piece is then the one with the longest surface. A piece
       beneath its junction (most of its outline nearest the main junction,
-      away from the junction's ends, and across it: within 60° of its normal,
+      away from the junction's ends, and across it: within 30° of its normal,
       not past its end, and facing a stretch of it at least a quarter as
       long as its own junction) whose surface is less than half as long
       as the main one is a body in the dermis the junction faces: a nerve
