@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 from skimage import measure
 
 from ienfd.core._epidermis import EDGE_DISTANCE_UM
-from ienfd.core._polyline import polyline_length, resample_polyline
+from ienfd.core._polyline import arc_length, polyline_length, resample_polyline
 from ienfd.core._qc import QualityLimits, _edge_distance
 from ienfd.core._tissue import fill_holes
 
@@ -233,14 +233,15 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
     """
     if len(traces) < 2:
         return traces
-    plausible = [t for t in traces if _thickness_um(t, spacing) <= QualityLimits().thickness_um[1]]
+    thickest = QualityLimits().thickness_um[1]
+    plausible = [t for t in traces if _thickness_um(t, spacing) <= thickest]
     traces = plausible or traces
     if len(traces) < 2:
         return traces
     main = max(traces, key=lambda t: polyline_length(t.surface))
     main_surface = polyline_length(main.surface)
     dej = main.dej
-    along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(dej, axis=0).T))] * spacing
+    along = arc_length(dej) * spacing
     interior = (along > _BENEATH_END_UM) & (along < along[-1] - _BENEATH_END_UM)
     # The junction's direction at each vertex, over about 10 µm.
     step = max(1, round(5.0 / spacing))
@@ -301,7 +302,7 @@ def _extend_to_edge(
         stop = int(np.argmin(ok)) if not ok.all() else len(ok)
         return points[:stop]
 
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(line, axis=0).T))])
+    arc = arc_length(line)
     k_head = min(int(np.searchsorted(arc, tangent_px)), len(line) - 1)
     k_tail = max(int(np.searchsorted(arc, arc[-1] - tangent_px)), 0)
     head = extension(line[0], line[k_head])[::-1]
@@ -484,7 +485,7 @@ def _trim_cut_edges(
     across &= np.abs(np.sum(away * along, axis=1)) < _ALONG_COS
     if facing_tissue is not None:
         across &= ~facing_tissue
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(surface, axis=0).T))])
+    arc = arc_length(surface)
     first = _first_run(across, arc, run_um / spacing)
     from_end = _first_run(across[::-1], arc[-1] - arc[::-1], run_um / spacing)
     if first is None or from_end is None or len(surface) - from_end - first < 3:
@@ -579,7 +580,7 @@ def _bridge_bites(
 
 def _detours(surface: np.ndarray, within: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs of vertices ``within`` pixels of each other, their distance and the arc between."""
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(surface, axis=0).T))])
+    arc = arc_length(surface)
     pairs = cKDTree(surface).query_pairs(within, output_type="ndarray")
     chord = np.hypot(*(surface[pairs[:, 0]] - surface[pairs[:, 1]]).T)
     detour = np.abs(arc[pairs[:, 1]] - arc[pairs[:, 0]])

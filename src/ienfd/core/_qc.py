@@ -20,7 +20,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from ienfd.core._counting import skeleton_points
-from ienfd.core._polyline import polyline_length, resample_polyline
+from ienfd.core._polyline import arc_length, polyline_length, resample_polyline
 
 __all__ = ["QualityLimits", "assess_section", "counterstain_index"]
 
@@ -460,9 +460,7 @@ def densest_run(crossings: np.ndarray, dej: list[np.ndarray], window_px: float) 
         return 0
     lines = [resample_polyline(np.asarray(line, dtype=float), 1.0) for line in dej]
     piece = np.concatenate([np.full(len(line), k) for k, line in enumerate(lines)])
-    arc = np.concatenate(
-        [np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(line, axis=0).T))]) for line in lines]
-    )
+    arc = np.concatenate([arc_length(line) for line in lines])
     _, nearest = cKDTree(np.concatenate(lines)).query(crossings)
     best = 0
     for k in np.unique(piece[nearest]):

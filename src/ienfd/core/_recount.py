@@ -39,7 +39,7 @@ from ienfd.core._counting import (
     order_along_junction,
 )
 from ienfd.core._given import GivenJunction, given_geometry
-from ienfd.core._polyline import polyline_length, resample_polyline
+from ienfd.core._polyline import arc_length, polyline_length, resample_polyline
 
 if TYPE_CHECKING:
     from ienfd.core._analyze import AnalysisParameters
@@ -576,7 +576,7 @@ class _Dense:
     @classmethod
     def of(cls, line: np.ndarray) -> _Dense:
         vertices = np.asarray(line, float)
-        arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(vertices, axis=0).T))])
+        arc = arc_length(vertices)
         return cls(vertices, arc, resample_polyline(vertices, _STEP))
 
     def runs(self, box: tuple[float, float, float, float]) -> list[tuple[int, int]]:
