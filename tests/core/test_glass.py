@@ -141,6 +141,12 @@ def test_texture_adds_nothing_at_the_edge_of_dense_tissue() -> None:
     filled = signal.copy()
     filled[:, :30] = 0.0
     assert not textured_beyond(filled, tissue, spacing=1.5).any()
+    # Nor is noisier glass, however much of what is left out is fill: the
+    # glass's level is measured on what has any texture at all.
+    noisy = rng.normal(0, 0.012, signal.shape)
+    noisy[tissue] += 0.4
+    noisy[:, :100] = 0.0  # the fill: over 5 % of the glass
+    assert not textured_beyond(noisy, tissue, spacing=1.5).any()
     # A textured region outside the mask (pale dermis beside it) is found, up
     # to the tissue it borders; the glass around it is not.
     pale = np.zeros_like(tissue)

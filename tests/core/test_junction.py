@@ -202,6 +202,31 @@ def test_a_piece_thicker_than_any_epidermis_is_left_out(k: int) -> None:
 
 
 @pytest.mark.parametrize("k", range(4))
+def test_a_thick_epidermis_is_kept_over_the_trunk_beneath_it(k: int) -> None:
+    # An epidermis thicker than 200 µm (a sole, or a section cut obliquely)
+    # with a trunk near the deep cut edge: the trunk is a body beneath the
+    # junction before the thickness is weighed, so the epidermis stays (and
+    # its thickness is a check of the result) rather than the trunk alone.
+    rows, cols = 420, 900
+    tissue = np.zeros((rows, cols), dtype=bool)
+    tissue[30 : rows - 15] = True
+    r = np.arange(rows)[:, None]
+    c = np.arange(cols)[None, :]
+    epidermis = (r >= 30) & (r < 30 + round(230 / SPACING)) & (c >= 0)
+    assert 30 + 230 / SPACING < 370
+    body = ((r - 385) / 14.0) ** 2 + ((c - 450) / 70.0) ** 2 < 1
+    traces = trace_junction(
+        _orient(epidermis | body, k, False), _orient(tissue, k, False), spacing=SPACING
+    )
+    assert len(traces) == 2
+    (kept,) = pieces_at_surface(traces, _orient(tissue, k, False), spacing=SPACING)
+    (alone,) = trace_junction(
+        _orient(epidermis, k, False), _orient(tissue, k, False), spacing=SPACING
+    )
+    np.testing.assert_allclose(kept.dej, alone.dej)
+
+
+@pytest.mark.parametrize("k", range(4))
 def test_a_piece_whose_surface_the_frame_cuts_is_kept(k: int) -> None:
     # Glass above the left half only: the frame cuts the right half's stratum
     # corneum. A follicle splits the epidermis; the right piece's surface runs

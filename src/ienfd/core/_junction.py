@@ -212,13 +212,17 @@ _BENEATH_END_UM = 50.0
 
 
 def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> list[JunctionTrace]:
-    """The pieces along the edge, less the dermis and the bodies in it.
+    """The pieces along the edge, less the bodies in the dermis and the dermis.
 
     * A piece more than 200 µm thick (the median distance from its surface to
       its junction; the epidermis is 20-200 µm, :class:`QualityLimits`) is
       dermis, dense beyond a pale papillary layer, its "surface" the section's
-      deep cut edge (independent development section 280): dropped when a
-      piece of plausible thickness remains.
+      deep cut edge (independent development section 280): dropped when
+      pieces of plausible thickness remain whose surfaces, or junctions,
+      together are at least half as long as the longest thick piece's.
+      Pieces shorter than that are bodies beneath a thick epidermis (a sole,
+      an oblique cut), weighed by the next rule, and the thickness is a check
+      of the result.
     * The main piece is then the one with the longest surface. A piece
       beneath its junction (most of its outline nearest the main junction,
       away from the junction's ends, and across it: within 30° of its normal,
@@ -235,9 +239,20 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
         return traces
     thickest = QualityLimits().thickness_um[1]
     plausible = [t for t in traces if _thickness_um(t, spacing) <= thickest]
-    traces = plausible or traces
+    if plausible and len(plausible) < len(traces):
+        thick = [t for t in traces if not any(t is p for p in plausible)]
+        if any(
+            sum(length(t) for t in plausible) >= 0.5 * max(length(t) for t in thick)
+            for length in (_surface_length, _dej_length)
+        ):
+            traces = plausible
     if len(traces) < 2:
         return traces
+    return _without_bodies_beneath(traces, spacing=spacing)
+
+
+def _without_bodies_beneath(traces: list[JunctionTrace], *, spacing: float) -> list[JunctionTrace]:
+    """The pieces less those beneath the junction of the one with the longest surface."""
     main = max(traces, key=lambda t: polyline_length(t.surface))
     main_surface = polyline_length(main.surface)
     dej = main.dej
@@ -271,6 +286,14 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
                 continue
         kept.append(trace)
     return kept
+
+
+def _surface_length(trace: JunctionTrace) -> float:
+    return polyline_length(trace.surface)
+
+
+def _dej_length(trace: JunctionTrace) -> float:
+    return polyline_length(trace.dej)
 
 
 def _thickness_um(trace: JunctionTrace, spacing: float) -> float:

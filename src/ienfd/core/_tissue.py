@@ -190,8 +190,8 @@ def textured_beyond(
     its Gaussian blur at ``detail_um`` (details of a few µm: collagen bundles,
     cells), averaged over ``smooth_um``. The glass's level is its 5th percentile
     outside ``tissue`` (what is left out holds glass wherever any is in view,
-    and glass is its smoothest part), and at least 0.005 OD (a constant fill
-    or clipped glass has no texture at all). Regions more than ``factor`` times as
+    and glass is its smoothest part), leaving out what has no texture at all
+    (a constant fill, clipped glass), and at least 0.005 OD. Regions more than ``factor`` times as
     textured, beyond the halo every edge has within three averaging widths,
     opened by a disk of ``open_um`` and at least ``min_area_um2`` large, are
     returned, grown back across the halo to the tissue they border.
@@ -217,7 +217,12 @@ def textured_beyond(
     signal = np.asarray(signal, dtype=np.float32)
     detail = signal - ndi.gaussian_filter(signal, detail_um / spacing)
     texture = np.sqrt(ndi.gaussian_filter(detail * detail, smooth_um / spacing))
-    glass = max(float(np.percentile(texture[outside], 5)), _MIN_GLASS_TEXTURE)
+    # A constant fill or clipped glass has no texture at all: not glass's
+    # level (were it 5 % of what is left out, the floor would stand in for
+    # the glass, and glass noisier than twice the floor would be taken in).
+    measured = texture[outside & (texture > 0.1 * _MIN_GLASS_TEXTURE)]
+    level = float(np.percentile(measured, 5)) if measured.size >= 100 else 0.0
+    glass = max(level, _MIN_GLASS_TEXTURE)
     textured = (texture > factor * glass) & outside
     # Within three averaging widths of the tissue every edge is textured: the
     # regions are found beyond that halo, then grown back across it (only
