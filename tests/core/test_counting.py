@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ienfd.core import count_crossings
+from ienfd.core import AnalysisParameters, count_crossings
 
 from ._phantom import draw_segments
 
@@ -93,6 +93,24 @@ def test_the_whole_rule_on_one_frame() -> None:
     assert len(found.crossings) == 3
     assert len(found.fragments) == 1
     assert len(found.short_fibres) == 1
+
+
+def test_the_bright_field_rule_needs_a_dermal_reach_past_the_basal_layer() -> None:
+    # A basal nucleus lying across the junction is traced 6 µm into the
+    # dermis and 20 µm into the epidermis; a fibre comes up from 40 µm below.
+    skeleton = _draw((106, 100, 80, 100), (140, 300, 60, 300))
+    rule = AnalysisParameters().counting_rule
+    for modality, expected in (("fluorescence", [100, 300]), ("brightfield", [300])):
+        found = count_crossings(skeleton, _epidermis(), DEJ, spacing=1.0, **rule(modality))
+        assert sorted(np.round(found.crossings[:, 1])) == pytest.approx(expected, abs=2)
+    # A fibre end just below the junction, 8 µm long, is tallied alike under
+    # either rule (the tally is not the crossing's reach).
+    short = _draw((111, 200, 104, 200))
+    for modality in ("fluorescence", "brightfield"):
+        found = count_crossings(short, _epidermis(), DEJ, spacing=1.0, **rule(modality))
+        assert len(found.short_fibres) == 1
+    with pytest.raises(ValueError, match="modality"):
+        rule("darkfield")
 
 
 def test_mismatched_shapes_are_refused() -> None:

@@ -76,6 +76,7 @@ _PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "rise_um": (0.0, 200.0),
     "rise_depth_um": (0.0, 100.0),
     "min_dermal_um": (0.0, 100.0),
+    "min_dermal_brightfield_um": (0.0, 100.0),
     "dej_tolerance_um": (0.0, 50.0),
     "merge_um": (0.0, 100.0),
     "min_fragment_um": (0.0, 100.0),
@@ -111,6 +112,11 @@ class AnalysisParameters:
     rise_um: float = 25.0
     rise_depth_um: float = 5.0
     min_dermal_um: float = 3.0
+    # Bright-field: the basal layer's nuclei (a counterstain's, or unstained
+    # but dense) lie across the junction, and their traces reach a few µm
+    # below it; a crossing's dermal trace reaches past that band (one basal
+    # cell, ~10 µm, as in merge_um). See docs/algorithm.md, "Counting".
+    min_dermal_brightfield_um: float = 10.0
     dej_tolerance_um: float = 4.0
     merge_um: float = 10.0
     min_fragment_um: float = 3.0
@@ -143,15 +149,21 @@ class AnalysisParameters:
         """JSON-ready copy (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
-    def counting_rule(self) -> dict[str, float]:
+    def counting_rule(self, modality: str) -> dict[str, float]:
         """The counting rule's keywords of :func:`count_crossings`, from these parameters.
 
         The analysis and a recount (:func:`ienfd.core.recount_section`) count by
-        the same rule: both pass these.
+        the same rule: both pass these. ``modality`` picks the dermal reach a
+        crossing needs (``min_dermal_brightfield_um`` in bright-field,
+        ``min_dermal_um`` in fluorescence).
         """
+        if modality not in ("brightfield", "fluorescence"):
+            raise ValueError(f"modality must be 'brightfield' or 'fluorescence', got {modality!r}")
         return {
             "min_depth_um": self.min_depth_um,
-            "min_dermal_um": self.min_dermal_um,
+            "min_dermal_um": (
+                self.min_dermal_brightfield_um if modality == "brightfield" else self.min_dermal_um
+            ),
             "dej_tolerance_um": self.dej_tolerance_um,
             "merge_um": self.merge_um,
             "rise_um": self.rise_um,
@@ -479,7 +491,7 @@ def analyze_section(
             epidermis_full,
             [line - origin for line in dej],
             spacing=spacing,
-            **params.counting_rule(),
+            **params.counting_rule(modality),
             surface=[line - origin for line in surface],
             ridge=ridge,
         )
@@ -563,6 +575,7 @@ def analyze_section(
             tissue=tissue,
             band=band,
             parameters=params,
+            modality=modality,
             basis=JunctionBasis(tuple(dej), skel_inside),
             ridge=skel_ridge,
         ),

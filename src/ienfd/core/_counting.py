@@ -433,12 +433,15 @@ def count_crossings(
     )
     fragments = [fragments[k] for k in order_along_junction(_points(fragments), dej)]
 
-    # Fibres stopping short: dermal pieces whose highest point is just below the DEJ.
+    # Fibres stopping short: dermal pieces whose highest point is just below the
+    # DEJ, as long as an epidermal piece must be to be more than noise (not the
+    # dermal reach a crossing needs: a stricter crossing rule does not hide them).
     short = []
     if n_derm:
         top = derm_top
         touches = set(np.unique(derm_of[derm_of > 0]).tolist())
-        for d in np.flatnonzero((top > -short_gap_um) & (derm_size >= min_dermal_px)) + 1:
+        min_short_px = min_fragment_um / spacing
+        for d in np.flatnonzero((top > -short_gap_um) & (derm_size >= min_short_px)) + 1:
             if d in touches:
                 continue
             pix = points[lab_d == d]  # in raster order

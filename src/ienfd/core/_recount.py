@@ -87,6 +87,8 @@ class FibreTrace:
         traced across it.
     parameters : AnalysisParameters
         Of the analysis (the counting rule's parameters are used again).
+    modality : {'brightfield', 'fluorescence'}
+        Of the analysis: the counting rule's dermal reach depends on it.
     basis : JunctionBasis, optional
         The analysis' junction and epidermis (what an edit is measured against).
     ridge : (P,) ndarray of float, optional
@@ -103,6 +105,7 @@ class FibreTrace:
     tissue: np.ndarray
     band: np.ndarray
     parameters: AnalysisParameters
+    modality: str
     basis: JunctionBasis | None = None
     ridge: np.ndarray | None = None
     _points: np.ndarray = field(init=False, repr=False)
@@ -509,7 +512,7 @@ def _count_pieces(
         epidermis,
         [line.stretch(*run) - offset for line, run in near_dej],
         spacing=trace.spacing,
-        **params.counting_rule(),
+        **params.counting_rule(trace.modality),
         short_gap_um=_SHORT_GAP_UM,
         surface=[line.stretch(*run) - offset for line, run in near_surface],
         ridge=ridge,
