@@ -121,6 +121,19 @@ def test_a_junction_along_part_of_the_section_needs_review() -> None:
     assert "spans" in reasons and "missed" in reasons
 
 
+def test_a_junction_at_both_ends_but_missing_between_needs_review() -> None:
+    # Two pieces at the section's two ends, nothing between (independent
+    # development seed 199: a third of its junction found, coverage 1.0 when
+    # the extent ran from the first piece's end to the last's).
+    ends = [DEJ[0][COLS < 200], DEJ[0][COLS > 500]]
+    qc, reasons = _assess(dej=ends)
+    assert 0.45 < qc["junction_coverage"] < 0.6
+    assert "spans" in reasons
+    # Pieces overlapping along the section (a fold) cover it once.
+    halves = [DEJ[0][COLS < 400], DEJ[0][COLS > 300]]
+    assert _assess(dej=halves)[0]["junction_coverage"] > 0.95
+
+
 def test_many_fibres_stopping_below_the_junction_need_review() -> None:
     assert "stop just below the junction" in _assess(count=1, short=9)[1]
     assert "stop just below" not in _assess(count=8, short=9)[1]
@@ -163,6 +176,8 @@ def test_a_count_that_rises_steeply_at_a_lower_threshold_needs_review() -> None:
     assert "rises from 4 to 8" in reasons and "fragile" in reasons
     # A few more fibres at a lower threshold is what any count does.
     assert "rises" not in _assess(count=8, count_lower_threshold=11)[1]
+    assert "rises" not in _assess(count=4, count_lower_threshold=6)[1]
+    assert "rises from 4 to 7" in _assess(count=4, count_lower_threshold=7)[1]
     # Relative to a large count, 6 more is a small change.
     assert "rises" not in _assess(count=20, count_lower_threshold=26)[1]
     assert "rises" in _assess(count=20, count_lower_threshold=30)[1]
@@ -323,11 +338,12 @@ def test_faint_beaded_fibres_counted_in_part_need_review() -> None:
     # A development stress section (faint fibres, narrow deep rete ridges),
     # shortened: 12 fibres cross, faint and beaded; the trace breaks most of them
     # at the junction, so only 3 are counted, and no other check fires. With the
-    # thresholds lowered by 30 % the count more than doubles: the flag says so.
+    # thresholds lowered by 30 % the count rises by more than half (3 or 4
+    # counted, 7 at the lower thresholds): the flag says so.
     spec = dataclasses.replace(random_spec(70012, appearance="stress"), length_um=700.0)
     section = generate_section(spec)
     result = analyze_section(section.image, spacing=spec.pixel_size_um)
     assert section.truth["count"] == 12 and result.count <= 6
-    assert result.qc["count_lower_threshold"] >= result.count + 4
+    assert result.qc["count_lower_threshold"] >= max(result.count + 3, 1.5 * result.count)
     assert result.needs_review
     assert any("when the fibre threshold is lowered" in r for r in result.qc_reasons)

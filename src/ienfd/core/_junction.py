@@ -642,7 +642,8 @@ def refine_junction(
         In the coordinates of ``epidermis``.
     profile_image : ndarray
         Bright-field: fibre-free optical density; the DEJ is where the profile
-        crosses halfway between the epidermal and the dermal level ('edge').
+        crosses halfway between the epidermal level (the lower quartile inside:
+        basal nuclei do not raise it) and the dermal level ('edge').
         Fluorescence: the membrane channel; the DEJ is its maximum ('ridge').
     epidermis : ndarray of bool
         Tells which side of the junction the epidermis is on.
@@ -688,7 +689,7 @@ def refine_junction(
     else:
         inner = offsets_um >= 0.4 * search_um
         outer = offsets_um <= -0.4 * search_um
-        epi_level = np.median(profiles[:, inner], axis=1)
+        epi_level = np.percentile(profiles[:, inner], 25, axis=1)
         derm_level = np.median(profiles[:, outer], axis=1)
         mid = 0.5 * (epi_level + derm_level)
         valid = epi_level > derm_level
