@@ -289,10 +289,12 @@ def _without_bodies_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
 
 
 def _surface_length(trace: JunctionTrace) -> float:
+    """Length of a piece's surface, in pixels."""
     return polyline_length(trace.surface)
 
 
 def _dej_length(trace: JunctionTrace) -> float:
+    """Length of a piece's junction, in pixels."""
     return polyline_length(trace.dej)
 
 

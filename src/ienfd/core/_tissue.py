@@ -191,10 +191,11 @@ def textured_beyond(
     cells), averaged over ``smooth_um``. The glass's level is its 5th percentile
     outside ``tissue`` (what is left out holds glass wherever any is in view,
     and glass is its smoothest part), leaving out what has no texture at all
-    (a constant fill, clipped glass), and at least 0.005 OD. Regions more than ``factor`` times as
-    textured, beyond the halo every edge has within three averaging widths,
-    opened by a disk of ``open_um`` and at least ``min_area_um2`` large, are
-    returned, grown back across the halo to the tissue they border.
+    (a constant fill, clipped glass), and at least 0.005 OD. Regions more than
+    ``factor`` times as textured, beyond the halo every edge has within three
+    averaging widths, opened by a disk of ``open_um`` and at least
+    ``min_area_um2`` large, are returned, grown back across the halo to the
+    tissue they border.
 
     Parameters
     ----------
