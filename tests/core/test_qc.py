@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ienfd.core import analyze_section
+from ienfd.core import GivenJunction, analyze_section
 from ienfd.core._qc import QualityLimits, assess_section
 from ienfd.synthetic import generate_section, random_spec
 
@@ -52,6 +52,7 @@ def test_a_plausible_result_passes_every_check() -> None:
         "fragments_per_mm",
         "fragments_per_crossing",
         "count_lower_threshold",
+        "count_short_reach",
         "n_junction_pieces",
         "crossings_per_mm",
     }
@@ -184,6 +185,35 @@ def test_a_count_that_rises_steeply_at_a_lower_threshold_needs_review() -> None:
     # Not measured: nothing said.
     qc, reasons = _assess(count=4)
     assert qc["count_lower_threshold"] is None and "rises" not in reasons
+
+
+def test_a_count_that_rises_steeply_with_a_shorter_dermal_reach_needs_review() -> None:
+    qc, reasons = _assess(count=7, count_short_reach=(14, 3.0, 10.0))
+    assert qc["count_short_reach"] == 14
+    assert "rises from 7 to 14 when a crossing needs only 3 µm" in reasons
+    assert "fragile" in reasons
+    # Nuclei traced across the junction no longer counted: a few fibres.
+    assert "needs only" not in _assess(count=7, count_short_reach=(9, 3.0, 10.0))[1]
+    assert "needs only" not in _assess(count=20, count_short_reach=(29, 3.0, 10.0))[1]
+    assert _assess()[0]["count_short_reach"] is None  # not measured (fluorescence)
+
+
+def test_fibres_broken_just_below_a_drawn_junction_need_review() -> None:
+    # ienfd's stress section 73021 (faint, broken fibres under H&E), counted
+    # along its true junction as a drawn one: 7 of 15 crossings show 10 µm of
+    # fibre below the junction, 14 show 3 µm. Before this check it was the
+    # one silently wrong section of the given-junction page.
+    spec = random_spec(73021, appearance="stress")
+    section = generate_section(spec)
+    given = GivenJunction(
+        dej=(np.asarray(section.truth["dej"], float),),
+        surface=(np.asarray(section.truth["surface"], float),),
+    )
+    result = analyze_section(section.image, spacing=spec.pixel_size_um, junction=given)
+    assert abs(result.count - section.truth["count"]) > 0.5 * section.truth["count"]
+    assert result.qc["count_short_reach"] >= max(result.count + 3, 1.5 * result.count)
+    assert result.needs_review
+    assert any("needs only 3 µm of fibre below the junction" in r for r in result.qc_reasons)
 
 
 def test_an_implausibly_dense_count_needs_review() -> None:

@@ -481,21 +481,30 @@ def analyze_section(
                 near_px=params.dej_tolerance_um / spacing,
             )
         )
-        # The counting rule needs the epidermis only where the skeleton is.
         points = skeleton_points(skeleton)
-        epidermis_full = np.zeros(region_shape, dtype=bool)
         points_inside = inside(points + origin)
+        found = count_on(skeleton, points, points_inside, ridge, params.counting_rule(modality))
+        return skeleton, points, points_inside, found
+
+    def count_on(
+        skeleton: np.ndarray,
+        points: np.ndarray,
+        points_inside: np.ndarray,
+        ridge: np.ndarray,
+        rule: dict[str, float],
+    ) -> CrossingCount:
+        # The counting rule needs the epidermis only where the skeleton is.
+        epidermis_full = np.zeros(region_shape, dtype=bool)
         epidermis_full[points[:, 0], points[:, 1]] = points_inside
-        found = count_crossings(
+        return count_crossings(
             skeleton,
             epidermis_full,
             [line - origin for line in dej],
             spacing=spacing,
-            **params.counting_rule(modality),
+            **rule,
             surface=[line - origin for line in surface],
             ridge=ridge,
         )
-        return skeleton, points, points_inside, found
 
     skeleton, skel_points, skel_inside, found = trace_and_count(
         response, params.threshold_low, params.threshold_high
@@ -509,6 +518,23 @@ def analyze_section(
         _LOWER_THRESHOLD * params.threshold_high,
         near_junction=True,
     )
+    # And, in bright-field, with the shorter dermal reach of fluorescence: a
+    # count that rises steeply rests on fibres broken just below the junction.
+    rule = params.counting_rule(modality)
+    count_short_reach = None
+    if rule["min_dermal_um"] > params.min_dermal_um:
+        found_reach = count_on(
+            skeleton,
+            skel_points,
+            skel_inside,
+            response,
+            {**rule, "min_dermal_um": params.min_dermal_um},
+        )
+        count_short_reach = (
+            len(found_reach.crossings),
+            params.min_dermal_um,
+            rule["min_dermal_um"],
+        )
     # What a recount needs of the ridge response: its value along the skeleton.
     skel_ridge = response[skel_points[:, 0], skel_points[:, 1]]
     del response
@@ -539,6 +565,7 @@ def analyze_section(
         pixel_jump_fraction=_pixel_jump_fraction(image),
         crossings=found.crossings + origin,
         count_lower_threshold=len(found_lower.crossings),
+        count_short_reach=count_short_reach,
         limits=limits,
     )
     if not glass_seen:
