@@ -162,6 +162,21 @@ def _strip(rows: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return epidermis, tissue, np.broadcast_to(r, tissue.shape), np.broadcast_to(c, tissue.shape)
 
 
+def _only_the_epidermis_is_kept(
+    epidermis: np.ndarray, other: np.ndarray, tissue: np.ndarray, k: int, flip: bool = False
+) -> None:
+    """Two pieces are traced, and the one kept is the epidermis traced alone."""
+    traces = trace_junction(
+        _orient(epidermis | other, k, flip), _orient(tissue, k, flip), spacing=SPACING
+    )
+    assert len(traces) == 2
+    (kept,) = pieces_at_surface(traces, _orient(tissue, k, flip), spacing=SPACING)
+    (alone,) = trace_junction(
+        _orient(epidermis, k, flip), _orient(tissue, k, flip), spacing=SPACING
+    )
+    np.testing.assert_allclose(kept.dej, alone.dej)
+
+
 @pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("k", range(4))
 def test_a_body_near_the_deep_cut_edge_is_left_out(k: int, flip: bool) -> None:
@@ -171,16 +186,7 @@ def test_a_body_near_the_deep_cut_edge_is_left_out(k: int, flip: bool) -> None:
     # junction faces all the same (independent development section 276).
     epidermis, tissue, r, c = _strip()
     body = ((r - 160) / 14.0) ** 2 + ((c - 200) / 90.0) ** 2 < 1
-    traces = trace_junction(
-        _orient(epidermis | body, k, flip), _orient(tissue, k, flip), spacing=SPACING
-    )
-    assert len(traces) == 2
-    kept = pieces_at_surface(traces, _orient(tissue, k, flip), spacing=SPACING)
-    assert len(kept) == 1
-    (alone,) = trace_junction(
-        _orient(epidermis, k, flip), _orient(tissue, k, flip), spacing=SPACING
-    )
-    np.testing.assert_allclose(kept[0].dej, alone.dej)
+    _only_the_epidermis_is_kept(epidermis, body, tissue, k, flip)
 
 
 @pytest.mark.parametrize("k", range(4))
@@ -190,15 +196,7 @@ def test_a_piece_thicker_than_any_epidermis_is_left_out(k: int) -> None:
     # (independent development section 280). The epidermis is 20-200 µm.
     epidermis, tissue, r, _ = _strip(rows=330)
     dermis = (r >= 110) & (r < 315)
-    traces = trace_junction(
-        _orient(epidermis | dermis, k, False), _orient(tissue, k, False), spacing=SPACING
-    )
-    assert len(traces) == 2
-    (kept,) = pieces_at_surface(traces, _orient(tissue, k, False), spacing=SPACING)
-    (alone,) = trace_junction(
-        _orient(epidermis, k, False), _orient(tissue, k, False), spacing=SPACING
-    )
-    np.testing.assert_allclose(kept.dej, alone.dej)
+    _only_the_epidermis_is_kept(epidermis, dermis, tissue, k)
 
 
 @pytest.mark.parametrize("k", range(4))
@@ -215,15 +213,7 @@ def test_a_thick_epidermis_is_kept_over_the_trunk_beneath_it(k: int) -> None:
     epidermis = (r >= 30) & (r < 30 + round(230 / SPACING)) & (c >= 0)
     assert 30 + 230 / SPACING < 370
     body = ((r - 385) / 14.0) ** 2 + ((c - 450) / 70.0) ** 2 < 1
-    traces = trace_junction(
-        _orient(epidermis | body, k, False), _orient(tissue, k, False), spacing=SPACING
-    )
-    assert len(traces) == 2
-    (kept,) = pieces_at_surface(traces, _orient(tissue, k, False), spacing=SPACING)
-    (alone,) = trace_junction(
-        _orient(epidermis, k, False), _orient(tissue, k, False), spacing=SPACING
-    )
-    np.testing.assert_allclose(kept.dej, alone.dej)
+    _only_the_epidermis_is_kept(epidermis, body, tissue, k)
 
 
 @pytest.mark.parametrize("k", range(4))
