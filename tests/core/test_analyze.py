@@ -137,6 +137,19 @@ def test_parameters_round_trip_and_refuse_unknown_names() -> None:
         AnalysisParameters.from_dict({"threshold_hihg": 9.0})
 
 
+def test_a_result_written_before_the_bright_field_reach_keeps_its_rule() -> None:
+    # A result's full parameter set from before min_dermal_brightfield_um
+    # counted bright-field crossings with min_dermal_um: reopened for review,
+    # it is recounted by that rule, not the new default.
+    old = AnalysisParameters().to_dict()
+    del old["min_dermal_brightfield_um"]
+    params = AnalysisParameters.from_dict(old)
+    assert params.counting_rule("brightfield")["min_dermal_um"] == old["min_dermal_um"]
+    # A partial set (a lab's own file of changes) takes the defaults.
+    partial = AnalysisParameters.from_dict({"threshold_low": 4.0})
+    assert partial.min_dermal_brightfield_um == AnalysisParameters().min_dermal_brightfield_um
+
+
 def test_lower_surface_finds_the_glass_under_a_frame_mostly_of_tissue() -> None:
     rows, cols = np.mgrid[0:200, 0:300] / 100.0
     glass = 0.05 + 0.2 * rows - 0.1 * cols  # an illumination ramp, in optical density

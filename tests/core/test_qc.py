@@ -130,9 +130,10 @@ def test_a_junction_at_both_ends_but_missing_between_needs_review() -> None:
     qc, reasons = _assess(dej=ends)
     assert 0.45 < qc["junction_coverage"] < 0.6
     assert "spans" in reasons
-    # Pieces overlapping along the section (a fold) cover it once.
-    halves = [DEJ[0][COLS < 400], DEJ[0][COLS > 300]]
-    assert _assess(dej=halves)[0]["junction_coverage"] > 0.95
+    # Pieces overlapping along the section (a fold) cover it once: columns
+    # 52-300 and 200-400 cover 52-400 (0.58 of the tissue; summed, 0.75).
+    overlapping = [DEJ[0][COLS < 300], DEJ[0][(COLS > 200) & (COLS < 400)]]
+    assert 0.55 < _assess(dej=overlapping)[0]["junction_coverage"] < 0.62
 
 
 def test_many_fibres_stopping_below_the_junction_need_review() -> None:

@@ -33,10 +33,8 @@ def _whole_region_count(trace, inside, dej, surface):  # type: ignore[no-untyped
     ridge[pts[:, 0], pts[:, 1]] = trace.ridge  # the rule reads the ridge on the skeleton only
     found = count_crossings(
         trace.skeleton, epidermis, [line - origin for line in dej], spacing=trace.spacing,
-        min_depth_um=p.min_depth_um, min_dermal_um=p.min_dermal_um,
-        dej_tolerance_um=p.dej_tolerance_um, merge_um=p.merge_um, rise_um=p.rise_um,
-        rise_depth_um=p.rise_depth_um, min_fragment_um=p.min_fragment_um,
-        end_margin_um=p.end_margin_um, surface=[line - origin for line in surface], ridge=ridge,
+        **p.counting_rule(trace.modality),
+        surface=[line - origin for line in surface], ridge=ridge,
         dermal_ridge=trace.dermal_ridge,  # the analysis' dermal fibres, kept across edits
     )  # fmt: skip
     return found, origin

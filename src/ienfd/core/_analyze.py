@@ -174,13 +174,21 @@ class AnalysisParameters:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> AnalysisParameters:
-        """Build from a mapping; unknown keys are an error naming them."""
+        """Build from a mapping; unknown keys are an error naming them.
+
+        A full set written before ``min_dermal_brightfield_um`` existed (a
+        result's, every other parameter present) counted bright-field
+        crossings with ``min_dermal_um``: it keeps that rule, so that a
+        result reopened for review is recounted as it was counted.
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(
                 f"unknown analysis parameter(s) {unknown}; known parameters are {sorted(known)}"
             )
+        if set(values) == known - {"min_dermal_brightfield_um"}:
+            values = {**values, "min_dermal_brightfield_um": values["min_dermal_um"]}
         cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**cleaned)  # type: ignore[arg-type]
 
