@@ -426,7 +426,7 @@ test for glass (W0043375), the band redrawn whole under a detached stratum corne
 sections: the noisy-trace check, which weighs the epidermal trace pieces against the count
 (copies counted right: 5-17 pieces per crossing; W0043340 at 0.33 µm, 2-3 of 7 counted: 44-70),
 and the second count at lower fibre thresholds (copies rise by less than half their count,
-all but one orientation of W0043366 at 0.59 µm: 20 to 30).  The blind
+but for one orientation of W0043366 at 0.59 µm when it was calibrated: 20 to 30).  The blind
 out-of-distribution
 measure is the held-out set of the independent generator
 ([validation-independent.md](validation-independent.md)).

@@ -248,7 +248,8 @@ def count_crossings(
         misplaced junction) does not.
     min_fragment_um : float
         Epidermal pieces shorter than this are noise, not fragments (nor
-        counted among ``epidermal_pieces``).
+        counted among ``epidermal_pieces``); dermal pieces shorter than this
+        are not tallied as fibres stopping short of the junction.
     short_gap_um : float
         Dermal fibre tips within this distance below the DEJ are reported as
         fibres stopping short of it.

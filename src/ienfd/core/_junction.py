@@ -233,7 +233,10 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
       edge's glass (section 276: two trunks, 146 crossings counted for 10).
 
     A second epidermis on the far side of a narrow strip (a fold) is as long
-    as the first: it is kept.
+    as the first: it is kept. What the rules cannot tell: a thick piece kept
+    for want of long enough plausible ones can be the main piece, and short
+    pieces of true epidermis facing its junction are then dropped as bodies
+    beneath it; the thickness check flags what is left.
     """
     if len(traces) < 2:
         return traces

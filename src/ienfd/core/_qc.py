@@ -152,8 +152,10 @@ class QualityLimits:
         counted only in part (development sections counted 8 of 24, 4 of 14
         and 4 of 16, none flagged before, rose to 17, 8 and 8); a trace
         that follows noise rises too. Counts that hold rise by 0-3 on the
-        same sections without a counterstain, and the real H&E copies by
-        1-9, always less than half their count (calibration in
+        same sections without a counterstain (so a correct count of 6 or
+        fewer can be flagged), and the real H&E copies by 1-9, less than half
+        their count but for four copies of W0043366 at 0.59 µm, 15-16 of 29
+        rising to 23-25 (calibration in
         docs/algorithm.md "Quality checks"). The 3 (4 until the junction
         refinement's epidermal level became its lower quartile) matters for
         counts under 7 only: ienfd's stress section 70012, shortened, counts 4
