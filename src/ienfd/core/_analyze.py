@@ -466,6 +466,7 @@ def analyze_section(
     # The thresholds' base (median and spread of the response in the band) is
     # the same for both counts below: computed once.
     ridge_scale = threshold_base(response, band_full)
+    rule = params.counting_rule(modality)
 
     def trace_and_count(
         ridge: np.ndarray, low: float, high: float, *, near_junction: bool = False
@@ -491,7 +492,7 @@ def analyze_section(
         )
         points = skeleton_points(skeleton)
         points_inside = inside(points + origin)
-        found = count_on(skeleton, points, points_inside, ridge, params.counting_rule(modality))
+        found = count_on(skeleton, points, points_inside, ridge, rule)
         return skeleton, points, points_inside, found
 
     def count_on(
@@ -528,7 +529,6 @@ def analyze_section(
     )
     # And, in bright-field, with the shorter dermal reach of fluorescence: a
     # count that rises steeply rests on fibres broken just below the junction.
-    rule = params.counting_rule(modality)
     count_short_reach = None
     if rule["min_dermal_um"] > params.min_dermal_um:
         found_reach = count_on(

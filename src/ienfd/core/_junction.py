@@ -241,14 +241,18 @@ def _without_pieces_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
     if len(traces) < 2:
         return traces
     thickest = QualityLimits().thickness_um[1]
-    plausible = [t for t in traces if _thickness_um(t, spacing) <= thickest]
-    if plausible and len(plausible) < len(traces):
-        thick = [t for t in traces if not any(t is p for p in plausible)]
-        if any(
+    is_plausible = [_thickness_um(t, spacing) <= thickest for t in traces]
+    plausible = [t for t, ok in zip(traces, is_plausible, strict=True) if ok]
+    thick = [t for t, ok in zip(traces, is_plausible, strict=True) if not ok]
+    if (
+        plausible
+        and thick
+        and any(
             sum(length(t) for t in plausible) >= 0.5 * max(length(t) for t in thick)
             for length in (_surface_length, _dej_length)
-        ):
-            traces = plausible
+        )
+    ):
+        traces = plausible
     if len(traces) < 2:
         return traces
     return _without_bodies_beneath(traces, spacing=spacing)

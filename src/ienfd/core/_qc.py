@@ -396,29 +396,27 @@ def assess_section(
             "there (pigment, a gland or a nerve trunk at the junction)"
         )
 
-    qc["count_lower_threshold"] = count_lower_threshold
-    if count_lower_threshold is not None:
-        rise = count_lower_threshold - count
+    def rises_steeply(more: int) -> bool:
         least, share = lim.lower_threshold_rise
-        if rise >= max(least, share * count):
-            reasons.append(
-                f"the count rises from {count} to {count_lower_threshold} when the fibre "
-                "threshold is lowered by 30 %: faint or beaded fibres may be missed where "
-                "they cross the junction (or noise is traced): the count is fragile"
-            )
+        return more - count >= max(least, share * count)
+
+    qc["count_lower_threshold"] = count_lower_threshold
+    if count_lower_threshold is not None and rises_steeply(count_lower_threshold):
+        reasons.append(
+            f"the count rises from {count} to {count_lower_threshold} when the fibre "
+            "threshold is lowered by 30 %: faint or beaded fibres may be missed where "
+            "they cross the junction (or noise is traced): the count is fragile"
+        )
 
     qc["count_short_reach"] = None if count_short_reach is None else count_short_reach[0]
-    if count_short_reach is not None:
+    if count_short_reach is not None and rises_steeply(count_short_reach[0]):
         more, short_um, counted_um = count_short_reach
-        rise = more - count
-        least, share = lim.lower_threshold_rise
-        if rise >= max(least, share * count):
-            reasons.append(
-                f"the count rises from {count} to {more} when a crossing needs only "
-                f"{short_um:g} µm of fibre below the junction, not {counted_um:g}: fibres may "
-                "be traced broken just below the junction (or nuclei traced across it): "
-                "the count is fragile"
-            )
+        reasons.append(
+            f"the count rises from {count} to {more} when a crossing needs only "
+            f"{short_um:g} µm of fibre below the junction, not {counted_um:g}: fibres may "
+            "be traced broken just below the junction (or nuclei traced across it): "
+            "the count is fragile"
+        )
 
     qc["n_short_fibres"] = int(n_short_fibres)
     if (
