@@ -7,12 +7,12 @@ from types import ModuleType
 
 import pytest
 
-from ienfd.core import _analyze, _consistency, _polyline, _qc
+from ienfd.core import _analyze, _bodies, _consistency, _polyline, _qc
 
 
 @pytest.mark.parametrize(
     "module",
-    [_analyze, _polyline, _qc, pytest.param(_consistency, marks=pytest.mark.slow)],
+    [_analyze, _bodies, _polyline, _qc, pytest.param(_consistency, marks=pytest.mark.slow)],
     ids=lambda m: m.__name__,
 )
 def test_docstring_examples(module: ModuleType) -> None:

@@ -12,6 +12,7 @@ import shapely
 from scipy import ndimage as ndi
 from skimage import measure
 
+from ienfd.core._bodies import without_attached_bodies
 from ienfd.core._counting import CrossingCount, count_crossings, skeleton_points
 from ienfd.core._epidermis import (
     frame_filled,
@@ -407,7 +408,7 @@ def analyze_section(
 
     if junction is None:
         try:
-            epidermis, dej, surface, inside = _search_junction(
+            epidermis, dej, surface, inside, notes = _search_junction(
                 epidermis,
                 tissue,
                 od_clean if modality == "brightfield" else None,
@@ -416,6 +417,7 @@ def analyze_section(
                 spacing_lr=spacing_lr,
                 params=params,
             )
+            warnings.extend(notes)
         except AnalysisError as err:
             if not glass_seen:
                 raise AnalysisError(f"{err}; {_NO_GLASS}") from None
@@ -626,36 +628,55 @@ def _search_junction(
     factor: int,
     spacing_lr: float,
     params: AnalysisParameters,
-) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+) -> tuple[
+    np.ndarray, list[np.ndarray], list[np.ndarray], Callable[[np.ndarray], np.ndarray], list[str]
+]:
     """Trace and refine the junction of a found epidermis (low resolution in).
 
-    Returns the epidermis with its holes filled, the DEJ and surface polylines
-    at full resolution, and the test of which full-resolution points lie in
-    the epidermis (its traced outlines, even-odd).
+    Returns the epidermis with its holes filled (less any body joined to it
+    beneath its junction, :func:`without_attached_bodies`), the DEJ and
+    surface polylines at full resolution, the test of which full-resolution
+    points lie in the epidermis (its traced outlines, even-odd), and notes
+    for the result's warnings.
     """
     # A hole inside the epidermis is a pale patch the segmentation missed, not
     # dermis: its rim would otherwise be traced as a closed loop of junction.
     epidermis = fill_holes(epidermis)
-    traces = trace_junction(
-        epidermis,
-        tissue,
-        spacing=spacing_lr,
-        min_length_um=params.min_junction_um,
-        smooth_um=params.junction_smooth_um,
-    )
-    if not traces:
-        raise AnalysisError(
-            "no epidermis with a dermal-epidermal junction found in the tissue "
-            f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
+
+    def pieces(epidermis: np.ndarray) -> list[JunctionTrace]:
+        traces = trace_junction(
+            epidermis,
+            tissue,
+            spacing=spacing_lr,
+            min_length_um=params.min_junction_um,
+            smooth_um=params.junction_smooth_um,
         )
-    # A piece deep in the dermis (a nerve trunk taken for epidermis) has no
-    # surface along the tissue's edge: dropped when another piece has one.
-    kept = pieces_at_surface(traces, tissue, spacing=spacing_lr)
-    if len(kept) < len(traces):
-        logger.info(
-            "%d piece(s) of 'epidermis' deep in the dermis left out", len(traces) - len(kept)
+        if not traces:
+            raise AnalysisError(
+                "no epidermis with a dermal-epidermal junction found in the tissue "
+                f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
+            )
+        # A piece deep in the dermis (a nerve trunk taken for epidermis) has no
+        # surface along the tissue's edge: dropped when another piece has one.
+        kept = pieces_at_surface(traces, tissue, spacing=spacing_lr)
+        if len(kept) < len(traces):
+            logger.info(
+                "%d piece(s) of 'epidermis' deep in the dermis left out", len(traces) - len(kept)
+            )
+        return kept
+
+    traces = pieces(epidermis)
+    # A body joined to the epidermis beneath its junction (a trunk against
+    # the basal layer) is one piece with it: cut off, left out, traced again.
+    epidermis, bodies = without_attached_bodies(epidermis, tissue, traces, spacing=spacing_lr)
+    notes = []
+    if bodies:
+        traces = pieces(epidermis)
+        notes.append(
+            f"{len(bodies)} dense bod{'y' if len(bodies) == 1 else 'ies'} joined to the "
+            f"epidermis beneath its junction ({', '.join(f'{a:.0f}' for a in bodies)} µm2: "
+            "a nerve trunk, vessel or gland) left out of the epidermis"
         )
-    traces = kept
     if od_clean is not None:
         clean = channel_mean(od_clean)
         traces = [
@@ -689,7 +710,7 @@ def _search_junction(
             result ^= _in_outline(points, trace.outline)
         return result
 
-    return epidermis, [t.dej for t in traces], [t.surface for t in traces], inside
+    return epidermis, [t.dej for t in traces], [t.surface for t in traces], inside, notes
 
 
 def _check_inputs(
