@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ienfd.core._epidermis import segment_epidermis_brightfield
+from ienfd.core._epidermis import _best_band, segment_epidermis_brightfield
 
 SPACING = 1.5  # µm per pixel, as the analysis' low resolution
 ORIENTATIONS = [(k, flip) for k in range(4) for flip in (False, True)]
@@ -81,3 +81,55 @@ def test_an_epidermis_the_frame_cuts_is_found_along_the_frame(k: int, flip: bool
         _orient(od, k, flip), _orient(tissue, k, flip), spacing=SPACING
     )
     assert _overlap(found, _orient(truth, k, flip)) > 0.8
+
+
+def _two_bands(noise_thin: float, noise_thick: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """(features, tissue): one feature shows a band 24 µm thick along the glass, the other 69 µm.
+
+    Each band is 1 above the tissue beneath it, in noise of the given
+    standard deviation; smoothed, the thin band separates at about 23
+    (Fisher, its blurred edges bound it), the thick one at 20 with noise 1.0
+    and 9 with noise 2.0.
+    """
+    rng = np.random.default_rng(5)
+    rows, cols = 220, 500
+    tissue = np.zeros((rows, cols), dtype=bool)
+    tissue[20:] = True
+    thin = np.zeros((rows, cols)) + rng.normal(0, noise_thin, (rows, cols))
+    thin[20:36] += 1.0
+    thick = np.zeros((rows, cols)) + rng.normal(0, noise_thick, (rows, cols))
+    thick[20:66] += 1.0
+    return [(thin * tissue).astype(np.float32), (thick * tissue).astype(np.float32)], tissue
+
+
+@pytest.mark.parametrize(("k", "flip"), ORIENTATIONS)
+def test_a_thin_band_must_separate_far_better_to_win_over_a_thick_one(k: int, flip: bool) -> None:
+    # A detached stratum corneum (24 µm) and the epidermis beneath it (69
+    # µm), the thin band separating a little better (23 against 20): the
+    # epidermis wins, in every orientation; without the thickness weight the
+    # thin band does.
+    features, tissue = _two_bands(0.1, 1.0)
+    turned = [_orient(f, k, flip) for f in features]
+    band, _ = _best_band(turned, _orient(tissue, k, flip), spacing=SPACING, **_SEARCH)
+    assert band.sum() * SPACING**2 / (tissue.shape[1] * SPACING) > 50  # the thick one
+    unweighted, _ = _best_band(
+        turned, _orient(tissue, k, flip), spacing=SPACING, **_SEARCH, typical_thickness_um=1e-3
+    )
+    assert unweighted.sum() * SPACING**2 / (tissue.shape[1] * SPACING) < 30
+    # Far better (23 against 9): the thin band is the epidermis.
+    features, tissue = _two_bands(0.1, 2.0)
+    clear, _ = _best_band(
+        [_orient(f, k, flip) for f in features],
+        _orient(tissue, k, flip),
+        spacing=SPACING,
+        **_SEARCH,
+    )
+    assert clear.sum() * SPACING**2 / (tissue.shape[1] * SPACING) < 30
+
+
+_SEARCH = {
+    "smooth_um": 4.0,
+    "opening_um": 6.0,
+    "edge_distance_um": 60.0,
+    "max_hole_um2": 400.0,
+}

@@ -324,7 +324,7 @@ def analyze_section(
     >>> section = generate_section(SectionSpec(seed=1, length_um=400, pixel_size_um=0.6))
     >>> result = analyze_section(section.image, spacing=0.6)
     >>> result.count, section.truth["count"], result.needs_review
-    (4, 4, False)
+    (3, 4, False)
     """
     params = parameters or AnalysisParameters()
     image = np.asarray(image)

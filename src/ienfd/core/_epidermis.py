@@ -125,6 +125,7 @@ def _best_band(
     max_hole_um2: float,
     min_thickness_um: float = 20.0,
     max_thickness_um: float = 250.0,
+    typical_thickness_um: float = 45.0,
     max_coverage: float = 0.7,
     search_um: float = 3.0,
 ) -> tuple[np.ndarray, float]:
@@ -137,7 +138,16 @@ def _best_band(
     ``max_coverage`` of the outline (an epidermis lines one side of a
     section), are the stratum corneum alone, the dermis or the whole section,
     not an epidermis. The epidermis is 50-100 µm thick (SPEC); 20 µm allows
-    for thin, tangentially cut or elderly skin.
+    for thin, tangentially cut or elderly skin. A band thinner than
+    ``typical_thickness_um`` has its score scaled by its thickness over that:
+    where a detached stratum corneum (10-25 µm) and the epidermis beneath it
+    separate from what lies under them about equally well, the thicker band
+    is the epidermis. Without it, which of the two won turned with the image
+    (ienfd's wide development section 61002 at 1.5x its pixel size: a score
+    of 2.605 against 2.556 in one orientation, 2.549 against 2.552 in the
+    next). 45 µm was chosen on the independent generator's development
+    sections (seeds 100-339): 40 µm righted fewer of them, 50 µm moved one
+    junction 83 % long.
 
     The search over features runs on a copy at about ``search_um`` per pixel;
     the winning feature's band is then drawn again at full resolution (the
@@ -159,6 +169,7 @@ def _best_band(
         max_hole_um2=max_hole_um2,
         min_thickness_um=min_thickness_um,
         max_thickness_um=max_thickness_um,
+        typical_thickness_um=typical_thickness_um,
         max_coverage=max_coverage,
     )
     winner, score, k = search()
@@ -242,6 +253,7 @@ def _search_bands(
     max_hole_um2: float,
     min_thickness_um: float,
     max_thickness_um: float,
+    typical_thickness_um: float,
     max_coverage: float,
     frame: bool = False,
 ) -> tuple[np.ndarray, float, int]:
@@ -286,6 +298,7 @@ def _search_bands(
             if frame and not _denser(smoothed[0], candidate, tissue, distance_um):
                 continue
             score = _band_contrast(feature, candidate, tissue, distance_um) * coverage
+            score *= min(1.0, thickness / typical_thickness_um)
             if score > best_score:
                 best, best_score, best_k = candidate, score, k
     return best, best_score, best_k
