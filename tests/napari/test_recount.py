@@ -282,7 +282,7 @@ def test_a_result_opened_from_disk_rebuilds_its_trace_on_the_first_edit(
     record = read_result(result_json)
 
     surface = np.concatenate([np.asarray(s, float) for s in sec.surface.data])
-    moved = _stretch_moved(np.asarray(sec.dej.data[0], float), surface, 20.0)
+    moved = _stretch_moved(np.asarray(sec.dej.data[0], float), surface, 30.0)
     sec.dej.data = [moved]
     assert "rebuilding the fibre trace" in widget.status.text()
     qtbot.waitUntil(lambda: sec.session.events[-1].action == "recount", timeout=120_000)
@@ -306,7 +306,7 @@ def test_a_result_opened_from_disk_rebuilds_its_trace_on_the_first_edit(
 
     # Later edits recount at once, with the trace rebuilt once.
     trace = sec.trace
-    sec.dej.data = [_stretch_moved(moved, surface, -20.0)]
+    sec.dej.data = [_stretch_moved(moved, surface, -30.0)]
     assert sec.session.events[-1].action == "recount" and sec.trace is trace
     assert sec.auto_now == record["count"]  # the junction back where it was
 
