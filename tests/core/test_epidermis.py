@@ -9,6 +9,8 @@ from ienfd.core._epidermis import _best_band, segment_epidermis_brightfield
 
 SPACING = 1.5  # µm per pixel, as the analysis' low resolution
 ORIENTATIONS = [(k, flip) for k in range(4) for flip in (False, True)]
+# The band search's settings as segment_epidermis_brightfield passes them.
+_SEARCH = {"smooth_um": 4.0, "opening_um": 6.0, "edge_distance_um": 60.0, "max_hole_um2": 400.0}
 
 
 def _orient(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
@@ -125,11 +127,3 @@ def test_a_thin_band_must_separate_far_better_to_win_over_a_thick_one(k: int, fl
         **_SEARCH,
     )
     assert clear.sum() * SPACING**2 / (tissue.shape[1] * SPACING) < 30
-
-
-_SEARCH = {
-    "smooth_um": 4.0,
-    "opening_um": 6.0,
-    "edge_distance_um": 60.0,
-    "max_hole_um2": 400.0,
-}

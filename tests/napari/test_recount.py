@@ -282,6 +282,8 @@ def test_a_result_opened_from_disk_rebuilds_its_trace_on_the_first_edit(
     record = read_result(result_json)
 
     surface = np.concatenate([np.asarray(s, float) for s in sec.surface.data])
+    # 30 µm: far enough into the epidermis that the count changes (20 µm
+    # stopped doing so on this section with a958a51's changes to the junction).
     moved = _stretch_moved(np.asarray(sec.dej.data[0], float), surface, 30.0)
     sec.dej.data = [moved]
     assert "rebuilding the fibre trace" in widget.status.text()

@@ -320,6 +320,8 @@ def analyze_section(
 
     Examples
     --------
+    A short synthetic section; one of its four crossings is missed here:
+
     >>> from ienfd.synthetic import SectionSpec, generate_section
     >>> section = generate_section(SectionSpec(seed=1, length_um=400, pixel_size_um=0.6))
     >>> result = analyze_section(section.image, spacing=0.6)
@@ -406,9 +408,10 @@ def analyze_section(
 
         saturated = _saturated_fraction(image, tissue, factor)
 
+    body_areas_um2: list[float] = []
     if junction is None:
         try:
-            epidermis, dej, surface, inside, notes = _search_junction(
+            epidermis, dej, surface, inside, body_areas_um2 = _search_junction(
                 epidermis,
                 tissue,
                 od_clean if modality == "brightfield" else None,
@@ -417,7 +420,6 @@ def analyze_section(
                 spacing_lr=spacing_lr,
                 params=params,
             )
-            warnings.extend(notes)
         except AnalysisError as err:
             if not glass_seen:
                 raise AnalysisError(f"{err}; {_NO_GLASS}") from None
@@ -578,6 +580,8 @@ def analyze_section(
         count_short_reach=count_short_reach,
         limits=limits,
     )
+    if body_areas_um2:
+        qc_reasons.append(_bodies_left_out(body_areas_um2))
     if not glass_seen:
         qc_reasons.append(_NO_GLASS)
     elif junction is None and frame_filled(tissue):
@@ -629,15 +633,15 @@ def _search_junction(
     spacing_lr: float,
     params: AnalysisParameters,
 ) -> tuple[
-    np.ndarray, list[np.ndarray], list[np.ndarray], Callable[[np.ndarray], np.ndarray], list[str]
+    np.ndarray, list[np.ndarray], list[np.ndarray], Callable[[np.ndarray], np.ndarray], list[float]
 ]:
     """Trace and refine the junction of a found epidermis (low resolution in).
 
     Returns the epidermis with its holes filled (less any body joined to it
     beneath its junction, :func:`without_attached_bodies`), the DEJ and
     surface polylines at full resolution, the test of which full-resolution
-    points lie in the epidermis (its traced outlines, even-odd), and notes
-    for the result's warnings.
+    points lie in the epidermis (its traced outlines, even-odd), and the
+    areas of the bodies left out (µm2).
     """
     # A hole inside the epidermis is a pale patch the segmentation missed, not
     # dermis: its rim would otherwise be traced as a closed loop of junction.
@@ -668,15 +672,11 @@ def _search_junction(
     traces = pieces(epidermis)
     # A body joined to the epidermis beneath its junction (a trunk against
     # the basal layer) is one piece with it: cut off, left out, traced again.
-    epidermis, bodies = without_attached_bodies(epidermis, tissue, traces, spacing=spacing_lr)
-    notes = []
-    if bodies:
+    epidermis, body_areas_um2 = without_attached_bodies(
+        epidermis, tissue, traces, spacing=spacing_lr
+    )
+    if body_areas_um2:
         traces = pieces(epidermis)
-        notes.append(
-            f"{len(bodies)} dense bod{'y' if len(bodies) == 1 else 'ies'} joined to the "
-            f"epidermis beneath its junction ({', '.join(f'{a:.0f}' for a in bodies)} µm2: "
-            "a nerve trunk, vessel or gland) left out of the epidermis"
-        )
     if od_clean is not None:
         clean = channel_mean(od_clean)
         traces = [
@@ -710,7 +710,7 @@ def _search_junction(
             result ^= _in_outline(points, trace.outline)
         return result
 
-    return epidermis, [t.dej for t in traces], [t.surface for t in traces], inside, notes
+    return epidermis, [t.dej for t in traces], [t.surface for t in traces], inside, body_areas_um2
 
 
 def _check_inputs(
@@ -878,6 +878,19 @@ def _brightfield_tissue(
 #: The factor on both fibre thresholds for the quality check's second count
 #: (:func:`ienfd.core._qc.assess_section`, ``count_lower_threshold``).
 _LOWER_THRESHOLD = 0.7
+
+
+def _bodies_left_out(areas_um2: list[float]) -> str:
+    """The review reason for bodies cut out of the epidermis (:func:`without_attached_bodies`)."""
+    n = len(areas_um2)
+    what, was = ("a dense body", "was") if n == 1 else (f"{n} dense bodies", "were")
+    sizes = ", ".join(f"{a:.0f}" for a in areas_um2)
+    return (
+        f"{what} ({sizes} µm2) joined beneath the junction, taken for a nerve trunk, vessel "
+        f"or gland, {was} cut out of the epidermis: confirm the junction there (rete ridges "
+        "cut obliquely look alike)"
+    )
+
 
 _NO_GLASS = (
     "no glass in view: the illumination could not be measured, and the epidermis is "

@@ -45,17 +45,19 @@ def without_attached_bodies(
     that hold the surface of a kept piece are the epidermis; a run of other
     parts is a body to leave out when all of these hold:
 
-    * it is elongated (its principal axes' lengths differ by
-      ``min_elongation`` or more)
+    * it is elongated (the ratio of its principal axes' lengths is at least
+      ``min_elongation``)
     * and lies along the surface (its long axis within ``max_angle_deg`` of
       the surface's direction at the surface points nearest to it): a rete
       ridge, however deep or club-shaped, points away from the surface;
     * and lies beneath the epidermis, not beside it: for at least
-      ``min_beneath`` of its pixels, either the straight way to the nearest
-      glass crosses the rest of the epidermis, or the nearest surface point
-      lies more than 50 µm from the surface's ends (a body near the deep cut
-      edge is nearer that edge's glass than the surface's). The next
-      stretch of epidermis, past a narrowing, lies beside: neither holds.
+      ``min_beneath`` of its pixels the straight way to the nearest glass
+      crosses the rest of the epidermis, or for at least that share the
+      nearest surface point lies more than 50 µm from the surface's ends (a
+      body near the deep cut edge is nearer that edge's glass than the
+      surface's). The next stretch of epidermis, past a narrowing, lies
+      beside: neither holds. With no glass in the image (the tissue fills
+      the frame) only the second test is made.
 
     Parameters
     ----------
@@ -89,6 +91,7 @@ def without_attached_bodies(
     >>> bool(kept[90, 150]), bool(kept[40, 150]), areas
     (False, True, [5480.0])
     """
+    epidermis = np.asarray(epidermis, dtype=bool)
     surfaces = [p.surface for p in pieces if len(p.surface) >= 3]
     if not surfaces:
         return epidermis, []
@@ -126,7 +129,10 @@ def without_attached_bodies(
     direction /= np.maximum(np.hypot(*direction.T), 1e-9)[:, None]
     is_interior = np.concatenate(interior)
     tree = cKDTree(points)
-    _, (glass_r, glass_c) = ndi.distance_transform_edt(fill_holes(tissue), return_indices=True)
+    filled = fill_holes(np.asarray(tissue, dtype=bool))
+    glass_seen = not filled.all()
+    if glass_seen:
+        _, (glass_r, glass_c) = ndi.distance_transform_edt(filled, return_indices=True)
     rest = epidermis & ~candidates
 
     drop = np.zeros(n_bodies + 1, dtype=bool)
@@ -134,7 +140,7 @@ def without_attached_bodies(
     for label, where in enumerate(ndi.find_objects(bodies), start=1):
         offset = np.array([where[0].start, where[1].start])
         pts = np.argwhere(bodies[where] == label) + offset
-        if len(pts) < 10:
+        if len(pts) < 10:  # pixels: too few for a direction
             continue
         centred = pts - pts.mean(axis=0)
         values, vectors = np.linalg.eigh(centred.T @ centred / len(pts))
@@ -148,11 +154,14 @@ def without_attached_bodies(
         along = np.linalg.eigh(local.T @ local)[1][:, 1]
         if abs(along @ axis) < np.cos(np.radians(max_angle_deg)):
             continue
-        glass = np.c_[glass_r[pts[:, 0], pts[:, 1]], glass_c[pts[:, 0], pts[:, 1]]]
         crosses = np.zeros(len(pts), dtype=bool)
-        for f in np.linspace(0.0, 1.0, 64):
-            q = np.round(pts + f * (glass - pts)).astype(int)
-            crosses |= rest[q[:, 0], q[:, 1]]
+        if glass_seen:
+            glass = np.c_[glass_r[pts[:, 0], pts[:, 1]], glass_c[pts[:, 0], pts[:, 1]]]
+            # Sampled about every pixel along the longest way.
+            steps = int(np.ceil(np.hypot(*(glass - pts).T).max())) + 1
+            for f in np.linspace(0.0, 1.0, steps):
+                q = np.round(pts + f * (glass - pts)).astype(int)
+                crosses |= rest[q[:, 0], q[:, 1]]
         if max(crosses.mean(), is_interior[nearest].mean()) < min_beneath:
             continue
         drop[label] = True
