@@ -19,7 +19,7 @@ from skimage import morphology, segmentation
 
 from ienfd.core._junction import _BENEATH_END_UM, JunctionTrace
 from ienfd.core._morphology import binary_opening
-from ienfd.core._polyline import arc_length
+from ienfd.core._polyline import away_from_ends, directions
 from ienfd.core._tissue import fill_holes
 
 __all__ = ["without_attached_bodies"]
@@ -118,16 +118,10 @@ def without_attached_bodies(
     # The surface's direction at each vertex (over about 20 µm), and whether
     # the vertex lies away from the surface's ends.
     step = max(1, round(10.0 / spacing))
-    directions, interior = [], []
-    for surface in surfaces:
-        index = np.arange(len(surface))
-        ahead = surface[np.minimum(index + step, len(surface) - 1)]
-        directions.append(ahead - surface[np.maximum(index - step, 0)])
-        along = arc_length(surface) * spacing
-        interior.append((along > _BENEATH_END_UM) & (along < along[-1] - _BENEATH_END_UM))
-    direction = np.concatenate(directions).astype(float)
-    direction /= np.maximum(np.hypot(*direction.T), 1e-9)[:, None]
-    is_interior = np.concatenate(interior)
+    direction = np.concatenate([directions(surface, step) for surface in surfaces])
+    is_interior = np.concatenate(
+        [away_from_ends(surface, _BENEATH_END_UM / spacing) for surface in surfaces]
+    )
     tree = cKDTree(points)
     filled = fill_holes(np.asarray(tissue, dtype=bool))
     glass_seen = not filled.all()

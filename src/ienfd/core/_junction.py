@@ -16,7 +16,13 @@ from scipy.spatial import cKDTree
 from skimage import measure
 
 from ienfd.core._epidermis import EDGE_DISTANCE_UM
-from ienfd.core._polyline import arc_length, polyline_length, resample_polyline
+from ienfd.core._polyline import (
+    arc_length,
+    away_from_ends,
+    directions,
+    polyline_length,
+    resample_polyline,
+)
 from ienfd.core._qc import QualityLimits, _edge_distance
 from ienfd.core._tissue import fill_holes
 
@@ -264,13 +270,9 @@ def _without_bodies_beneath(traces: list[JunctionTrace], *, spacing: float) -> l
     main_surface = polyline_length(main.surface)
     dej = main.dej
     along = arc_length(dej) * spacing
-    interior = (along > _BENEATH_END_UM) & (along < along[-1] - _BENEATH_END_UM)
+    interior = away_from_ends(dej, _BENEATH_END_UM / spacing)
     # The junction's direction at each vertex, over about 10 µm.
-    step = max(1, round(5.0 / spacing))
-    ahead = dej[np.minimum(np.arange(len(dej)) + step, len(dej) - 1)]
-    behind = dej[np.maximum(np.arange(len(dej)) - step, 0)]
-    tangent = ahead - behind
-    tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
+    tangent = directions(dej, max(1, round(5.0 / spacing)))
     n_dej = len(dej)
     tree = cKDTree(np.concatenate([dej, main.surface]))
     kept = []
