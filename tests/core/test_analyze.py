@@ -255,3 +255,36 @@ def test_parameters_are_validated_naming_the_field(values, message) -> None:
         AnalysisParameters(**values)
     with pytest.raises(ValueError, match=message):
         AnalysisParameters.from_dict(values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("seed", "counterstain"), [(61002, "haematoxylin"), (61004, "haematoxylin"), (61006, "he")]
+)
+def test_a_counterstained_section_is_traced_in_both_fibre_signals(
+    seed: int, counterstain: str
+) -> None:
+    # Bright-field with any sign of a nuclear counterstain (haematoxylin index
+    # above 0) is traced in the mean optical density and again in the
+    # haematoxylin-free one; the second is kept only when it counts at least
+    # as many crossings with no more reasons for review.
+    from ienfd.synthetic import random_spec
+
+    spec = random_spec(
+        seed, appearance="wide", modality="brightfield", counterstain=counterstain, length_um=500
+    )
+    result = analyze_section(generate_section(spec).image, spacing=spec.pixel_size_um)
+    qc = result.qc
+    noted = any("haematoxylin-free" in w for w in result.warnings)
+    if qc["haematoxylin_index"] <= 0:
+        assert qc["count_haematoxylin_free"] is None
+        assert (qc["haematoxylin_free_trace"], qc["count_mean_od"]) == (0, result.count)
+        assert not noted
+        return
+    assert qc["count_haematoxylin_free"] is not None
+    if qc["haematoxylin_free_trace"]:
+        assert result.count == qc["count_haematoxylin_free"] >= qc["count_mean_od"]
+        assert noted
+    else:
+        assert result.count == qc["count_mean_od"]
+        assert not noted

@@ -60,6 +60,10 @@ def test_a_clear_membrane_gives_the_junction() -> None:
     )
     assert result.junction_method == "membrane"
     assert not any("membrane" in w for w in result.warnings)
+    # Optical density and its haematoxylin-free form are bright-field's.
+    assert result.qc["count_mean_od"] is None
+    assert result.qc["count_haematoxylin_free"] is None
+    assert result.qc["haematoxylin_free_trace"] is None
 
 
 def _noisy_tissue_with_bright_fibres(seed: int = 0) -> np.ndarray:

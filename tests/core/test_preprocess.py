@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from ienfd.core._preprocess import suppress_fibres
+from ienfd.core._fibres import tubeness
+from ienfd.core._preprocess import HAEMATOXYLIN_FREE, optical_density, suppress_fibres
 
 SPACING = 1.5
 
@@ -45,3 +46,67 @@ def test_fibre_suppression_turns_with_the_image(k: int, flip: bool) -> None:
     np.testing.assert_allclose(back(turned), expected, atol=1e-5)
     # And the fibres are gone: the cleaned signal on them is the tissue's.
     assert abs(float(expected[60, 100:180, 0].mean()) - 0.2) < 0.1
+
+
+# Optical density vectors (R, G, B) of Ruifrok & Johnston (2001).
+HAEMATOXYLIN = np.array([0.65, 0.70, 0.29])
+DAB = np.array([0.268, 0.570, 0.776])
+
+
+def _rgb(od: np.ndarray, white: float, dtype: type) -> np.ndarray:
+    """An RGB image of these optical densities under a white level ``white``."""
+    return np.clip(np.round(white * np.exp(-od)), 1, None).astype(dtype)
+
+
+@pytest.mark.parametrize(("dtype", "white"), [(np.uint8, 240.0), (np.uint16, 60000.0)])
+def test_weighted_optical_density_is_the_channels_weighted(dtype: type, white: float) -> None:
+    rng = np.random.default_rng(3)
+    rgb = _rgb(rng.uniform(0, 2, (30, 40, 3)), white, dtype)
+    coef = np.zeros((6, 3))
+    coef[0] = np.log(white) + rng.normal(0, 0.02, 3)  # a slightly tinted illumination
+    coef[1:] = rng.normal(0, 0.05, (5, 3))  # that varies over the frame
+    args = {"offset": (5, 7), "full_shape": (90, 120), "floor": white / 256}
+    channels = optical_density(rgb, coef, per_channel=True, **args)
+    for weights in [HAEMATOXYLIN_FREE, (1 / 3, 1 / 3, 1 / 3), (0.0, 0.0, 1.0)]:
+        weighted = optical_density(rgb, coef, weights=weights, **args)
+        assert weighted.dtype == np.float32
+        np.testing.assert_allclose(weighted, channels @ np.array(weights), atol=2e-5)
+    with pytest.raises(ValueError, match="exclude"):
+        optical_density(rgb, coef, per_channel=True, weights=HAEMATOXYLIN_FREE, **args)
+
+
+def test_haematoxylin_free_signal_drops_nuclei_and_keeps_dab() -> None:
+    w = np.array(HAEMATOXYLIN_FREE)
+    assert abs(HAEMATOXYLIN @ w) < 1e-9
+    assert DAB @ w > DAB.mean()  # brown fibres stand out more than in the mean
+    assert np.ones(3) @ w == pytest.approx(1.0)  # a neutral grey keeps its density
+
+
+def test_haematoxylin_free_ridges_are_fibres_not_nuclear_rims() -> None:
+    # A DAB fibre among dense haematoxylin nuclei: in the mean optical density
+    # the nuclei's rims answer the ridge filter as strongly as the fibre; in
+    # the haematoxylin-free signal only the fibre does.
+    shape = (120, 160)
+    rng = np.random.default_rng(5)
+    amount_h = np.zeros(shape)
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    for r, c in rng.uniform((10, 10), (110, 150), (40, 2)):
+        amount_h[(rr - r) ** 2 + (cc - c) ** 2 <= 16] = 1.2  # nuclei 8 px across
+    amount_dab = np.zeros(shape)
+    amount_dab[:, 79:81] = 0.35  # a faint fibre 2 px wide
+    od = 0.15 + amount_h[..., None] * HAEMATOXYLIN + amount_dab[..., None] * DAB
+    rgb = _rgb(od, 240.0, np.uint8)
+    coef = np.zeros((6, 3))
+    coef[0] = np.log(240.0)
+    args = {"offset": (0, 0), "full_shape": shape, "floor": 240 / 256}
+    fibre = np.zeros(shape, dtype=bool)
+    fibre[:, 78:82] = True
+    ratios = []
+    for weights in [None, HAEMATOXYLIN_FREE]:
+        signal = optical_density(rgb, coef, weights=weights, **args)
+        ridge = tubeness(signal, [0.8])
+        ratios.append(
+            np.median(ridge[fibre].reshape(shape[0], -1).max(axis=1))
+            / np.percentile(ridge[~ndi.binary_dilation(fibre, iterations=3)], 99)
+        )
+    assert ratios[0] < 1.0 < ratios[1]

@@ -30,6 +30,7 @@ from ienfd.core._junction import (
 )
 from ienfd.core._polyline import polyline_length
 from ienfd.core._preprocess import (
+    HAEMATOXYLIN_FREE,
     block_mean,
     block_to_full,
     channel_max,
@@ -338,6 +339,8 @@ def analyze_section(
 
     saturated = None
     glass_seen = True
+    # Bright-field: the fibre signal with the nuclear counterstain left out.
+    get_tile_haematoxylin_free: Callable[[slice, slice], np.ndarray] | None = None
     if modality == "brightfield":
         rgb_lr = block_mean(image, factor)
         # Any dtype or scale: clip at one 8-bit quantum of the white level before logs.
@@ -361,6 +364,16 @@ def analyze_section(
                 offset=(rows.start, cols.start),
                 full_shape=shape,
                 floor=floor,
+            )
+
+        def get_tile_haematoxylin_free(rows: slice, cols: slice) -> np.ndarray:
+            return optical_density(
+                image[rows, cols],
+                coef,
+                offset=(rows.start, cols.start),
+                full_shape=shape,
+                floor=floor,
+                weights=HAEMATOXYLIN_FREE,
             )
 
     else:
@@ -453,108 +466,10 @@ def analyze_section(
     region = _bounding_region(blocks)
     origin = np.array([region[0].start, region[1].start], dtype=float)
     region_shape = (region[0].stop - region[0].start, region[1].stop - region[1].start)
-    response = enhance_fibres(
-        get_tile,
-        blocks,
-        shape,
-        region=region,
-        spacing=spacing,
-        fibre_width_um=(
-            params.fibre_width_um
-            if modality == "brightfield"
-            else _fluorescence_widths(params.fibre_width_um)
-        ),
-        edges=modality == "brightfield",
-    )
     band_full = expand_blocks(band, factor, *region)
-
-    # The thresholds' base (median and spread of the response in the band) is
-    # the same for both counts below: computed once.
-    ridge_scale = threshold_base(response, band_full)
     rule = params.counting_rule(modality)
-
-    def trace_and_count(
-        ridge: np.ndarray, low: float, high: float, *, near_junction: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, CrossingCount]:
-        # near_junction: only the skeleton's pieces that reach the junction's
-        # crossing tolerance, enough for the number of crossings (not for the
-        # fragments or the fibres stopping short).
-        skeleton = (
-            np.zeros(ridge.shape, dtype=bool)
-            if ridge_scale is None
-            else segment_fibres(
-                ridge,
-                band_full,
-                spacing=spacing,
-                low=low,
-                high=high,
-                min_length_um=params.min_fibre_um,
-                close_um=params.close_gap_um,
-                scale=ridge_scale,
-                near=[line - origin for line in dej] if near_junction else None,
-                near_px=params.dej_tolerance_um / spacing,
-            )
-        )
-        points = skeleton_points(skeleton)
-        points_inside = inside(points + origin)
-        found = count_on(skeleton, points, points_inside, ridge, rule)
-        return skeleton, points, points_inside, found
-
-    def count_on(
-        skeleton: np.ndarray,
-        points: np.ndarray,
-        points_inside: np.ndarray,
-        ridge: np.ndarray,
-        rule: dict[str, float],
-    ) -> CrossingCount:
-        # The counting rule needs the epidermis only where the skeleton is.
-        epidermis_full = np.zeros(region_shape, dtype=bool)
-        epidermis_full[points[:, 0], points[:, 1]] = points_inside
-        return count_crossings(
-            skeleton,
-            epidermis_full,
-            [line - origin for line in dej],
-            spacing=spacing,
-            **rule,
-            surface=[line - origin for line in surface],
-            ridge=ridge,
-        )
-
-    skeleton, skel_points, skel_inside, found = trace_and_count(
-        response, params.threshold_low, params.threshold_high
-    )
-    # Self-assessment: the count again with the fibre thresholds lowered. A
-    # count that rises steeply rests on fibres at the edge of the threshold
-    # (faint or beaded fibres broken at the junction) or on noise.
-    _, _, _, found_lower = trace_and_count(
-        response,
-        _LOWER_THRESHOLD * params.threshold_low,
-        _LOWER_THRESHOLD * params.threshold_high,
-        near_junction=True,
-    )
-    # And, in bright-field, with the shorter dermal reach of fluorescence: a
-    # count that rises steeply rests on fibres broken just below the junction.
-    count_short_reach = None
-    if rule["min_dermal_um"] > params.min_dermal_um:
-        found_reach = count_on(
-            skeleton,
-            skel_points,
-            skel_inside,
-            response,
-            {**rule, "min_dermal_um": params.min_dermal_um},
-        )
-        count_short_reach = (
-            len(found_reach.crossings),
-            params.min_dermal_um,
-            rule["min_dermal_um"],
-        )
-    # What a recount needs of the ridge response: its value along the skeleton.
-    skel_ridge = response[skel_points[:, 0], skel_points[:, 1]]
-    del response
     dej_length = sum(polyline_length(line) for line in dej) * spacing
     surface_length = sum(polyline_length(line) for line in surface) * spacing
-    basis_length = dej_length if length_basis == "dej" else surface_length
-    count = len(found.crossings)
     if len(dej) > 1:
         warnings.append(f"epidermis in {len(dej)} pieces; lengths and counts are summed")
     limits = _QC_LIMITS[modality]
@@ -563,24 +478,148 @@ def analyze_section(
             "nuclear (haematoxylin) counterstain in the epidermis: nuclei can be traced as "
             "fibres; counts on counterstained synthetic sections ran up to four times the truth"
         )
-    qc, qc_reasons = assess_section(
-        dej,
-        surface,
-        tissue,
-        spacing=spacing,
-        tissue_spacing=spacing_lr,
-        count=count,
-        n_short_fibres=len(found.short_fibres),
-        n_fragments=found.epidermal_pieces,
-        haematoxylin_index=haematoxylin,
-        fibre_trace_um=float(len(skel_points)) * spacing,
-        saturated_fraction=saturated,
-        pixel_jump_fraction=_pixel_jump_fraction(image),
-        crossings=found.crossings + origin,
-        count_lower_threshold=len(found_lower.crossings),
-        count_short_reach=count_short_reach,
-        limits=limits,
-    )
+    pixel_jumps = _pixel_jump_fraction(image)
+
+    def trace_fibres(get_tile: Callable[[slice, slice], np.ndarray]) -> _Fibres:
+        """Trace and count the fibres of one fibre signal, and assess the result."""
+        response = enhance_fibres(
+            get_tile,
+            blocks,
+            shape,
+            region=region,
+            spacing=spacing,
+            fibre_width_um=(
+                params.fibre_width_um
+                if modality == "brightfield"
+                else _fluorescence_widths(params.fibre_width_um)
+            ),
+            edges=modality == "brightfield",
+        )
+        # The thresholds' base (median and spread of the response in the band)
+        # is the same for both counts below: computed once.
+        ridge_scale = threshold_base(response, band_full)
+
+        def trace_and_count(
+            low: float, high: float, *, near_junction: bool = False
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, CrossingCount]:
+            # near_junction: only the skeleton's pieces that reach the junction's
+            # crossing tolerance, enough for the number of crossings (not for the
+            # fragments or the fibres stopping short).
+            skeleton = (
+                np.zeros(response.shape, dtype=bool)
+                if ridge_scale is None
+                else segment_fibres(
+                    response,
+                    band_full,
+                    spacing=spacing,
+                    low=low,
+                    high=high,
+                    min_length_um=params.min_fibre_um,
+                    close_um=params.close_gap_um,
+                    scale=ridge_scale,
+                    near=[line - origin for line in dej] if near_junction else None,
+                    near_px=params.dej_tolerance_um / spacing,
+                )
+            )
+            points = skeleton_points(skeleton)
+            points_inside = inside(points + origin)
+            found = count_on(skeleton, points, points_inside, rule)
+            return skeleton, points, points_inside, found
+
+        def count_on(
+            skeleton: np.ndarray,
+            points: np.ndarray,
+            points_inside: np.ndarray,
+            rule: dict[str, float],
+        ) -> CrossingCount:
+            # The counting rule needs the epidermis only where the skeleton is.
+            epidermis_full = np.zeros(region_shape, dtype=bool)
+            epidermis_full[points[:, 0], points[:, 1]] = points_inside
+            return count_crossings(
+                skeleton,
+                epidermis_full,
+                [line - origin for line in dej],
+                spacing=spacing,
+                **rule,
+                surface=[line - origin for line in surface],
+                ridge=response,
+            )
+
+        skeleton, points, points_inside, found = trace_and_count(
+            params.threshold_low, params.threshold_high
+        )
+        # Self-assessment: the count again with the fibre thresholds lowered. A
+        # count that rises steeply rests on fibres at the edge of the threshold
+        # (faint or beaded fibres broken at the junction) or on noise.
+        _, _, _, found_lower = trace_and_count(
+            _LOWER_THRESHOLD * params.threshold_low,
+            _LOWER_THRESHOLD * params.threshold_high,
+            near_junction=True,
+        )
+        # And, in bright-field, with the shorter dermal reach of fluorescence: a
+        # count that rises steeply rests on fibres broken just below the junction.
+        count_short_reach = None
+        if rule["min_dermal_um"] > params.min_dermal_um:
+            found_reach = count_on(
+                skeleton, points, points_inside, {**rule, "min_dermal_um": params.min_dermal_um}
+            )
+            count_short_reach = (
+                len(found_reach.crossings),
+                params.min_dermal_um,
+                rule["min_dermal_um"],
+            )
+        qc, qc_reasons = assess_section(
+            dej,
+            surface,
+            tissue,
+            spacing=spacing,
+            tissue_spacing=spacing_lr,
+            count=len(found.crossings),
+            n_short_fibres=len(found.short_fibres),
+            n_fragments=found.epidermal_pieces,
+            haematoxylin_index=haematoxylin,
+            fibre_trace_um=float(len(points)) * spacing,
+            saturated_fraction=saturated,
+            pixel_jump_fraction=pixel_jumps,
+            crossings=found.crossings + origin,
+            count_lower_threshold=len(found_lower.crossings),
+            count_short_reach=count_short_reach,
+            limits=limits,
+        )
+        # What a recount needs of the ridge response: its value along the skeleton.
+        ridge = response[points[:, 0], points[:, 1]]
+        return _Fibres(skeleton, points_inside, ridge, found, qc, qc_reasons)
+
+    fibres = trace_fibres(get_tile)
+    if get_tile_haematoxylin_free is not None and haematoxylin is not None and haematoxylin > 0:
+        # A counterstained section is traced again in its haematoxylin-free
+        # signal, where nuclei drop out and brown (DAB) fibres stand out; that
+        # trace is kept when it counts at least as many crossings with no more
+        # reasons for review (a blue-black SG fibre fades in it, and then
+        # counts fewer). See docs/algorithm.md, "Fibre signal".
+        first_count = len(fibres.found.crossings)
+        other = trace_fibres(get_tile_haematoxylin_free)
+        kept = len(other.found.crossings) >= first_count and len(other.qc_reasons) <= len(
+            fibres.qc_reasons
+        )
+        if kept:
+            fibres = other
+            warnings.append(
+                "fibres traced in the haematoxylin-free optical density (nuclei left out of "
+                "the fibre signal): it counted at least as many crossings as the mean optical "
+                "density with no more reasons for review"
+            )
+        fibres.qc["count_haematoxylin_free"] = len(other.found.crossings)
+        fibres.qc["count_mean_od"] = first_count
+        fibres.qc["haematoxylin_free_trace"] = int(kept)
+    else:
+        brightfield = modality == "brightfield"
+        fibres.qc["count_haematoxylin_free"] = None
+        fibres.qc["count_mean_od"] = len(fibres.found.crossings) if brightfield else None
+        fibres.qc["haematoxylin_free_trace"] = 0 if brightfield else None
+    found, skeleton, qc, qc_reasons = fibres.found, fibres.skeleton, fibres.qc, fibres.qc_reasons
+    basis_length = dej_length if length_basis == "dej" else surface_length
+    count = len(found.crossings)
     if not glass_seen:
         qc_reasons.append(_NO_GLASS)
     elif junction is None and frame_filled(tissue):
@@ -616,8 +655,8 @@ def analyze_section(
             band=band,
             parameters=params,
             modality=modality,
-            basis=JunctionBasis(tuple(dej), skel_inside),
-            ridge=skel_ridge,
+            basis=JunctionBasis(tuple(dej), fibres.inside),
+            ridge=fibres.ridge,
         ),
     )
 
@@ -872,6 +911,18 @@ def _brightfield_tissue(
     if textured.any():
         tissue = fill_holes(tissue | textured)
     return tissue
+
+
+@dataclass(frozen=True)
+class _Fibres:
+    """One fibre signal's trace, count and quality checks (:func:`analyze_section`)."""
+
+    skeleton: np.ndarray
+    inside: np.ndarray  # of each skeleton point: in the epidermis
+    ridge: np.ndarray  # the ridge response at each skeleton point
+    found: CrossingCount
+    qc: dict[str, Any]
+    qc_reasons: list[str]
 
 
 #: The factor on both fibre thresholds for the quality check's second count

@@ -8,6 +8,7 @@ from scipy import ndimage as ndi
 from ienfd.core._morphology import binary_dilation, diamond
 
 __all__ = [
+    "HAEMATOXYLIN_FREE",
     "block_mean",
     "block_to_full",
     "channel_max",
@@ -23,6 +24,17 @@ __all__ = [
 ]
 
 _CROSS = ndi.generate_binary_structure(2, 1)
+
+#: RGB optical density weights that give haematoxylin nothing: the blue
+#: channel's OD less the red's times haematoxylin's blue-to-red ratio. With
+#: haematoxylin's OD vector (0.65, 0.70, 0.29) (Ruifrok, A. C. & Johnston, D. A.
+#: (2001), Anal Quant Cytol Histol 23:291) the weights are (-0.29, 0, 0.65),
+#: here over their sum so that a neutral grey keeps its OD. DAB (0.27, 0.57,
+#: 0.78, the same source) keeps 1.19 of its OD and eosin (0.07, 0.99, 0.11) 0.14:
+#: nuclei drop out of the fibre signal and brown fibres stand out. A blue-black
+#: chromogen (SG) keeps little, which is why the analysis traces such a section
+#: both ways (:func:`ienfd.core.analyze_section`).
+HAEMATOXYLIN_FREE = (-0.29 / 0.36, 0.0, 0.65 / 0.36)
 
 
 def robust_scale(values: np.ndarray) -> tuple[float, float]:
@@ -338,6 +350,7 @@ def optical_density(
     order: int = 2,
     per_channel: bool = False,
     floor: float = 1.0,
+    weights: tuple[float, float, float] | None = None,
 ) -> np.ndarray:
     """Mean optical density of an RGB tile relative to the fitted illumination.
 
@@ -357,36 +370,24 @@ def optical_density(
         Return the optical density of each channel instead of their mean.
     floor : float
         Intensities are clipped to at least this before the logarithm.
+    weights : (float, float, float), optional
+        Return ``sum_k weights[k] log(I0_k / I_k)`` instead of the mean (for
+        example :data:`HAEMATOXYLIN_FREE`); not with ``per_channel``.
 
     Returns
     -------
     od : (M, N) or (M, N, 3) ndarray of float32
         ``mean_k log(I0_k / I_k)``: 0 on glass, larger for denser stain.
     """
-    r = (np.arange(rgb.shape[0]) + offset[0] + 0.5) / full_shape[0]
-    c = (np.arange(rgb.shape[1]) + offset[1] + 0.5) / full_shape[1]
+    if weights is not None:
+        if per_channel:
+            raise ValueError("weights and per_channel exclude each other")
+        return _weighted_od(rgb, background_coef, weights, offset, full_shape, order, floor)
     # The surface is linear in its coefficients: the channels' mean log I0 is
     # the surface of the mean coefficients, so one plane does for the mean OD.
     coef = np.asarray(background_coef, dtype=np.float64)
     coef = coef if per_channel else coef.mean(axis=1, keepdims=True)
-    # Separable evaluation: sum_ij coef_ij r**i c**j as outer products. A term
-    # of one coordinate (r**i, c**j or the constant: the other factor is 1.0,
-    # exactly) is computed along that axis only and broadcast into the sum:
-    # the same float32 values, added in the same order, at a fraction of the cost.
-    # The sum itself stays as small as its terms so far (the column terms come
-    # first): it grows to the tile's shape only when a term needs it.
-    log_i0 = np.zeros((1, 1, coef.shape[1]), dtype=np.float32)
-    k = 0
-    for i in range(order + 1):
-        for j in range(order + 1 - i):
-            rows = (r**i)[:, None, None] if i else 1.0
-            cols = (c**j)[None, :, None] if j else 1.0
-            term = np.asarray(rows * cols * coef[k]).astype(np.float32)
-            if np.broadcast_shapes(log_i0.shape, term.shape) == log_i0.shape:
-                log_i0 += term
-            else:
-                log_i0 = log_i0 + term
-            k += 1
+    log_i0 = _log_illumination(coef, rgb.shape[:2], offset, full_shape, order)
     if rgb.dtype == np.uint8:
         # A 256-entry table instead of a logarithm per pixel.
         table = np.log(np.clip(np.arange(256, dtype=np.float32), floor, None))
@@ -406,6 +407,67 @@ def optical_density(
     if per_channel:
         return np.subtract(log_i0, log_i, out=log_i)
     return log_i0[..., 0] - np.mean(log_i, axis=-1, dtype=np.float32)
+
+
+def _log_illumination(
+    coef: np.ndarray,
+    shape: tuple[int, ...],
+    offset: tuple[int, int],
+    full_shape: tuple[int, int],
+    order: int,
+) -> np.ndarray:
+    """The fitted log-illumination surfaces (one per column of ``coef``) over a tile.
+
+    Returns a float32 array that broadcasts to ``(*shape, coef.shape[1])``.
+    """
+    r = (np.arange(shape[0]) + offset[0] + 0.5) / full_shape[0]
+    c = (np.arange(shape[1]) + offset[1] + 0.5) / full_shape[1]
+    # Separable evaluation: sum_ij coef_ij r**i c**j as outer products. A term
+    # of one coordinate (r**i, c**j or the constant: the other factor is 1.0,
+    # exactly) is computed along that axis only and broadcast into the sum:
+    # the same float32 values, added in the same order, at a fraction of the cost.
+    # The sum itself stays as small as its terms so far (the column terms come
+    # first): it grows to the tile's shape only when a term needs it.
+    log_i0 = np.zeros((1, 1, coef.shape[1]), dtype=np.float32)
+    k = 0
+    for i in range(order + 1):
+        for j in range(order + 1 - i):
+            rows = (r**i)[:, None, None] if i else 1.0
+            cols = (c**j)[None, :, None] if j else 1.0
+            term = np.asarray(rows * cols * coef[k]).astype(np.float32)
+            if np.broadcast_shapes(log_i0.shape, term.shape) == log_i0.shape:
+                log_i0 += term
+            else:
+                log_i0 = log_i0 + term
+            k += 1
+    return log_i0
+
+
+def _weighted_od(
+    rgb: np.ndarray,
+    background_coef: np.ndarray,
+    weights: tuple[float, float, float],
+    offset: tuple[int, int],
+    full_shape: tuple[int, int],
+    order: int,
+    floor: float,
+) -> np.ndarray:
+    """``optical_density(..., per_channel=True) @ weights``, one channel at a time."""
+    w = np.asarray(weights, dtype=np.float64)
+    # The surface is linear in its coefficients: one plane for the weighted sum.
+    coef = np.asarray(background_coef, dtype=np.float64) @ w[:, None]
+    log_i0 = _log_illumination(coef, rgb.shape[:2], offset, full_shape, order)[..., 0]
+    out = np.broadcast_to(log_i0, rgb.shape[:2]).astype(np.float32)  # less each log(I) below
+    for k in np.flatnonzero(w):
+        if rgb.dtype == np.uint8:
+            table = (w[k] * np.log(np.clip(np.arange(256, dtype=np.float64), floor, None))).astype(
+                np.float32
+            )
+            out -= table[rgb[..., k]]
+        else:
+            channel = np.clip(rgb[..., k], floor, None, dtype=np.float32)
+            out -= np.float32(w[k]) * np.log(channel, out=channel)
+    return out
 
 
 def suppress_fibres(
