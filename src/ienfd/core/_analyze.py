@@ -480,8 +480,14 @@ def analyze_section(
         )
     pixel_jumps = _pixel_jump_fraction(image)
 
-    def trace_fibres(get_tile: Callable[[slice, slice], np.ndarray]) -> _Fibres:
-        """Trace and count the fibres of one fibre signal, and assess the result."""
+    def trace_fibres(
+        get_tile: Callable[[slice, slice], np.ndarray], *, at_least: int = 0
+    ) -> _Fibres:
+        """Trace and count the fibres of one fibre signal, and assess the result.
+
+        A trace that counts fewer than ``at_least`` crossings is returned
+        unassessed (``qc_reasons`` None): it is not kept whatever its checks say.
+        """
         response = enhance_fibres(
             get_tile,
             blocks,
@@ -548,6 +554,8 @@ def analyze_section(
         skeleton, points, points_inside, found = trace_and_count(
             params.threshold_low, params.threshold_high
         )
+        if len(found.crossings) < at_least:
+            return _Fibres(skeleton, points_inside, np.empty(0, np.float32), found, {}, None)
         # Self-assessment: the count again with the fibre thresholds lowered. A
         # count that rises steeply rests on fibres at the edge of the threshold
         # (faint or beaded fibres broken at the junction) or on noise.
@@ -596,12 +604,12 @@ def analyze_section(
         # signal, where nuclei drop out and brown (DAB) fibres stand out; that
         # trace is kept when it counts at least as many crossings with no more
         # reasons for review (a blue-black SG fibre fades in it, and then
-        # counts fewer). See docs/algorithm.md, "Fibre signal".
+        # counts fewer). See docs/algorithm.md, step 8. A trace counting fewer
+        # is not assessed at all (a third of the second trace's cost).
         first_count = len(fibres.found.crossings)
-        other = trace_fibres(get_tile_haematoxylin_free)
-        kept = len(other.found.crossings) >= first_count and len(other.qc_reasons) <= len(
-            fibres.qc_reasons
-        )
+        first_reasons = fibres.qc_reasons or []
+        other = trace_fibres(get_tile_haematoxylin_free, at_least=first_count)
+        kept = other.qc_reasons is not None and len(other.qc_reasons) <= len(first_reasons)
         if kept:
             fibres = other
             warnings.append(
@@ -617,7 +625,8 @@ def analyze_section(
         fibres.qc["count_haematoxylin_free"] = None
         fibres.qc["count_mean_od"] = len(fibres.found.crossings) if brightfield else None
         fibres.qc["haematoxylin_free_trace"] = 0 if brightfield else None
-    found, skeleton, qc, qc_reasons = fibres.found, fibres.skeleton, fibres.qc, fibres.qc_reasons
+    found, skeleton, qc = fibres.found, fibres.skeleton, fibres.qc
+    qc_reasons = fibres.qc_reasons if fibres.qc_reasons is not None else []
     basis_length = dej_length if length_basis == "dej" else surface_length
     count = len(found.crossings)
     if not glass_seen:
@@ -922,7 +931,7 @@ class _Fibres:
     ridge: np.ndarray  # the ridge response at each skeleton point
     found: CrossingCount
     qc: dict[str, Any]
-    qc_reasons: list[str]
+    qc_reasons: list[str] | None  # None: not assessed
 
 
 #: The factor on both fibre thresholds for the quality check's second count
