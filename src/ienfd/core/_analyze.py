@@ -357,24 +357,23 @@ def analyze_section(
             )
         method = "tissue"
 
-        def get_tile(rows: slice, cols: slice) -> np.ndarray:
-            return optical_density(
-                image[rows, cols],
-                coef,
-                offset=(rows.start, cols.start),
-                full_shape=shape,
-                floor=floor,
-            )
+        def od_tiles(
+            weights: tuple[float, float, float] | None,
+        ) -> Callable[[slice, slice], np.ndarray]:
+            def od_tile(rows: slice, cols: slice) -> np.ndarray:
+                return optical_density(
+                    image[rows, cols],
+                    coef,
+                    offset=(rows.start, cols.start),
+                    full_shape=shape,
+                    floor=floor,
+                    weights=weights,
+                )
 
-        def get_tile_haematoxylin_free(rows: slice, cols: slice) -> np.ndarray:
-            return optical_density(
-                image[rows, cols],
-                coef,
-                offset=(rows.start, cols.start),
-                full_shape=shape,
-                floor=floor,
-                weights=HAEMATOXYLIN_FREE,
-            )
+            return od_tile
+
+        get_tile = od_tiles(None)  # the mean over the channels
+        get_tile_haematoxylin_free = od_tiles(HAEMATOXYLIN_FREE)
 
     else:
         # Each channel on its own robust scale: nothing below depends on the
@@ -416,8 +415,10 @@ def analyze_section(
                     epidermis, tissue, fibre_lr, spacing=spacing_lr
                 )
 
-        def get_tile(rows: slice, cols: slice) -> np.ndarray:
+        def fibre_tile(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(image[rows, cols], dtype=np.float32)
+
+        get_tile = fibre_tile
 
         saturated = _saturated_fraction(image, tissue, factor)
 
