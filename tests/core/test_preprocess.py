@@ -58,14 +58,25 @@ def _rgb(od: np.ndarray, white: float, dtype: type) -> np.ndarray:
     return np.clip(np.round(white * np.exp(-od)), 1, None).astype(dtype)
 
 
-@pytest.mark.parametrize(("dtype", "white"), [(np.uint8, 240.0), (np.uint16, 60000.0)])
+@pytest.mark.parametrize(
+    ("dtype", "white"),
+    [(np.uint8, 240.0), (np.uint16, 60000.0), (np.float32, 0.95), (np.float64, 240.0)],
+)
 def test_weighted_optical_density_is_the_channels_weighted(dtype: type, white: float) -> None:
     rng = np.random.default_rng(3)
-    rgb = _rgb(rng.uniform(0, 2, (30, 40, 3)), white, dtype)
+    # Densities up to 7: the darkest pixels fall under the floor and are clipped.
+    od = rng.uniform(0, 7, (30, 40, 3))
+    rgb = (
+        (white * np.exp(-od)).astype(dtype)
+        if dtype in (np.float32, np.float64)
+        else _rgb(od, white, dtype)
+    )
     coef = np.zeros((6, 3))
     coef[0] = np.log(white) + rng.normal(0, 0.02, 3)  # a slightly tinted illumination
     coef[1:] = rng.normal(0, 0.05, (5, 3))  # that varies over the frame
-    args = {"offset": (5, 7), "full_shape": (90, 120), "floor": white / 256}
+    floor = white / 64
+    assert (rgb < floor).mean() > 0.1
+    args = {"offset": (5, 7), "full_shape": (90, 120), "floor": floor}
     channels = optical_density(rgb, coef, per_channel=True, **args)
     for weights in [HAEMATOXYLIN_FREE, (1 / 3, 1 / 3, 1 / 3), (0.0, 0.0, 1.0)]:
         weighted = optical_density(rgb, coef, weights=weights, **args)

@@ -9,6 +9,7 @@ from ienfd.core._morphology import binary_dilation, diamond
 
 __all__ = [
     "HAEMATOXYLIN_FREE",
+    "HAEMATOXYLIN_OD",
     "block_mean",
     "block_to_full",
     "channel_max",
@@ -25,16 +26,26 @@ __all__ = [
 
 _CROSS = ndi.generate_binary_structure(2, 1)
 
+#: Haematoxylin's RGB optical density vector (Ruifrok, A. C. & Johnston, D. A.
+#: (2001), Anal Quant Cytol Histol 23:291; ``skimage.color.rgb_from_hed[0]``).
+HAEMATOXYLIN_OD = (0.65, 0.70, 0.29)
+
 #: RGB optical density weights that give haematoxylin nothing: the blue
-#: channel's OD less the red's times haematoxylin's blue-to-red ratio. With
-#: haematoxylin's OD vector (0.65, 0.70, 0.29) (Ruifrok, A. C. & Johnston, D. A.
-#: (2001), Anal Quant Cytol Histol 23:291) the weights are (-0.29, 0, 0.65),
-#: here over their sum so that a neutral grey keeps its OD. DAB (0.27, 0.57,
-#: 0.78, the same source) keeps 1.19 of its OD and eosin (0.07, 0.99, 0.11) 0.14:
-#: nuclei drop out of the fibre signal and brown fibres stand out. A blue-black
-#: chromogen (SG) keeps little, which is why the analysis traces such a section
-#: both ways (:func:`ienfd.core.analyze_section`).
-HAEMATOXYLIN_FREE = (-0.29 / 0.36, 0.0, 0.65 / 0.36)
+#: channel's OD less the red's times haematoxylin's blue-to-red ratio, that is
+#: (-0.29, 0, 0.65), here over their sum so that a neutral grey keeps its OD.
+#: The same source's DAB (0.27, 0.57, 0.78) gets 1.19 in this signal against
+#: 0.54 in the mean of the three channels, eosin (0.07, 0.99, 0.11) 0.14: nuclei
+#: drop out of the fibre signal and brown fibres stand out against them. The
+#: weights' norm is 1.98 against the mean's 0.58, so noise uncorrelated between
+#: the channels grows 3.4 times where DAB grows 2.2 times; and a blue-black
+#: chromogen (SG) keeps little. Which is why the analysis traces a section this
+#: way only beside the mean, and keeps it only when it counts more
+#: (:func:`ienfd.core.analyze_section`, docs/algorithm.md step 8).
+HAEMATOXYLIN_FREE = (
+    -HAEMATOXYLIN_OD[2] / (HAEMATOXYLIN_OD[0] - HAEMATOXYLIN_OD[2]),
+    0.0,
+    HAEMATOXYLIN_OD[0] / (HAEMATOXYLIN_OD[0] - HAEMATOXYLIN_OD[2]),
+)
 
 
 def robust_scale(values: np.ndarray) -> tuple[float, float]:
@@ -352,7 +363,10 @@ def optical_density(
     floor: float = 1.0,
     weights: tuple[float, float, float] | None = None,
 ) -> np.ndarray:
-    """Mean optical density of an RGB tile relative to the fitted illumination.
+    """Optical density of an RGB tile relative to the fitted illumination.
+
+    The mean over the three channels by default; each channel's, or a
+    weighted sum of them, on request.
 
     Parameters
     ----------
@@ -365,7 +379,9 @@ def optical_density(
         Position of the tile's first pixel in the image of shape ``full_shape``.
     full_shape : (int, int)
         Shape of the image the tile comes from.
-
+    order : int
+        Degree of the illumination polynomial ``background_coef`` holds
+        (``T = (order + 1) (order + 2) / 2`` terms).
     per_channel : bool
         Return the optical density of each channel instead of their mean.
     floor : float
@@ -377,7 +393,13 @@ def optical_density(
     Returns
     -------
     od : (M, N) or (M, N, 3) ndarray of float32
-        ``mean_k log(I0_k / I_k)``: 0 on glass, larger for denser stain.
+        ``mean_k log(I0_k / I_k)`` (or each channel's, or the weighted sum):
+        0 on glass, larger for denser stain.
+
+    Raises
+    ------
+    ValueError
+        ``weights`` together with ``per_channel``.
     """
     if weights is not None:
         if per_channel:
