@@ -155,7 +155,8 @@ class QualityLimits:
         same sections without a counterstain (so a correct count of 6 or
         fewer can be flagged), and the real H&E copies by 1-9, less than half
         their count but for four copies of W0043366 at 0.59 µm, 15-16 of 29
-        rising to 23-25 (calibration in
+        rising to 23-25, before the haematoxylin-free trace counted them 22-23
+        (calibration in
         docs/algorithm.md "Quality checks"). The 3 (4 until the junction
         refinement's epidermal level became its lower quartile) matters for
         counts under 7 only: ienfd's stress section 70012, shortened, counts 4
