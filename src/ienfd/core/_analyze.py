@@ -319,6 +319,18 @@ def analyze_section(
     AnalysisError
         No tissue, or no epidermis with a junction, in the image.
 
+    Notes
+    -----
+    Bright-field fibres are traced in the mean optical density of the three
+    channels. A section whose epidermis is bluer than its dermis
+    (``qc["haematoxylin_index"]`` above 0: a nuclear counterstain, or some
+    brown sections without one) is traced a second time in the
+    haematoxylin-free optical density (:data:`ienfd.core._preprocess.HAEMATOXYLIN_FREE`),
+    and that trace is the result's when it counts more crossings with no more
+    reasons for review, or as many (more than none) with fewer reasons;
+    ``qc`` says which (``count_mean_od``, ``count_haematoxylin_free``,
+    ``haematoxylin_free_trace``). See docs/algorithm.md, step 8.
+
     Examples
     --------
     A short synthetic section; one of its four crossings is missed here:
