@@ -625,10 +625,11 @@ def analyze_section(
         # fibres stand out. That trace is kept when it counts more crossings
         # with no more reasons for review, or as many (more than none) with
         # fewer reasons: a blue-black SG fibre fades in it, and noise grows
-        # (docs/algorithm.md, step 8). A trace counting fewer is not assessed.
+        # (docs/algorithm.md, step 8). A trace that cannot be kept (fewer
+        # crossings, or none at all) is not assessed.
         first_count = len(fibres.found.crossings)
         first_reasons = fibres.qc_reasons or []
-        haematoxylin_free = trace_fibres(get_tile_haematoxylin_free, at_least=first_count)
+        haematoxylin_free = trace_fibres(get_tile_haematoxylin_free, at_least=max(first_count, 1))
         free_count = len(haematoxylin_free.found.crossings)
         free_reasons = haematoxylin_free.qc_reasons
         kept = free_reasons is not None and (
