@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 from scipy.optimize import linear_sum_assignment
 
 from ienfd.core import AnalysisError, AnalysisParameters, analyze_section
@@ -264,7 +265,7 @@ def test_parameters_are_validated_naming_the_field(values, message) -> None:
     # (the mean's kept); no sign of a counterstain (traced once). The branch
     # each section takes is asserted, so that every one stays covered.
     [
-        (61011, "he", 1),
+        (61073, "haematoxylin", 1),
         (61002, "haematoxylin", 0),
         (61009, "haematoxylin", 0),
         (61006, "he", None),
@@ -302,3 +303,38 @@ def test_a_counterstained_section_is_traced_in_both_fibre_signals(
     else:
         assert result.count == qc["count_mean_od"]
         assert not noted
+
+
+def _back(points: np.ndarray, shape: tuple[int, int], k: int, flip: bool) -> np.ndarray:
+    """(row, col) points of ``np.rot90(fliplr?(a), k)`` in the pixels of ``a`` (of ``shape``)."""
+    p = np.asarray(points, float).copy()
+    h = shape[1] if k % 2 else shape[0]  # rows of the turned image
+    for _ in range(k):  # undo one quarter turn: rot90(b)[i, j] = b[j, n - 1 - i]
+        p = np.column_stack([p[:, 1], h - 1 - p[:, 0]])
+        h = shape[0] + shape[1] - h
+    if flip:
+        p[:, 1] = shape[1] - 1 - p[:, 1]
+    return p
+
+
+@pytest.mark.parametrize(("k", "flip"), [(1, False), (2, False), (3, False), (0, True), (1, True)])
+def test_the_junction_turns_and_mirrors_with_the_section(k: int, flip: bool) -> None:
+    # 0.5 µm: the junction is searched on 3-pixel blocks. One row and one
+    # column over them: blocks anchored at the first pixel would sit a pixel
+    # apart on the tissue once the image turns; centred, they are the same.
+    section = generate_section(SectionSpec(seed=7, length_um=500, pixel_size_um=0.5))
+    rows, cols = (n - (n - 1) % 3 for n in section.image.shape[:2])
+    image = section.image[:rows, :cols]
+    base = analyze_section(image, spacing=0.5)
+    turned_image = np.rot90(image[:, ::-1] if flip else image, k)
+    turned = analyze_section(np.ascontiguousarray(turned_image), spacing=0.5)
+    assert turned.dej_length_um == pytest.approx(base.dej_length_um, rel=5e-3)
+    there = shapely.MultiLineString([line for line in base.dej])
+    back = np.concatenate([_back(line, image.shape[:2], k, flip) for line in turned.dej])
+    off = shapely.distance(there, shapely.points(back))  # pixels
+    # The same line, vertex for vertex: only its end may differ, by less than
+    # two vertex spacings (3 µm; the vertices are laid from the line's first
+    # end, which a mirror image takes to its other end).
+    assert np.median(off) < 0.01 and off.max() < 3.0 / 0.5
+    # The fibres' thinning is not exactly equivariant (docs/algorithm.md).
+    assert abs(turned.count - base.count) <= 1

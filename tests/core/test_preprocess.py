@@ -7,7 +7,13 @@ import pytest
 from scipy import ndimage as ndi
 
 from ienfd.core._fibres import tubeness
-from ienfd.core._preprocess import HAEMATOXYLIN_FREE, optical_density, suppress_fibres
+from ienfd.core._preprocess import (
+    HAEMATOXYLIN_FREE,
+    block_mean,
+    block_window,
+    optical_density,
+    suppress_fibres,
+)
 
 SPACING = 1.5
 
@@ -121,3 +127,39 @@ def test_haematoxylin_free_ridges_are_fibres_not_nuclear_rims() -> None:
             / np.percentile(ridge[~ndi.binary_dilation(fibre, iterations=3)], 99)
         )
     assert ratios[0] < 1.0 < ratios[1]
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("n", [10, 11, 12, 13, 31, 32])
+def test_block_window_holds_whole_blocks_centred_on_the_image(factor: int, n: int) -> None:
+    rows, cols = block_window((n, 40), factor)
+    extent = rows.stop - rows.start
+    assert extent % factor == 0 and extent > 0 and n - extent < 2 * factor
+    before, after = rows.start, n - rows.stop
+    if factor % 2 or (n - extent) % 2 == 0:
+        assert before == after
+    else:  # an even block on an odd extent: one pixel cannot be halved
+        assert after == before + 1
+    assert cols == block_window((40, n), factor)[0]
+
+
+@pytest.mark.parametrize("factor", [3, 5])
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+@pytest.mark.parametrize("flip", [False, True])
+def test_blocks_on_the_window_turn_and_mirror_with_the_image(
+    factor: int, k: int, flip: bool
+) -> None:
+    # A low-resolution copy on blocks anchored at the image's first pixel
+    # does not: the pixels over fall on the other side once the image turns.
+    image = np.random.default_rng(3).random((47, 62))
+
+    def reduced(a: np.ndarray) -> np.ndarray:
+        rows, cols = block_window(a.shape, factor)
+        return block_mean(a[rows, cols], factor)
+
+    def turn(a: np.ndarray) -> np.ndarray:
+        return np.rot90(a[:, ::-1] if flip else a, k)
+
+    np.testing.assert_allclose(reduced(turn(image)), turn(reduced(image)), rtol=1e-6)
+    if (k, flip) == (2, False):  # blocks anchored at the first pixel differ once turned
+        assert not np.allclose(block_mean(turn(image), factor), turn(block_mean(image, factor)))

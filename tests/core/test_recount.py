@@ -176,3 +176,35 @@ def test_lines_that_do_not_pair_are_taken_as_drawn(analysed) -> None:  # type: i
     again = recount_section(result.trace, split)  # two pieces where there was one
     assert len(again.dej) == 2
     assert abs(again.count - result.count) <= 2
+
+
+@pytest.mark.parametrize("painted", [False, True], ids=["lines", "painted"])
+def test_a_section_analysed_on_a_window_of_it_recounts_in_the_image_s_pixels(painted) -> None:  # type: ignore[no-untyped-def]
+    # At 0.5 µm a block is 3 pixels; 2 rows and 2 columns over are dropped,
+    # one on each side, so the analysis' window (and its block grid) starts
+    # at pixel (1, 1) of the image.
+    section = generate_section(SectionSpec(seed=5, length_um=500, pixel_size_um=0.5))
+    image = section.image
+    rows, cols = (n - (n - 2) % 3 for n in image.shape[:2])  # 2 over a whole block
+    image = image[:rows, :cols]
+    result = analyze_section(image, spacing=0.5)
+    assert result.trace is not None and result.trace.grid_origin == (1, 1)
+    assert result.trace.shape == image.shape[:2]
+    if painted:  # the true epidermis, painted at the image's shape
+        given = GivenJunction(epidermis=section.epidermis_mask[:rows, :cols])
+    else:
+        given = GivenJunction(dej=tuple(result.dej), surface=tuple(result.surface))
+    again = recount_section(result.trace, given)
+    assert again.traced_fraction > 0.95
+    if painted:
+        assert abs(again.count - section.truth["count"]) <= 1
+        assert again.dej_length_um == pytest.approx(section.truth["dej_length_um"], rel=0.05)
+        # A mask of the window's shape is not one of the image's.
+        with pytest.raises(ValueError, match="mask has shape"):
+            recount_section(
+                result.trace,
+                GivenJunction(epidermis=section.epidermis_mask[1 : rows - 1, 1 : cols - 1]),
+            )
+    else:
+        np.testing.assert_allclose(_sorted(again.crossings), _sorted(result.crossings))
+        np.testing.assert_allclose(again.dej[0], result.dej[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -33,6 +33,7 @@ from ienfd.core._preprocess import (
     HAEMATOXYLIN_FREE,
     block_mean,
     block_to_full,
+    block_window,
     channel_max,
     channel_mean,
     expand_blocks,
@@ -234,6 +235,34 @@ class SectionResult:
         """
         return bool(self.qc_reasons)
 
+    def moved(self, offset: tuple[int, int], shape: tuple[int, int]) -> SectionResult:
+        """The result of a window of an image, in the pixels of the image.
+
+        ``offset`` is the window's first pixel, ``shape`` the image's.
+        """
+        if not any(offset) and (self.trace is None or self.trace.shape == tuple(shape)):
+            return self
+        shift = np.asarray(offset, dtype=float)
+        trace = self.trace
+        if trace is not None:
+            basis = trace.basis
+            trace = replace(
+                trace,
+                origin=(trace.origin[0] + offset[0], trace.origin[1] + offset[1]),
+                shape=shape,
+                grid_origin=(trace.grid_origin[0] + offset[0], trace.grid_origin[1] + offset[1]),
+                basis=None if basis is None else basis.moved(shift),
+            )
+        return replace(
+            self,
+            crossings=self.crossings + shift,
+            fragments=self.fragments + shift,
+            short_fibres=self.short_fibres + shift,
+            dej=[line + shift for line in self.dej],
+            surface=[line + shift for line in self.surface],
+            trace=trace,
+        )
+
     @property
     def mean_epidermal_thickness_um(self) -> float:
         """Epidermal area divided by DEJ length."""
@@ -344,7 +373,39 @@ def analyze_section(
     params = parameters or AnalysisParameters()
     image = np.asarray(image)
     modality = _check_inputs(image, spacing, modality, membrane, length_basis)
+    # The analysis runs on the whole blocks of its low resolution centred on
+    # the image (a few edge pixels dropped), so that it turns and mirrors
+    # with the image: see block_window.
     factor = max(1, round(params.junction_resolution_um / spacing))
+    rows, cols = block_window(image.shape, factor)
+    shape = (int(image.shape[0]), int(image.shape[1]))
+    if junction is not None:
+        junction = junction.in_window(rows, cols, shape)
+    result = _analyze_window(
+        image[rows, cols],
+        spacing=spacing,
+        modality=modality,
+        membrane=None if membrane is None else np.asarray(membrane)[rows, cols],
+        length_basis=length_basis,
+        params=params,
+        junction=junction,
+        factor=factor,
+    )
+    return result.moved((rows.start, cols.start), shape)
+
+
+def _analyze_window(
+    image: np.ndarray,
+    *,
+    spacing: float,
+    modality: Literal["brightfield", "fluorescence"],
+    membrane: np.ndarray | None,
+    length_basis: LengthBasis,
+    params: AnalysisParameters,
+    junction: GivenJunction | None,
+    factor: int,
+) -> SectionResult:
+    """:func:`analyze_section` on an image of whole ``factor`` blocks."""
     spacing_lr = spacing * factor
     shape = (int(image.shape[0]), int(image.shape[1]))
     warnings: list[str] = []

@@ -97,6 +97,41 @@ class GivenJunction:
         if not self.dej and (epidermis is None or empty):
             raise ValueError("a given junction needs DEJ lines or a non-empty epidermis")
 
+    def in_window(self, rows: slice, cols: slice, shape: tuple[int, int]) -> GivenJunction:
+        """The junction in the frame of a window of an image of ``shape``.
+
+        Lines and outlines are moved by the window's first pixel; a painted
+        mask, which must have the image's shape, is cut to the window.
+
+        Raises
+        ------
+        ValueError
+            A painted mask of another shape than the image's.
+        """
+        _check_mask_shape(self.epidermis, shape)
+        if not (rows.start or cols.start) and (rows.stop, cols.stop) == tuple(shape):
+            return self
+        shift = np.array([rows.start, cols.start], dtype=float)
+        epidermis = self.epidermis
+        if isinstance(epidermis, np.ndarray):
+            epidermis = epidermis[rows, cols]
+        elif epidermis is not None:
+            epidermis = shapely.transform(epidermis, lambda xy: xy - shift)
+        return GivenJunction(
+            dej=tuple(line - shift for line in self.dej),
+            surface=tuple(line - shift for line in self.surface),
+            epidermis=epidermis,
+            source=self.source,
+        )
+
+
+def _check_mask_shape(epidermis: object, shape: tuple[int, int]) -> None:
+    if isinstance(epidermis, np.ndarray) and epidermis.shape != tuple(shape):
+        raise ValueError(
+            f"the given epidermis mask has shape {epidermis.shape}, "
+            f"the image {tuple(shape)}: they must match"
+        )
+
 
 @dataclass(frozen=True)
 class GivenGeometry:
@@ -145,11 +180,7 @@ def given_geometry(
         As for :func:`ienfd.core.trace_junction`, where the DEJ is traced
         from a given epidermis.
     """
-    if isinstance(given.epidermis, np.ndarray) and given.epidermis.shape != shape:
-        raise ValueError(
-            f"the given epidermis mask has shape {given.epidermis.shape}, "
-            f"the image {shape}: they must match"
-        )
+    _check_mask_shape(given.epidermis, shape)
     spacing_lr = spacing * factor
     warnings: list[str] = []
     make_lr: Callable[[], np.ndarray]

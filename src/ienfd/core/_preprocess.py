@@ -12,6 +12,7 @@ __all__ = [
     "HAEMATOXYLIN_OD",
     "block_mean",
     "block_to_full",
+    "block_window",
     "channel_max",
     "channel_mean",
     "channel_min",
@@ -122,6 +123,32 @@ def median_filter_line(image: np.ndarray, size: int, axis: int) -> np.ndarray:
     low, high = np.minimum(f, g), np.maximum(f, g)
     np.minimum(high, e, out=high)
     return np.maximum(low, high, out=low)
+
+
+def block_window(shape: tuple[int, ...], factor: int) -> tuple[slice, slice]:
+    """The largest window of whole ``factor`` blocks centred on an image of ``shape``.
+
+    The pixels left over (fewer than ``2 * factor`` per axis) are dropped,
+    half on either side, so that the window, and the block grid on it, turn
+    and mirror with the image: the analysis does not depend on how the
+    section lies in the frame. The halves are equal unless ``factor`` is
+    even and the extent odd (one pixel more is dropped at the end); an odd
+    number over an odd ``factor`` drops one block more to halve it.
+
+    Examples
+    --------
+    >>> block_window((10, 12), 3)
+    (slice(2, 8, None), slice(0, 12, None))
+    >>> block_window((11, 12), 2)
+    (slice(0, 10, None), slice(0, 12, None))
+    """
+    window = []
+    for n in shape[:2]:
+        over = n % factor
+        if factor % 2 and over % 2 and n >= over + factor:
+            over += factor  # an odd number over: drop one block more, to halve it
+        window.append(slice(over // 2, n - (over - over // 2)))
+    return window[0], window[1]
 
 
 def block_mean(image: np.ndarray, factor: int) -> np.ndarray:

@@ -62,6 +62,10 @@ class JunctionBasis:
     dej: tuple[np.ndarray, ...]
     inside: np.ndarray
 
+    def moved(self, shift: np.ndarray) -> JunctionBasis:
+        """The same basis with its DEJ lines moved by ``shift`` (row, col) pixels."""
+        return JunctionBasis(tuple(line + shift for line in self.dej), self.inside)
+
 
 @dataclass(frozen=True, eq=False)
 class FibreTrace:
@@ -79,6 +83,10 @@ class FibreTrace:
         Pixel size in µm.
     factor : int
         Block size of the analysis' low resolution (``tissue`` and ``band``).
+    grid_origin : (int, int)
+        Full-resolution (row, col) of the first low-resolution block's first
+        pixel (the analysis' blocks are centred on the image,
+        :func:`ienfd.core._preprocess.block_window`).
     tissue : (m, n) ndarray of bool
         The tissue at the low resolution.
     band : (m, n) ndarray of bool
@@ -108,6 +116,7 @@ class FibreTrace:
     modality: str
     basis: JunctionBasis | None = None
     ridge: np.ndarray | None = None
+    grid_origin: tuple[int, int] = (0, 0)
     _points: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -193,7 +202,7 @@ class FibreTrace:
         dense = [resample_polyline(np.asarray(line, float), 1.0) for line in lines if len(line)]
         if not dense:
             return 0.0
-        points = np.concatenate(dense)
+        points = np.concatenate(dense) - np.asarray(self.grid_origin, dtype=float)
         rows = np.clip((points[:, 0] // self.factor).astype(int), 0, self.band.shape[0] - 1)
         cols = np.clip((points[:, 1] // self.factor).astype(int), 0, self.band.shape[1] - 1)
         return float(self.band[rows, cols].mean())
@@ -283,17 +292,24 @@ def recount_section(
             inside ^= _in_strip(points, old, new)
         dej, surface = list(junction.dej), list(junction.surface)
     else:
+        # The geometry is built on the analysis' block grid, in its frame.
+        grid = np.asarray(trace.grid_origin, dtype=float)
+        window = tuple(
+            slice(start, start + n * trace.factor)
+            for start, n in zip(trace.grid_origin, trace.tissue.shape, strict=True)
+        )
         given = given_geometry(
-            junction,
+            junction.in_window(window[0], window[1], trace.shape),
             trace.tissue,
             factor=trace.factor,
             spacing=trace.spacing,
-            shape=trace.shape,
+            shape=(window[0].stop - window[0].start, window[1].stop - window[1].start),
             min_junction_um=params.min_junction_um,
             smooth_um=params.junction_smooth_um,
         )
-        inside = given.inside(points) if len(points) else np.zeros(0, dtype=bool)
-        dej, surface = given.dej, given.surface
+        inside = given.inside(points - grid) if len(points) else np.zeros(0, dtype=bool)
+        dej = [line + grid for line in given.dej]
+        surface = [line + grid for line in given.surface]
         warnings.extend(given.warnings)
     found = _count_by_piece(
         trace, inside, [line - origin for line in dej], [line - origin for line in surface]
