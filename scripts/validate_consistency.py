@@ -48,7 +48,7 @@ def _one(job: tuple[str, int]) -> dict[str, object]:
     turned = ConsistencyReport(
         [r for r in report.runs if np.isclose(float(r["pixel_size_um"]), own)]  # type: ignore[arg-type]
     )
-    block = max(1, round(AnalysisParameters().junction_resolution_um / spec.pixel_size_um))
+    block = AnalysisParameters().junction_block(spec.pixel_size_um)
     return {
         "set": appearance,
         "seed": seed,

@@ -152,6 +152,10 @@ class AnalysisParameters:
         """JSON-ready copy (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    def junction_block(self, spacing: float) -> int:
+        """Block size, in pixels of ``spacing`` µm, of the junction search's low resolution."""
+        return max(1, round(self.junction_resolution_um / spacing))
+
     def counting_rule(self, modality: str) -> dict[str, float]:
         """The counting rule's keywords of :func:`count_crossings`, from these parameters.
 
@@ -250,7 +254,6 @@ class SectionResult:
                 trace,
                 origin=(trace.origin[0] + offset[0], trace.origin[1] + offset[1]),
                 shape=shape,
-                grid_origin=(trace.grid_origin[0] + offset[0], trace.grid_origin[1] + offset[1]),
                 basis=None if basis is None else basis.moved(shift),
             )
         return replace(
@@ -376,7 +379,7 @@ def analyze_section(
     # The analysis runs on the whole blocks of its low resolution centred on
     # the image (a few edge pixels dropped), so that it turns and mirrors
     # with the image: see block_window.
-    factor = max(1, round(params.junction_resolution_um / spacing))
+    factor = params.junction_block(spacing)
     rows, cols = block_window(image.shape, factor)
     shape = (int(image.shape[0]), int(image.shape[1]))
     if junction is not None:

@@ -40,6 +40,7 @@ from ienfd.core._counting import (
 )
 from ienfd.core._given import GivenJunction, given_geometry
 from ienfd.core._polyline import arc_length, polyline_length, resample_polyline
+from ienfd.core._preprocess import block_window
 
 if TYPE_CHECKING:
     from ienfd.core._analyze import AnalysisParameters
@@ -78,15 +79,12 @@ class FibreTrace:
     origin : (int, int)
         Full-resolution (row, col) of the region's first pixel.
     shape : (int, int)
-        Full-resolution shape of the section image.
+        Full-resolution shape of the section image (the analysis ran on its
+        centred window of whole blocks, :attr:`window`).
     spacing : float
         Pixel size in µm.
     factor : int
         Block size of the analysis' low resolution (``tissue`` and ``band``).
-    grid_origin : (int, int)
-        Full-resolution (row, col) of the first low-resolution block's first
-        pixel (the analysis' blocks are centred on the image,
-        :func:`ienfd.core._preprocess.block_window`).
     tissue : (m, n) ndarray of bool
         The tissue at the low resolution.
     band : (m, n) ndarray of bool
@@ -116,11 +114,20 @@ class FibreTrace:
     modality: str
     basis: JunctionBasis | None = None
     ridge: np.ndarray | None = None
-    grid_origin: tuple[int, int] = (0, 0)
     _points: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_points", np.argwhere(self.skeleton))
+
+    @cached_property
+    def window(self) -> tuple[slice, slice]:
+        """The full-resolution window the analysis ran on: its blocks, centred on the image.
+
+        Low-resolution pixel ``(i, j)`` of :attr:`tissue` and :attr:`band` covers
+        ``factor`` pixels from ``window[0].start + i * factor`` and
+        ``window[1].start + j * factor``.
+        """
+        return block_window(self.shape, self.factor)
 
     @property
     def points(self) -> np.ndarray:
@@ -202,7 +209,8 @@ class FibreTrace:
         dense = [resample_polyline(np.asarray(line, float), 1.0) for line in lines if len(line)]
         if not dense:
             return 0.0
-        points = np.concatenate(dense) - np.asarray(self.grid_origin, dtype=float)
+        corner = np.array([self.window[0].start, self.window[1].start], dtype=float)
+        points = np.concatenate(dense) - corner
         rows = np.clip((points[:, 0] // self.factor).astype(int), 0, self.band.shape[0] - 1)
         cols = np.clip((points[:, 1] // self.factor).astype(int), 0, self.band.shape[1] - 1)
         return float(self.band[rows, cols].mean())
@@ -292,18 +300,15 @@ def recount_section(
             inside ^= _in_strip(points, old, new)
         dej, surface = list(junction.dej), list(junction.surface)
     else:
-        # The geometry is built on the analysis' block grid, in its frame.
-        grid = np.asarray(trace.grid_origin, dtype=float)
-        window = tuple(
-            slice(start, start + n * trace.factor)
-            for start, n in zip(trace.grid_origin, trace.tissue.shape, strict=True)
-        )
+        # The geometry is built on the analysis' block grid, in its window's frame.
+        rows, cols = trace.window
+        grid = np.array([rows.start, cols.start], dtype=float)
         given = given_geometry(
-            junction.in_window(window[0], window[1], trace.shape),
+            junction.in_window(rows, cols, trace.shape),
             trace.tissue,
             factor=trace.factor,
             spacing=trace.spacing,
-            shape=(window[0].stop - window[0].start, window[1].stop - window[1].start),
+            shape=(rows.stop - rows.start, cols.stop - cols.start),
             min_junction_um=params.min_junction_um,
             smooth_um=params.junction_smooth_um,
         )
