@@ -10,6 +10,7 @@ from scipy.optimize import linear_sum_assignment
 from ienfd.core import AnalysisError, AnalysisParameters, analyze_section
 from ienfd.core._preprocess import lower_surface
 from ienfd.synthetic import SectionSpec, generate_section, score_section
+from tests.core._orientation import unturn
 
 SPACING = 0.5
 
@@ -305,18 +306,6 @@ def test_a_counterstained_section_is_traced_in_both_fibre_signals(
         assert not noted
 
 
-def _back(points: np.ndarray, shape: tuple[int, int], k: int, flip: bool) -> np.ndarray:
-    """(row, col) points of ``np.rot90(fliplr?(a), k)`` in the pixels of ``a`` (of ``shape``)."""
-    p = np.asarray(points, float).copy()
-    h = shape[1] if k % 2 else shape[0]  # rows of the turned image
-    for _ in range(k):  # undo one quarter turn: rot90(b)[i, j] = b[j, n - 1 - i]
-        p = np.column_stack([p[:, 1], h - 1 - p[:, 0]])
-        h = shape[0] + shape[1] - h
-    if flip:
-        p[:, 1] = shape[1] - 1 - p[:, 1]
-    return p
-
-
 @pytest.mark.parametrize(("k", "flip"), [(1, False), (2, False), (3, False), (0, True), (1, True)])
 def test_the_junction_turns_and_mirrors_with_the_section(k: int, flip: bool) -> None:
     # 0.5 µm: the junction is searched on 3-pixel blocks. One row and one
@@ -330,7 +319,7 @@ def test_the_junction_turns_and_mirrors_with_the_section(k: int, flip: bool) -> 
     turned = analyze_section(np.ascontiguousarray(turned_image), spacing=0.5)
     assert turned.dej_length_um == pytest.approx(base.dej_length_um, rel=5e-3)
     there = shapely.MultiLineString([line for line in base.dej])
-    back = np.concatenate([_back(line, image.shape[:2], k, flip) for line in turned.dej])
+    back = np.concatenate([unturn(line, image.shape[:2], k, flip) for line in turned.dej])
     off = shapely.distance(there, shapely.points(back))  # pixels
     # The same line, vertex for vertex: only its end may differ, by less than
     # two vertex spacings (3 µm; the vertices are laid from the line's first

@@ -14,6 +14,7 @@ from ienfd.core import analyze_section, trace_junction
 from ienfd.core._junction import _bridge_notches, _trim_cut_edges
 from ienfd.core._polyline import polyline_length, resample_polyline
 from ienfd.synthetic import SectionSpec, generate_section
+from tests.core._orientation import unturn
 
 SPACING = 1.5
 SHAPE = (200, 400)
@@ -33,19 +34,11 @@ def _true_surface() -> np.ndarray:
     return np.column_stack([40 + 5 * np.sin(cols / 40), cols])
 
 
-def _unturn(points: np.ndarray, turn: int) -> np.ndarray:
-    """Points of an array turned ``turn`` times by np.rot90, in the unturned frame."""
-    for j in reversed(range(turn)):
-        before = SHAPE if j % 2 == 0 else SHAPE[::-1]  # the array's shape before turn j
-        points = np.column_stack([points[:, 1], before[1] - 1 - points[:, 0]])
-    return points
-
-
 @pytest.mark.parametrize("turn", [0, 1, 2, 3])
 def test_the_surface_runs_along_the_top_only(turn: int) -> None:
     epidermis, tissue = _masks(turn)
     (trace,) = trace_junction(epidermis, tissue, spacing=SPACING)
-    found = _unturn(trace.surface, turn)
+    found = unturn(trace.surface, SHAPE, turn)
     true = _true_surface()
     # Along the top: every vertex within 3 pixels of the true surface...
     gaps = np.min(np.hypot(*(found[:, None, :] - true[None, :, :]).transpose(2, 0, 1)), axis=1)
@@ -70,7 +63,7 @@ def test_a_wide_bite_into_the_epidermis_mask_is_bridged_a_bulge_is_kept(turn: in
     epidermis, tissue = _masks()
     epidermis[30:62, 180:220] = False
     (trace,) = trace_junction(np.rot90(epidermis, turn), np.rot90(tissue, turn), spacing=SPACING)
-    found = _unturn(trace.surface, turn)
+    found = unturn(trace.surface, SHAPE, turn)
     assert found[:, 0].max() < 47
     true_length = polyline_length(_true_surface())
     assert polyline_length(found) == pytest.approx(true_length, rel=0.03)
@@ -80,7 +73,7 @@ def test_a_wide_bite_into_the_epidermis_mask_is_bridged_a_bulge_is_kept(turn: in
     epidermis[10:45, 180:220] = True
     tissue[10:45, 180:220] = True
     (trace,) = trace_junction(np.rot90(epidermis, turn), np.rot90(tissue, turn), spacing=SPACING)
-    found = _unturn(trace.surface, turn)
+    found = unturn(trace.surface, SHAPE, turn)
     assert found[:, 0].min() < 13
     assert polyline_length(found) > polyline_length(_true_surface()) + 40
 
