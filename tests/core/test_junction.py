@@ -274,3 +274,43 @@ def test_the_next_piece_along_a_broken_epidermis_is_kept() -> None:
     assert len(result.dej) == 2
     assert result.count == section.truth["count"]
     assert result.dej_length_um > 0.9 * section.truth["dej_length_um"]
+
+
+def _slanted_cut_ends() -> tuple[np.ndarray, np.ndarray]:
+    """(epidermis, tissue): glass above, the section's two ends cut at 45°.
+
+    Under the epidermis's ends the dermis thins to nothing, so the outline
+    there no longer faces deep tissue: the junction's ends must be carried on
+    to the cut edges (at the junction, about row 75, the tissue spans columns
+    65-335).
+    """
+    rows, cols = 200, 400
+    r = np.arange(rows)[:, None]
+    c = np.arange(cols)[None, :]
+    tissue = (r >= 30) & (r < 190) & (c >= 20 + (r - 30)) & (c < 380 - (r - 30))
+    junction = 75 + np.round(6 * np.sin(np.arange(cols) / 20)).astype(int)
+    return tissue & (r < junction[None, :]), tissue
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("k", range(4))
+def test_the_junction_reaches_cut_ends_where_the_dermis_thins(k: int, flip: bool) -> None:
+    epidermis, tissue = _slanted_cut_ends()
+    width = 335 - 65
+
+    def span(extend_um: float) -> float:
+        traces = trace_junction(
+            _orient(epidermis, k, flip),
+            _orient(tissue, k, flip),
+            spacing=SPACING,
+            extend_um=extend_um,
+        )
+        assert len(traces) == 1
+        dej = traces[0].dej
+        return float(np.ptp(dej[:, 1] if k % 2 == 0 else dej[:, 0]))
+
+    # Within 8 µm of each cut edge (the tissue mask is eroded by 3 µm before
+    # extending, and the edge slants); the 30 µm reach used before stopped
+    # about 20 µm short of each.
+    assert span(60.0) > width - 2 * 8 / SPACING
+    assert span(30.0) < width - 2 * 15 / SPACING
