@@ -44,7 +44,7 @@ from ienfd.core._preprocess import (
     robust_scale,
     suppress_fibres,
 )
-from ienfd.core._qc import QualityLimits, assess_section, counterstain_index
+from ienfd.core._qc import QualityLimits, assess_section, counterstain_index, settle_counterstain
 from ienfd.core._recount import FibreTrace, JunctionBasis
 from ienfd.core._tissue import constant_padding, fill_holes, segment_tissue, textured_beyond
 
@@ -717,6 +717,24 @@ def _analyze_window(
         fibres.qc["haematoxylin_free_trace"] = 0 if brightfield else None
     found, skeleton, qc = fibres.found, fibres.skeleton, fibres.qc
     qc_reasons = fibres.qc_reasons if fibres.qc_reasons is not None else []
+    free_count, mean_count = qc["count_haematoxylin_free"], qc["count_mean_od"]
+    if isinstance(free_count, int) and isinstance(mean_count, int):
+        qc["counterstain_count_change"] = abs(free_count - mean_count)
+        qc_reasons, settled = settle_counterstain(
+            qc_reasons,
+            count=len(found.crossings),
+            count_haematoxylin_free=free_count,
+            count_mean_od=mean_count,
+            limits=limits,
+        )
+        if settled:
+            warnings.append(
+                "many fibre ends lie just below the junction of a counterstained epidermis, "
+                f"but traced with the nuclei and without them the count is about the same "
+                f"({mean_count} and {free_count}): not a reason for review"
+            )
+    else:
+        qc["counterstain_count_change"] = None
     basis_length = dej_length if length_basis == "dej" else surface_length
     count = len(found.crossings)
     if not glass_seen:
