@@ -172,20 +172,6 @@ def _line_paths(
     list of (K, 2) int ndarray
         (row, col) pixel chains.
     """
-    return _piece_paths(skeleton, spacing=spacing, max_ring_um=max_ring_um, open_rings=True)
-
-
-def _piece_paths(
-    skeleton: np.ndarray, *, spacing: float, max_ring_um: float, open_rings: bool
-) -> list[np.ndarray]:
-    """:func:`_line_paths` of every piece of ``skeleton``.
-
-    With ``open_rings``, a piece dropped as a ring or a tangle is tried again
-    without the pixels that bound its enclosed areas: the junction line that a
-    trunk's perineurium or a vessel wall touches is one skeleton piece with
-    their rings, and dropping the piece dropped the line (independent
-    development section 241: the whole junction, the section refused).
-    """
     labels, _ = ndi.label(skeleton, structure=np.ones((3, 3)))
     paths: list[np.ndarray] = []
     for k, box in enumerate(ndi.find_objects(labels)):
@@ -195,14 +181,8 @@ def _piece_paths(
         piece = labels[box] == k + 1
         path = _main_path(piece)
         length = _path_length(path)
-        holes = ndi.binary_fill_holes(piece) & ~piece
-        if holes.sum() * spacing > max_ring_um * max(length, 1.0) or length > 3.0 * extent:
-            if open_rings:
-                rings = piece & ndi.binary_dilation(holes, structure=np.ones((3, 3)))
-                inner = _piece_paths(
-                    piece & ~rings, spacing=spacing, max_ring_um=max_ring_um, open_rings=False
-                )
-                paths += [p + np.array([box[0].start, box[1].start]) for p in inner]
+        enclosed = int(ndi.binary_fill_holes(piece).sum() - piece.sum())
+        if enclosed * spacing > max_ring_um * max(length, 1.0) or length > 3.0 * extent:
             continue
         paths.append(path + np.array([box[0].start, box[1].start]))
     return paths
