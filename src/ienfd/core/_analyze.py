@@ -710,16 +710,19 @@ def _analyze_window(
         fibres.qc["count_haematoxylin_free"] = free_count
         fibres.qc["count_mean_od"] = first_count
         fibres.qc["haematoxylin_free_trace"] = int(kept)
+        fibres.qc["counterstain_count_change"] = abs(free_count - first_count)
+        both_counts: tuple[int, int] | None = (free_count, first_count)
     else:
         brightfield = modality == "brightfield"
         fibres.qc["count_haematoxylin_free"] = None
         fibres.qc["count_mean_od"] = len(fibres.found.crossings) if brightfield else None
         fibres.qc["haematoxylin_free_trace"] = 0 if brightfield else None
+        fibres.qc["counterstain_count_change"] = None
+        both_counts = None
     found, skeleton, qc = fibres.found, fibres.skeleton, fibres.qc
     qc_reasons = fibres.qc_reasons if fibres.qc_reasons is not None else []
-    free_count, mean_count = qc["count_haematoxylin_free"], qc["count_mean_od"]
-    if isinstance(free_count, int) and isinstance(mean_count, int):
-        qc["counterstain_count_change"] = abs(free_count - mean_count)
+    if both_counts is not None:
+        free_count, mean_count = both_counts
         qc_reasons, settled = settle_counterstain(
             qc_reasons,
             count=len(found.crossings),
@@ -733,8 +736,6 @@ def _analyze_window(
                 f"but traced with the nuclei and without them the count is about the same "
                 f"({mean_count} and {free_count}): not a reason for review"
             )
-    else:
-        qc["counterstain_count_change"] = None
     basis_length = dej_length if length_basis == "dej" else surface_length
     count = len(found.crossings)
     if not glass_seen:
