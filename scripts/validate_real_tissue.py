@@ -457,7 +457,10 @@ the crop.{error_text}
 Found count in each of the 8 orientations (`kK` = `np.rot90` K times, `f` = `np.fliplr`
 first), the spread (max - min) across them, pooled crossing F1, median DEJ length error,
 mean fraction of the true DEJ within {DEJ_TOLERANCE_UM:g} µm of the found one, and how many of
-the 8 were flagged `needs_review`.
+the 8 were flagged `needs_review`.  The 8 orientations of a section are analysed on one array
+(the analysis frame, [algorithm.md](algorithm.md), step 0) and so give one answer: the
+sections above are 8 distinct analyses (4 crops x 2 pixel sizes), each counted 8 times, and
+the spread here checks that the frame holds on real tissue.
 
 {orientation_table(table)}
 {figure_text}

@@ -266,7 +266,7 @@ def test_parameters_are_validated_naming_the_field(values, message) -> None:
     # (the mean's kept); no sign of a counterstain (traced once). The branch
     # each section takes is asserted, so that every one stays covered.
     [
-        (61073, "haematoxylin", 1),
+        (61077, "haematoxylin", 1),
         (61002, "haematoxylin", 0),
         (61009, "haematoxylin", 0),
         (61006, "he", None),

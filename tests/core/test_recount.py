@@ -23,7 +23,12 @@ def analysed():  # type: ignore[no-untyped-def]
 
 
 def _whole_region_count(trace, inside, dej, surface):  # type: ignore[no-untyped-def]
-    """count_crossings once over the trace's whole region (what recount_section splits up)."""
+    """count_crossings once over the trace's whole region (what recount_section splits up).
+
+    The lines are in the image's pixels; the trace, and the count, in the
+    analysis frame (``trace.frame``): the second value places its points in
+    the image.
+    """
     p = trace.parameters
     origin = np.asarray(trace.origin, float)
     epidermis = np.zeros(trace.skeleton.shape, dtype=bool)
@@ -32,12 +37,13 @@ def _whole_region_count(trace, inside, dej, surface):  # type: ignore[no-untyped
     epidermis[pts[:, 0], pts[:, 1]] = inside
     ridge[pts[:, 0], pts[:, 1]] = trace.ridge  # the rule reads the ridge on the skeleton only
     found = count_crossings(
-        trace.skeleton, epidermis, [line - origin for line in dej], spacing=trace.spacing,
-        **p.counting_rule(trace.modality),
-        surface=[line - origin for line in surface], ridge=ridge,
+        trace.skeleton, epidermis, [trace.in_trace_frame(line) - origin for line in dej],
+        spacing=trace.spacing, **p.counting_rule(trace.modality),
+        surface=[trace.in_trace_frame(line) - origin for line in surface], ridge=ridge,
         dermal_ridge=trace.dermal_ridge,  # the analysis' dermal fibres, kept across edits
     )  # fmt: skip
-    return found, origin
+    back = trace.frame.points_back if trace.frame is not None else np.asarray
+    return found, lambda points: back(points + origin)
 
 
 def _sorted(points: np.ndarray) -> np.ndarray:
@@ -65,15 +71,15 @@ def test_piece_by_piece_equals_one_count_over_the_region(analysed, shift_um: flo
     again = recount_section(result.trace, junction)
     moved = again.basis.inside != result.trace.basis.inside
     assert moved.any()  # fibre pixels changed side, only near the moved stretch
-    stretch = dej[0][k - 61 : k + 61]
+    stretch = result.trace.in_trace_frame(dej[0][k - 61 : k + 61])  # the trace's frame
     assert np.hypot(
         *(result.trace.points[moved] + result.trace.origin - stretch.mean(0)).T
     ).max() < (np.hypot(*(stretch[-1] - stretch[0])) / 2 + 2 * abs(shift_um) / 0.6)
-    whole, origin = _whole_region_count(result.trace, again.basis.inside, again.dej, again.surface)
+    whole, place = _whole_region_count(result.trace, again.basis.inside, again.dej, again.surface)
     # In the same order: along the junction.
-    np.testing.assert_allclose(again.crossings, whole.crossings + origin)
-    np.testing.assert_array_equal(again.fragments, whole.fragments + origin)
-    np.testing.assert_allclose(again.short_fibres, _sorted(whole.short_fibres + origin))
+    np.testing.assert_allclose(again.crossings, place(whole.crossings))
+    np.testing.assert_array_equal(again.fragments, place(whole.fragments))
+    np.testing.assert_allclose(again.short_fibres, place(_sorted(whole.short_fibres)))
     assert again.secondary_branches == whole.secondary_branches
     # The trace reused the counts of the groups the edit did not reach: a fresh
     # trace, counting every group, finds the same.

@@ -34,11 +34,12 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _check_runs(record: dict[str, Any]) -> None:
     runs = record["consistency"]
-    assert len(runs) == 16 and record["qc"]["consistency_runs"] == 16
-    assert {(r["rotation"], r["flip"]) for r in runs} == {
-        (k, f) for k in range(4) for f in (False, True)
-    }
-    assert runs[0]["count"] == record["count"]  # the unturned copy is the reported analysis
+    assert len(runs) == 3 and record["qc"]["consistency_runs"] == 3
+    own = record["pixel_size_um"]
+    assert [r["pixel_size_um"] for r in runs] == pytest.approx(
+        [own, 1.25 * own, 1.5 * own], rel=0.01
+    )
+    assert runs[0]["count"] == record["count"]  # the copy at its own size is the reported analysis
     assert record["needs_review"] == bool(record["qc_reasons"])
 
 

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 Subparsers = argparse._SubParsersAction
 
 CONSISTENCY_HELP = (
-    "check each result without any truth: analyse the section again in all 8 orientations "
-    "(turned by 90°, mirrored) at its pixel size and at 1.5x it. SLOW: 16 more analyses per "
-    "section, about 16x the time. A section whose count or DEJ length changes beyond the "
+    "check each result without any truth: analyse the section again at its pixel size and at "
+    "1.25x and 1.5x it (turning or mirroring it changes nothing: it is analysed in one frame). "
+    "SLOWER: 3 more analyses per section, about 3x the time. A section whose count or DEJ "
+    "length changes beyond the "
     "tolerance in docs/output.md is marked for review; every run goes in the JSON under "
     "'consistency'"
 )

@@ -21,6 +21,7 @@ from ienfd.core._epidermis import (
     without_outer_glass,
 )
 from ienfd.core._fibres import enhance_fibres, iter_blocks, segment_fibres, threshold_base
+from ienfd.core._frame import Frame, canonical_frame
 from ienfd.core._given import GivenJunction, given_geometry
 from ienfd.core._junction import (
     JunctionTrace,
@@ -266,6 +267,27 @@ class SectionResult:
             trace=trace,
         )
 
+    def turned_back(self, frame: Frame) -> SectionResult:
+        """The result of an image turned into ``frame``, in the pixels of the image.
+
+        The trace stays in the analysis frame and keeps ``frame``
+        (:attr:`FibreTrace.frame`), so that a recount runs on the pixels the
+        analysis counted.
+        """
+        if frame.identity:
+            return self
+        back = frame.points_back
+        trace = self.trace
+        return replace(
+            self,
+            crossings=back(self.crossings),
+            fragments=back(self.fragments),
+            short_fibres=back(self.short_fibres),
+            dej=[back(line) for line in self.dej],
+            surface=[back(line) for line in self.surface],
+            trace=None if trace is None else replace(trace, frame=frame),
+        )
+
     @property
     def mean_epidermal_thickness_um(self) -> float:
         """Epidermal area divided by DEJ length."""
@@ -376,9 +398,14 @@ def analyze_section(
     params = parameters or AnalysisParameters()
     image = np.asarray(image)
     modality = _check_inputs(image, spacing, modality, membrane, length_basis)
-    # The analysis runs on the whole blocks of its low resolution centred on
-    # the image (a few edge pixels dropped), so that it turns and mirrors
-    # with the image: see block_window.
+    # The analysis runs in one frame for all eight turned and mirrored copies
+    # of a section (canonical_frame), on the whole blocks of its low
+    # resolution centred on the image (a few edge pixels dropped): see
+    # block_window.
+    frame = canonical_frame(image, modality)
+    if junction is not None:
+        junction = junction.turned(frame)
+    image = frame.array(image)
     factor = params.junction_block(spacing)
     rows, cols = block_window(image.shape, factor)
     shape = (int(image.shape[0]), int(image.shape[1]))
@@ -388,13 +415,13 @@ def analyze_section(
         image[rows, cols],
         spacing=spacing,
         modality=modality,
-        membrane=None if membrane is None else np.asarray(membrane)[rows, cols],
+        membrane=None if membrane is None else frame.array(np.asarray(membrane))[rows, cols],
         length_basis=length_basis,
         params=params,
         junction=junction,
         factor=factor,
     )
-    return result.moved((rows.start, cols.start), shape)
+    return result.moved((rows.start, cols.start), shape).turned_back(frame)
 
 
 def _analyze_window(

@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 import shapely.ops
 
+from ienfd.core._frame import Frame
 from ienfd.core._junction import trace_junction
 from ienfd.core._preprocess import block_mean, block_to_full
 
@@ -96,6 +97,30 @@ class GivenJunction:
         object.__setattr__(self, "epidermis", epidermis)
         if not self.dej and (epidermis is None or empty):
             raise ValueError("a given junction needs DEJ lines or a non-empty epidermis")
+
+    def turned(self, frame: Frame) -> GivenJunction:
+        """The junction in an analysis ``frame`` of the image (:func:`ienfd.core.analyze_section`).
+
+        Raises
+        ------
+        ValueError
+            A painted mask of another shape than the image's.
+        """
+        _check_mask_shape(self.epidermis, frame.shape)
+        if frame.identity:
+            return self
+        epidermis = self.epidermis
+        if isinstance(epidermis, np.ndarray):
+            epidermis = frame.array(epidermis)
+        elif epidermis is not None:
+            # shapely coordinates here are (row, col), as everywhere in ienfd.
+            epidermis = shapely.transform(epidermis, frame.points)
+        return GivenJunction(
+            dej=tuple(frame.points(line) for line in self.dej),
+            surface=tuple(frame.points(line) for line in self.surface),
+            epidermis=epidermis,
+            source=self.source,
+        )
 
     def in_window(self, rows: slice, cols: slice, shape: tuple[int, int]) -> GivenJunction:
         """The junction in the frame of a window of an image of ``shape``.

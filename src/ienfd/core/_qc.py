@@ -152,6 +152,12 @@ class QualityLimits:
         follicle or a fold can split a section's epidermis in two; three or
         more pieces mean the band search broke it up (no correct section of
         the tuning and development sets had more than two).
+    opposed_um : float
+        Two pieces of junction whose epidermis lies on their far sides, more
+        than this apart across what lies between them: one section has its
+        epidermis along one side, so one of the two is likely a nerve trunk,
+        vessel or the deep cut edge taken for epidermis (or the section is
+        folded over). Pieces shorter than ``min_piece_um`` are not weighed.
     fibre_trace : (float, float)
         Plausible µm of traced fibre (epidermis and the dermal band under it)
         per µm of junction. Below: no fibre signal at all, a failed stain or
@@ -214,6 +220,8 @@ class QualityLimits:
     crowd_um: float = 100.0
     crowd_p: float = 0.005
     max_pieces: int = 2
+    opposed_um: float = 50.0
+    min_piece_um: float = 50.0
     fibre_trace: tuple[float, float] = (0.05, 20.0)
     lower_threshold_rise: tuple[int, float] = (3, 0.5)
     saturated_fraction: float = 0.25
@@ -483,7 +491,66 @@ def assess_section(
             f"the epidermis was found in {len(dej)} pieces: the junction is likely broken up "
             "or partly misplaced"
         )
+    apart = opposed_pieces(dej, surface, min_piece_px=lim.min_piece_um / spacing)
+    qc["opposed_junction_um"] = None if apart is None else round(apart * spacing, 1)
+    if apart is not None and apart * spacing > lim.opposed_um:
+        reasons.append(
+            f"two pieces of junction face away from each other, {apart * spacing:.0f} µm apart "
+            "with their epidermis on the far sides: one of them may be a nerve trunk, a vessel "
+            "or the deep cut edge taken for epidermis (or the section is folded)"
+        )
     return qc, reasons
+
+
+def opposed_pieces(
+    dej: list[np.ndarray], surface: list[np.ndarray], *, min_piece_px: float = 0.0
+) -> float | None:
+    """How far apart two junction pieces are that have their epidermis on their far sides.
+
+    Each piece's epidermis lies towards its surface: the mean of the unit
+    vectors from its points to their nearest surface points. Two pieces face
+    away from each other when those directions are more than 120° apart and
+    each lies behind the other: the line between their centres, measured along
+    each one's direction, is negative from both. Returns the smaller of those
+    two distances for the farthest such pair, in pixels; 0 when no pair faces
+    away; None without two pieces of at least ``min_piece_px`` and a surface.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> line = lambda r: np.column_stack([np.full(50, float(r)), np.arange(50.0)])
+    >>> # One epidermis above a junction at row 40 (surface at 10): a body below
+    >>> # at row 160 with its own "surface" beneath it, at 190.
+    >>> opposed_pieces([line(40), line(160)], [line(10), line(190)])
+    120.0
+    >>> opposed_pieces([line(40), line(40)[:, ::-1] + [0, 60]], [line(10), line(10) + [0, 60]])
+    0.0
+    """
+    surface_lines = [s for s in surface if len(s) >= 2]
+    pieces = [d for d in dej if len(d) >= 2 and polyline_length(d) >= max(min_piece_px, 1e-9)]
+    if len(pieces) < 2 or not surface_lines:
+        return None
+    tree = cKDTree(np.concatenate([resample_polyline(s, 1.0) for s in surface_lines]))
+    centres, directions = [], []
+    for piece in pieces:
+        points = resample_polyline(piece, 1.0)
+        _, nearest = tree.query(points)
+        towards = tree.data[nearest] - points
+        lengths = np.hypot(towards[:, 0], towards[:, 1])
+        unit = towards[lengths > 0] / lengths[lengths > 0, None]
+        mean = unit.mean(axis=0) if len(unit) else np.zeros(2)
+        norm = float(np.hypot(*mean))
+        centres.append(points.mean(axis=0))
+        directions.append(mean / norm if norm > 0 else mean)
+    best = 0.0
+    for i in range(len(pieces)):
+        for j in range(i + 1, len(pieces)):
+            if float(directions[i] @ directions[j]) > -0.5:
+                continue
+            between = centres[j] - centres[i]
+            behind = min(-float(between @ directions[i]), float(between @ directions[j]))
+            best = max(best, behind)
+    return best
 
 
 #: How the counterstain's reason for review begins (:func:`settle_counterstain`).

@@ -38,6 +38,7 @@ from ienfd.core._counting import (
     count_crossings,
     order_along_junction,
 )
+from ienfd.core._frame import Frame
 from ienfd.core._given import GivenJunction, given_geometry
 from ienfd.core._polyline import arc_length, polyline_length, resample_polyline
 from ienfd.core._preprocess import block_window
@@ -55,7 +56,8 @@ class JunctionBasis:
     Attributes
     ----------
     dej : tuple of (K, 2) ndarray
-        DEJ polylines, full-resolution (row, col) pixels.
+        DEJ polylines, full-resolution (row, col) pixels in the frame of the
+        trace (:attr:`FibreTrace.frame`).
     inside : (P,) ndarray of bool
         For each point of :attr:`FibreTrace.points`, whether it is in the epidermis.
     """
@@ -101,6 +103,11 @@ class FibreTrace:
         The ridge (tubeness) response at each of :attr:`points`, which the
         counting rule compares fragments with the dermal fibres by. Without
         it, fragments are not tested for their ridge strength.
+    frame : Frame, optional
+        The turn and mirror of the image the analysis ran in
+        (:func:`ienfd.core._frame.canonical_frame`). Everything above is in
+        that frame; :func:`recount_section` takes and gives the image's own
+        coordinates. None: the image's frame.
     """
 
     skeleton: np.ndarray
@@ -114,6 +121,7 @@ class FibreTrace:
     modality: str
     basis: JunctionBasis | None = None
     ridge: np.ndarray | None = None
+    frame: Frame | None = None
     _points: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +136,15 @@ class FibreTrace:
         ``window[1].start + j * factor``.
         """
         return block_window(self.shape, self.factor)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """Rows and columns of the section image (:attr:`shape` is the analysis frame's)."""
+        return self.shape if self.frame is None else self.frame.shape
+
+    def in_trace_frame(self, points: np.ndarray) -> np.ndarray:
+        """(K, 2) (row, col) image pixels in the frame of the trace (of :attr:`shape`)."""
+        return np.asarray(points, float) if self.frame is None else self.frame.points(points)
 
     @property
     def points(self) -> np.ndarray:
@@ -220,7 +237,9 @@ class FibreTrace:
 class Recount:
     """The crossings of the traced fibres across a given junction.
 
-    Coordinates are (row, col) pixels of the full-resolution image.
+    Coordinates are (row, col) pixels of the full-resolution image; ``basis``
+    is in the frame of the trace (:attr:`FibreTrace.frame`), to be handed to
+    the next :func:`recount_section` as it is.
     """
 
     crossings: np.ndarray
@@ -290,6 +309,9 @@ def recount_section(
     """
     params = trace.parameters
     basis = basis if basis is not None else trace.basis
+    frame = trace.frame
+    if frame is not None:
+        junction = junction.turned(frame)
     origin = np.asarray(trace.origin, dtype=float)
     points = trace.points + origin
     pairs = _pair_lines(basis.dej, junction.dej) if basis is not None else None
@@ -326,18 +348,30 @@ def recount_section(
             "traced: fibres crossing there are not counted (analyse again with this junction)"
         )
     crossings, fragments = found[0] + origin, found[1] + origin
+    crossings = crossings[order_along_junction(crossings, dej)]
+    fragments = fragments[order_along_junction(fragments, dej)]
+    short_fibres = found[2] + origin
+    next_basis = JunctionBasis(tuple(np.asarray(d, float) for d in dej), inside)
+    dej_length_um = sum(polyline_length(line) for line in dej) * trace.spacing
+    surface_length_um = sum(polyline_length(line) for line in surface) * trace.spacing
+    if frame is not None:  # back to the image's pixels
+        crossings, fragments, short_fibres = (
+            frame.points_back(p) for p in (crossings, fragments, short_fibres)
+        )
+        dej = [frame.points_back(line) for line in dej]
+        surface = [frame.points_back(line) for line in surface]
     return Recount(
-        crossings=crossings[order_along_junction(crossings, dej)],
-        fragments=fragments[order_along_junction(fragments, dej)],
-        short_fibres=found[2] + origin,
+        crossings=crossings,
+        fragments=fragments,
+        short_fibres=short_fibres,
         secondary_branches=found[3],
         dej=dej,
         surface=surface,
-        dej_length_um=sum(polyline_length(line) for line in dej) * trace.spacing,
-        surface_length_um=sum(polyline_length(line) for line in surface) * trace.spacing,
+        dej_length_um=dej_length_um,
+        surface_length_um=surface_length_um,
         traced_fraction=traced,
         warnings=warnings,
-        basis=JunctionBasis(tuple(np.asarray(d, float) for d in dej), inside),
+        basis=next_basis,
     )
 
 

@@ -155,7 +155,7 @@ class ReviewPanel(QWidget):
             info = layer_info(current.fibres)
             px = current.session.pixel_size_um
             mask = epidermis_mask(
-                current.lines("dej"), current.lines("surface"), current.trace.shape
+                current.lines("dej"), current.lines("surface"), current.trace.image_shape
             )
             data, kwargs, kind = paint_layer(
                 mask,

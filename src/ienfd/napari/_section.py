@@ -386,7 +386,8 @@ class SectionLayers:
         """Label of the fibre-trace piece within 3 pixels of `point` (0: none)."""
         assert self.trace is not None
         labels = self.trace.components[0]
-        r, c = np.round(np.asarray(point) - np.asarray(self.trace.origin)).astype(int)
+        at = self.trace.in_trace_frame(np.asarray(point, float))[0]
+        r, c = np.round(at - np.asarray(self.trace.origin)).astype(int)
         window = labels[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4]
         found = window[window > 0]
         return int(np.bincount(found).argmax()) if found.size else 0

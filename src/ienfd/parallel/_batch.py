@@ -305,9 +305,9 @@ def run_batch(
     overlay : bool, optional
         Draw QC overlays (default: the pipeline's ``overlay``).
     consistency : bool
-        Also analyse every section in its eight orientations at two pixel
-        sizes and flag it for review when the count or junction length
-        changes (``SectionJob.consistency``; about 16 times the work).
+        Also analyse every section at three pixel sizes and flag it for
+        review when the count or junction length changes
+        (``SectionJob.consistency``; about 3 times the work).
     slide_bytes : int
         Inputs whose full-resolution level needs more bytes are whole-slide
         images, split into sections.

@@ -141,11 +141,11 @@ class SectionJob:
         for one; for whole images only (not with ``region``), and not with
         ``consistency`` (which checks the search).
     consistency : bool
-        Also analyse the section in its eight orientations at its own pixel
-        size and at 1.5 times it (:func:`ienfd.core.assess_consistency`:
-        16 more analyses, so about 16 times as long), add the spread to
-        ``qc`` and any instability to ``qc_reasons``, and write every run
-        under ``consistency`` in the JSON.
+        Also analyse the section at its own pixel size and at 1.25 and 1.5
+        times it (:func:`ienfd.core.assess_consistency`: 3 more analyses, two
+        of them of smaller copies, so about 3 times as long in all), add the
+        spread to ``qc`` and any instability to ``qc_reasons``, and write
+        every run under ``consistency`` in the JSON.
     extra : dict
         Further keys written into the JSON after the result (batch provenance).
     """
@@ -326,7 +326,7 @@ def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
 
 
 def _assess_consistency(image: SectionImage, job: SectionJob) -> ConsistencyReport:
-    """The section analysed in eight orientations at two pixel sizes (16 analyses)."""
+    """The section analysed at three pixel sizes (3 analyses)."""
     pixels, arguments = _analysis_arguments(image, job)
     return assess_consistency(pixels, **arguments)
 
@@ -371,7 +371,7 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
         The JSON record as written and the notes (reader and analysis warnings).
         With ``job.consistency`` the record's ``qc`` holds the ``consistency_*``
         values, its ``qc_reasons`` any instability, and ``consistency`` one
-        entry per turned, flipped or rescaled analysis (``rotation``, ``flip``,
+        entry per rescaled analysis (``rotation``, ``flip``,
         ``pixel_size_um``, ``count``, ``dej_length_um``, ``error``).
 
     Raises
@@ -449,7 +449,7 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
         record["junction_file"] = job.junction
     if job.reader.scene is not None:  # the scene asked for, by the name the file gives it
         record["scene"] = image.scene or str(job.reader.scene)
-    if consistency is not None:  # every turned, flipped or rescaled analysis of the section
+    if consistency is not None:  # every rescaled analysis of the section
         record["consistency"] = [_finite(dict(run)) for run in consistency.runs]
     shape = list(job.slide_shape) if job.region is not None and job.slide_shape else image.shape
     record.update(
