@@ -85,24 +85,21 @@ class Frame:
     def points(self, points: np.ndarray) -> np.ndarray:
         """(K, 2) (row, col) image pixels to the analysis frame."""
         out = np.array(points, dtype=float).reshape(-1, 2)
-        if self.transpose:
-            out = out[:, ::-1].copy()
+        return self._flipped(out[:, ::-1].copy() if self.transpose else out)
+
+    def points_back(self, points: np.ndarray) -> np.ndarray:
+        """(K, 2) (row, col) analysis-frame pixels to the image's."""
+        out = self._flipped(np.array(points, dtype=float).reshape(-1, 2))
+        return out[:, ::-1].copy() if self.transpose else out
+
+    def _flipped(self, out: np.ndarray) -> np.ndarray:
+        """Analysis-frame points flipped in place (the flips are their own inverse)."""
         rows, cols = self.turned_shape
         if self.flip_rows:
             out[:, 0] = rows - 1 - out[:, 0]
         if self.flip_cols:
             out[:, 1] = cols - 1 - out[:, 1]
         return out
-
-    def points_back(self, points: np.ndarray) -> np.ndarray:
-        """(K, 2) (row, col) analysis-frame pixels to the image's."""
-        out = np.array(points, dtype=float).reshape(-1, 2)
-        rows, cols = self.turned_shape
-        if self.flip_rows:
-            out[:, 0] = rows - 1 - out[:, 0]
-        if self.flip_cols:
-            out[:, 1] = cols - 1 - out[:, 1]
-        return out[:, ::-1].copy() if self.transpose else out
 
 
 def canonical_frame(image: np.ndarray, modality: Literal["brightfield", "fluorescence"]) -> Frame:
