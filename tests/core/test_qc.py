@@ -55,6 +55,7 @@ def test_a_plausible_result_passes_every_check() -> None:
         "count_short_reach",
         "n_junction_pieces",
         "opposed_junction_um",
+        "junction_wiggle",
         "crossings_per_mm",
     }
 
@@ -254,6 +255,46 @@ def test_a_second_piece_facing_away_across_the_dermis_needs_review() -> None:
     qc, reasons = _assess(dej=[DEJ[0][left], stub], surface=[*SURFACE, trunk_top])
     assert qc["opposed_junction_um"] is None and "face away" not in reasons
     assert _assess()[0]["opposed_junction_um"] is None  # one piece
+
+
+def test_a_junction_zigzagging_at_the_scale_of_cells_needs_review() -> None:
+    # Wide development section 61029: the junction runs from basal nucleus to
+    # basal nucleus (teeth of ~6 µm) and comes out 47 % too long.
+    cols = np.arange(52.0, 648.0, 3.0)
+    teeth = 91.0 + 8 * np.sin(cols / 20.0) + 4.0 * (np.arange(cols.size) % 2)
+    qc, reasons = _assess(dej=[np.column_stack([teeth, cols])])
+    assert qc["junction_wiggle"] > 1.045
+    assert "zigzags at the scale of single cells" in reasons
+    # Traced along the membrane channel, or drawn, the junction follows the
+    # basement membrane itself: its bends are the membrane's.
+    for method in ("membrane", "given"):
+        qc, reasons = _assess(dej=[np.column_stack([teeth, cols])], junction_method=method)
+        assert qc["junction_wiggle"] > 1.045 and "zigzags" not in reasons
+    # Deep, narrow rete ridges (60 µm deep, every 80 µm) are smooth at that
+    # scale; so is the plain junction.
+    fine = np.arange(52.0, 648.0, 1.0)
+    rete = 100.0 + 30 * np.sin(fine / 80 * 2 * np.pi)
+    qc, reasons = _assess(dej=[np.column_stack([rete, fine])])
+    assert qc["junction_wiggle"] < 1.03 and "zigzags" not in reasons
+    assert _assess()[0]["junction_wiggle"] < 1.02
+
+
+def test_the_junction_wiggle_does_not_depend_on_the_pixel_size() -> None:
+    # The same zigzag junction drawn at 1 µm and at 0.5 µm per pixel.
+    cols = np.arange(52.0, 648.0, 3.0)
+    teeth = np.column_stack([91.0 + 4.0 * (np.arange(cols.size) % 2), cols])
+    coarse = _assess(dej=[teeth])[0]["junction_wiggle"]
+    fine = assess_section(
+        [teeth * 2],
+        [s * 2 for s in SURFACE],
+        TISSUE,
+        spacing=0.5,
+        tissue_spacing=1.0,
+        count=8,
+        n_short_fibres=0,
+        n_fragments=2,
+    )[0]["junction_wiggle"]
+    assert fine == pytest.approx(coarse, rel=0.01)
 
 
 def test_fragments_are_reported_per_mm_of_junction() -> None:

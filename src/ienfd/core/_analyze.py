@@ -700,6 +700,7 @@ def _analyze_window(
             crossings=found.crossings + origin,
             count_lower_threshold=len(found_lower.crossings),
             count_short_reach=count_short_reach,
+            junction_method=method,
             limits=limits,
         )
         return _Fibres(skeleton, points_inside, ridge, found, qc, qc_reasons)
