@@ -549,7 +549,7 @@ def test_subprocess(files: dict[str, Path], tmp_path: Path) -> None:
 # --consistency: the section analysed again at other pixel sizes
 
 CONSISTENCY_UM = 0.8
-RUN_KEYS = {"rotation", "flip", "pixel_size_um", "count", "dej_length_um", "error"}
+RUN_KEYS = {"rotation", "flip", "pixel_size_um", "count", "dej_length_um", "needs_review", "error"}
 
 
 @pytest.fixture(scope="module")
@@ -579,6 +579,9 @@ def test_consistency_writes_three_runs_and_their_checks(
     first = runs[0]
     assert first["error"] is None and first["count"] == data["count"]
     assert first["dej_length_um"] == pytest.approx(data["dej_length_um"], abs=0.06)
+    # ... with its own quality checks' verdict, before the consistency reasons
+    own_reasons = [r for r in data["qc_reasons"] if "rescaled" not in r]
+    assert first["needs_review"] is bool(own_reasons)
 
     qc = data["qc"]
     done = [r for r in runs if r["error"] is None]

@@ -35,7 +35,8 @@ class ConsistencyReport:
     ----------
     runs : list of dict
         One per analysis: ``rotation`` (quarter turns), ``flip``, ``pixel_size_um``,
-        ``count``, ``dej_length_um`` (None when the analysis failed) and ``error``.
+        ``count``, ``dej_length_um``, ``needs_review`` (the copy's own quality
+        checks; None when the analysis failed) and ``error``.
     """
 
     runs: list[dict[str, object]]
@@ -164,6 +165,7 @@ def assess_consistency(
                     "pixel_size_um": round(size, 4),
                     "count": None,
                     "dej_length_um": None,
+                    "needs_review": None,
                     "error": None,
                 }
                 try:
@@ -182,6 +184,7 @@ def assess_consistency(
                 else:
                     run["count"] = result.count
                     run["dej_length_um"] = round(result.dej_length_um, 1)
+                    run["needs_review"] = result.needs_review
                 runs.append(run)
     return ConsistencyReport(runs=runs)
 
