@@ -280,12 +280,14 @@ def test_a_junction_zigzagging_at_the_scale_of_cells_needs_review() -> None:
 
 
 def test_the_junction_wiggle_does_not_depend_on_the_pixel_size() -> None:
-    # The same zigzag junction drawn at 1 µm and at 0.5 µm per pixel.
-    cols = np.arange(52.0, 648.0, 3.0)
-    teeth = np.column_stack([91.0 + 4.0 * (np.arange(cols.size) % 2), cols])
-    coarse = _assess(dej=[teeth])[0]["junction_wiggle"]
+    # The same junction, bending every 12 µm (about the 4 µm smoothing's scale,
+    # where the ratio moves most with it), drawn at 1 µm and at 0.5 µm per pixel.
+    cols = np.arange(52.0, 648.0, 0.5)
+    bends = np.column_stack([91.0 + 2.0 * np.sin(cols / 12.0 * 2 * np.pi), cols])
+    coarse = _assess(dej=[bends])[0]["junction_wiggle"]
+    assert 1.05 < coarse < 1.5
     fine = assess_section(
-        [teeth * 2],
+        [bends * 2],
         [s * 2 for s in SURFACE],
         TISSUE,
         spacing=0.5,

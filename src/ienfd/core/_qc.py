@@ -169,12 +169,12 @@ class QualityLimits:
         a counterstain and trunks touching the junction, classic 90000-90019,
         independent design seeds 100-159) no junction within 10 % of its true
         length reached 1.045 (the most, 1.041 along narrow deep rete ridges,
-        whose own true junction reached 1.063 measured the same way), and
+        whose own true junction gives 1.047 measured the same way), and
         three junctions 47-60 % too long with no other reason for review gave
         1.048-1.054 (docs/algorithm.md, "Quality checks"). Not a reason for
         review for a junction traced along the membrane channel or drawn:
-        that follows the membrane itself, whose fine bends are real (the
-        front-page fluorescence sample's true junction gives 1.064).
+        that follows the membrane itself, so its fine bends are the
+        membrane's (correct fluorescence development sections reach 1.041).
     fibre_trace : (float, float)
         Plausible µm of traced fibre (epidermis and the dermal band under it)
         per µm of junction. Below: no fibre signal at all, a failed stain or
@@ -566,7 +566,9 @@ def junction_wiggle(dej: list[np.ndarray], *, sigma_px: float, step_px: float) -
         if len(points) < 10:
             continue
         raw += polyline_length(points)
-        smoothed += polyline_length(ndi.gaussian_filter1d(points, sigma_px, axis=0, mode="nearest"))
+        # The points lie step_px apart: the Gaussian's sigma in samples.
+        sigma = sigma_px / step_px
+        smoothed += polyline_length(ndi.gaussian_filter1d(points, sigma, axis=0, mode="nearest"))
     return raw / smoothed if smoothed > 0 else None
 
 
