@@ -220,7 +220,7 @@ def _markdown(every: pd.DataFrame, command: str) -> str:
         )
     lines += [
         "",
-        "Rescaled only (the sections below the ones above):",
+        "Rescaled only, not turned: the next held-out seeds of each set, after the ones above:",
         "",
         "| set | seed | modality | true | count at own size | flagged at own size | count "
         "min-max (three sizes) | junction spread % |",
