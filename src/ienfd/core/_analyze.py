@@ -411,17 +411,71 @@ def analyze_section(
     shape = (int(image.shape[0]), int(image.shape[1]))
     if junction is not None:
         junction = junction.in_window(rows, cols, shape)
-    result = _analyze_window(
-        image[rows, cols],
-        spacing=spacing,
-        modality=modality,
-        membrane=None if membrane is None else frame.array(np.asarray(membrane))[rows, cols],
-        length_basis=length_basis,
-        params=params,
-        junction=junction,
-        factor=factor,
-    )
+    window = image[rows, cols]
+    membrane_window = None if membrane is None else frame.array(np.asarray(membrane))[rows, cols]
+
+    def analyse(fibre_only_tissue: bool) -> SectionResult:
+        return _analyze_window(
+            window,
+            spacing=spacing,
+            modality=modality,
+            membrane=membrane_window,
+            length_basis=length_basis,
+            params=params,
+            junction=junction,
+            factor=factor,
+            fibre_only_tissue=fibre_only_tissue,
+        )
+
+    if membrane_window is None or junction is not None:
+        result = analyse(False)
+    else:
+        result = _tissue_from_fibre_if_better(analyse)
     return result.moved((rows.start, cols.start), shape).turned_back(frame)
+
+
+def _tissue_from_fibre_if_better(analyse: Callable[[bool], SectionResult]) -> SectionResult:
+    """A fluorescence analysis, run again on the tissue of the fibre channel alone if need be.
+
+    The tissue is found first in the sum of the two channels: collagen IV
+    shows a dermis that is dark in PGP 9.5. But collagen IV gives the
+    epidermis nothing, and a collagen IV channel whose glass is as bright as
+    the epidermis (mounting medium, an uneven field) takes that glass in with
+    the tissue: the epidermis band is then lost, or the wrong side of the
+    membrane line is taken. When the first analysis finds no junction, or
+    needs review, the section is analysed again with the tissue found in the
+    fibre channel alone (its diffuse signal sets the epidermis off from the
+    glass), and that result is kept when it has fewer reasons for review, or
+    the first found no junction. ``qc["tissue_fibre_only"]`` says which (1:
+    the second), and ``warnings`` says so when the second is kept; a
+    drawn junction is never searched again.
+    """
+    try:
+        first: SectionResult | None = analyse(False)
+        error: AnalysisError | None = None
+    except AnalysisError as err:
+        first, error = None, err
+    if first is not None and not first.needs_review:
+        return first
+    try:
+        second = analyse(True)
+    except AnalysisError:
+        if first is None:
+            assert error is not None
+            raise error from None
+        return first
+    if first is not None and len(second.qc_reasons) >= len(first.qc_reasons):
+        return first
+    before = (
+        f"found no junction ({error})"
+        if first is None
+        else f"needed review for {len(first.qc_reasons)} reason(s)"
+    )
+    second.warnings.append(
+        "tissue found in the fibre channel alone: on the sum of the fibre and collagen IV "
+        f"channels the analysis {before}"
+    )
+    return second
 
 
 def _analyze_window(
@@ -434,8 +488,14 @@ def _analyze_window(
     params: AnalysisParameters,
     junction: GivenJunction | None,
     factor: int,
+    fibre_only_tissue: bool = False,
 ) -> SectionResult:
-    """:func:`analyze_section` on an image of whole ``factor`` blocks."""
+    """:func:`analyze_section` on an image of whole ``factor`` blocks.
+
+    With ``fibre_only_tissue``, fluorescence tissue is found in the fibre
+    channel alone, not in the sum of the two channels (see
+    :func:`_tissue_from_fibre_if_better`).
+    """
     spacing_lr = spacing * factor
     shape = (int(image.shape[0]), int(image.shape[1]))
     warnings: list[str] = []
@@ -488,7 +548,7 @@ def _analyze_window(
         membrane_lr = (
             _normalise(block_mean(membrane, factor), padding) if membrane is not None else None
         )
-        signal = fibre_lr if membrane_lr is None else fibre_lr + membrane_lr
+        signal = fibre_lr if membrane_lr is None or fibre_only_tissue else fibre_lr + membrane_lr
         tissue = segment_tissue(
             signal,
             spacing=spacing_lr,
@@ -747,6 +807,10 @@ def _analyze_window(
         fibres.qc["haematoxylin_free_trace"] = 0 if brightfield else None
         fibres.qc["counterstain_count_change"] = None
         both_counts = None
+    # Which tissue mask a fluorescence section with a membrane channel used
+    # (see _tissue_from_fibre_if_better); None where there was no choice.
+    retried = modality == "fluorescence" and membrane is not None and junction is None
+    fibres.qc["tissue_fibre_only"] = int(fibre_only_tissue) if retried else None
     found, skeleton, qc = fibres.found, fibres.skeleton, fibres.qc
     qc_reasons = fibres.qc_reasons if fibres.qc_reasons is not None else []
     if both_counts is not None:
