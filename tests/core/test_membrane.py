@@ -189,3 +189,36 @@ def test_the_side_without_collagen_iv_is_the_epidermis_though_thicker(k: int, fl
     found = _find(membrane.astype(np.float32), tissue, k, flip)
     assert found is not None
     assert _iou(found, epidermis) > 0.9
+
+
+@pytest.mark.parametrize(("k", "flip"), ORIENTATIONS)
+@pytest.mark.parametrize(
+    ("level", "reach", "epidermis_side"), [(0.03, 110, True), (0.04, 300, False)]
+)
+def test_collagen_iv_decides_the_side_when_the_glass_is_well_below_the_dermis(
+    k: int, flip: bool, level: float, reach: int, epidermis_side: bool
+) -> None:
+    # As above, on an uneven field: the glass taken in with the tissue (rows
+    # above ``reach``) is at 0.03 where the dermis is at 0.05 (independent
+    # generator seed 310: 0.112 against 0.219; under half was the rule, and
+    # the thinner side, the dermis, was taken). With the whole epidermis side
+    # at 0.04, within a third of the dermis, collagen IV does not decide and
+    # the thinner side is taken.
+    shape = (300, SHAPE[1])
+    points, _ = _junction_points()
+    points = points + np.array([100.0, 0.0])
+    rows = np.arange(shape[0])[:, None]
+    tissue = np.ones(shape, dtype=bool)
+    epidermis = np.broadcast_to(rows < 100 + _junction_rows(np.arange(shape[1]))[None, :], shape)
+    beyond = np.broadcast_to(rows < reach, shape) & epidermis
+    rng = np.random.default_rng(3)
+    membrane = (
+        _line_image(points, shape)
+        + 0.05 * ~epidermis
+        + level * beyond
+        + rng.normal(0.0, 0.005, shape)
+    )
+    found = _find(membrane.astype(np.float32), tissue, k, flip)
+    assert found is not None
+    assert (_iou(found, epidermis) > 0.9) == epidermis_side
+    assert (_iou(found, ~epidermis) > 0.9) == (not epidermis_side)

@@ -123,7 +123,7 @@ def _collagen_free_side(
     *,
     spacing: float,
     clear_um: float = 10.0,
-    ratio: float = 2.0,
+    ratio: float = 1.5,
 ) -> int | None:
     """The side of the cut without collagen IV, when the channel says so clearly.
 
@@ -134,7 +134,10 @@ def _collagen_free_side(
     IV is below ``1 / ratio`` of the other's is the epidermis. Thickness and
     the tissue band can both call the dermis the epidermis when the tissue
     mask has taken in glass beyond the surface (the "epidermis" side then runs
-    to the frame). Returns None when the two are closer than that.
+    to the frame). Returns None when the two are closer than that. (A
+    ``ratio`` of 2 left the side undecided where such glass, on an uneven
+    field, lifted the epidermis side's median to half the dermis's: independent
+    generator seed 310, 0.112 against 0.219.)
     """
     labels = np.flatnonzero(big)
     if len(labels) != 2:
