@@ -174,18 +174,27 @@ def test_a_closed_ring_is_not_a_line_piece() -> None:
     assert len(_line_paths(skeleton, spacing=SPACING)) == 1
 
 
+def _glass_taken_in(offset: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 300-row frame of tissue whose junction lies ``offset`` rows below the usual one.
+
+    Returns the membrane line's image and the epidermis side (above the line):
+    everything is tissue, as when the glass beyond the surface was taken in.
+    """
+    shape = (300, SHAPE[1])
+    points, _ = _junction_points()
+    rows = np.arange(shape[0])[:, None]
+    epidermis = np.broadcast_to(rows < offset + _junction_rows(np.arange(shape[1]))[None, :], shape)
+    return _line_image(points + np.array([offset, 0.0]), shape), epidermis
+
+
 @pytest.mark.parametrize(("k", "flip"), ORIENTATIONS)
 def test_the_side_without_collagen_iv_is_the_epidermis_though_thicker(k: int, flip: bool) -> None:
     # Glass beyond the surface taken in with the tissue: the epidermis side runs
     # to the frame, twice as thick as the dermis, and the thinner side was taken.
-    shape = (300, SHAPE[1])
-    points, _ = _junction_points()
-    points = points + np.array([140.0, 0.0])
-    rows = np.arange(shape[0])[:, None]
-    tissue = np.ones(shape, dtype=bool)
-    epidermis = np.broadcast_to(rows < 140 + _junction_rows(np.arange(shape[1]))[None, :], shape)
+    line, epidermis = _glass_taken_in(140.0)
     rng = np.random.default_rng(3)
-    membrane = _line_image(points, shape) + 0.05 * ~epidermis + rng.normal(0.0, 0.01, shape)
+    membrane = line + 0.05 * ~epidermis + rng.normal(0.0, 0.01, line.shape)
+    tissue = np.ones(line.shape, dtype=bool)
     found = _find(membrane.astype(np.float32), tissue, k, flip)
     assert found is not None
     assert _iou(found, epidermis) > 0.9
@@ -204,20 +213,11 @@ def test_collagen_iv_decides_the_side_when_the_glass_is_well_below_the_dermis(
     # the thinner side, the dermis, was taken). With the whole epidermis side
     # at 0.04, within a third of the dermis, collagen IV does not decide and
     # the thinner side is taken.
-    shape = (300, SHAPE[1])
-    points, _ = _junction_points()
-    points = points + np.array([100.0, 0.0])
-    rows = np.arange(shape[0])[:, None]
-    tissue = np.ones(shape, dtype=bool)
-    epidermis = np.broadcast_to(rows < 100 + _junction_rows(np.arange(shape[1]))[None, :], shape)
-    beyond = np.broadcast_to(rows < reach, shape) & epidermis
+    line, epidermis = _glass_taken_in(100.0)
+    beyond = (np.arange(line.shape[0])[:, None] < reach) & epidermis
     rng = np.random.default_rng(3)
-    membrane = (
-        _line_image(points, shape)
-        + 0.05 * ~epidermis
-        + level * beyond
-        + rng.normal(0.0, 0.005, shape)
-    )
+    membrane = line + 0.05 * ~epidermis + level * beyond + rng.normal(0.0, 0.005, line.shape)
+    tissue = np.ones(line.shape, dtype=bool)
     found = _find(membrane.astype(np.float32), tissue, k, flip)
     assert found is not None
     assert (_iou(found, epidermis) > 0.9) == epidermis_side
