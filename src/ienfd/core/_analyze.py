@@ -467,13 +467,13 @@ def _tissue_from_fibre_if_better(analyse: Callable[[bool], SectionResult]) -> Se
     if first is not None and len(second.qc_reasons) >= len(first.qc_reasons):
         return first
     before = (
-        f"found no junction ({error})"
+        "found no junction"
         if first is None
         else f"needed review for {len(first.qc_reasons)} reason(s)"
     )
     second.warnings.append(
-        "tissue found in the fibre channel alone: on the sum of the fibre and collagen IV "
-        f"channels the analysis {before}"
+        "tissue found in the fibre channel alone: with the collagen IV channel (its glass as "
+        f"bright as the tissue?) the analysis {before}"
     )
     return second
 
