@@ -777,58 +777,24 @@ def _analyze_window(
         # fibres stand out. That trace is kept when it counts more crossings
         # with no more reasons for review, or as many (more than none) with
         # fewer reasons: a blue-black SG fibre fades in it, and noise grows
-        # (docs/algorithm.md, step 8). It is kept too when it counts fewer
-        # crossings (more than none) with no more reasons, and its count is the
-        # steadier of the two when the fibre thresholds are lowered: the mean
-        # trace's extra crossings then rest on nuclei linked into a network
-        # that reaches across the junction. A trace that counts none is not
-        # assessed.
+        # (docs/algorithm.md, step 8). A trace that cannot be kept (fewer
+        # crossings, or none at all) is not assessed.
         first_count = len(fibres.found.crossings)
         first_reasons = fibres.qc_reasons or []
-        haematoxylin_free = trace_fibres(get_tile_haematoxylin_free, at_least=1)
+        haematoxylin_free = trace_fibres(get_tile_haematoxylin_free, at_least=max(first_count, 1))
         free_count = len(haematoxylin_free.found.crossings)
         free_reasons = haematoxylin_free.qc_reasons
-        no_more_reasons = free_reasons is not None and len(free_reasons) <= len(first_reasons)
-        steadier = (
-            no_more_reasons
-            and 0 < free_count < first_count
-            and _threshold_rise(fibres) - _threshold_rise(haematoxylin_free) > _STEADIER_BY
+        kept = free_reasons is not None and (
+            (free_count > first_count and len(free_reasons) <= len(first_reasons))
+            or (free_count == first_count > 0 and len(free_reasons) < len(first_reasons))
         )
-        kept = steadier or (
-            free_reasons is not None
-            and (
-                (free_count > first_count and no_more_reasons)
-                or (free_count == first_count > 0 and len(free_reasons) < len(first_reasons))
-            )
-        )
-        if steadier:
-            warnings.append(
-                "fibres traced in the haematoxylin-free optical density (nuclei left out of "
-                f"the fibre signal): it counted fewer crossings ({free_count}, against "
-                f"{first_count} in the mean optical density) with no more reasons for review, "
-                "and its count rose less when the fibre thresholds were lowered"
-            )
-        elif kept:
+        if kept:
+            fibres = haematoxylin_free
             warnings.append(
                 "fibres traced in the haematoxylin-free optical density (nuclei left out of "
                 "the fibre signal): it counted more crossings than the mean optical density "
                 "with no more reasons for review, or as many with fewer"
             )
-        if kept:
-            fibres = haematoxylin_free
-        # A count taken from the steadier trace keeps the mean trace's doubts:
-        # on the development sections two over-counts it lowered, but not to
-        # the truth (39 to 36 of 21, 13 to 8 of 3), lost every reason with it.
-        # (A counterstain reason the two counts settle is no doubt.)
-        doubted_by_mean = steadier and bool(
-            settle_counterstain(
-                first_reasons,
-                count=first_count,
-                count_haematoxylin_free=free_count,
-                count_mean_od=first_count,
-                limits=limits,
-            )[0]
-        )
         fibres.qc["count_haematoxylin_free"] = free_count
         fibres.qc["count_mean_od"] = first_count
         fibres.qc["haematoxylin_free_trace"] = int(kept)
@@ -841,7 +807,6 @@ def _analyze_window(
         fibres.qc["haematoxylin_free_trace"] = 0 if brightfield else None
         fibres.qc["counterstain_count_change"] = None
         both_counts = None
-        doubted_by_mean = False
     # Which tissue mask a fluorescence section with a membrane channel used
     # (see _tissue_from_fibre_if_better); None where there was no choice.
     retried = modality == "fluorescence" and membrane is not None and junction is None
@@ -863,12 +828,6 @@ def _analyze_window(
                 f"but traced with the nuclei and without them the count is about the same "
                 f"({mean_count} and {free_count}): not a reason for review"
             )
-    if doubted_by_mean and both_counts is not None:
-        qc_reasons.append(
-            f"the count is the haematoxylin-free trace's ({both_counts[0]}), steadier when the "
-            f"fibre thresholds are lowered, but the mean optical density's trace counted "
-            f"{both_counts[1]} and had reasons for review: the count may be off"
-        )
     basis_length = dej_length if length_basis == "dej" else surface_length
     count = len(found.crossings)
     if not glass_seen:
@@ -1188,31 +1147,6 @@ class _Fibres:
 #: 0.004 there, some DAB sections far above); the rule keeps their mean trace
 #: unless the second counts more with no more reasons.
 _HAEMATOXYLIN_FREE_ABOVE = 0.0
-
-#: The haematoxylin-free trace is kept with fewer crossings than the mean
-#: trace when its count rises less, by more than this share of the count, when
-#: the fibre thresholds are lowered (:func:`_threshold_rise`). On the bright-
-#: field development sections (independent seeds 400-459; ienfd classic
-#: 90000-90059, wide 61000-61079 and stress 71000-71039) it raised the
-#: sections counted within 10 % from 99 to 105 of 163 and lowered the summed
-#: count error from 543 to 484 fibres, no section made wrong; replayed from
-#: both traces' recorded counts, 0.1 and 0.3 gained as much to within two
-#: sections, 0.5 only two (docs/algorithm.md, step 8).
-_STEADIER_BY = 0.2
-
-
-def _threshold_rise(fibres: _Fibres) -> float:
-    """How far a trace's count rises when its fibre thresholds are lowered.
-
-    ``(count_lower_threshold - count) / max(count, 3)``: the rise as a share of
-    the count, small counts (where one crossing is a large share) taken as three.
-    On development section 452 of the independent generator (3 true
-    crossings), the mean trace's 25 rose to 33 (0.32) and the haematoxylin-free
-    trace's 3 stayed 3 (0).
-    """
-    count = len(fibres.found.crossings)
-    return (int(fibres.qc["count_lower_threshold"]) - count) / max(count, 3)
-
 
 #: The factor on both fibre thresholds for the quality check's second count
 #: (:func:`ienfd.core._qc.assess_section`, ``count_lower_threshold``).
