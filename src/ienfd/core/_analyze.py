@@ -414,7 +414,7 @@ def analyze_section(
     window = image[rows, cols]
     membrane_window = None if membrane is None else frame.array(np.asarray(membrane))[rows, cols]
 
-    def analyse(fibre_only_tissue: bool) -> SectionResult:
+    def analyse(fibre_only_tissue: bool | None) -> SectionResult:
         return _analyze_window(
             window,
             spacing=spacing,
@@ -428,13 +428,15 @@ def analyze_section(
         )
 
     if membrane_window is None or junction is not None:
-        result = analyse(False)
+        result = analyse(None)  # no second opinion to choose
     else:
         result = _tissue_from_fibre_if_better(analyse)
     return result.moved((rows.start, cols.start), shape).turned_back(frame)
 
 
-def _tissue_from_fibre_if_better(analyse: Callable[[bool], SectionResult]) -> SectionResult:
+def _tissue_from_fibre_if_better(
+    analyse: Callable[[bool | None], SectionResult],
+) -> SectionResult:
     """A fluorescence analysis, run again on the tissue of the fibre channel alone if need be.
 
     The tissue is found first in the sum of the two channels: collagen IV
@@ -488,13 +490,15 @@ def _analyze_window(
     params: AnalysisParameters,
     junction: GivenJunction | None,
     factor: int,
-    fibre_only_tissue: bool = False,
+    fibre_only_tissue: bool | None = None,
 ) -> SectionResult:
     """:func:`analyze_section` on an image of whole ``factor`` blocks.
 
     With ``fibre_only_tissue``, fluorescence tissue is found in the fibre
     channel alone, not in the sum of the two channels (see
-    :func:`_tissue_from_fibre_if_better`).
+    :func:`_tissue_from_fibre_if_better`); False: in the sum; None: there
+    was no choice (bright-field, no membrane channel, or a drawn junction),
+    and ``qc["tissue_fibre_only"]`` is None.
     """
     spacing_lr = spacing * factor
     shape = (int(image.shape[0]), int(image.shape[1]))
@@ -809,8 +813,7 @@ def _analyze_window(
         both_counts = None
     # Which tissue mask a fluorescence section with a membrane channel used
     # (see _tissue_from_fibre_if_better); None where there was no choice.
-    retried = modality == "fluorescence" and membrane is not None and junction is None
-    fibres.qc["tissue_fibre_only"] = int(fibre_only_tissue) if retried else None
+    fibres.qc["tissue_fibre_only"] = None if fibre_only_tissue is None else int(fibre_only_tissue)
     found, skeleton, qc = fibres.found, fibres.skeleton, fibres.qc
     qc_reasons = fibres.qc_reasons if fibres.qc_reasons is not None else []
     if both_counts is not None:
