@@ -182,3 +182,17 @@ def test_a_clean_section_keeps_the_tissue_of_both_channels(rotated: tuple[np.nda
     fibre, membrane = rotated[:2]
     assert analyze_section(fibre, spacing=0.6, membrane=membrane).qc["tissue_fibre_only"] == 0
     assert analyze_section(fibre, spacing=0.6).qc["tissue_fibre_only"] is None
+
+
+def test_a_brightfield_section_has_no_tissue_second_opinion() -> None:
+    # Bright-field ignores a membrane channel: there is no choice of tissue
+    # mask to make, and no second analysis to run.
+    section = generate_section(
+        SectionSpec(seed=3, modality="brightfield", length_um=400, pixel_size_um=0.6)
+    )
+    rgb = section.image
+    plain = analyze_section(rgb, spacing=0.6)
+    with_membrane = analyze_section(rgb, spacing=0.6, membrane=rgb[..., 0])
+    assert plain.qc["tissue_fibre_only"] is with_membrane.qc["tissue_fibre_only"] is None
+    assert with_membrane.count == plain.count
+    assert with_membrane.qc_reasons == plain.qc_reasons

@@ -427,8 +427,9 @@ def analyze_section(
             fibre_only_tissue=fibre_only_tissue,
         )
 
-    if membrane_window is None or junction is not None:
-        result = analyse(None)  # no second opinion to choose
+    if modality == "brightfield" or membrane_window is None or junction is not None:
+        # No second opinion to choose: bright-field ignores a membrane channel.
+        result = analyse(None)
     else:
         result = _tissue_from_fibre_if_better(analyse)
     return result.moved((rows.start, cols.start), shape).turned_back(frame)
