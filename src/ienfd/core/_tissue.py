@@ -11,6 +11,7 @@ from ienfd.core._preprocess import block_mean, robust_scale
 __all__ = ["constant_padding", "fill_holes", "segment_tissue", "textured_beyond"]
 
 _CROSS = ndi.generate_binary_structure(2, 1)
+_EIGHT = ndi.generate_binary_structure(2, 2)
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -177,7 +178,7 @@ def textured_beyond(
     spacing: float,
     smooth_um: float = 6.0,
     detail_um: float = 3.0,
-    factor: float = 2.0,
+    factor: float = 1.4,
     open_um: float = 4.0,
     min_area_um2: float = 20_000.0,
 ) -> np.ndarray:
@@ -194,8 +195,10 @@ def textured_beyond(
     (a constant fill, clipped glass), and at least 0.005 OD. Regions more than
     ``factor`` times as textured, beyond the halo every edge has within three
     averaging widths, opened by a disk of ``open_um`` and at least
-    ``min_area_um2`` large, are returned, grown back across the halo to the
-    tissue they border.
+    ``min_area_um2`` large, are grown back across the halo to the tissue they
+    border; those that then touch ``tissue`` are returned. Dermis left out of
+    the mask continues the tissue; a textured patch of glass apart from it (a
+    vignetted corner, where the optical density's noise is higher) does not.
 
     Parameters
     ----------
@@ -240,4 +243,8 @@ def textured_beyond(
     far = morphology.remove_small_objects(far, max_size=min_px)
     if not far.any():
         return far
-    return (ndi.distance_transform_cdt(~far, metric="chessboard") <= halo) & textured
+    grown = (ndi.distance_transform_cdt(~far, metric="chessboard") <= halo) & textured
+    # Only what continues the tissue: the pieces with a pixel beside it.
+    pieces, _ = ndi.label(grown, structure=_EIGHT)
+    beside = pieces[grown & ndi.binary_dilation(~outside, structure=_EIGHT)]
+    return np.isin(pieces, beside[beside > 0])
