@@ -158,7 +158,7 @@ def test_texture_adds_nothing_at_the_edge_of_dense_tissue() -> None:
 
 
 def test_texture_takes_only_what_continues_the_tissue() -> None:
-    # Pale dermis 1.7x as textured as the glass, beside the tissue, is tissue
+    # Pale dermis 1.85x as textured as the glass, beside the tissue, is tissue
     # (at the former factor of 2 it was left out, and its junction lost); a
     # patch of glass as textured but apart from the tissue (a vignetted corner,
     # where the optical density is noisier) is not.
@@ -171,7 +171,7 @@ def test_texture_takes_only_what_continues_the_tissue() -> None:
     dermis[60:200, 80:330] = True
     corner = np.zeros_like(tissue)
     corner[:150, 410:] = True
-    rough = rng.normal(0, 0.006 * 1.7, signal.shape)
+    rough = rng.normal(0, 0.006 * 1.85, signal.shape)
     signal[dermis | corner] = rough[dermis | corner]
     found = textured_beyond(signal, tissue, spacing=1.5)
     assert found[75:200, 95:315].mean() > 0.95

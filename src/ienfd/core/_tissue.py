@@ -178,7 +178,7 @@ def textured_beyond(
     spacing: float,
     smooth_um: float = 6.0,
     detail_um: float = 3.0,
-    factor: float = 1.4,
+    factor: float = 1.7,
     open_um: float = 4.0,
     min_area_um2: float = 20_000.0,
 ) -> np.ndarray:
