@@ -127,14 +127,27 @@ def test_pale_colourless_dermis_is_told_from_glass_by_its_texture(k: int, flip: 
     assert result.qc["junction_coverage"] > 0.9
 
 
+def _dense_tissue_on_glass(
+    rng: np.random.Generator,
+    noise: float,
+    shape: tuple[int, int],
+    *,
+    rows: int,
+    cols: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Glass with optical-density noise ``noise``; dense tissue (0.4 OD) from row ``rows`` down."""
+    signal = rng.normal(0, noise, shape)
+    tissue = np.zeros(shape, dtype=bool)
+    tissue[rows:, cols[0] : cols[1]] = True
+    signal[tissue] += 0.4
+    return signal, tissue
+
+
 def test_texture_adds_nothing_at_the_edge_of_dense_tissue() -> None:
     # Every edge is "textured" within the averaging window: that halo is not
     # tissue, and smooth glass never is.
     rng = np.random.default_rng(3)
-    signal = rng.normal(0, 0.003, (300, 400))
-    tissue = np.zeros(signal.shape, dtype=bool)
-    tissue[150:, 40:360] = True
-    signal[tissue] += 0.4
+    signal, tissue = _dense_tissue_on_glass(rng, 0.003, (300, 400), rows=150, cols=(40, 360))
     assert not textured_beyond(signal, tissue, spacing=1.5).any()
     # Nor against a constant fill (a whole-slide region outside its section,
     # glass clipped at white): with no texture at all there, noise is not texture.
@@ -163,10 +176,7 @@ def test_texture_takes_only_what_continues_the_tissue() -> None:
     # patch of glass as textured but apart from the tissue (a vignetted corner,
     # where the optical density is noisier) is not.
     rng = np.random.default_rng(5)
-    signal = rng.normal(0, 0.006, (300, 500))
-    tissue = np.zeros(signal.shape, dtype=bool)
-    tissue[200:, 40:360] = True
-    signal[tissue] += 0.4
+    signal, tissue = _dense_tissue_on_glass(rng, 0.006, (300, 500), rows=200, cols=(40, 360))
     dermis = np.zeros_like(tissue)
     dermis[60:200, 80:330] = True
     corner = np.zeros_like(tissue)
