@@ -20,7 +20,7 @@ from ienfd.core._morphology import (
     diamond,
 )
 from ienfd.core._preprocess import channel_max, channel_mean, channel_min, median_filter_line
-from ienfd.core._tissue import fill_holes
+from ienfd.core._tissue import fill_holes, pieces_touching
 
 
 def _masks(seed: int, n: int = 60) -> list[np.ndarray]:
@@ -87,6 +87,27 @@ def test_fill_holes_is_scipys() -> None:
     ring[2:7, 2:7] = True
     ring[4, 4] = False
     assert fill_holes(ring)[4, 4]
+
+
+@pytest.mark.parametrize("connectivity", [1, 2])
+def test_pieces_touching_is_binary_reconstruction(connectivity: int) -> None:
+    structure = ndi.generate_binary_structure(2, connectivity)
+    rng = np.random.default_rng(connectivity)
+    for mask, seed in zip(_masks(11, 120), _masks(12, 120), strict=True):
+        seed = seed[: mask.shape[0], : mask.shape[1]]
+        seed = np.pad(seed, [(0, a - b) for a, b in zip(mask.shape, seed.shape, strict=True)])
+        seed &= rng.random(mask.shape) < 0.1
+        expected = morphology.reconstruction(
+            (mask & seed).astype(np.uint8), mask.astype(np.uint8), footprint=structure
+        )
+        found = pieces_touching(mask, seed, structure=structure)
+        assert np.array_equal(found, expected.astype(bool))
+    # Two pieces that touch only at a corner are one with 8-connectivity.
+    corner = np.zeros((4, 4), dtype=bool)
+    corner[0, 0] = corner[1, 1] = True
+    start = np.zeros_like(corner)
+    start[0, 0] = True
+    assert pieces_touching(corner, start, structure=structure)[1, 1] == (connectivity == 2)
 
 
 @pytest.mark.parametrize("size", [3, 5, 7])

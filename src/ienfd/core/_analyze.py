@@ -47,7 +47,13 @@ from ienfd.core._preprocess import (
 )
 from ienfd.core._qc import QualityLimits, assess_section, counterstain_index, settle_counterstain
 from ienfd.core._recount import FibreTrace, JunctionBasis
-from ienfd.core._tissue import constant_padding, fill_holes, segment_tissue, textured_beyond
+from ienfd.core._tissue import (
+    constant_padding,
+    fill_holes,
+    pieces_touching,
+    segment_tissue,
+    textured_beyond,
+)
 
 __all__ = ["AnalysisError", "AnalysisParameters", "SectionResult", "analyze_section"]
 
@@ -1331,9 +1337,7 @@ def _with_faint_edge_band(
         return tissue
     level, noise = robust_scale(smoothed[far])
     faint = (smoothed > level + 6.0 * noise) & (distance_um <= reach_um) & ~fill
-    labels, _ = ndi.label(faint | tissue)
-    attached = np.unique(labels[tissue])
-    added = np.isin(labels, attached[attached > 0]) & ~tissue
+    added = pieces_touching(faint | tissue, tissue) & ~tissue
     if not added.any():
         return tissue
     edge = tissue & ~ndi.binary_erosion(tissue, border_value=1)

@@ -23,7 +23,7 @@ from ienfd.core._preprocess import (
     expand_blocks,
     suppress_fibres,
 )
-from ienfd.core._tissue import fill_holes
+from ienfd.core._tissue import fill_holes, pieces_touching
 
 __all__ = ["frame_filled", "segment_epidermis_brightfield", "segment_epidermis_fluorescence"]
 
@@ -553,9 +553,7 @@ def without_outer_glass(
     if inner <= glass:
         return epidermis, tissue
     bright = epidermis & (smoothed > 0.5 * (glass + inner))
-    labels, _ = ndi.label(bright)
-    touching = np.unique(labels[junction & bright])
-    band = fill_holes(np.isin(labels, touching[touching > 0])) & epidermis
+    band = fill_holes(pieces_touching(bright, junction)) & epidermis
     after = thickness(band)
     if not min_thickness_um <= after <= max_thickness_um:
         return epidermis, tissue

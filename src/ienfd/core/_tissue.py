@@ -8,7 +8,13 @@ from skimage import filters, morphology
 
 from ienfd.core._preprocess import block_mean, robust_scale
 
-__all__ = ["constant_padding", "fill_holes", "segment_tissue", "textured_beyond"]
+__all__ = [
+    "constant_padding",
+    "fill_holes",
+    "pieces_touching",
+    "segment_tissue",
+    "textured_beyond",
+]
 
 _CROSS = ndi.generate_binary_structure(2, 1)
 _EIGHT = ndi.generate_binary_structure(2, 2)
@@ -31,6 +37,21 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     outside[edge] = True
     outside[0] = False
     return ~outside[labels]
+
+
+def pieces_touching(
+    mask: np.ndarray, seed: np.ndarray, *, structure: np.ndarray | None = None
+) -> np.ndarray:
+    """The connected pieces of ``mask`` that hold at least one pixel of ``seed``.
+
+    ``structure`` is :func:`scipy.ndimage.label`'s (4-connected by default).
+    Binary reconstruction of ``mask`` from ``mask & seed``, by one labelling.
+    """
+    labels, n = ndi.label(mask, structure=structure)
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[labels[np.asarray(seed, dtype=bool)]] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def constant_padding(
@@ -245,6 +266,5 @@ def textured_beyond(
         return far
     grown = (ndi.distance_transform_cdt(~far, metric="chessboard") <= halo) & textured
     # Only what continues the tissue: the pieces with a pixel beside it.
-    pieces, _ = ndi.label(grown, structure=_EIGHT)
-    beside = pieces[grown & ndi.binary_dilation(~outside, structure=_EIGHT)]
-    return np.isin(pieces, beside[beside > 0])
+    beside = ndi.binary_dilation(~outside, structure=_EIGHT)
+    return pieces_touching(grown, beside, structure=_EIGHT)
