@@ -91,9 +91,9 @@ def constant_padding(
     full = fraction >= 1.0
     if full.mean() < min_fraction:
         return np.zeros(full.shape, dtype=bool)
-    labels, _ = ndi.label(full)
-    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    padding = np.isin(labels, border[border > 0])
+    frame_edge = np.ones(full.shape, dtype=bool)
+    frame_edge[1:-1, 1:-1] = False
+    padding = pieces_touching(full, frame_edge)
     if padding.mean() < min_fraction:
         return np.zeros(full.shape, dtype=bool)
     near = ndi.binary_dilation(padding, iterations=4) & ~ndi.binary_dilation(padding, iterations=2)
