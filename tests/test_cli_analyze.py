@@ -258,6 +258,13 @@ def test_pixel_size_override(
     data = _load(tmp_path / "bf_section.json")
     assert data["pixel_size_um"] == 0.5
     assert data["pixel_size_source"] == "user"
+    # The file records 0.6 µm: the override is said, on stderr and in the JSON.
+    said = "pixel size 0.5 µm given by the user replaces the 0.6 µm the file records"
+    assert said in err and any(said in note for note in data["reader_warnings"])
+    code, _, err = _run(
+        capsys, files["brightfield"], "--out", tmp_path, "--no-overlay", "--pixel-size", "0.6"
+    )
+    assert code == 0 and "given by the user replaces" not in err
 
 
 def test_channels_by_name(

@@ -14,6 +14,7 @@ import pytest
 
 from ienfd.io import (
     ImageReadError,
+    SectionImage,
     describe_image,
     open_lazy,
     probe_image,
@@ -70,6 +71,24 @@ def test_svs_without_mpp_has_no_pixel_size(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError, match="no pixel size in the file"):
         read_section(f)
     assert read_section(f, pixel_size_um=0.5).pixel_size.source == "user"
+
+
+def test_a_pixel_size_that_overrides_the_files_is_noted(tmp_path: Path) -> None:
+    f = write_svs(tmp_path / "slide.svs", _big_rgb(), 0.252, compression="zlib")
+
+    def overrides(image: SectionImage) -> list[str]:
+        return [w for w in image.warnings if "given by the user replaces" in w]
+
+    assert overrides(read_section(f)) == []
+    # Within 1 % of the metadata: the same size, no note.
+    assert overrides(read_section(f, pixel_size_um=0.253)) == []
+    image = read_section(f, pixel_size_um=0.3)
+    assert image.pixel_size_um == pytest.approx(0.3) and image.pixel_size.source == "user"
+    (note,) = overrides(image)
+    assert "pixel size 0.3 µm" in note and "the 0.252 µm the file records" in note
+    # The given size is the full resolution's at any level, as the metadata's is.
+    assert overrides(read_section(f, level=1, pixel_size_um=0.252)) == []
+    assert len(overrides(read_section(f, level=1, pixel_size_um=0.504))) == 1
 
 
 def test_svs_lazy_equals_eager(tmp_path: Path) -> None:

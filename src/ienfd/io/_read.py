@@ -263,6 +263,12 @@ def read_section(
         size = _pixel_size(source, level, layout, pixel_size_um)
 
         notes = list(source.notes)
+        if pixel_size_um is not None and source.pixel_size_error is None:
+            # Both at full resolution (``pixel_size_um`` is; ``size`` is of the level).
+            given = PixelSize(float(pixel_size_um), float(pixel_size_um), "user")
+            override = given.replaces(source.pixel_size)
+            if override is not None:
+                notes.append(override)
         if chosen == "brightfield" and (fibre_channel is not None or membrane_channel is not None):
             notes.append("fibre/membrane channel options ignored for a bright-field RGB image")
         names = source.channel_names if chosen != "brightfield" else ()

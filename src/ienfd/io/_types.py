@@ -90,6 +90,29 @@ class PixelSize:
         """Mean of the row and column sizes (the core assumes square pixels)."""
         return 0.5 * (self.row_um + self.col_um)
 
+    def replaces(self, recorded: PixelSize | None) -> str | None:
+        """A note when this size, given by the user, differs from the one the file records.
+
+        None when the file records none, or one within 1 % of this. A user's
+        pixel size wins over the file's (the metadata may be wrong), but a
+        density then rests on the user's word, so the result says so.
+
+        >>> note = PixelSize(0.6, 0.6, "user").replaces(PixelSize(0.5, 0.5, "ome"))
+        >>> note.split(" (")[0]
+        'pixel size 0.6 µm given by the user replaces the 0.5 µm the file records'
+        >>> PixelSize(0.5, 0.5, "user").replaces(PixelSize(0.502, 0.502, "ome")) is None
+        True
+        """
+        if recorded is None:
+            return None
+        given, found = self.isotropic_um, recorded.isotropic_um
+        if abs(given - found) <= 0.01 * found:
+            return None
+        return (
+            f"pixel size {given:.4g} µm given by the user replaces the {found:.4g} µm the file "
+            "records (densities scale with it: check which is right)"
+        )
+
 
 @dataclass
 class SectionImage:

@@ -305,6 +305,9 @@ def read_region(
     )
     outside = ~own[: reg.shape[0], : reg.shape[1]]
     notes: list[str] = []
+    override = size.replaces(info.pixel_size) if reader.pixel_size_um is not None else None
+    if override is not None:
+        notes.append(override)
     if modality == "brightfield":
         rgb = np.ascontiguousarray(block[..., :3])
         rgb[outside] = np.asarray(section.fill[:3], dtype=np.float64).round().astype(rgb.dtype)
