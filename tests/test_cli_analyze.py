@@ -611,6 +611,9 @@ def test_consistency_writes_three_runs_and_their_checks(
     assert data["needs_review"] == bool(data["qc_reasons"])
     status = out.strip().splitlines()[1].rsplit("  ", 1)[-1]
     assert status.startswith("review:") == data["needs_review"]
+    # ... and what the check found is said on stderr
+    count = f"{min(counts)}" + (f"-{max(counts)}" if max(counts) != min(counts) else "")
+    assert f"small.ome.tif: consistency: count {count} over 3 pixel sizes (0.8-1.2 µm)" in err
 
 
 def test_without_consistency_there_are_no_runs(
@@ -672,4 +675,4 @@ def test_help_warns_that_consistency_is_slow(capsys: pytest.CaptureFixture[str])
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
-        assert "--consistency" in text and "3 more analyses per section" in text
+        assert "--consistency" in text and "2 more analyses per section" in text

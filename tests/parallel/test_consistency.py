@@ -43,7 +43,9 @@ def _check_runs(record: dict[str, Any]) -> None:
     assert record["needs_review"] == bool(record["qc_reasons"])
 
 
-def test_batch_consistency_and_resume(client: object, tmp_path: Path) -> None:
+def test_batch_consistency_and_resume(
+    client: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()
     spec = random_spec(4, modality="brightfield", length_um=300, pixel_size_um=PIXEL_UM)
@@ -67,6 +69,18 @@ def test_batch_consistency_and_resume(client: object, tmp_path: Path) -> None:
     assert bool(table["needs_review"].item()) == record["needs_review"]
     assert table["qc_reasons"].item() == "; ".join(record["qc_reasons"])
     assert _load(out / "run.json")["consistency"] is True
+    # the section's line says what the check found (printed without -q)
+    address = client.scheduler.address  # type: ignore[attr-defined]
+    capsys.readouterr()
+    args = ["batch", str(inputs), "--out", str(out), "--no-overlay", "--consistency", "--force"]
+    assert main([*args, "--scheduler", address]) == 0
+    low, high = record["qc"]["consistency_count_min"], record["qc"]["consistency_count_max"]
+    found = f"{low}" + (f"-{high}" if high != low else "")
+    said = capsys.readouterr()
+    assert f"[consistency: count {found}]" in said.out + said.err
+    again = _load(out / "leg.json")
+    assert again["consistency"] == record["consistency"] and again["count"] == record["count"]
+    record = again
     # done with the runs: skipped whether they are asked for again or not
     assert _batch(client, inputs, "--out", out, "--no-overlay", "--consistency") == 0
     assert skipped()

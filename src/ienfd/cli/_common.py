@@ -13,7 +13,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,12 +23,11 @@ if TYPE_CHECKING:
 Subparsers = argparse._SubParsersAction
 
 CONSISTENCY_HELP = (
-    "check each result without any truth: analyse the section again at its pixel size and at "
-    "1.25x and 1.5x it (turning or mirroring it changes nothing: it is analysed in one frame). "
-    "SLOWER: 3 more analyses per section, about 3x the time. A section whose count or DEJ "
-    "length changes beyond the "
-    "tolerance in docs/output.md is marked for review; every run goes in the JSON under "
-    "'consistency'"
+    "check each result without any truth: analyse the section again at 1.25x and 1.5x its "
+    "pixel size (turning or mirroring it changes nothing: it is analysed in one frame). "
+    "SLOWER: 2 more analyses per section, of smaller copies, about 2x the time. A section "
+    "whose count or DEJ length changes beyond the tolerance in docs/output.md is marked for "
+    "review; what it found is printed, and every run goes in the JSON under 'consistency'"
 )
 
 LENGTH_BASIS_HELP = (
@@ -224,6 +223,34 @@ def shorten(text: str, width: int = 70) -> str:
     if space >= width // 2:  # a word boundary not too far back
         cut = cut[:space]
     return cut.rstrip(" ,;:(") + "…"
+
+
+def consistency_words(record: Mapping[str, Any]) -> str | None:
+    """What ``--consistency`` found for one result, in a few words; None when it did not run.
+
+    >>> qc = {"consistency_count_min": 4, "consistency_count_max": 5,
+    ...       "consistency_dej_spread": 0.003, "consistency_failed_runs": 0}
+    >>> runs = [{"pixel_size_um": 0.6}, {"pixel_size_um": 0.75}, {"pixel_size_um": 0.9}]
+    >>> consistency_words({"qc": qc, "consistency": runs})
+    'consistency: count 4-5 over 3 pixel sizes (0.6-0.9 µm), DEJ length spread 0.3 %'
+    """
+    runs = record.get("consistency")
+    if not runs:
+        return None
+    qc = record.get("qc", {})
+    sizes = [float(run["pixel_size_um"]) for run in runs]
+    low, high = qc.get("consistency_count_min"), qc.get("consistency_count_max")
+    spread = qc.get("consistency_dej_spread")
+    failed = qc.get("consistency_failed_runs") or 0
+    counts = "no count" if low is None else f"count {low}" + (f"-{high}" if high != low else "")
+    words = (
+        f"consistency: {counts} over {len(runs)} pixel sizes ({min(sizes):.3g}-{max(sizes):.3g} µm)"
+    )
+    if spread is not None:
+        words += f", DEJ length spread {100 * spread:.1f} %"
+    if failed:
+        words += f", no section in {failed}"
+    return words
 
 
 def notes_status(notes: tuple[str, ...] | list[str], width: int = 70) -> str:

@@ -14,6 +14,7 @@ from ienfd.cli._common import (
     Progress,
     Subparsers,
     add_output_options,
+    consistency_words,
     in_flag_words,
     notes_status,
     pixel_size_argument,
@@ -51,7 +52,7 @@ examples:
   ienfd analyze leg_s1.tif leg_s2.tif --out results --pixel-size 0.5
   ienfd analyze stack.ome.tif --out results --fibre-channel PGP9.5 \\
       --membrane-channel 1 --length-basis surface
-  ienfd analyze leg_s1.tif --out results --consistency   # slower: about 3x the time
+  ienfd analyze leg_s1.tif --out results --consistency   # slower: about 2x the time
   ienfd analyze leg_s1.tif --out results --junction leg_s1.geojson  # a QuPath-drawn DEJ
   ienfd analyze biopsy.czi --out results --scene 1      # the second scene of the file
   ienfd analyze camera.png --out results --pixel-size 0.5  # PNG/JPEG record no pixel size
@@ -267,6 +268,9 @@ def _run_analyze(args: argparse.Namespace) -> int:
             cells = _table_cells(run.record)
             for text in run.notes:
                 note(f"note: {path}: {in_flag_words(text)}")
+            checked = consistency_words(run.record)
+            if checked is not None:
+                note(f"{path}: {checked}")
             for reason in run.quality.reasons if run.quality.needs_review else []:
                 note(f"review: {path}: {reason}")
         else:

@@ -12,6 +12,7 @@ from ienfd.cli._common import (
     Progress,
     Subparsers,
     add_output_options,
+    consistency_words,
     in_flag_words,
     notes_status,
     pixel_size_argument,
@@ -261,6 +262,9 @@ def _batch(args: argparse.Namespace) -> int:
             quality = run.quality
             word = "review" if quality.needs_review else "ok"
             state = f"{word}  count {r['count']}  {r['density_per_mm']:.2f}/mm"
+            checked = consistency_words(r)
+            if checked is not None:
+                state += f"  [{checked.split(' over ')[0]}]"
             if quality.needs_review:
                 first, *more = quality.reasons
                 state += f"  ({shorten(first)}" + (f"; +{len(more)} more)" if more else ")")

@@ -114,6 +114,7 @@ def assess_consistency(
     parameters: AnalysisParameters | None = None,
     scales: tuple[float, ...] = (1.0, 1.25, 1.5),
     turned: bool = False,
+    own: SectionResult | None = None,
 ) -> ConsistencyReport:
     """Analyse a section at each of several pixel sizes (and in all eight orientations).
 
@@ -128,6 +129,10 @@ def assess_consistency(
         Analyse each scale in all eight orientations, not only as it is. They
         are analysed in one frame and agree by construction (docs/algorithm.md,
         step 0): this shows it, at eight times the cost.
+    own : SectionResult, optional
+        The result of :func:`analyze_section` on this image with these
+        arguments, when the caller has it: it is the run at scale 1 as the
+        image lies (the analysis is deterministic), one analysis saved.
 
     Returns
     -------
@@ -168,6 +173,12 @@ def assess_consistency(
                     "needs_review": None,
                     "error": None,
                 }
+                if own is not None and scale == 1.0 and rotation == 0 and not flip:
+                    run["count"] = own.count
+                    run["dej_length_um"] = round(own.dej_length_um, 1)
+                    run["needs_review"] = own.needs_review
+                    runs.append(run)
+                    continue
                 try:
                     result = analyze_section(
                         _orient(scaled, rotation, flip),

@@ -307,7 +307,7 @@ def run_batch(
     consistency : bool
         Also analyse every section at three pixel sizes and flag it for
         review when the count or junction length changes
-        (``SectionJob.consistency``; about 3 times the work).
+        (``SectionJob.consistency``; about twice the work).
     slide_bytes : int
         Inputs whose full-resolution level needs more bytes are whole-slide
         images, split into sections.

@@ -141,11 +141,12 @@ class SectionJob:
         for one; for whole images only (not with ``region``), and not with
         ``consistency`` (which checks the search).
     consistency : bool
-        Also analyse the section at its own pixel size and at 1.25 and 1.5
-        times it (:func:`ienfd.core.assess_consistency`: 3 more analyses, two
-        of them of smaller copies, so about 3 times as long in all), add the
-        spread to ``qc`` and any instability to ``qc_reasons``, and write
-        every run under ``consistency`` in the JSON.
+        Also analyse the section at 1.25 and 1.5 times its pixel size
+        (:func:`ienfd.core.assess_consistency`, with the result at its own
+        size as the first run: 2 more analyses, of smaller copies, so about
+        twice as long in all), add the spread to ``qc`` and any instability
+        to ``qc_reasons``, and write every run under ``consistency`` in the
+        JSON.
     extra : dict
         Further keys written into the JSON after the result (batch provenance).
     """
@@ -325,10 +326,12 @@ def _analyse(image: SectionImage, job: SectionJob) -> SectionResult:
     return analyze_section(pixels, **arguments)
 
 
-def _assess_consistency(image: SectionImage, job: SectionJob) -> ConsistencyReport:
-    """The section analysed at three pixel sizes (3 analyses)."""
+def _assess_consistency(
+    image: SectionImage, job: SectionJob, result: SectionResult
+) -> ConsistencyReport:
+    """The section at three pixel sizes: ``result`` at its own, 2 more analyses."""
     pixels, arguments = _analysis_arguments(image, job)
-    return assess_consistency(pixels, **arguments)
+    return assess_consistency(pixels, own=result, **arguments)
 
 
 def _finite(value: Any) -> Any:
@@ -411,8 +414,8 @@ def run_section(job: SectionJob, image: SectionImage | None = None) -> SectionOu
             "given; try the other length basis"
         )
     consistency = None
-    if job.consistency:  # after the checks above: 16 analyses are not spent on a failure
-        consistency = _assess_consistency(image, job)
+    if job.consistency:  # after the checks above: 2 analyses are not spent on a failure
+        consistency = _assess_consistency(image, job, result)
         result = with_consistency(result, consistency)
     overlay_name = None
     if job.overlay:
