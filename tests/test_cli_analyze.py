@@ -676,3 +676,36 @@ def test_help_warns_that_consistency_is_slow(capsys: pytest.CaptureFixture[str])
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert "--consistency" in text and "2 more analyses per section" in text
+
+
+# --pipeline: a pipeline made for the other modality is refused per image, as by batch
+
+PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
+
+
+def test_a_pipeline_of_the_other_modality_is_refused_per_image(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fluorescence = PIPELINES / "fluorescence_pgp95_col4.json"
+    stale = tmp_path / "bf_section.json"
+    stale.write_text("{}")  # an earlier run's result must not pass for this one's
+    code, out, err = _run(
+        capsys, files["brightfield"], files["fluorescence"], "--out", tmp_path, "--no-overlay",
+        "--pipeline", fluorescence,
+    )  # fmt: skip
+    assert code == 1
+    said = (
+        f"{files['brightfield']}: the pipeline is for fluorescence images but this is a "
+        "brightfield image"
+    )
+    assert said in err and "choose the brightfield pipeline" in err
+    assert not stale.exists() and (tmp_path / "fl.json").exists()
+    assert "1 of 2 image(s) analysed, 1 failed" in out
+    # Given on purpose, --modality reads the file as the pipeline's modality would not:
+    # analysed, with a note that the pipeline was made for the other one.
+    code, _, err = _run(
+        capsys, files["fluorescence"], "--out", tmp_path, "--no-overlay",
+        "--pipeline", PIPELINES / "brightfield_pgp95.json", "--modality", "fluorescence",
+    )  # fmt: skip
+    assert code == 0
+    assert "--modality fluorescence overrules the pipeline's brightfield" in err

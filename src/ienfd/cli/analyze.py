@@ -23,7 +23,7 @@ from ienfd.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from ienfd.workflow import SectionOutcome, SectionRun
+    from ienfd.workflow import SectionJob, SectionOutcome, SectionRun
 
 _ANALYZE_EPILOG = """\
 outputs, in DIR, for each IMAGE:
@@ -163,6 +163,10 @@ def _status(outcome: SectionOutcome | SectionRun) -> str:
     return f"ok, {notes_status(outcome.notes)}" if outcome.notes else "ok"
 
 
+#: The columns after the image name for an image that was not analysed.
+_NO_CELLS = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
+
+
 def _table_cells(record: Mapping[str, Any]) -> str:
     """The columns after the image name in the printed table."""
     return (
@@ -182,6 +186,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         analysis_jobs,
         image_stem,
         read_parameters,
+        remove_outputs,
         run_sections,
     )
 
@@ -190,6 +195,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
     parameters = None
     pixel_model = None
+    pipeline_modality = None  # a pipeline's modality, when --modality does not overrule it
+    clash = None  # ... and what is said when it does
     if args.pipeline is not None:
         from ienfd.workflow import PipelineError, read_pipeline
 
@@ -202,7 +209,13 @@ def _run_analyze(args: argparse.Namespace) -> int:
             print(f"ienfd analyze: error: --pipeline: {exc}", file=sys.stderr)
             return 2
         parameters, args.length_basis = pipeline.parameters, pipeline.length_basis
-        args.modality = args.modality or pipeline.modality
+        if args.modality is None:
+            pipeline_modality = args.modality = pipeline.modality
+        elif args.modality != pipeline.modality:
+            clash = (
+                f"--modality {args.modality} overrules the pipeline's {pipeline.modality}: its "
+                f"parameters were chosen for {pipeline.modality} images"
+            )
         pixel_model = pipeline.pixel_model.path if pipeline.pixel_model else None
     if args.params is not None:
         try:
@@ -252,6 +265,11 @@ def _run_analyze(args: argparse.Namespace) -> int:
             note(
                 f"note: {job.image} shares its stem with another input; written as {job.stem}.json"
             )
+    if clash is not None:
+        note(f"note: {clash}")
+    # As `ienfd batch` does: a pipeline made for the other modality is refused per image
+    # (--modality, given on purpose, reads an RGB file as fluorescence channels instead).
+    refused = {} if pipeline_modality is None else _other_modality(jobs, pipeline_modality)
 
     width = max(5, *(len(job.image) for job in jobs))
     if not args.quiet:
@@ -279,20 +297,53 @@ def _run_analyze(args: argparse.Namespace) -> int:
                 progress.error(run.traceback.rstrip("\n"))
             for stale in run.removed:
                 note(f"note: removed {stale}, left by an earlier run")
-            cells = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
+            cells = _NO_CELLS
         progress.write(f"{path:<{width}}  {cells}  {_status(run)}")
         progress.advance()
 
     with progress:
-        runs = run_sections(jobs, show)
+        for job in jobs:
+            if job.stem in refused:  # the same lines as a section that failed
+                progress.error(f"ienfd analyze: error: {refused[job.stem]}")
+                for stale in remove_outputs(job):
+                    note(f"note: removed {stale}, left by an earlier run")
+                reason = shorten(refused[job.stem])
+                progress.write(f"{job.image:<{width}}  {_NO_CELLS}  error: {reason}")
+                progress.advance()
+        runs = run_sections([job for job in jobs if job.stem not in refused], show)
+    failed = len(refused) + sum(run.status == "error" for run in runs)
     if not args.quiet:
-        failed = sum(run.status == "error" for run in runs)
+        total = len(jobs)
         review = sum(run.status == "ok" and run.quality.needs_review for run in runs)
         print(
-            f"{len(runs) - failed} of {len(runs)} image(s) analysed"
+            f"{total - failed} of {total} image(s) analysed"
             + (f", {failed} failed (see the errors above)" if failed else "")
             + (f", {review} need{'s' if review == 1 else ''} review (see above)" if review else "")
             + f"; density per mm of {'DEJ' if args.length_basis == 'dej' else 'surface'}; "
             f"results in {Path(args.out)}"
         )
-    return 1 if any(run.status == "error" for run in runs) else 0
+    return 1 if failed else 0
+
+
+def _other_modality(jobs: list[SectionJob], modality: str) -> dict[str, str]:
+    """The reason each job's image is refused, by stem: its file is of the other modality.
+
+    Read from the file's metadata (:func:`ienfd.io.probe_image`); a file that
+    cannot be probed, or whose modality the metadata leave open (a single
+    greyscale channel), is left to the analysis, which says what is wrong.
+    """
+    from ienfd.io import probe_image
+
+    refused = {}
+    for job in jobs:
+        try:
+            info = probe_image(job.path, scene=job.reader.scene)
+        except (ValueError, OSError):
+            continue
+        if info.modality is not None and info.modality != modality:
+            refused[job.stem] = (
+                f"{job.image}: the pipeline is for {modality} images but this is a "
+                f"{info.modality} image (axes {info.axes!r}); choose the {info.modality} "
+                f"pipeline (or give --modality {modality} to read it as {modality} all the same)"
+            )
+    return refused
