@@ -79,11 +79,13 @@ def test_biopsy_table_is_total_count_over_total_length(manifest_run: tuple[Path,
     assert set(zip(biopsies["patient_id"], biopsies["site"], strict=True)) == {
         ("P1", "distal_leg"),
         ("P1", "proximal_thigh"),
+        ("P2", "distal_leg"),
     }
     leg = sections[(sections["site"] == "distal_leg") & (sections["status"] == "ok")]
     row = biopsies[biopsies["site"] == "distal_leg"].iloc[0]
     expected = density_ci(leg["count"], leg["dej_length_um"] / 1000.0)
     assert row["n_sections"] == 3
+    assert row["n_sections_failed"] == 0
     assert row["total_count"] == leg["count"].sum()
     assert row["density_per_mm"] == pytest.approx(expected.density_per_mm)
     assert row["ci_low"] == pytest.approx(expected.ci_low)
@@ -91,8 +93,13 @@ def test_biopsy_table_is_total_count_over_total_length(manifest_run: tuple[Path,
     assert row["section_density_sd"] == pytest.approx(per_section.std())
     thigh = biopsies[biopsies["site"] == "proximal_thigh"].iloc[0]
     assert thigh["n_sections"] == 1 and bool(thigh["few_sections"])
+    assert thigh["n_sections_failed"] == 0
+    # P2's only section, a corrupt file, failed: the biopsy keeps its row, without a density
+    (lost,) = biopsies[biopsies["patient_id"] == "P2"].itertuples()
+    assert (lost.site, lost.n_sections, lost.n_sections_failed) == ("distal_leg", 0, 1)
+    assert math.isnan(lost.density_per_mm) and bool(lost.few_sections)
     assert math.isnan(thigh["ci_low"])
-    assert pd.read_parquet(out / "biopsies.parquet")["n_sections"].tolist() == [3, 1]
+    assert pd.read_parquet(out / "biopsies.parquet")["n_sections"].tolist() == [3, 1, 0]
 
 
 def test_corrections_are_used_without_reanalysis_and_bad_ones_are_errors(

@@ -330,7 +330,9 @@ def biopsy_table(
     spread of the per-section densities (``section_density_sd``, ``_min``,
     ``_max``). ``n_sections_need_review`` counts the site's sections whose
     ``needs_review`` is True, and ``review_reasons`` names them with their
-    reasons.
+    reasons. ``n_sections_failed`` counts the site's sections that were
+    listed but could not be analysed (error rows), so that a biopsy measured
+    on fewer sections than were cut says so.
 
     Raises
     ------
@@ -356,7 +358,42 @@ def biopsy_table(
         .agg(section_density_sd="std", section_density_min="min", section_density_max="max")
         .reset_index()
     )
-    return biopsies.merge(spread, on=["patient_id", "site"], how="left")
+    import pandas as pd
+
+    failed = sections[sections["status"] == "error"]
+    failed_keys = pd.DataFrame(
+        {
+            "patient_id": failed["patient_id"].astype(str).str.strip(),
+            "site": [_site_or_blank(v, extra_sites) for v in failed["site"]],
+        }
+    )
+    n_failed = failed_keys.groupby(["patient_id", "site"]).size().rename("n_sections_failed")
+    biopsies = biopsies.merge(spread, on=["patient_id", "site"], how="left")
+    biopsies = biopsies.merge(n_failed.reset_index(), on=["patient_id", "site"], how="left")
+    biopsies["n_sections_failed"] = biopsies["n_sections_failed"].fillna(0).astype("int64")
+    # A biopsy none of whose sections could be analysed still has its row: no density,
+    # its failed sections counted, rather than no row at all.
+    seen = set(zip(biopsies["patient_id"], biopsies["site"], strict=True))
+    lost = n_failed.reset_index()
+    lost = lost[[key not in seen for key in zip(lost["patient_id"], lost["site"], strict=True)]]
+    if not lost.empty:
+        lost = lost.assign(n_sections=0, n_corrected=0, n_sections_need_review=0, total_count=0)
+        lost = lost.assign(few_sections=True)
+        biopsies = pd.concat([biopsies, lost], ignore_index=True)
+        for column in ("n_sections", "n_corrected", "n_sections_need_review", "total_count"):
+            if column in biopsies:
+                biopsies[column] = biopsies[column].astype("int64")
+    return biopsies
+
+
+def _site_or_blank(value: object, extra_sites: tuple[str, ...]) -> str:
+    """The canonical site of an error row, or its text when it names none ienfd knows."""
+    from ienfd.clinical import normalize_site
+
+    try:
+        return normalize_site(value, extra_sites=extra_sites)
+    except ValueError:  # ClinicalInputError is one
+        return str(value).strip()
 
 
 def write_table(frame: pd.DataFrame, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
