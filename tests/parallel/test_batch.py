@@ -222,6 +222,26 @@ def test_bad_command_line_exits_2(
     assert not (tmp_path / "o" / "sections.csv").exists()
 
 
+def test_an_unquoted_glob_is_named_as_the_likely_cause(
+    section_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = sorted(str(p) for p in section_folder.glob("*.tif"))  # what the shell passes
+    assert len(files) >= 2
+    with pytest.raises(SystemExit) as exited:
+        main(["batch", *files, "--out", str(tmp_path / "o")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {' '.join(files[1:])}" in err
+    assert "a glob in quotes such as 'slides/*.tif'): an unquoted glob is expanded by the " in err
+    assert f"shell into {len(files)} arguments" in err
+    # an unknown option is only that
+    with pytest.raises(SystemExit):
+        main(["batch", files[0], "--out", str(tmp_path / "o"), "--bogus"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --bogus" in err and "glob" not in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_no_input_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["batch", str(tmp_path / "nothing*.tif"), "--out", str(tmp_path / "o")]) == 2
     assert "matches no file" in capsys.readouterr().err

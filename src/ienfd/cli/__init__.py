@@ -47,7 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ienfd`` command line; return the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # parse_args' own error, with a hint for the usual cause under batch
+        hint = ""
+        if args.command == "batch" and not any(arg.startswith("-") for arg in extra):
+            hint = (
+                f"; batch takes one INPUT (a folder, a manifest CSV, or a glob in quotes such "
+                f"as 'slides/*.tif'): an unquoted glob is expanded by the shell into "
+                f"{len(extra) + 1} arguments"
+            )
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     args.verbose += getattr(args, "command_verbose", 0)  # ienfd -v CMD and ienfd CMD -v
     args.quiet = args.global_quiet or getattr(args, "quiet", False)  # ienfd -q CMD, CMD -q
     configure_logging(f"ienfd {args.command or ''}".strip(), verbose=args.verbose, quiet=args.quiet)
