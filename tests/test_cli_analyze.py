@@ -367,7 +367,8 @@ def test_params_file(
     ("content", "reason"),
     [
         ('{"no_such_parameter": 1}', "unknown analysis parameter"),
-        ("[1, 2", "Expecting"),
+        ("[1, 2", "not a JSON file (Expecting"),
+        ("x", "not a JSON file (Expecting value at line 1, column 1)"),
         ("[1, 2]", "expected a JSON object"),
     ],
 )
@@ -385,6 +386,16 @@ def test_bad_params_file(
     assert code == 2
     assert str(params) in err and reason in err
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_out_that_is_a_file_is_named_so(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "results"
+    taken.write_text("a file, not a folder")
+    code, _, err = _run(capsys, files["brightfield"], "--out", taken)
+    assert code == 2 and f"--out {taken}: is a file, not a folder" in err
+    assert taken.read_text() == "a file, not a folder"
 
 
 # --- bad input: each a file the command must refuse, by name and reason --------------

@@ -76,6 +76,11 @@ _FLAG_WORDS = (
         "read whole-slide images region by region (open_lazy)",
         "use `ienfd batch` for whole-slide images",
     ),
+    (
+        "(or draw the junction)",
+        "(or draw the junction and count across it: --junction FILE, or a manifest's junction "
+        "column; docs/output.md)",
+    ),
 )
 
 
@@ -88,6 +93,8 @@ def in_flag_words(text: str) -> str:
 
     >>> in_flag_words("x.png: no pixel size: PNG files do not record it; pass pixel_size_um")
     'x.png: no pixel size: PNG files do not record it; pass --pixel-size UM'
+    >>> in_flag_words("no epidermis found (or draw the junction)").split(": ")[1]
+    "--junction FILE, or a manifest's junction column; docs/output.md)"
     """
     for words, flag in _FLAG_WORDS:
         text = text.replace(words, flag)
@@ -223,6 +230,21 @@ def shorten(text: str, width: int = 70) -> str:
     if space >= width // 2:  # a word boundary not too far back
         cut = cut[:space]
     return cut.rstrip(" ,;:(") + "…"
+
+
+def out_problem(out: str, exc: OSError) -> str:
+    """Why ``--out`` cannot be used, in words: ``exc`` from making the folder.
+
+    >>> import os, tempfile
+    >>> f = tempfile.NamedTemporaryFile(delete=False).name
+    >>> out_problem(f, FileExistsError(17, "File exists")).endswith("is a file, not a folder")
+    True
+    """
+    import os
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        return f"--out {out}: is a file, not a folder"
+    return f"--out {out}: {exc.strerror or exc}"
 
 
 def consistency_words(record: Mapping[str, Any]) -> str | None:

@@ -17,6 +17,7 @@ from ienfd.cli._common import (
     consistency_words,
     in_flag_words,
     notes_status,
+    out_problem,
     pixel_size_argument,
     scene_argument,
     shorten,
@@ -254,7 +255,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
             pixel_model=pixel_model,
         )
     except OSError as exc:
-        print(f"ienfd analyze: error: --out {args.out}: {exc}", file=sys.stderr)
+        print(f"ienfd analyze: error: {out_problem(args.out, exc)}", file=sys.stderr)
         return 2
     # The bar for more than one image only: one image's line comes soon enough.
     progress = Progress(

@@ -15,6 +15,7 @@ from ienfd.cli._common import (
     consistency_words,
     in_flag_words,
     notes_status,
+    out_problem,
     pixel_size_argument,
     scene_argument,
     shorten,
@@ -236,7 +237,7 @@ def _batch(args: argparse.Namespace) -> int:
             print(f"ienfd batch: error: {problem}", file=sys.stderr)
         return 2
     except OSError as exc:
-        return fail(f"--out {args.out}: {exc}")
+        return fail(out_problem(args.out, exc))
     reader = ReaderOptions(
         pixel_size_um=args.pixel_size,
         fibre_channel=args.fibre_channel,

@@ -319,7 +319,13 @@ def read_parameters(path: str | os.PathLike[str]) -> AnalysisParameters:
         The file cannot be opened.
     """
     with open(path, encoding="utf-8") as fh:
-        values = json.load(fh)
+        try:
+            values = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"not a JSON file ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+                "expected a JSON object of analysis parameters"
+            ) from None
     if isinstance(values, dict) and isinstance(values.get("parameters"), dict):
         values = values["parameters"]
     if not isinstance(values, dict):
