@@ -23,7 +23,7 @@ from PIL import Image
 from ienfd import __version__
 from ienfd.cli import main
 from ienfd.cli._common import shorten
-from ienfd.io import write_section_tiff
+from ienfd.io import file_sha256, write_section_tiff
 from ienfd.synthetic import SectionSpec, generate_section, random_spec
 from tests.io._tiffs import brightfield_rgb, claim_size, write_plain
 
@@ -711,6 +711,9 @@ def test_a_pipeline_of_the_other_modality_is_refused_per_image(
     )
     assert said in err and "choose the brightfield pipeline" in err
     assert not stale.exists() and (tmp_path / "fl.json").exists()
+    # the result records the pipeline it was analysed with, by content and hash
+    used = _load(tmp_path / "fl.json")["pipeline"]
+    assert used["sha256"] == file_sha256(fluorescence)[0] and used["modality"] == "fluorescence"
     assert "1 of 2 image(s) analysed, 1 failed" in out
     # Given on purpose, --modality reads the file as the pipeline's modality would not:
     # analysed, with a note that the pipeline was made for the other one.

@@ -196,6 +196,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
     parameters = None
     pixel_model = None
+    recorded: dict[str, Any] = {}  # what every result JSON records of the command
     pipeline_modality = None  # a pipeline's modality, when --modality does not overrule it
     clash = None  # ... and what is said when it does
     if args.pipeline is not None:
@@ -210,6 +211,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
             print(f"ienfd analyze: error: --pipeline: {exc}", file=sys.stderr)
             return 2
         parameters, args.length_basis = pipeline.parameters, pipeline.length_basis
+        recorded["pipeline"] = pipeline.record()  # as ienfd batch records it
         if args.modality is None:
             pipeline_modality = args.modality = pipeline.modality
         elif args.modality != pipeline.modality:
@@ -257,6 +259,10 @@ def _run_analyze(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ienfd analyze: error: {out_problem(args.out, exc)}", file=sys.stderr)
         return 2
+    if recorded:
+        from dataclasses import replace
+
+        jobs = [replace(job, extra={**job.extra, **recorded}) for job in jobs]
     # The bar for more than one image only: one image's line comes soon enough.
     progress = Progress(
         "analyze", total=len(jobs), quiet=args.quiet, bar=None if len(jobs) > 1 else False
