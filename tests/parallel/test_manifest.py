@@ -59,7 +59,8 @@ def test_section_table_carries_the_manifest_and_feeds_classify(
     assert table["patient_id"].tolist() == ["P1"] * 4 + ["P2"]
     assert table["image"].tolist()[0] == "leg_a.tif"  # as written in the manifest
     assert table["status"].tolist() == ["ok"] * 4 + ["error"]
-    assert "corrupt.tif" in table["error"].iloc[4]
+    assert table["error"].iloc[4].startswith("corrupt.tif: ")  # as the manifest names it ...
+    assert table["error"].iloc[4].count("corrupt.tif") == 1  # ... once, not again as a path
     assert table["image"].tolist()[2].endswith("leg_d.tif")  # an absolute path, as written
     assert len(set(table["result_json"].iloc[:4])) == 4
     assert len(set(table["input_sha256"].iloc[:4])) == 4
@@ -208,3 +209,20 @@ def test_extra_site_is_accepted_with_site_option(section_folder: Path, tmp_path:
     with pytest.raises(BatchInputError, match=r"unknown site 'Forearm'"):
         collect_inputs(str(manifest))
     assert collect_inputs(str(manifest), extra_sites=("forearm",))[0].site == "forearm"
+
+
+def test_a_file_refused_while_planning_is_named_once(client: object, tmp_path: Path) -> None:
+    # An OME-TIFF cut short before its OME-XML fails when the batch probes it, before any
+    # analysis; the reader names the file by the path it opened (absolute), the row by the
+    # manifest's name for it: the message gives the name once.
+    spec = SectionSpec(modality="brightfield", length_um=300, pixel_size_um=PIXEL_UM, seed=3)
+    whole = tmp_path / "whole.ome.tif"
+    write_section_tiff(whole, generate_section(spec).image, pixel_size_um=PIXEL_UM, kind="ome")
+    data = whole.read_bytes()
+    (tmp_path / "cut.ome.tif").write_bytes(data[: len(data) // 4])
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("image,patient_id,site,section\ncut.ome.tif,P1,distal_leg,1\n")
+    out = tmp_path / "out"
+    assert _batch([str(manifest), "--out", str(out), "--no-overlay", "-q"], client) == 1
+    (error,) = pd.read_csv(out / "sections.csv")["error"]
+    assert error.startswith("cut.ome.tif: truncated TIFF") and error.count("cut.ome.tif") == 1

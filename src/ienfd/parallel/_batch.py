@@ -195,6 +195,8 @@ def plan_input(
         return plan, list(slide.regions)
     except (ValueError, OSError, MemoryError) as exc:  # ImageReadError is a ValueError
         reason = "not enough memory" if isinstance(exc, MemoryError) else str(exc)
+        if row.path != row.image and reason.startswith(row.path):  # the file as the user named it
+            reason = row.image + reason[len(row.path) :]
         text = reason if reason.startswith(row.image) else f"{row.image}: {reason}"
         if isinstance(exc, OSError) and not isinstance(exc, ImageReadError):
             text += f" ({type(exc).__name__})"
