@@ -340,6 +340,8 @@ def biopsy_table(
         The table has no patient or site (a folder or glob input without a
         manifest), or the clinical checks fail (the message names the row).
     """
+    import pandas as pd
+
     from ienfd.clinical import ClinicalInputError, aggregate_sections, prepare_sections
 
     ok = sections[sections["status"] == "ok"]
@@ -358,8 +360,6 @@ def biopsy_table(
         .agg(section_density_sd="std", section_density_min="min", section_density_max="max")
         .reset_index()
     )
-    import pandas as pd
-
     failed = sections[sections["status"] == "error"]
     failed_keys = pd.DataFrame(
         {
