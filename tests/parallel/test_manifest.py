@@ -73,7 +73,9 @@ def test_section_table_carries_the_manifest_and_feeds_classify(
     assert (tmp_path / "clin" / "excluded.csv").exists()  # the error row, not dropped
 
 
-def test_biopsy_table_is_total_count_over_total_length(manifest_run: tuple[Path, Path]) -> None:
+def test_biopsy_table_is_total_count_over_total_length(
+    manifest_run: tuple[Path, Path], tmp_path: Path
+) -> None:
     _, out = manifest_run
     sections = pd.read_csv(out / "sections.csv")
     biopsies = pd.read_csv(out / "biopsies.csv")
@@ -99,6 +101,12 @@ def test_biopsy_table_is_total_count_over_total_length(manifest_run: tuple[Path,
     (lost,) = biopsies[biopsies["patient_id"] == "P2"].itertuples()
     assert (lost.site, lost.n_sections, lost.n_sections_failed) == ("distal_leg", 0, 1)
     assert math.isnan(lost.density_per_mm) and bool(lost.few_sections)
+    assert lost.status == "error" and "none of its 1 listed section(s)" in lost.error
+    assert set(biopsies[biopsies["patient_id"] == "P1"]["status"]) == {"ok"}
+    # classify takes the biopsy table as it is: P2 excluded and listed, not an input error
+    assert main(["classify", str(out / "biopsies.csv"), "--out", str(tmp_path / "clin")]) == 0
+    excluded = pd.read_csv(tmp_path / "clin" / "excluded.csv")
+    assert excluded["patient_id"].tolist() == ["P2"]
     assert math.isnan(thigh["ci_low"])
     assert pd.read_parquet(out / "biopsies.parquet")["n_sections"].tolist() == [3, 1, 0]
 

@@ -332,7 +332,9 @@ def biopsy_table(
     ``needs_review`` is True, and ``review_reasons`` names them with their
     reasons. ``n_sections_failed`` counts the site's sections that were
     listed but could not be analysed (error rows), so that a biopsy measured
-    on fewer sections than were cut says so.
+    on fewer sections than were cut says so; a biopsy none of whose sections
+    was analysed has a row of its own with ``status`` "error" (the others
+    "ok") and no density, which ``ienfd classify`` lists as excluded.
 
     Raises
     ------
@@ -376,9 +378,18 @@ def biopsy_table(
     seen = set(zip(biopsies["patient_id"], biopsies["site"], strict=True))
     lost = n_failed.reset_index()
     lost = lost[[key not in seen for key in zip(lost["patient_id"], lost["site"], strict=True)]]
+    biopsies["status"], biopsies["error"] = "ok", ""
     if not lost.empty:
         lost = lost.assign(n_sections=0, n_corrected=0, n_sections_need_review=0, total_count=0)
-        lost = lost.assign(few_sections=True)
+        lost = lost.assign(
+            few_sections=True,
+            # ienfd classify excludes a row whose status is not ok, and lists it
+            status="error",
+            error=[
+                f"none of its {n} listed section(s) could be analysed (sections.csv says why)"
+                for n in lost["n_sections_failed"]
+            ],
+        )
         biopsies = pd.concat([biopsies, lost], ignore_index=True)
         for column in ("n_sections", "n_corrected", "n_sections_need_review", "total_count"):
             if column in biopsies:
