@@ -25,7 +25,7 @@ Subparsers = argparse._SubParsersAction
 CONSISTENCY_HELP = (
     "check each result without any truth: analyse the section again at 1.25x and 1.5x its "
     "pixel size (turning or mirroring it changes nothing: it is analysed in one frame). "
-    "SLOWER: 2 more analyses per section, of smaller copies, about 2x the time. A section "
+    "SLOWER: 2 more analyses per section, of reduced copies, about 4x the time. A section "
     "whose count or DEJ length changes beyond the tolerance in docs/output.md is marked for "
     "review; what it found is printed, and every run goes in the JSON under 'consistency'"
 )

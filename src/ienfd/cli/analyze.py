@@ -53,7 +53,7 @@ examples:
   ienfd analyze leg_s1.tif leg_s2.tif --out results --pixel-size 0.5
   ienfd analyze stack.ome.tif --out results --fibre-channel PGP9.5 \\
       --membrane-channel 1 --length-basis surface
-  ienfd analyze leg_s1.tif --out results --consistency   # slower: about 2x the time
+  ienfd analyze leg_s1.tif --out results --consistency   # slower: about 4x the time
   ienfd analyze leg_s1.tif --out results --junction leg_s1.geojson  # a QuPath-drawn DEJ
   ienfd analyze biopsy.czi --out results --scene 1      # the second scene of the file
   ienfd analyze camera.png --out results --pixel-size 0.5  # PNG/JPEG record no pixel size

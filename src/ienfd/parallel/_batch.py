@@ -309,7 +309,7 @@ def run_batch(
     consistency : bool
         Also analyse every section at three pixel sizes and flag it for
         review when the count or junction length changes
-        (``SectionJob.consistency``; about twice the work).
+        (``SectionJob.consistency``; about 4 times the work in all).
     slide_bytes : int
         Inputs whose full-resolution level needs more bytes are whole-slide
         images, split into sections.

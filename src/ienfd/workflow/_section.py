@@ -143,10 +143,10 @@ class SectionJob:
     consistency : bool
         Also analyse the section at 1.25 and 1.5 times its pixel size
         (:func:`ienfd.core.assess_consistency`, with the result at its own
-        size as the first run: 2 more analyses, of smaller copies, so about
-        twice as long in all), add the spread to ``qc`` and any instability
-        to ``qc_reasons``, and write every run under ``consistency`` in the
-        JSON.
+        size as the first run: 2 more analyses, of reduced copies, about 4
+        times as long in all; benchmarks/bench_consistency.py), add the
+        spread to ``qc`` and any instability to ``qc_reasons``, and write
+        every run under ``consistency`` in the JSON.
     extra : dict
         Further keys written into the JSON after the result (batch provenance).
     """
