@@ -184,3 +184,9 @@ def test_fluorescence_region_keeps_the_channels_and_pixels(tmp_path: Path) -> No
         np.testing.assert_array_equal(lazy[:h, :w][own], crop[own])
     with pytest.raises(ValueError, match="pipeline is for brightfield"):
         read_region(path, region, reader=ReaderOptions(modality="brightfield"))
+    # A pixel size given against the one the slide records is used, and noted
+    assert not any("given by the user" in w for w in image.warnings)
+    given = read_region(path, region, reader=ReaderOptions(pixel_size_um=2 * PIXEL_UM))
+    assert given.pixel_size_um == 2 * PIXEL_UM
+    (note,) = [w for w in given.warnings if "given by the user replaces" in w]
+    assert f"the {PIXEL_UM:.4g} µm the file records" in note
