@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +29,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import numpy as np  # noqa: E402
+from _measure import load, machine  # noqa: E402
 
-from ienfd import __version__  # noqa: E402
 from ienfd.core import analyze_section, assess_consistency  # noqa: E402
 from ienfd.core._consistency import _reduce  # noqa: E402
 from ienfd.io import read_section  # noqa: E402
@@ -90,14 +89,7 @@ def main() -> None:
         measure("sample_images/brightfield_sg.ome.tif", sample.rgb, sample.pixel_size_um),
         measure("generated: SectionSpec(seed=7), 1900 um at 0.5 um", generated, 0.5),
     ]
-    record = {
-        "ienfd_version": __version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "sections": rows,
-    }
+    record = {**machine(), "load_average": load(), "sections": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "consistency.json").write_text(json.dumps(record, indent=1) + "\n")
     for row in rows:
