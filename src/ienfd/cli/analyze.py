@@ -164,10 +164,6 @@ def _status(outcome: SectionOutcome | SectionRun) -> str:
     return f"ok, {notes_status(outcome.notes)}" if outcome.notes else "ok"
 
 
-#: The columns after the image name for an image that was not analysed.
-_NO_CELLS = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
-
-
 def _table_cells(record: Mapping[str, Any]) -> str:
     """The columns after the image name in the printed table."""
     return (
@@ -187,7 +183,6 @@ def _run_analyze(args: argparse.Namespace) -> int:
         analysis_jobs,
         image_stem,
         read_parameters,
-        remove_outputs,
         run_sections,
     )
 
@@ -197,8 +192,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
     parameters = None
     pixel_model = None
     recorded: dict[str, Any] = {}  # what every result JSON records of the command
-    pipeline_modality = None  # a pipeline's modality, when --modality does not overrule it
-    clash = None  # ... and what is said when it does
+    from_pipeline = False  # the modality is a pipeline's, not overruled by --modality
+    clash = None  # what is said when --modality overrules it
     if args.pipeline is not None:
         from ienfd.workflow import PipelineError, read_pipeline
 
@@ -213,7 +208,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         parameters, args.length_basis = pipeline.parameters, pipeline.length_basis
         recorded["pipeline"] = pipeline.record()  # as ienfd batch records it
         if args.modality is None:
-            pipeline_modality = args.modality = pipeline.modality
+            args.modality, from_pipeline = pipeline.modality, pipeline.modality is not None
         elif args.modality != pipeline.modality:
             clash = (
                 f"--modality {args.modality} overrules the pipeline's {pipeline.modality}: its "
@@ -276,7 +271,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         note(f"note: {clash}")
     # As `ienfd batch` does: a pipeline made for the other modality is refused per image
     # (--modality, given on purpose, reads an RGB file as fluorescence channels instead).
-    refused = {} if pipeline_modality is None else _other_modality(jobs, pipeline_modality)
+    decided = _refused(jobs) if from_pipeline else None
 
     width = max(5, *(len(job.image) for job in jobs))
     if not args.quiet:
@@ -304,53 +299,44 @@ def _run_analyze(args: argparse.Namespace) -> int:
                 progress.error(run.traceback.rstrip("\n"))
             for stale in run.removed:
                 note(f"note: removed {stale}, left by an earlier run")
-            cells = _NO_CELLS
+            cells = f"{'-':<12} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>6}"
         progress.write(f"{path:<{width}}  {cells}  {_status(run)}")
         progress.advance()
 
     with progress:
-        for job in jobs:
-            if job.stem in refused:  # the same lines as a section that failed
-                progress.error(f"ienfd analyze: error: {refused[job.stem]}")
-                for stale in remove_outputs(job):
-                    note(f"note: removed {stale}, left by an earlier run")
-                reason = shorten(refused[job.stem])
-                progress.write(f"{job.image:<{width}}  {_NO_CELLS}  error: {reason}")
-                progress.advance()
-        runs = run_sections([job for job in jobs if job.stem not in refused], show)
-    failed = len(refused) + sum(run.status == "error" for run in runs)
+        runs = run_sections(jobs, show, decided=decided)
     if not args.quiet:
-        total = len(jobs)
+        failed = sum(run.status == "error" for run in runs)
         review = sum(run.status == "ok" and run.quality.needs_review for run in runs)
         print(
-            f"{total - failed} of {total} image(s) analysed"
+            f"{len(runs) - failed} of {len(runs)} image(s) analysed"
             + (f", {failed} failed (see the errors above)" if failed else "")
             + (f", {review} need{'s' if review == 1 else ''} review (see above)" if review else "")
             + f"; density per mm of {'DEJ' if args.length_basis == 'dej' else 'surface'}; "
             f"results in {Path(args.out)}"
         )
-    return 1 if failed else 0
+    return 1 if any(run.status == "error" for run in runs) else 0
 
 
-def _other_modality(jobs: list[SectionJob], modality: str) -> dict[str, str]:
-    """The reason each job's image is refused, by stem: its file is of the other modality.
+def _refused(jobs: list[SectionJob]) -> list[SectionRun | None]:
+    """Per job, a failed run when its file is of the other modality than the pipeline's.
 
-    Read from the file's metadata (:func:`ienfd.io.probe_image`); a file that
-    cannot be probed, or whose modality the metadata leave open (a single
-    greyscale channel), is left to the analysis, which says what is wrong.
+    The pipeline's modality is the jobs' reader's (:meth:`ReaderOptions.refuses`,
+    as ``ienfd batch`` refuses such a file); read from the file's metadata
+    (:func:`ienfd.io.probe_image`). A file that cannot be probed is left to the
+    analysis, which says what is wrong with it.
     """
     from ienfd.io import probe_image
+    from ienfd.workflow import failed_section
 
-    refused = {}
+    decided: list[SectionRun | None] = []
     for job in jobs:
         try:
-            info = probe_image(job.path, scene=job.reader.scene)
-        except (ValueError, OSError):
-            continue
-        if info.modality is not None and info.modality != modality:
-            refused[job.stem] = (
-                f"{job.image}: the pipeline is for {modality} images but this is a "
-                f"{info.modality} image (axes {info.axes!r}); choose the {info.modality} "
-                f"pipeline (or give --modality {modality} to read it as {modality} all the same)"
-            )
-    return refused
+            why = job.reader.refuses(probe_image(job.path, scene=job.reader.scene))
+        except (ValueError, OSError):  # unreadable: its analysis says why
+            why = None
+        if why is not None:
+            wanted = job.reader.modality
+            why = f"{job.image}: {why} (or give --modality {wanted} to read it as {wanted} anyway)"
+        decided.append(None if why is None else failed_section(job, why))
+    return decided

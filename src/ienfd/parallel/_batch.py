@@ -169,12 +169,9 @@ def plan_input(
     try:
         sha, size = file_sha256(row.path)
         info = probe_image(row.path, scene=reader.scene)
-        if info.modality is not None and reader.modality not in (None, info.modality):
-            raise ImageReadError(
-                row.image,
-                f"the pipeline is for {reader.modality} images but this is a {info.modality} "
-                f"image (axes {info.axes!r}); choose the {info.modality} pipeline",
-            )
+        refused = reader.refuses(info)
+        if refused is not None:
+            raise ImageReadError(row.image, refused)
         # Scene 0 of a multi-scene file with no scene asked for: the others are
         # planned next, each a section of its own (the reader's scene is kept as asked).
         scene = 0 if reader.scene is None and len(info.scenes) > 1 else None

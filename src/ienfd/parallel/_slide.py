@@ -81,14 +81,10 @@ def _pixel_size(info: ImageInfo, reader: ReaderOptions) -> PixelSize:
 
 
 def _modality(info: ImageInfo, reader: ReaderOptions) -> str:
-    found = info.modality
-    if reader.modality is not None and found is not None and reader.modality != found:
-        raise ImageReadError(
-            info.path,
-            f"the pipeline is for {reader.modality} images but this is a {found} image "
-            f"(axes {info.axes!r}); choose the {found} pipeline",
-        )
-    modality = reader.modality or found
+    refused = reader.refuses(info)
+    if refused is not None:
+        raise ImageReadError(info.path, refused)
+    modality = reader.modality or info.modality
     if modality is None:
         raise ImageReadError(
             info.path,

@@ -33,6 +33,7 @@ from ienfd.core import (
 )
 from ienfd.io import (
     READ_SUFFIXES,
+    ImageInfo,
     Modality,
     ResultQuality,
     SectionImage,
@@ -86,6 +87,31 @@ class ReaderOptions:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy (every field)."""
         return asdict(self)
+
+    def refuses(self, info: ImageInfo) -> str | None:
+        """Why a file of ``info`` is not one for a pipeline of ``modality``; None when it is.
+
+        A pipeline names the modality its parameters were chosen for; a file
+        whose metadata say the other one is refused (a greyscale file, whose
+        metadata leave it open, is not).
+
+        >>> rgb = ImageInfo(path="a.tif", shapes=((64, 64, 3),), axes="YXS",
+        ...     dtype=np.dtype("uint8"), modality="brightfield", channel_names=(),
+        ...     pixel_size=None, n_levels=1)
+        >>> why = ReaderOptions(modality="fluorescence").refuses(rgb)
+        >>> print(why.replace("; ", ";\\n"))
+        the pipeline is for fluorescence images but this is a brightfield image (axes 'YXS');
+        choose the brightfield pipeline
+        >>> ReaderOptions(modality="brightfield").refuses(rgb) is None
+        True
+        """
+        found = info.modality
+        if self.modality is None or found is None or found == self.modality:
+            return None
+        return (
+            f"the pipeline is for {self.modality} images but this is a {found} image "
+            f"(axes {info.axes!r}); choose the {found} pipeline"
+        )
 
 
 @dataclass(frozen=True)
