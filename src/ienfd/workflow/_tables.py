@@ -362,49 +362,34 @@ def biopsy_table(
         .agg(section_density_sd="std", section_density_min="min", section_density_max="max")
         .reset_index()
     )
-    failed = sections[sections["status"] == "error"]
-    failed_keys = pd.DataFrame(
-        {
-            "patient_id": failed["patient_id"].astype(str).str.strip(),
-            "site": [_site_or_blank(v, extra_sites) for v in failed["site"]],
-        }
-    )
-    n_failed = failed_keys.groupby(["patient_id", "site"]).size().rename("n_sections_failed")
+    # The error rows, which prepare_sections sets apart (a manifest's sites are already
+    # canonical in the section table), counted per biopsy.
+    n_failed = prepared.excluded.groupby(["patient_id", "site"]).size()
+    n_failed = n_failed.rename("n_sections_failed").reset_index()
     biopsies = biopsies.merge(spread, on=["patient_id", "site"], how="left")
-    biopsies = biopsies.merge(n_failed.reset_index(), on=["patient_id", "site"], how="left")
+    biopsies = biopsies.merge(n_failed, on=["patient_id", "site"], how="left")
     biopsies["n_sections_failed"] = biopsies["n_sections_failed"].fillna(0).astype("int64")
-    # A biopsy none of whose sections could be analysed still has its row: no density,
-    # its failed sections counted, rather than no row at all.
-    seen = set(zip(biopsies["patient_id"], biopsies["site"], strict=True))
-    lost = n_failed.reset_index()
-    lost = lost[[key not in seen for key in zip(lost["patient_id"], lost["site"], strict=True)]]
     biopsies["status"], biopsies["error"] = "ok", ""
-    if not lost.empty:
-        lost = lost.assign(n_sections=0, n_corrected=0, n_sections_need_review=0, total_count=0)
-        lost = lost.assign(
-            few_sections=True,
-            # ienfd classify excludes a row whose status is not ok, and lists it
-            status="error",
-            error=[
-                f"none of its {n} listed section(s) could be analysed (sections.csv says why)"
-                for n in lost["n_sections_failed"]
-            ],
-        )
-        biopsies = pd.concat([biopsies, lost], ignore_index=True)
-        for column in ("n_sections", "n_corrected", "n_sections_need_review", "total_count"):
-            if column in biopsies:
-                biopsies[column] = biopsies[column].astype("int64")
-    return biopsies
-
-
-def _site_or_blank(value: object, extra_sites: tuple[str, ...]) -> str:
-    """The canonical site of an error row, or its text when it names none ienfd knows."""
-    from ienfd.clinical import normalize_site
-
-    try:
-        return normalize_site(value, extra_sites=extra_sites)
-    except ValueError:  # ClinicalInputError is one
-        return str(value).strip()
+    # A biopsy none of whose sections could be analysed still has its row: no density, its
+    # failed sections counted, and a status that ienfd classify excludes it by (and lists).
+    keys = ["patient_id", "site"]
+    seen = set(biopsies[keys].itertuples(index=False, name=None))
+    lost = n_failed[[key not in seen for key in n_failed[keys].itertuples(index=False, name=None)]]
+    if lost.empty:
+        return biopsies
+    lost = lost.assign(
+        n_sections=0,
+        n_corrected=0,
+        n_sections_need_review=0,
+        total_count=0,
+        few_sections=True,
+        status="error",
+        error=[
+            f"none of its {n} listed section(s) could be analysed (sections.csv says why)"
+            for n in lost["n_sections_failed"]
+        ],
+    )
+    return pd.concat([biopsies, lost], ignore_index=True)
 
 
 def write_table(frame: pd.DataFrame, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
