@@ -243,14 +243,18 @@ def out_problem(out: str, exc: OSError) -> str:
     return f"--out {out}: {exc.strerror or exc}"
 
 
-def consistency_words(record: Mapping[str, Any]) -> str | None:
+def consistency_words(record: Mapping[str, Any], *, brief: bool = False) -> str | None:
     """What ``--consistency`` found for one result, in a few words; None when it did not run.
+
+    ``brief``: the counts alone (a batch's progress line).
 
     >>> qc = {"consistency_count_min": 4, "consistency_count_max": 5,
     ...       "consistency_dej_spread": 0.003, "consistency_failed_runs": 0}
     >>> runs = [{"pixel_size_um": 0.6}, {"pixel_size_um": 0.75}, {"pixel_size_um": 0.9}]
     >>> consistency_words({"qc": qc, "consistency": runs})
     'consistency: count 4-5 over 3 pixel sizes (0.6-0.9 µm), DEJ length spread 0.3 %'
+    >>> consistency_words({"qc": qc, "consistency": runs}, brief=True)
+    'consistency: count 4-5'
     """
     runs = record.get("consistency")
     if not runs:
@@ -261,6 +265,8 @@ def consistency_words(record: Mapping[str, Any]) -> str | None:
     spread = qc.get("consistency_dej_spread")
     failed = qc.get("consistency_failed_runs") or 0
     counts = "no count" if low is None else f"count {low}" + (f"-{high}" if high != low else "")
+    if brief:
+        return f"consistency: {counts}"
     words = (
         f"consistency: {counts} over {len(runs)} pixel sizes ({min(sizes):.3g}-{max(sizes):.3g} µm)"
     )

@@ -263,9 +263,9 @@ def _batch(args: argparse.Namespace) -> int:
             quality = run.quality
             word = "review" if quality.needs_review else "ok"
             state = f"{word}  count {r['count']}  {r['density_per_mm']:.2f}/mm"
-            checked = consistency_words(r)
+            checked = consistency_words(r, brief=True)
             if checked is not None:
-                state += f"  [{checked.split(' over ')[0]}]"
+                state += f"  [{checked}]"
             if quality.needs_review:
                 first, *more = quality.reasons
                 state += f"  ({shorten(first)}" + (f"; +{len(more)} more)" if more else ")")
