@@ -48,6 +48,7 @@ from ienfd.core._preprocess import (
 from ienfd.core._qc import QualityLimits, assess_section, counterstain_index, settle_counterstain
 from ienfd.core._recount import FibreTrace, JunctionBasis
 from ienfd.core._tissue import (
+    above_floor,
     constant_padding,
     fill_holes,
     pieces_touching,
@@ -420,7 +421,7 @@ def analyze_section(
     window = image[rows, cols]
     membrane_window = None if membrane is None else frame.array(np.asarray(membrane))[rows, cols]
 
-    def analyse(fibre_only_tissue: bool | None) -> SectionResult:
+    def analyse(fibre_only_tissue: bool | None, flat: bool = False) -> SectionResult:
         return _analyze_window(
             window,
             spacing=spacing,
@@ -431,13 +432,19 @@ def analyze_section(
             junction=junction,
             factor=factor,
             fibre_only_tissue=fibre_only_tissue,
+            flat_tissue=flat,
         )
 
-    if modality == "brightfield" or membrane_window is None or junction is not None:
+    def analyse_fluorescence(flat: bool) -> SectionResult:
+        if membrane_window is None:
+            return analyse(None, flat)
+        return _tissue_from_fibre_if_better(lambda fibre_only: analyse(fibre_only, flat))
+
+    if modality == "brightfield" or junction is not None:
         # No second opinion to choose: bright-field ignores a membrane channel.
         result = analyse(None)
     else:
-        result = _tissue_from_fibre_if_better(analyse)
+        result = _flat_tissue_if_no_junction(analyse_fluorescence)
     return result.moved((rows.start, cols.start), shape).turned_back(frame)
 
 
@@ -487,6 +494,42 @@ def _tissue_from_fibre_if_better(
     return second
 
 
+def _flat_tissue_if_no_junction(analyse: Callable[[bool], SectionResult]) -> SectionResult:
+    """A fluorescence analysis, run again on a flattened field when it finds no junction.
+
+    ``analyse(False)`` finds the tissue on the signal as it is. When that
+    finds no junction (with either tissue mask of
+    :func:`_tissue_from_fibre_if_better`), the section is analysed again with
+    the tissue found above a floor fitted under the field
+    (:func:`~ienfd.core._tissue.above_floor`): glass brightened by vignetting
+    or mounting medium no longer joins the tissue and hides its edge. That
+    second analysis is kept only when it needs no review
+    (``qc["tissue_flattened"]`` 1, and ``warnings`` says so): a junction
+    found on a guessed floor that its own checks doubt was, on every such
+    development section, a piece of the junction with a count to match
+    (7 of 11, 3 of 18), no better than the refusal. Otherwise the first
+    analysis's error is raised, saying that a doubtful junction was found.
+    """
+    try:
+        return analyse(False)
+    except AnalysisError as err:
+        error = err
+    try:
+        result = analyse(True)
+    except AnalysisError:
+        raise error from None
+    if result.needs_review:
+        raise AnalysisError(
+            f"{error}; on the field flattened under a fitted floor a junction was found, but its "
+            "checks doubt it, so it is not reported"
+        ) from None
+    result.warnings.append(
+        "tissue found above a floor fitted under the field (glass brighter in the centre "
+        "than at the corners?): on the field as it is, no junction was found"
+    )
+    return result
+
+
 def _analyze_window(
     image: np.ndarray,
     *,
@@ -498,6 +541,7 @@ def _analyze_window(
     junction: GivenJunction | None,
     factor: int,
     fibre_only_tissue: bool | None = None,
+    flat_tissue: bool = False,
 ) -> SectionResult:
     """:func:`analyze_section` on an image of whole ``factor`` blocks.
 
@@ -505,7 +549,10 @@ def _analyze_window(
     channel alone, not in the sum of the two channels (see
     :func:`_tissue_from_fibre_if_better`); False: in the sum; None: there
     was no choice (bright-field, no membrane channel, or a drawn junction),
-    and ``qc["tissue_fibre_only"]`` is None.
+    and ``qc["tissue_fibre_only"]`` is None. With ``flat_tissue``,
+    fluorescence tissue is found above a floor fitted under the field
+    (:func:`_flat_tissue_if_no_junction`); ``qc["tissue_flattened"]`` says
+    so (None in bright-field and with a drawn junction).
     """
     spacing_lr = spacing * factor
     shape = (int(image.shape[0]), int(image.shape[1]))
@@ -560,6 +607,10 @@ def _analyze_window(
             _normalise(block_mean(membrane, factor), padding) if membrane is not None else None
         )
         signal = fibre_lr if membrane_lr is None or fibre_only_tissue else fibre_lr + membrane_lr
+        if flat_tissue:
+            signal = above_floor(
+                signal, spacing=spacing_lr, smooth_um=params.tissue_smooth_um, outside=padding
+            )
         tissue = segment_tissue(
             signal,
             spacing=spacing_lr,
@@ -821,6 +872,10 @@ def _analyze_window(
     # Which tissue mask a fluorescence section with a membrane channel used
     # (see _tissue_from_fibre_if_better); None where there was no choice.
     fibres.qc["tissue_fibre_only"] = None if fibre_only_tissue is None else int(fibre_only_tissue)
+    # Whether that mask was found on the flattened field (_flat_tissue_if_no_junction).
+    fibres.qc["tissue_flattened"] = (
+        None if modality == "brightfield" or junction is not None else int(flat_tissue)
+    )
     found, skeleton, qc = fibres.found, fibres.skeleton, fibres.qc
     qc_reasons = fibres.qc_reasons if fibres.qc_reasons is not None else []
     if both_counts is not None:

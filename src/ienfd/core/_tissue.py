@@ -6,9 +6,10 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import filters, morphology
 
-from ienfd.core._preprocess import block_mean, robust_scale
+from ienfd.core._preprocess import block_mean, lower_surface, robust_scale
 
 __all__ = [
+    "above_floor",
     "constant_padding",
     "fill_holes",
     "pieces_touching",
@@ -52,6 +53,45 @@ def pieces_touching(
     keep[labels[np.asarray(seed, dtype=bool)]] = True
     keep[0] = False
     return keep[labels]
+
+
+def above_floor(
+    signal: np.ndarray,
+    *,
+    spacing: float,
+    smooth_um: float,
+    outside: np.ndarray | None = None,
+) -> np.ndarray:
+    """The signal less a quadratic floor fitted under its lowest values: uneven glass made flat.
+
+    A fluorescence field is often brighter in its centre than in its corners
+    (vignetting, uneven illumination, mounting medium thicker in places): the
+    glass beside the section in the centre can then lie above the corners'
+    glass by more than a dim epidermis lies above its own glass, and no one
+    threshold keeps the epidermis without taking that glass in. The floor is
+    :func:`~ienfd.core._preprocess.lower_surface` of order 2 (the shape of
+    vignetting) under the signal smoothed over ``smooth_um``; pixels
+    ``outside`` the micrograph (its constant fill) are lifted above it so
+    that they do not pull it down.
+
+    Parameters
+    ----------
+    signal : (m, n) ndarray
+        Low-resolution fluorescence signal, higher in tissue.
+    spacing : float
+        Pixel size of ``signal`` in µm.
+    smooth_um : float
+        Gaussian smoothing before the fit, in µm.
+    outside : (m, n) ndarray of bool, optional
+
+    Returns
+    -------
+    flat : (m, n) ndarray of float32
+    """
+    smoothed = ndi.gaussian_filter(signal.astype(np.float32), smooth_um / spacing)
+    if outside is not None and outside.any() and not outside.all():
+        smoothed = np.where(outside, np.percentile(smoothed[~outside], 99), smoothed)
+    return np.asarray(signal - lower_surface(smoothed, order=2), dtype=np.float32)
 
 
 def constant_padding(
