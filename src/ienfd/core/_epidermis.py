@@ -172,14 +172,14 @@ def _best_band(
         typical_thickness_um=typical_thickness_um,
         max_coverage=max_coverage,
     )
-    winner, score, k = search()
+    winner, score, k, classes = search()
     if frame_filled(coarse_tissue):
         # Hardly any glass: a micrograph the tissue fills, its surface cut by
         # the frame. The band may run along the frame's border; the better
         # scored of the two searches wins.
         framed = search(frame=True)
         if framed[2] >= 0 and framed[1] > score:
-            winner, score, k = framed
+            winner, score, k, classes = framed
             logger.info("no epidermis along glass; found one along the frame's edge")
     if factor == 1 or k < 0:
         return (winner if factor == 1 else np.zeros_like(tissue)), score
@@ -190,6 +190,7 @@ def _best_band(
         spacing=spacing,
         opening_um=opening_um,
         max_hole_um2=max_hole_um2,
+        classes=classes,
     )
     # The pieces the coarse winner was made of (one, or several together),
     # whether or not each runs along the edge on its own at this resolution:
@@ -256,52 +257,67 @@ def _search_bands(
     typical_thickness_um: float,
     max_coverage: float,
     frame: bool = False,
-) -> tuple[np.ndarray, float, int]:
-    """Best band over ``features``: (band, score, index of its feature or -1).
+) -> tuple[np.ndarray, float, int, int]:
+    """Best band over ``features``: (band, score, index of its feature or -1, its classes).
+
+    A feature's bands are those denser than Otsu's threshold (``classes`` 2),
+    or, when every one of those along the edge is thicker than
+    ``max_thickness_um``, those denser than the upper threshold of three
+    classes (:func:`skimage.filters.threshold_multiotsu`; ``classes`` 3).
 
     With ``frame`` (the frame's border may be the surface, :func:`_rim`), the
     dermis too runs along the border as a band; the epidermis is the band
     denser than the tissue beneath it in the first feature (bright-field: the
     mean optical density of the cell-dense epidermis against the paler dermis).
     """
-    best, best_score, best_k = np.zeros_like(tissue), -np.inf, -1
+    best, best_score, best_k, best_classes = np.zeros_like(tissue), -np.inf, -1, 2
     edge = _rim(tissue, frame=frame)
     outline = _outline_length(tissue)
     smoothed = [ndi.gaussian_filter(feature, smooth_um / spacing) for feature in features]
     for k, feature in enumerate(smoothed):
-        pieces = _edge_bands(
-            feature,
-            tissue,
-            spacing=spacing,
-            opening_um=opening_um,
-            edge_distance_um=edge_distance_um,
-            max_hole_um2=max_hole_um2,
-            edge=edge,
-        )
-        # An epidermis broken by a follicle, a fold or a dark trunk is still one
-        # epidermis: its pieces together are a candidate too.
-        candidates = [*pieces, np.logical_or.reduce(pieces)] if len(pieces) > 1 else pieces
-        for candidate in candidates:
-            distance_um = ndi.distance_transform_edt(~candidate) * spacing
-            coverage, thickness = _edge_coverage(
-                candidate,
-                edge,
-                distance_um,
+        # Otsu's threshold first; when every band it gives along the edge is
+        # too thick (a faint epidermis barely denser than the dermis, taken
+        # with it), the upper of three classes' thresholds splits them.
+        for classes in (2, 3):
+            pieces = _edge_bands(
+                feature,
+                tissue,
                 spacing=spacing,
+                opening_um=opening_um,
                 edge_distance_um=edge_distance_um,
-                outline=outline,
+                max_hole_um2=max_hole_um2,
+                edge=edge,
+                classes=classes,
             )
-            if not min_thickness_um <= thickness <= max_thickness_um or coverage > max_coverage:
-                # The stratum corneum alone, the dermis, or the whole section:
-                # not an epidermal band.
-                continue
-            if frame and not _denser(smoothed[0], candidate, tissue, distance_um):
-                continue
-            score = _band_contrast(feature, candidate, tissue, distance_um) * coverage
-            score *= min(1.0, thickness / typical_thickness_um)
-            if score > best_score:
-                best, best_score, best_k = candidate, score, k
-    return best, best_score, best_k
+            # An epidermis broken by a follicle, a fold or a dark trunk is still one
+            # epidermis: its pieces together are a candidate too.
+            candidates = [*pieces, np.logical_or.reduce(pieces)] if len(pieces) > 1 else pieces
+            too_thick = bool(candidates)
+            for candidate in candidates:
+                distance_um = ndi.distance_transform_edt(~candidate) * spacing
+                coverage, thickness = _edge_coverage(
+                    candidate,
+                    edge,
+                    distance_um,
+                    spacing=spacing,
+                    edge_distance_um=edge_distance_um,
+                    outline=outline,
+                )
+                too_thick &= thickness > max_thickness_um
+                if not min_thickness_um <= thickness <= max_thickness_um or coverage > max_coverage:
+                    # The stratum corneum alone, the dermis, or the whole section:
+                    # not an epidermal band.
+                    continue
+                if frame and not _denser(smoothed[0], candidate, tissue, distance_um):
+                    continue
+                score = _band_contrast(feature, candidate, tissue, distance_um) * coverage
+                score *= min(1.0, thickness / typical_thickness_um)
+                if score > best_score:
+                    best, best_score = candidate, score
+                    best_k, best_classes = k, classes
+            if not too_thick:
+                break
+    return best, best_score, best_k, best_classes
 
 
 def _edge_bands(
@@ -313,10 +329,16 @@ def _edge_bands(
     edge_distance_um: float,
     max_hole_um2: float,
     edge: np.ndarray,
+    classes: int = 2,
 ) -> list[np.ndarray]:
     """Dense components along the tissue edge, each a candidate epidermis."""
     dense = _dense(
-        feature, tissue, spacing=spacing, opening_um=opening_um, max_hole_um2=max_hole_um2
+        feature,
+        tissue,
+        spacing=spacing,
+        opening_um=opening_um,
+        max_hole_um2=max_hole_um2,
+        classes=classes,
     )
     return _edge_components(dense, edge, spacing=spacing, edge_distance_um=edge_distance_um)
 
@@ -328,9 +350,18 @@ def _dense(
     spacing: float,
     opening_um: float,
     max_hole_um2: float,
+    classes: int = 2,
 ) -> np.ndarray:
-    """Tissue denser than Otsu's threshold in ``feature``, opened, its small holes filled."""
-    threshold = filters.threshold_otsu(feature[tissue])
+    """Tissue denser than Otsu's threshold in ``feature``, opened, its small holes filled.
+
+    With ``classes`` 3, the threshold is the upper of multi-level Otsu's two
+    (Liao, Chen & Chung (2001), J. Inf. Sci. Eng. 17:713): the densest of
+    three classes.
+    """
+    if classes == 2:
+        threshold = filters.threshold_otsu(feature[tissue])
+    else:
+        threshold = filters.threshold_multiotsu(feature[tissue], classes=classes)[-1]
     dense = (feature > threshold) & tissue
     dense = binary_opening(dense, _disk(opening_um / spacing))
     # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.
