@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from skimage.filters import threshold_otsu
 
 from ienfd.core._epidermis import _best_band, segment_epidermis_brightfield
 
@@ -127,3 +128,36 @@ def test_a_thin_band_must_separate_far_better_to_win_over_a_thick_one(k: int, fl
         **_SEARCH,
     )
     assert clear.sum() * SPACING**2 / (tissue.shape[1] * SPACING) < 30
+
+
+def _faint_phantom() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(od, tissue, epidermis, dermis): an epidermis barely denser than its dermis.
+
+    Glass above; an epidermis 60 µm thick at 0.36 OD; a dermis 260 µm thick
+    at 0.30 beneath it; then 225 µm of pale loose tissue at 0.06. Otsu's one
+    threshold falls between the pale tissue and the rest: the epidermis and
+    the dermis together are one band 320 µm thick, too thick for an epidermis.
+    """
+    rng = np.random.default_rng(5)
+    rows, cols = 400, 600
+    r = np.arange(rows)[:, None] * np.ones((1, cols), dtype=int)
+    tissue = r >= 30
+    epidermis = tissue & (r < 70)
+    dermis = (r >= 70) & (r < 250)
+    od = np.where(epidermis, 0.36, np.where(dermis, 0.30, 0.06)) * tissue
+    od = od + rng.normal(0, 0.02, od.shape)
+    return od.astype(np.float32), tissue, epidermis, dermis
+
+
+@pytest.mark.parametrize(("k", "flip"), ORIENTATIONS)
+def test_a_faint_epidermis_taken_with_its_dermis_is_split_from_it(k: int, flip: bool) -> None:
+    od, tissue, truth, dermis = _faint_phantom()
+    # The trap: Otsu's threshold takes the dermis with the epidermis.
+    otsu = od > threshold_otsu(od[tissue])
+    assert otsu[dermis].mean() > 0.9
+    found = segment_epidermis_brightfield(
+        _orient(od, k, flip), _orient(tissue, k, flip), spacing=SPACING
+    )
+    # The upper threshold of three classes splits them.
+    assert _overlap(found, _orient(truth, k, flip)) > 0.8
+    assert (found & _orient(dermis, k, flip)).sum() < 0.05 * dermis.sum()
