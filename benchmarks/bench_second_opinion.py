@@ -52,7 +52,12 @@ def _first_only(analyse: Callable[[bool], SectionResult]) -> SectionResult:
 
 
 def _timed(image: SectionImage, shipped: bool) -> tuple[float, object]:
-    """Seconds for one analysis, as shipped or with its first analysis alone, and its outcome."""
+    """Seconds for one analysis, as shipped or with its first analysis alone, and its outcome.
+
+    The flattened-field analysis after a refusal (``_flat_tissue_if_no_junction``)
+    is left out of both, so that the two differ by the second opinion alone.
+    """
+    _analyze._flat_tissue_if_no_junction = _first_only
     _analyze._tissue_from_fibre_if_better = shipped_helper if shipped else _first_only
     start = time.perf_counter()
     try:

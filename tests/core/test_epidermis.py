@@ -133,10 +133,10 @@ def test_a_thin_band_must_separate_far_better_to_win_over_a_thick_one(k: int, fl
 def _faint_phantom() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(od, tissue, epidermis, dermis): an epidermis barely denser than its dermis.
 
-    Glass above; an epidermis 60 µm thick at 0.36 OD; a dermis 260 µm thick
+    Glass above; an epidermis 60 µm thick at 0.36 OD; a dermis 270 µm thick
     at 0.30 beneath it; then 225 µm of pale loose tissue at 0.06. Otsu's one
     threshold falls between the pale tissue and the rest: the epidermis and
-    the dermis together are one band 320 µm thick, too thick for an epidermis.
+    the dermis together are one band 330 µm thick, too thick for an epidermis.
     """
     rng = np.random.default_rng(5)
     rows, cols = 400, 600

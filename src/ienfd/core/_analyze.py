@@ -67,6 +67,10 @@ class AnalysisError(ValueError):
     """The image holds no analysable section (no tissue, no epidermis, ...)."""
 
 
+class _NoJunctionError(AnalysisError):
+    """Tissue, but no epidermis with a junction in it (see :func:`_flat_tissue_if_no_junction`)."""
+
+
 # The accepted closed range of every analysis parameter (lengths in µm,
 # thresholds in robust standard deviations, block_px in pixels).
 _PARAMETER_RANGES: dict[str, tuple[float, float]] = {
@@ -378,7 +382,10 @@ def analyze_section(
     ValueError
         A bad argument (shape, spacing, basis, NaN values).
     AnalysisError
-        No tissue, or no epidermis with a junction, in the image.
+        No tissue, or no epidermis with a junction, in the image. A
+        fluorescence section with tissue but no junction is first analysed
+        once more on a flattened field (:func:`_flat_tissue_if_no_junction`);
+        the error then says whether a junction found there was doubted.
 
     Notes
     -----
@@ -498,7 +505,7 @@ def _flat_tissue_if_no_junction(analyse: Callable[[bool], SectionResult]) -> Sec
     """A fluorescence analysis, run again on a flattened field when it finds no junction.
 
     ``analyse(False)`` finds the tissue on the signal as it is. When that
-    finds no junction (with either tissue mask of
+    finds tissue but no junction in it (:class:`_NoJunctionError`, with either tissue mask of
     :func:`_tissue_from_fibre_if_better`), the section is analysed again with
     the tissue found above a floor fitted under the field
     (:func:`~ienfd.core._tissue.above_floor`): glass brightened by vignetting
@@ -512,14 +519,14 @@ def _flat_tissue_if_no_junction(analyse: Callable[[bool], SectionResult]) -> Sec
     """
     try:
         return analyse(False)
-    except AnalysisError as err:
+    except _NoJunctionError as err:
         error = err
     try:
         result = analyse(True)
     except AnalysisError:
         raise error from None
     if result.needs_review:
-        raise AnalysisError(
+        raise _NoJunctionError(
             f"{error}; on the field flattened under a fitted floor a junction was found, but its "
             "checks doubt it, so it is not reported"
         ) from None
@@ -662,10 +669,10 @@ def _analyze_window(
                 warnings.append(_bodies_left_out(body_areas_um2))
         except AnalysisError as err:
             if not glass_seen:
-                raise AnalysisError(f"{err}; {_NO_GLASS}") from None
+                raise type(err)(f"{err}; {_NO_GLASS}") from None
             border = np.concatenate([tissue[0], tissue[-1], tissue[:, 0], tissue[:, -1]])
             if frame_filled(tissue) or border.mean() > 0.25:
-                raise AnalysisError(f"{err}; {_FRAME_CUT}") from None
+                raise type(err)(f"{err}; {_FRAME_CUT}") from None
             raise
     else:
         given = given_geometry(
@@ -969,7 +976,7 @@ def _search_junction(
             smooth_um=params.junction_smooth_um,
         )
         if not traces:
-            raise AnalysisError(
+            raise _NoJunctionError(
                 "no epidermis with a dermal-epidermal junction found in the tissue "
                 f"(tissue area {tissue.sum() * spacing_lr**2 / 1e6:.3f} mm2)"
             )

@@ -58,7 +58,9 @@ def segment_epidermis_brightfield(
     and the stratum corneum, and lies along one edge of the tissue. Which
     colour separates it best depends on stain and counterstain, so several
     features are tried (mean optical density, each channel's, and chroma);
-    each is thresholded inside the tissue (Otsu), opened to remove fibres,
+    each is thresholded inside the tissue (Otsu; where that takes a faint
+    epidermis with the dermis, the upper of three classes' thresholds, see
+    :func:`_search_bands`), opened to remove fibres,
     reduced to the band along the tissue edge, and scored by how well it
     separates from the dermis next to it (Fisher's criterion). The best band
     wins.
@@ -150,8 +152,9 @@ def _best_band(
     junction 83 % long.
 
     The search over features runs on a copy at about ``search_um`` per pixel;
-    the winning feature's band is then drawn again at full resolution (the
-    component that overlaps the coarse winner most).
+    the winning feature's band is then drawn again at full resolution, at the
+    same threshold (Otsu's, or the upper of three classes', :func:`_search_bands`),
+    from the components that lie at least 30 % inside the coarse winner.
     """
     factor = max(1, round(search_um / spacing))
     if min(tissue.shape) < 32 * factor:
@@ -361,7 +364,10 @@ def _dense(
     if classes == 2:
         threshold = filters.threshold_otsu(feature[tissue])
     else:
-        threshold = filters.threshold_multiotsu(feature[tissue], classes=classes)[-1]
+        try:
+            threshold = filters.threshold_multiotsu(feature[tissue], classes=classes)[-1]
+        except ValueError:  # fewer distinct levels than classes: nothing to split
+            return np.zeros_like(tissue)
     dense = (feature > threshold) & tissue
     dense = binary_opening(dense, _disk(opening_um / spacing))
     # Fill only cell-sized holes: a plexus fibre may close off papillary dermis.

@@ -255,6 +255,7 @@ def lower_surface(
     stride: int = 4,
     asymmetry: float = 0.02,
     iterations: int = 15,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Polynomial surface hugging the lowest values of an image: its floor.
 
@@ -276,6 +277,9 @@ def lower_surface(
     asymmetry : float
         Weight of the points above the surface, in (0, 0.5).
     iterations : int
+    mask : (m, n) ndarray of bool, optional
+        Only these pixels are fitted (the surface still covers the whole
+        image); by default all.
 
     Returns
     -------
@@ -285,6 +289,10 @@ def lower_surface(
     rows, cols = np.mgrid[0:m:stride, 0:n:stride]
     design = _design((rows.ravel() + 0.5) / m, (cols.ravel() + 0.5) / n, order)
     target = values[::stride, ::stride].ravel().astype(np.float64)
+    if mask is not None:
+        fitted = np.asarray(mask, dtype=bool)[::stride, ::stride].ravel()
+        if fitted.sum() > design.shape[1]:
+            design, target = design[fitted], target[fitted]
     weight = np.ones_like(target)
     for _ in range(iterations):
         root = np.sqrt(weight)

@@ -71,8 +71,8 @@ def above_floor(
     threshold keeps the epidermis without taking that glass in. The floor is
     :func:`~ienfd.core._preprocess.lower_surface` of order 2 (the shape of
     vignetting) under the signal smoothed over ``smooth_um``; pixels
-    ``outside`` the micrograph (its constant fill) are lifted above it so
-    that they do not pull it down.
+    ``outside`` the micrograph (its constant fill) are left out of the
+    smoothing (a normalised convolution) and of the fit.
 
     Parameters
     ----------
@@ -88,10 +88,17 @@ def above_floor(
     -------
     flat : (m, n) ndarray of float32
     """
-    smoothed = ndi.gaussian_filter(signal.astype(np.float32), smooth_um / spacing)
-    if outside is not None and outside.any() and not outside.all():
-        smoothed = np.where(outside, np.percentile(smoothed[~outside], 99), smoothed)
-    return np.asarray(signal - lower_surface(smoothed, order=2), dtype=np.float32)
+    sigma = smooth_um / spacing
+    signal = signal.astype(np.float32)
+    if outside is None or not outside.any() or outside.all():
+        return np.asarray(
+            signal - lower_surface(ndi.gaussian_filter(signal, sigma), order=2), dtype=np.float32
+        )
+    inside = (~outside).astype(np.float32)
+    weight = ndi.gaussian_filter(inside, sigma)
+    smoothed = ndi.gaussian_filter(signal * inside, sigma) / np.maximum(weight, 1e-6)
+    floor = lower_surface(smoothed, order=2, mask=~outside)
+    return np.asarray(signal - floor, dtype=np.float32)
 
 
 def constant_padding(
