@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.filters import threshold_otsu
 
-from ienfd.core._epidermis import _best_band, segment_epidermis_brightfield
+from ienfd.core._epidermis import _best_band, _local_thickness, segment_epidermis_brightfield
 
 SPACING = 1.5  # µm per pixel, as the analysis' low resolution
 ORIENTATIONS = [(k, flip) for k in range(4) for flip in (False, True)]
@@ -161,3 +161,55 @@ def test_a_faint_epidermis_taken_with_its_dermis_is_split_from_it(k: int, flip: 
     # The upper threshold of three classes splits them.
     assert _overlap(found, _orient(truth, k, flip)) > 0.8
     assert (found & _orient(dermis, k, flip)).sum() < 0.05 * dermis.sum()
+
+
+def _dermis_on_three_sides() -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """(features, tissue, epidermis, dermis) of a fluorescence-like section with glass all round.
+
+    An epidermis 100 µm thick along the top; a dermis 350 µm deep beneath it,
+    lined by glass below and on both sides. The dermis is the brighter of the
+    two in the first feature (an autofluorescent dermis in the fibre
+    channel), the epidermis in the second (no collagen IV). The dermis runs
+    along three sides of the tissue: over the edge it covers, it is 174 µm
+    thick on average, thin enough for an epidermis; across itself, 321 µm
+    (twice the 95th percentile of its depth).
+    """
+    rng = np.random.default_rng(11)
+    rows, cols = 350, 600
+    r = np.arange(rows)[:, None] * np.ones((1, cols), dtype=int)
+    c = np.ones((rows, 1), dtype=int) * np.arange(cols)[None, :]
+    tissue = (r >= 30) & (r < 330) & (c >= 30) & (c < cols - 30)
+    epidermis = tissue & (r < 30 + 67)
+    dermis = tissue & ~epidermis
+    fibre = np.where(dermis, 0.5, np.where(epidermis, 0.3, 0.0))
+    collagen = np.where(dermis, 0.6, 0.0)
+    noise = rng.normal(0, 0.03, (2, rows, cols))
+    features = [
+        ((fibre + noise[0]) * tissue).astype(np.float32),
+        (-(collagen + noise[1]) * tissue).astype(np.float32),
+    ]
+    return features, tissue, epidermis, dermis
+
+
+@pytest.mark.parametrize(("k", "flip"), ORIENTATIONS)
+def test_a_dermis_lining_three_sides_of_the_tissue_is_not_taken_for_the_epidermis(
+    k: int, flip: bool
+) -> None:
+    features, tissue, truth, dermis = _dermis_on_three_sides()
+    band, _ = _best_band(
+        [_orient(f, k, flip) for f in features],
+        _orient(tissue, k, flip),
+        spacing=SPACING,
+        **_SEARCH,
+    )
+    assert _overlap(band, _orient(truth, k, flip)) > 0.8
+    assert (band & _orient(dermis, k, flip)).sum() < 0.05 * dermis.sum()
+
+
+def test_local_thickness_is_the_thickness_across_a_band() -> None:
+    band = np.zeros((200, 300), dtype=bool)
+    band[50:90] = True  # 40 px across, the frame's border beyond its ends
+    assert _local_thickness(band, spacing=1.5) == pytest.approx(60.0, abs=3.0)
+    assert _local_thickness(np.rot90(band), spacing=1.5) == pytest.approx(60.0, abs=3.0)
+    # A band against the frame is measured to the frame, not beyond it.
+    assert _local_thickness(band[50:], spacing=1.5) == pytest.approx(60.0, abs=3.0)

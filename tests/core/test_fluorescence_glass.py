@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,32 @@ def test_glass_taken_with_the_tissue_is_cut_off_the_epidermis(k: int) -> None:
     assert (band ^ epidermis_rows).mean() < 0.01
     assert not kept[truth < 290].any()
     assert kept[truth >= 300].all()
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_glass_beneath_a_side_150_to_200_um_deep_is_cut_off_too(k: int) -> None:
+    # 60 µm of epidermis and 120 µm of glass: the side is 180 µm deep, within
+    # the 200 µm bound, yet its outer two thirds are glass.
+    tissue, epidermis, fibre = (a[180:] for a in _glass_beyond_the_surface())
+    turn = functools.partial(np.rot90, k=k)
+    band, kept = without_outer_glass(turn(epidermis), turn(tissue), turn(fibre), spacing=1.0)
+    row = turn(np.arange(180, 400)[:, None] * np.ones((220, 200)))
+    assert (band ^ ((row >= 300) & (row < 360))).mean() < 0.01
+    assert not kept[row < 290].any()
+
+
+def test_a_thick_epidermis_as_bright_throughout_is_left_whole() -> None:
+    # A side 180 µm deep with no glass beyond the surface, a little dimmer
+    # far from the junction (0.15) than near it (0.2): all epidermis. Split
+    # half-way between the two levels it would lose its outer half.
+    tissue, epidermis, fibre = (a[180:] for a in _glass_beyond_the_surface())
+    depth = 180 - np.arange(220)[:, None] * np.ones((1, 200))
+    fibre = np.where(epidermis, 0.15 + 0.05 * (1 - depth / 180), fibre)
+    fibre = fibre + np.random.default_rng(2).normal(0, 0.01, fibre.shape)
+    band, kept = without_outer_glass(epidermis, tissue, fibre, spacing=1.0)
+    assert (band == epidermis).all() and (kept == tissue).all()
+    split, _ = without_outer_glass(epidermis, tissue, fibre, spacing=1.0, glass_ratio=1.0)
+    assert split.sum() < 0.8 * epidermis.sum()
 
 
 def test_a_plausible_epidermis_side_is_left_as_it_is() -> None:
@@ -322,3 +349,29 @@ def test_a_drawn_junction_is_never_flattened_or_searched_again() -> None:
     assert result.junction_method == "given"
     assert result.qc["tissue_flattened"] is None
     assert result.qc["tissue_fibre_only"] is None
+
+
+@pytest.mark.parametrize(
+    ("seed", "what"),
+    [
+        # Collagen IV absent, the dermis brighter than the epidermis in the
+        # fibre channel and lined by glass on three sides: it was taken for
+        # the epidermis (396 µm thick), the surface drawn along its cut edge.
+        (454, "a dermis lining three sides"),
+        # Glass taken with the tissue beyond the surface, the epidermis side
+        # 193 µm deep at its 90th percentile: the surface was drawn along the
+        # frame (202 µm thick).
+        (404, "glass 150-200 µm deep"),
+    ],
+)
+def test_the_surface_of_an_independent_section_lies_on_its_epidermis(seed: int, what: str) -> None:
+    # The independent generator's development sections; both were counted
+    # right but flagged for an epidermis over 200 µm thick.
+    section = script("independent_sections").generate_section(seed)
+    fibre, membrane = _fluorescence_channels(section)
+    result = analyze_section(fibre, spacing=section.truth["pixel_size_um"], membrane=membrane)
+    truth = section.truth["appearance"]["epidermis_um"]
+    # The drawn thickness (rete ridges lengthen the measured one).
+    assert 0.5 * truth < result.qc["epidermal_thickness_um"] < 2 * truth, what
+    assert abs(result.count - section.truth["count"]) <= 1
+    assert not result.needs_review, result.qc_reasons
