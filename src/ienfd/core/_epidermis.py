@@ -314,7 +314,11 @@ def _search_bands(
                 )
                 # The dermis lining the tissue on several sides is thin on average
                 # over the edge it covers, not across itself.
-                across = max(thickness, _local_thickness(candidate, spacing=spacing))
+                across = (
+                    thickness
+                    if thickness > max_thickness_um
+                    else max(thickness, _local_thickness(candidate, spacing=spacing))
+                )
                 too_thick &= across > max_thickness_um
                 thin = thickness < min_thickness_um
                 if thin or across > max_thickness_um or coverage > max_coverage:
@@ -420,8 +424,15 @@ def _local_thickness(band: np.ndarray, *, spacing: float, percentile: float = 95
     that lines several sides of the tissue (the dermis of a section with glass
     beneath and beside it); this one is not.
     """
-    depth = ndi.distance_transform_edt(np.pad(band, 1))[1:-1, 1:-1]
-    return 2.0 * float(np.percentile(depth[band], percentile)) * spacing
+    rows = np.flatnonzero(band.any(axis=1))
+    cols = np.flatnonzero(band.any(axis=0))
+    if rows.size == 0:
+        return 0.0
+    # Within the band's bounding box and a ring of outside around it: the
+    # nearest outside pixel of a pixel in the box lies in the box or on the ring.
+    box = band[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    depth = ndi.distance_transform_edt(np.pad(box, 1))[1:-1, 1:-1]
+    return 2.0 * float(np.percentile(depth[box], percentile)) * spacing
 
 
 def _band_contrast(
