@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 from ienfd.core._epidermis import _best_band, _local_thickness, segment_epidermis_brightfield
@@ -213,3 +214,16 @@ def test_local_thickness_is_the_thickness_across_a_band() -> None:
     assert _local_thickness(np.rot90(band), spacing=1.5) == pytest.approx(60.0, abs=3.0)
     # A band against the frame is measured to the frame, not beyond it.
     assert _local_thickness(band[50:], spacing=1.5) == pytest.approx(60.0, abs=3.0)
+
+
+def test_local_thickness_in_the_bands_box_is_that_of_the_whole_frame() -> None:
+    # Measured in the band's bounding box with a ring of outside: the same
+    # distances as over the whole frame, whose border counts as outside.
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        band = ndimage.binary_opening(rng.random((60, 80)) > 0.35 + 0.3 * rng.random())
+        if not band.any():
+            continue
+        depth = ndimage.distance_transform_edt(np.pad(band, 1))[1:-1, 1:-1]
+        whole = 2.0 * float(np.percentile(depth[band], 95)) * 1.5
+        assert _local_thickness(band, spacing=1.5) == pytest.approx(whole, abs=1e-9)
