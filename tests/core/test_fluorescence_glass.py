@@ -118,6 +118,16 @@ def test_a_thick_epidermis_as_bright_throughout_is_left_whole() -> None:
     assert split.sum() < 0.8 * epidermis.sum()
 
 
+def test_an_epidermis_as_dark_as_the_darkest_glass_tells_nothing() -> None:
+    # Levels at or below the channel's 0 (its 2nd percentile): no split,
+    # whatever the glass beyond reads.
+    tissue, epidermis, fibre = _glass_beyond_the_surface()
+    band, kept = without_outer_glass(epidermis, tissue, fibre - 0.25, spacing=1.0)
+    assert (band == epidermis).all() and (kept == tissue).all()
+    band, _ = without_outer_glass(epidermis, tissue, fibre, spacing=1.0)
+    assert band.sum() < 0.5 * epidermis.sum()
+
+
 def test_a_plausible_epidermis_side_is_left_as_it_is() -> None:
     tissue, epidermis, fibre = _glass_beyond_the_surface()
     epidermis = epidermis & (np.arange(400)[:, None] >= 300)

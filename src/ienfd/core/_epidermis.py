@@ -639,7 +639,9 @@ def without_outer_glass(
         return epidermis, tissue
     smoothed = ndi.gaussian_filter(fibre.astype(np.float32), smooth_um / spacing)
     glass, inner = float(np.median(smoothed[far])), float(np.median(smoothed[near]))
-    if glass > glass_ratio * inner:
+    # The channel's 0 is its 2nd percentile: an epidermis no brighter than
+    # that tells glass from nothing.
+    if inner <= 0 or glass > glass_ratio * inner:
         return epidermis, tissue
     bright = epidermis & (smoothed > 0.5 * (glass + inner))
     band = fill_holes(pieces_touching(bright, junction)) & epidermis
