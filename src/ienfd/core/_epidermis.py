@@ -271,8 +271,9 @@ def _search_bands(
 
     A feature's bands are those denser than Otsu's threshold (``classes`` 2),
     or, when every one of those along the edge is thicker than
-    ``max_thickness_um``, those denser than the upper threshold of three
-    classes (:func:`skimage.filters.threshold_multiotsu`; ``classes`` 3).
+    ``max_thickness_um`` (on average or across itself), those denser than the
+    upper threshold of three classes (:func:`skimage.filters.threshold_multiotsu`;
+    ``classes`` 3).
 
     With ``frame`` (the frame's border may be the surface, :func:`_rim`), the
     dermis too runs along the border as a band; the epidermis is the band
@@ -423,6 +424,23 @@ def _local_thickness(band: np.ndarray, *, spacing: float, percentile: float = 95
     :func:`_edge_coverage` (area over the edge covered) is fooled by a region
     that lines several sides of the tissue (the dermis of a section with glass
     beneath and beside it); this one is not.
+
+    Parameters
+    ----------
+    band : (m, n) ndarray of bool
+    spacing : float
+        Pixel size in µm.
+    percentile : float
+        Of the depths: a few deeper pixels (a wider patch, a rete ridge's
+        root) do not make the band thick, a wide region does.
+
+    Returns
+    -------
+    thickness : float
+        In µm; 0 for an empty band. A band rejected for it (over 250 µm in
+        :func:`_search_bands`) has more than 5 % of its pixels over 125 µm
+        from its edge: an epidermis cut so tangentially that a wide patch of
+        it lies flat is rejected too.
     """
     rows = np.flatnonzero(band.any(axis=1))
     cols = np.flatnonzero(band.any(axis=0))
@@ -605,7 +623,9 @@ def without_outer_glass(
     epidermis, tissue : (m, n) ndarray of bool
         The epidermis side of the junction and the tissue mask.
     fibre : (m, n) ndarray
-        The fibre channel, at the same resolution.
+        The fibre channel, at the same resolution, on its own robust scale
+        (0 at its 2nd percentile, 1 at its 99.5th, as the analysis passes it):
+        ``glass_ratio`` compares levels above that 0.
     spacing : float
         Pixel size in µm.
     min_thickness_um, max_thickness_um : float
